@@ -1,0 +1,120 @@
+/**
+ * Loads ModelPolicy and Config documents from YAML text, files and directories
+ * into one PolicySet. All problems are collected, each naming its file,
+ * document and field path, so one load reports every mistake at once.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { parseDocument } from './documents.ts';
+import { DEFAULT_CONFIG } from './types.ts';
+import type { ModelPolicy, ModelgateConfig, PolicySet } from './types.ts';
+
+export interface PolicyProblem {
+  /** File path or ConfigMap key. */
+  readonly source: string;
+  /** 1-based index of the YAML document in the source; 0 for the source as a whole. */
+  readonly document: number;
+  readonly path: string;
+  readonly message: string;
+}
+
+export class PolicyLoadError extends Error {
+  readonly problems: readonly PolicyProblem[];
+  constructor(problems: readonly PolicyProblem[]) {
+    super(`invalid policy:\n${problems.map(formatProblem).join('\n')}`);
+    this.name = 'PolicyLoadError';
+    this.problems = problems;
+  }
+}
+
+export function formatProblem(problem: PolicyProblem): string {
+  const where = problem.document > 0 ? `${problem.source} (document ${problem.document})` : problem.source;
+  return `  ${where}${problem.path === '' ? '' : ` ${problem.path}`}: ${problem.message}`;
+}
+
+export interface PolicyText {
+  readonly source: string;
+  readonly text: string;
+}
+
+/** Builds a PolicySet from YAML texts; throws PolicyLoadError listing every problem. */
+export function policySetFromTexts(texts: readonly PolicyText[]): PolicySet {
+  const problems: PolicyProblem[] = [];
+  const policies: ModelPolicy[] = [];
+  const configs: ModelgateConfig[] = [];
+  for (const { source, text } of texts) {
+    const documents = parseAllDocuments(text, { uniqueKeys: true });
+    const list = Array.isArray(documents) ? documents : [documents];
+    list.forEach((doc, index) => {
+      const number = index + 1;
+      if (doc.errors.length > 0) {
+        for (const error of doc.errors) problems.push({ source, document: number, path: '', message: `YAML: ${error.message.split('\n')[0]}` });
+        return;
+      }
+      const data: unknown = doc.toJS({ maxAliasCount: 100 });
+      if (data === null || data === undefined) return; // empty document, e.g. a trailing `---`
+      const result = parseDocument(data, `${source}#${number}`);
+      if (!result.ok) {
+        for (const error of result.errors) problems.push({ source, document: number, path: error.path, message: error.message });
+      } else if (result.document.kind === 'ModelPolicy') {
+        policies.push(result.document.policy);
+      } else {
+        configs.push(result.document.config);
+      }
+    });
+  }
+  const seen = new Map<string, string>();
+  for (const policy of policies) {
+    const earlier = seen.get(policy.name);
+    if (earlier !== undefined) {
+      problems.push({ source: policy.source, document: 0, path: 'metadata.name', message: `policy ${JSON.stringify(policy.name)} is also defined in ${earlier}` });
+    }
+    seen.set(policy.name, policy.source);
+  }
+  if (configs.length > 1) {
+    problems.push({ source: configs[1]?.source ?? '', document: 0, path: 'kind', message: `only one Config is allowed; another is in ${configs[0]?.source}` });
+  }
+  if (problems.length > 0) throw new PolicyLoadError(problems);
+  return makePolicySet(policies, configs[0] ?? DEFAULT_CONFIG);
+}
+
+export function makePolicySet(policies: readonly ModelPolicy[], config: ModelgateConfig): PolicySet {
+  const sorted = [...policies].sort((a, b) => a.name.localeCompare(b.name));
+  const digest = createHash('sha256')
+    .update(JSON.stringify({ policies: sorted.map(({ source: _source, ...rest }) => rest), config: { ...config, source: undefined } }))
+    .digest('hex');
+  return { policies: sorted, config, revision: digest.slice(0, 12) };
+}
+
+const YAML_FILE = /\.ya?ml$/i;
+
+/** Reads YAML files: each path is a file, or a directory whose *.yaml / *.yml files are read in name order. */
+export async function readPolicyTexts(paths: readonly string[]): Promise<PolicyText[]> {
+  const texts: PolicyText[] = [];
+  const problems: PolicyProblem[] = [];
+  for (const path of paths) {
+    try {
+      const info = await stat(path);
+      const files = info.isDirectory()
+        ? (await readdir(path, { withFileTypes: true }))
+            // Kubernetes mounts ConfigMaps through `..data` symlinks; follow only real entries' names.
+            .filter((entry) => !entry.name.startsWith('.') && YAML_FILE.test(entry.name))
+            .map((entry) => join(path, entry.name))
+            .sort()
+        : [path];
+      for (const file of files) texts.push({ source: file, text: await readFile(file, 'utf8') });
+    } catch (error) {
+      problems.push({ source: path, document: 0, path: '', message: `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}` });
+    }
+  }
+  if (problems.length > 0) throw new PolicyLoadError(problems);
+  return texts;
+}
+
+/** Loads policy files and an optional Config file into a PolicySet. */
+export async function loadPolicySet(policyPaths: readonly string[], configPath?: string): Promise<PolicySet> {
+  const texts = await readPolicyTexts(configPath === undefined ? policyPaths : [...policyPaths, configPath]);
+  return policySetFromTexts(texts);
+}

@@ -1,9 +1,10 @@
-/** The process logger: pino JSON lines on stdout. */
+/** The process logger: pino JSON lines on stdout (or a given stream, for tests). */
 import { pino } from 'pino';
-import type { Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 
 export type { Logger };
 
-export function createLogger(level: string = process.env['MODELGATE_LOG_LEVEL'] ?? 'info'): Logger {
-  return pino({ name: 'modelgate', level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+export function createLogger(level: string = process.env['MODELGATE_LOG_LEVEL'] ?? 'info', destination?: DestinationStream): Logger {
+  const options = { name: 'modelgate', level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
+  return destination === undefined ? pino(options) : pino(options, destination);
 }

@@ -2,8 +2,10 @@
  * Schemas of the ModelPolicy and Config documents and their conversion into
  * the typed in-memory form. Validation runs first, so conversion may assume shapes.
  */
-import { API_VERSION, DEFAULT_ACTIONS, POLICY_MODES } from './types.ts';
-import type { DefaultAction, ModelPolicy, ModelgateConfig, PolicyMode, RegistrySettings } from './types.ts';
+import { isKnownTypeName } from '../artifact/media-types.ts';
+import { parseQuantity } from '../artifact/quantity.ts';
+import { API_VERSION, DEFAULT_ACTIONS, DEFAULT_TIMEOUTS, ON_ERROR_ACTIONS, POLICY_MODES } from './types.ts';
+import type { ArtifactRules, DefaultAction, ModelPolicy, ModelgateConfig, OnError, PolicyMode, RegistrySettings } from './types.ts';
 import type { Schema, SchemaError } from './schema.ts';
 import { isPlainObject, validate } from './schema.ts';
 
@@ -37,6 +39,25 @@ const policySpecSchema: Schema = {
     },
     requireDigest: { type: 'boolean' },
     registries: globList,
+    onError: { type: 'string', enum: ON_ERROR_ACTIONS },
+    artifact: {
+      type: 'object',
+      properties: {
+        types: {
+          type: 'array',
+          items: {
+            type: 'string',
+            check: (value) => (isKnownTypeName(value) ? undefined : 'must be a preset (modelpack, kitops, oci-image) or a media type such as application/vnd.example+json'),
+          },
+        },
+        layerMediaTypes: globList,
+        mountable: { type: 'boolean' },
+        formats: { type: 'array', items: globString },
+        denyFiles: globList,
+        maxSize: { type: 'string', check: (value) => (parseQuantity(value) === undefined ? 'must be a byte quantity such as 200Gi, 500M or 1048576' : undefined) },
+        licenses: { type: 'array', items: globString },
+      },
+    },
   },
 };
 
@@ -58,6 +79,13 @@ const configSpecSchema: Schema = {
   properties: {
     defaultAction: { type: 'string', enum: DEFAULT_ACTIONS },
     registries: { type: 'array', items: registrySettingsSchema },
+    timeouts: {
+      type: 'object',
+      properties: {
+        requestSeconds: { type: 'integer', minimum: 1, maximum: 30 },
+        totalSeconds: { type: 'integer', minimum: 1, maximum: 30 },
+      },
+    },
   },
 };
 
@@ -122,14 +150,31 @@ function toPolicy(data: Data, source: string): ModelPolicy {
     },
     requireDigest: (spec['requireDigest'] as boolean | undefined) ?? true,
     registries: stringsAt(spec, 'registries', []),
+    artifact: isPlainObject(spec['artifact']) ? toArtifactRules(spec['artifact']) : undefined,
+    onError: (spec['onError'] as OnError | undefined) ?? 'deny',
+  };
+}
+
+function toArtifactRules(data: Data): ArtifactRules {
+  return {
+    types: stringsAt(data, 'types', []),
+    layerMediaTypes: stringsAt(data, 'layerMediaTypes', []),
+    mountable: (data['mountable'] as boolean | undefined) ?? false,
+    formats: stringsAt(data, 'formats', []),
+    denyFiles: stringsAt(data, 'denyFiles', []),
+    maxSize: typeof data['maxSize'] === 'string' ? parseQuantity(data['maxSize']) : undefined,
+    licenses: stringsAt(data, 'licenses', []),
   };
 }
 
 function toConfig(data: Data, source: string): ModelgateConfig {
   const spec = objectAt(data, 'spec');
   const registries = Array.isArray(spec['registries']) ? (spec['registries'] as Data[]) : [];
+  const timeouts = objectAt(spec, 'timeouts');
+  const seconds = (key: string): number | undefined => (typeof timeouts[key] === 'number' ? timeouts[key] * 1000 : undefined);
   return {
     source,
+    timeouts: { requestMs: seconds('requestSeconds') ?? DEFAULT_TIMEOUTS.requestMs, totalMs: seconds('totalSeconds') ?? DEFAULT_TIMEOUTS.totalMs },
     defaultAction: (spec['defaultAction'] as DefaultAction | undefined) ?? 'deny',
     registries: registries.map(
       (entry): RegistrySettings => ({

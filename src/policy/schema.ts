@@ -8,7 +8,7 @@ export type Schema =
   | { readonly type: 'string'; readonly enum?: readonly string[]; readonly check?: (value: string) => string | undefined }
   | { readonly type: 'boolean' }
   | { readonly type: 'integer'; readonly minimum?: number; readonly maximum?: number }
-  | { readonly type: 'array'; readonly items: Schema }
+  | { readonly type: 'array'; readonly items: Schema; readonly minItems?: number }
   | { readonly type: 'object'; readonly properties: Readonly<Record<string, Schema>>; readonly required?: readonly string[] }
   | { readonly type: 'map'; readonly values: Schema }
   | { readonly type: 'any' };
@@ -48,6 +48,8 @@ export function validate(value: unknown, schema: Schema, path: string, errors: S
     case 'array':
       if (!Array.isArray(value)) {
         errors.push({ path, message: `must be a list, got ${describe(value)}` });
+      } else if (schema.minItems !== undefined && value.length < schema.minItems) {
+        errors.push({ path, message: `must have at least ${schema.minItems} item(s)` });
       } else {
         value.forEach((item, index) => validate(item, schema.items, `${path}[${index}]`, errors));
       }

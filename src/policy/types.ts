@@ -18,6 +18,28 @@ export interface PolicyMatch {
   readonly references: readonly string[];
 }
 
+/** What happens when a check could not complete (registry unreachable, timeout, …). */
+export type OnError = 'deny' | 'allow' | 'warn';
+export const ON_ERROR_ACTIONS: readonly OnError[] = ['deny', 'allow', 'warn'];
+
+/** `spec.artifact`: what the artifact behind a pinned digest must be. Empty lists are not checked. */
+export interface ArtifactRules {
+  /** Presets (`modelpack`, `kitops`, `oci-image`) and literal media types. */
+  readonly types: readonly string[];
+  /** Globs over layer media types. */
+  readonly layerMediaTypes: readonly string[];
+  /** Every layer must carry a file path annotation, so CRI-O mounts it. */
+  readonly mountable: boolean;
+  /** ModelPack config.format values. */
+  readonly formats: readonly string[];
+  /** Globs over layer file paths (and their base names). */
+  readonly denyFiles: readonly string[];
+  /** Largest allowed sum of layer sizes, in bytes. */
+  readonly maxSize: number | undefined;
+  /** Allowed SPDX licence identifiers. */
+  readonly licenses: readonly string[];
+}
+
 export interface ModelPolicy {
   readonly name: string;
   /** Where the policy came from, e.g. `policies/models.yaml#2`, for messages. */
@@ -27,6 +49,8 @@ export interface ModelPolicy {
   readonly requireDigest: boolean;
   /** Allowed registry host globs; empty allows any. */
   readonly registries: readonly string[];
+  readonly artifact: ArtifactRules | undefined;
+  readonly onError: OnError;
 }
 
 /** Connection settings for one registry, used by the registry client. */
@@ -38,10 +62,18 @@ export interface RegistrySettings {
   readonly ca: string | undefined;
 }
 
+export interface RegistryTimeouts {
+  /** One HTTP request, headers and body. */
+  readonly requestMs: number;
+  /** All registry work for one admission review; keep it below the webhook's timeoutSeconds. */
+  readonly totalMs: number;
+}
+
 export interface ModelgateConfig {
   readonly source: string;
   readonly defaultAction: DefaultAction;
   readonly registries: readonly RegistrySettings[];
+  readonly timeouts: RegistryTimeouts;
 }
 
 export interface PolicySet {
@@ -51,4 +83,6 @@ export interface PolicySet {
   readonly revision: string;
 }
 
-export const DEFAULT_CONFIG: ModelgateConfig = { source: '(built-in)', defaultAction: 'deny', registries: [] };
+export const DEFAULT_TIMEOUTS: RegistryTimeouts = { requestMs: 2_000, totalMs: 4_000 };
+
+export const DEFAULT_CONFIG: ModelgateConfig = { source: '(built-in)', defaultAction: 'deny', registries: [], timeouts: DEFAULT_TIMEOUTS };

@@ -104,7 +104,7 @@ describe('policy loading', () => {
       '2 spec.match.namespace: is not a known field (known: namespaces, excludeNamespaces, references)',
       '2 spec.match.references: must be a list, got the string "ghcr.io/**"',
       '2 spec.registries[0]: must be a string, got number 1',
-      '2 spec.extra: is not a known field (known: mode, match, requireDigest, registries)',
+      '2 spec.extra: is not a known field (known: mode, match, requireDigest, registries, onError, artifact)',
     ]);
     assert.ok(problems.every((p) => p.source === 'p.yaml'));
   });
@@ -133,6 +133,47 @@ describe('policy loading', () => {
       ['metadata.name', 'kind'],
     );
     assert.match(problems[0]?.message ?? '', /also defined in p\.yaml#1/);
+  });
+
+  it('reads spec.artifact and onError, and rejects bad artifact fields', () => {
+    const set = policySetFromTexts([
+      {
+        source: 'a.yaml',
+        text: policy(
+          'models',
+          'onError: warn\nartifact:\n  types: [modelpack, application/vnd.example.model+json]\n  mountable: true\n  formats: [safetensors]\n  denyFiles: ["*.pkl"]\n  maxSize: 200Gi\n  licenses: [Apache-2.0, MIT]',
+        ),
+      },
+    ]);
+    const [models] = set.policies;
+    assert.equal(models?.onError, 'warn');
+    assert.deepEqual(models?.artifact, {
+      types: ['modelpack', 'application/vnd.example.model+json'],
+      layerMediaTypes: [],
+      mountable: true,
+      formats: ['safetensors'],
+      denyFiles: ['*.pkl'],
+      maxSize: 200 * 2 ** 30,
+      licenses: ['Apache-2.0', 'MIT'],
+    });
+    assert.equal(policySetFromTexts([{ source: 'b.yaml', text: policy('b', '{}') }]).policies[0]?.artifact, undefined);
+    const problems = problemsOf(policy('bad', 'onError: ignore\nartifact:\n  types: [tensorflow-thing]\n  maxSize: 10 gigs\n  mountable: yes'));
+    assert.deepEqual(
+      problems.map((p) => `${p.path}: ${p.message}`),
+      [
+        'spec.onError: must be one of deny, allow, warn, got "ignore"',
+        'spec.artifact.types[0]: must be a preset (modelpack, kitops, oci-image) or a media type such as application/vnd.example+json',
+        'spec.artifact.maxSize: must be a byte quantity such as 200Gi, 500M or 1048576',
+        'spec.artifact.mountable: must be true or false, got the string "yes"',
+      ],
+    );
+  });
+
+  it('reads registry timeouts from the Config', () => {
+    const set = policySetFromTexts([{ source: 'c.yaml', text: 'apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec:\n  timeouts: {requestSeconds: 1, totalSeconds: 3}\n' }]);
+    assert.deepEqual(set.config.timeouts, { requestMs: 1000, totalMs: 3000 });
+    assert.deepEqual(policySetFromTexts([]).config.timeouts, { requestMs: 2000, totalMs: 4000 });
+    assert.match(problemsOf('apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec:\n  timeouts: {totalSeconds: 60}\n')[0]?.message ?? '', /at most 30/);
   });
 
   it('rejects an empty glob and a CA that is not PEM', () => {

@@ -1,0 +1,219 @@
+/**
+ * Model artifact rules: pure functions of a policy's `artifact` block and the
+ * facts fetched from the registry. Each failure says which manifest, layer or
+ * config field failed, so a denial reads as a fact about the artifact.
+ */
+import type { Finding } from '../engine/finding.ts';
+import { matchesAny } from '../policy/glob.ts';
+import type { ArtifactRules, ModelPolicy, PolicyMode } from '../policy/types.ts';
+import type { ImageIndex, ImageManifest } from './manifest.ts';
+import { FILE_PATH_ANNOTATIONS, LICENSES_ANNOTATION, MODELPACK_CONFIG_TYPE, LEGACY_MODELPACK_CONFIG_TYPE, PRESETS, isTarLayer } from './media-types.ts';
+import type { ModelPackConfig } from './modelpack-config.ts';
+import { formatBytes } from './quantity.ts';
+import { LicenseExpressionError, licenseAllowed, parseLicenseExpression } from './spdx.ts';
+import type { Descriptor } from '../oci/types.ts';
+
+/** The ModelPack config of a manifest, when a rule needed it. */
+export type ConfigFact = { readonly ok: true; readonly config: ModelPackConfig } | { readonly ok: false; readonly reason: string };
+
+export interface ArtifactFacts {
+  /** What the pinned digest names: a manifest or an index. */
+  readonly root: ImageManifest | ImageIndex;
+  /** The manifests to judge: the root itself, or every manifest of the index. */
+  readonly manifests: readonly ImageManifest[];
+  /** Parsed configs by config digest; present only when formats or licenses are checked. */
+  readonly configs: ReadonlyMap<string, ConfigFact>;
+}
+
+export function rulesNeedConfig(rules: ArtifactRules): boolean {
+  return rules.formats.length > 0 || rules.licenses.length > 0;
+}
+
+export function isModelPackConfig(mediaType: string): boolean {
+  return mediaType === MODELPACK_CONFIG_TYPE || mediaType === LEGACY_MODELPACK_CONFIG_TYPE;
+}
+
+const short = (digest: string): string => {
+  const colon = digest.indexOf(':');
+  return `${digest.slice(0, colon + 13)}…`;
+};
+
+export function filePathOf(layer: Descriptor): string | undefined {
+  for (const key of FILE_PATH_ANNOTATIONS) {
+    const value = layer.annotations?.[key];
+    if (value !== undefined && value !== '') return value;
+  }
+  return undefined;
+}
+
+const describeLayer = (layer: Descriptor, index: number): string => `layer ${index + 1} (${short(layer.digest)}, ${layer.mediaType}${filePathOf(layer) === undefined ? '' : `, ${filePathOf(layer)}`})`;
+
+/** Advisory findings never deny: an enforce policy turns them into warnings. */
+const advisoryMode = (mode: PolicyMode): PolicyMode => (mode === 'enforce' ? 'warn' : mode);
+
+interface Context {
+  readonly policy: ModelPolicy;
+  readonly rules: ArtifactRules;
+  readonly manifest: ImageManifest;
+  /** `manifest 2 of the index (sha256:…): ` when judging an index member, else ''. */
+  readonly prefix: string;
+  readonly config: ConfigFact | undefined;
+  readonly findings: Finding[];
+}
+
+function fail(context: Context, rule: string, reason: string, fix: string, mode: PolicyMode = context.policy.mode): void {
+  context.findings.push({ policy: context.policy.name, rule: `artifact.${rule}`, mode, reason: `${context.prefix}${reason}`, fix });
+}
+
+function checkTypes(context: Context): void {
+  const { rules, manifest } = context;
+  if (rules.types.length === 0) return;
+  const identifying = [manifest.artifactType, manifest.config.mediaType].filter((value): value is string => value !== undefined);
+  for (const type of rules.types) {
+    const preset = PRESETS.get(type);
+    if (preset === undefined) {
+      if (identifying.includes(type)) return;
+      continue;
+    }
+    const identified =
+      (manifest.artifactType !== undefined && preset.artifactTypes.includes(manifest.artifactType)) || preset.configTypes.includes(manifest.config.mediaType);
+    if (!identified) continue;
+    const foreign = manifest.layers.findIndex((layer) => !preset.layerTypes.test(layer.mediaType));
+    if (foreign === -1) return;
+    const layer = manifest.layers[foreign] as Descriptor;
+    fail(context, 'types', `${describeLayer(layer, foreign)} is not a layer type of ${preset.description}`, `rebuild the artifact with ${preset.name} layer media types`);
+    return;
+  }
+  fail(
+    context,
+    'types',
+    `the artifact is not of an allowed type (${rules.types.join(', ')}): artifactType ${manifest.artifactType ?? '(none)'}, config ${manifest.config.mediaType}`,
+    'mount a model packaged as one of the allowed types, or add its type to spec.artifact.types',
+  );
+}
+
+function checkLayerMediaTypes(context: Context): void {
+  const { rules, manifest } = context;
+  if (rules.layerMediaTypes.length === 0) return;
+  manifest.layers.forEach((layer, index) => {
+    if (!matchesAny(rules.layerMediaTypes, layer.mediaType)) {
+      fail(context, 'layerMediaTypes', `${describeLayer(layer, index)} has a media type outside spec.artifact.layerMediaTypes`, 'repackage the layer with an allowed media type, or allow it in the policy');
+    }
+  });
+}
+
+function checkMountable(context: Context): void {
+  const { rules, manifest, policy } = context;
+  if (!rules.mountable) return;
+  if (manifest.layers.length === 0) {
+    fail(context, 'mountable', 'the artifact has no layers: the volume would be empty', 'push the model files as layers');
+    return;
+  }
+  manifest.layers.forEach((layer, index) => {
+    if (filePathOf(layer) === undefined) {
+      fail(
+        context,
+        'mountable',
+        `${describeLayer(layer, index)} has no file path annotation: CRI-O would not mount it and the model would start incomplete`,
+        'annotate every layer with org.cncf.model.filepath or org.opencontainers.image.title (modctl and oras push do so)',
+      );
+    } else if (isTarLayer(layer.mediaType)) {
+      fail(context, 'mountable', `${describeLayer(layer, index)} is a tar archive: CRI-O mounts it as one file and does not unpack it`, 'push model files as raw layers', advisoryMode(policy.mode));
+    }
+  });
+}
+
+function checkDenyFiles(context: Context): void {
+  const { rules, manifest } = context;
+  if (rules.denyFiles.length === 0) return;
+  manifest.layers.forEach((layer, index) => {
+    const path = filePathOf(layer);
+    if (path === undefined) return;
+    const base = path.slice(path.lastIndexOf('/') + 1);
+    if (matchesAny(rules.denyFiles, path) || matchesAny(rules.denyFiles, base)) {
+      fail(
+        context,
+        'denyFiles',
+        `${describeLayer(layer, index)} is a denied file: pickle-based weights can run code when they are loaded`,
+        'convert the weights to safetensors (or another format that holds no code) and push again',
+      );
+    }
+  });
+}
+
+function checkMaxSize(context: Context): void {
+  const { rules, manifest } = context;
+  if (rules.maxSize === undefined) return;
+  const total = manifest.layers.reduce((sum, layer) => sum + layer.size, 0);
+  if (total > rules.maxSize) {
+    fail(context, 'maxSize', `the layers add up to ${formatBytes(total)}, over the limit of ${formatBytes(rules.maxSize)}`, 'use a smaller model or quantisation, or raise spec.artifact.maxSize');
+  }
+}
+
+function needModelPackConfig(context: Context, rule: string): ModelPackConfig | undefined {
+  const { manifest, config } = context;
+  if (!isModelPackConfig(manifest.config.mediaType)) {
+    fail(context, rule, `the config is ${manifest.config.mediaType}, not a ModelPack config, so ${rule === 'formats' ? 'the model format' : 'the licence'} cannot be read`, 'package the model with a ModelPack config (modctl build)');
+    return undefined;
+  }
+  if (config === undefined || !config.ok) {
+    fail(context, rule, `the ModelPack config ${short(manifest.config.digest)} is not valid: ${config?.ok === false ? config.reason : 'it was not read'}`, 'rebuild the artifact with a config that follows the ModelPack config schema');
+    return undefined;
+  }
+  return config.config;
+}
+
+function checkFormats(context: Context): void {
+  const { rules } = context;
+  if (rules.formats.length === 0) return;
+  const config = needModelPackConfig(context, 'formats');
+  if (config === undefined) return;
+  if (config.format === undefined) {
+    fail(context, 'formats', 'the ModelPack config declares no config.format', `set config.format to one of ${rules.formats.join(', ')}`);
+  } else if (!rules.formats.some((format) => format.toLowerCase() === config.format?.toLowerCase())) {
+    fail(context, 'formats', `the model format is ${config.format}, not one of ${rules.formats.join(', ')}`, 'convert the model to an allowed format, or allow it in spec.artifact.formats');
+  }
+}
+
+function checkLicenses(context: Context): void {
+  const { rules, manifest } = context;
+  if (rules.licenses.length === 0) return;
+  const fromAnnotation = manifest.annotations[LICENSES_ANNOTATION];
+  let expressions: readonly string[];
+  if (isModelPackConfig(manifest.config.mediaType)) {
+    const config = needModelPackConfig(context, 'licenses');
+    if (config === undefined) return;
+    expressions = config.licenses.length > 0 ? config.licenses : fromAnnotation === undefined ? [] : [fromAnnotation];
+  } else {
+    expressions = fromAnnotation === undefined ? [] : [fromAnnotation];
+  }
+  if (expressions.length === 0) {
+    fail(context, 'licenses', 'the artifact declares no licence (ModelPack descriptor.licenses or the org.opencontainers.image.licenses annotation)', 'declare the model licence when packaging it');
+    return;
+  }
+  const allowed = new Set(rules.licenses.map((license) => license.toLowerCase()));
+  for (const text of expressions) {
+    let ok: boolean;
+    try {
+      ok = licenseAllowed(parseLicenseExpression(text), allowed);
+    } catch (error) {
+      fail(context, 'licenses', (error as LicenseExpressionError).message, 'declare the licence as an SPDX expression');
+      continue;
+    }
+    if (!ok) fail(context, 'licenses', `the licence ${text} is not allowed (allowed: ${rules.licenses.join(', ')})`, 'use a model under an allowed licence, or allow it in spec.artifact.licenses');
+  }
+}
+
+const CHECKS: readonly ((context: Context) => void)[] = [checkTypes, checkLayerMediaTypes, checkMountable, checkDenyFiles, checkMaxSize, checkFormats, checkLicenses];
+
+/** Every artifact finding of one policy for one artifact. */
+export function checkArtifact(policy: ModelPolicy, rules: ArtifactRules, facts: ArtifactFacts): Finding[] {
+  const findings: Finding[] = [];
+  const several = facts.root.kind === 'index';
+  facts.manifests.forEach((manifest, index) => {
+    const prefix = several ? `manifest ${index + 1} of the index (${short(manifest.digest)}): ` : '';
+    const context: Context = { policy, rules, manifest, prefix, config: facts.configs.get(manifest.config.digest), findings };
+    for (const check of CHECKS) check(context);
+  });
+  return findings;
+}

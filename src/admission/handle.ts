@@ -6,9 +6,9 @@
 import { decide } from '../engine/decision.ts';
 import type { Decision, ObjectIdentity } from '../engine/decision.ts';
 import { evaluateReferences } from '../engine/evaluate.ts';
-import type { PolicySet } from '../policy/types.ts';
+import type { Engine } from '../engine/engine.ts';
 import { isPlainObject } from '../policy/schema.ts';
-import { extractModelReferences, newReferences } from './extract.ts';
+import { extractModelReferences, newReferences, podSpecAt } from './extract.ts';
 import { podSpecLocation } from './kinds.ts';
 import type { AdmissionRequest } from './review.ts';
 
@@ -33,7 +33,8 @@ export function identify(request: Pick<AdmissionRequest, 'kind' | 'namespace' | 
   };
 }
 
-export function handleAdmission(request: AdmissionRequest, policySet: PolicySet): AdmissionOutcome {
+/** Synchronous unless a matching policy has artifact rules that need the registry. */
+export function handleAdmission(request: AdmissionRequest, engine: Engine): AdmissionOutcome | Promise<AdmissionOutcome> {
   const object = identify(request);
   const skip = (skipped: string): AdmissionOutcome => ({ decision: ALLOW, object, skipped });
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return skip(`operation ${request.operation}`);
@@ -49,5 +50,9 @@ export function handleAdmission(request: AdmissionRequest, policySet: PolicySet)
   }
   // Namespaced kinds always have a namespace on the request; `default` covers manifests checked offline.
   const namespace = object.namespace === '' ? 'default' : object.namespace;
-  return { decision: decide(object, evaluateReferences(sites, namespace, policySet)), object, skipped: undefined };
+  const context = { engine, namespace, deadline: Date.now() + engine.policySet.config.timeouts.totalMs };
+  const evaluate = () => evaluateReferences(sites, context);
+  const verdicts = engine.withPod === undefined ? evaluate() : engine.withPod(namespace, podSpecAt(request.object, location), evaluate);
+  if (verdicts instanceof Promise) return verdicts.then((list) => ({ decision: decide(object, list), object, skipped: undefined }));
+  return { decision: decide(object, verdicts), object, skipped: undefined };
 }

@@ -5,6 +5,8 @@ import { handleAdmission } from '../admission/handle.ts';
 import { creationRequest, objectsFromText } from '../admission/objects.ts';
 import type { KubeObject } from '../admission/objects.ts';
 import { describeObject } from '../engine/decision.ts';
+import { createEngine } from '../engine/engine.ts';
+import type { Engine } from '../engine/engine.ts';
 import { loadPolicySet } from '../policy/load.ts';
 import { formatReference } from '../reference/parse.ts';
 import { policyOptions } from './options.ts';
@@ -43,11 +45,11 @@ async function readSource(source: string, io: CommandIO): Promise<string> {
   }
 }
 
-export function checkObjects(objects: readonly KubeObject[], policySet: Parameters<typeof handleAdmission>[1]): CheckReport {
+export async function checkObjects(objects: readonly KubeObject[], engine: Engine): Promise<CheckReport> {
   const rows: CheckRow[] = [];
   const denials: string[] = [];
   for (const object of objects) {
-    const outcome = handleAdmission(creationRequest(object), policySet);
+    const outcome = await handleAdmission(creationRequest(object), engine);
     const name = describeObject(outcome.object);
     if (outcome.decision.message !== undefined) denials.push(outcome.decision.message);
     for (const verdict of outcome.decision.verdicts) {
@@ -62,7 +64,7 @@ export function checkObjects(objects: readonly KubeObject[], policySet: Paramete
       });
     }
   }
-  return { allowed: denials.length === 0, policyRevision: policySet.revision, objects: objects.length, rows, denials };
+  return { allowed: denials.length === 0, policyRevision: engine.policySet.revision, objects: objects.length, rows, denials };
 }
 
 export async function runCheck(args: readonly string[], io: CommandIO): Promise<number> {
@@ -73,6 +75,7 @@ export async function runCheck(args: readonly string[], io: CommandIO): Promise<
       policy: { type: 'string', multiple: true },
       config: { type: 'string' },
       output: { type: 'string', short: 'o', default: 'table' },
+      offline: { type: 'boolean', default: false },
     },
     allowPositionals: true,
   });
@@ -83,7 +86,7 @@ export async function runCheck(args: readonly string[], io: CommandIO): Promise<
   const policySet = await loadPolicySet(policyPaths, configPath);
   const objects: KubeObject[] = [];
   for (const file of files) objects.push(...objectsFromText(await readSource(file, io), file === '-' ? '(stdin)' : file));
-  const report = checkObjects(objects, policySet);
+  const report = await checkObjects(objects, createEngine(policySet, { offline: values.offline === true }));
   if (values.output === 'json') {
     io.stdout(`${JSON.stringify(report, null, 2)}\n`);
   } else {

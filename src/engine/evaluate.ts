@@ -1,14 +1,18 @@
 /**
  * References → policy match → rule findings, one ReferenceVerdict per site.
  * This is the one place where policies meet references; the server, the CLI
- * and the benchmarks all come through here.
+ * and the benchmarks all come through here. Rules are pure functions; the
+ * only I/O is reading artifact facts through the engine's ArtifactSource.
  */
 import type { ModelReferenceSite } from '../admission/extract.ts';
+import { checkArtifact, rulesNeedConfig } from '../artifact/rules.ts';
+import type { ArtifactFacts } from '../artifact/rules.ts';
 import { matchingPolicies } from '../policy/match.ts';
 import { REFERENCE_RULES } from '../policy/rules.ts';
-import type { PolicySet } from '../policy/types.ts';
+import type { ModelPolicy, PolicyMode } from '../policy/types.ts';
 import type { ImageReference } from '../reference/parse.ts';
 import { InvalidReferenceError, parseReference, repositoryName } from '../reference/parse.ts';
+import type { Engine } from './engine.ts';
 import type { Finding } from './finding.ts';
 
 export interface ReferenceVerdict {
@@ -20,7 +24,14 @@ export interface ReferenceVerdict {
   readonly findings: readonly Finding[];
 }
 
-export function evaluateReference(site: ModelReferenceSite, namespace: string, policySet: PolicySet): ReferenceVerdict {
+export interface EvaluationContext {
+  readonly engine: Engine;
+  readonly namespace: string;
+  /** Date.now() by which all registry work must be over. */
+  readonly deadline: number;
+}
+
+export function evaluateReference(site: ModelReferenceSite, context: EvaluationContext): ReferenceVerdict | Promise<ReferenceVerdict> {
   let ref: ImageReference;
   try {
     ref = parseReference(site.reference as string);
@@ -34,9 +45,10 @@ export function evaluateReference(site: ModelReferenceSite, namespace: string, p
       findings: [{ policy: '(reference)', rule: 'reference', mode: 'enforce', reason, fix: 'write the reference as registry/repository[:tag]@sha256:<digest>' }],
     };
   }
+  const { policySet } = context.engine;
   const name = repositoryName(ref);
-  const policies = matchingPolicies(policySet, namespace, name);
-  if (policies.length === 0) return { site, reference: ref, policies: [], findings: defaultActionFindings(policySet, namespace, name) };
+  const policies = matchingPolicies(policySet, context.namespace, name);
+  if (policies.length === 0) return { site, reference: ref, policies: [], findings: defaultActionFindings(context, name) };
   const findings: Finding[] = [];
   for (const policy of policies) {
     for (const rule of REFERENCE_RULES) {
@@ -44,23 +56,68 @@ export function evaluateReference(site: ModelReferenceSite, namespace: string, p
       if (finding !== undefined) findings.push(finding);
     }
   }
-  return { site, reference: ref, policies: policies.map((policy) => policy.name), findings };
+  const verdict = { site, reference: ref, policies: policies.map((policy) => policy.name), findings };
+  const artifactPolicies = policies.filter((policy) => policy.artifact !== undefined);
+  // Most references need no registry at all: stay synchronous for them.
+  if (artifactPolicies.length === 0) return verdict;
+  return addArtifactFindings(ref, artifactPolicies, context, findings).then(() => verdict);
 }
 
-function defaultActionFindings(policySet: PolicySet, namespace: string, name: string): Finding[] {
-  const action = policySet.config.defaultAction;
+async function addArtifactFindings(ref: ImageReference, policies: readonly ModelPolicy[], context: EvaluationContext, findings: Finding[]): Promise<void> {
+  const digest = ref.digest;
+  if (digest === undefined) {
+    for (const policy of policies) {
+      // requireDigest already explains it; say it only where the policy does not require digests.
+      if (!policy.requireDigest) {
+        findings.push({ policy: policy.name, rule: 'artifact', mode: policy.mode, reason: 'artifact rules can only be checked on a digest-pinned reference', fix: 'pin the reference by digest (@sha256:…)' });
+      }
+    }
+    return;
+  }
+  const withConfigs = policies.some((policy) => policy.artifact !== undefined && rulesNeedConfig(policy.artifact));
+  let facts: ArtifactFacts;
+  try {
+    const source = context.engine.artifacts;
+    if (source === undefined) throw new Error('no registry access is configured');
+    facts = await source.facts({ registry: ref.registry, repository: ref.repository }, digest, withConfigs, context.deadline);
+  } catch (error) {
+    for (const policy of policies) {
+      const finding = onErrorFinding(policy, (error as Error).message);
+      if (finding !== undefined) findings.push(finding);
+    }
+    return;
+  }
+  for (const policy of policies) if (policy.artifact !== undefined) findings.push(...checkArtifact(policy, policy.artifact, facts));
+}
+
+/** onError: deny fails as the policy's mode says; warn only warns; allow leaves an audit record. */
+function onErrorFinding(policy: ModelPolicy, message: string): Finding | undefined {
+  const mode: PolicyMode = policy.onError === 'deny' ? policy.mode : policy.onError === 'warn' ? (policy.mode === 'audit' ? 'audit' : 'warn') : 'audit';
+  return {
+    policy: policy.name,
+    rule: 'artifact',
+    mode,
+    reason: `the artifact could not be checked: ${message}`,
+    fix: `resolve the registry problem and retry${policy.onError === 'deny' ? ', or set spec.onError to warn or allow' : ''}`,
+  };
+}
+
+function defaultActionFindings(context: EvaluationContext, name: string): Finding[] {
+  const action = context.engine.policySet.config.defaultAction;
   if (action === 'allow') return [];
   return [
     {
       policy: '(default)',
       rule: 'defaultAction',
       mode: action === 'deny' ? 'enforce' : 'warn',
-      reason: `no ModelPolicy matches ${name} in namespace ${namespace}, and the default action is ${action}`,
+      reason: `no ModelPolicy matches ${name} in namespace ${context.namespace}, and the default action is ${action}`,
       fix: 'add a ModelPolicy whose spec.match covers this namespace and repository, or change defaultAction in the Config',
     },
   ];
 }
 
-export function evaluateReferences(sites: readonly ModelReferenceSite[], namespace: string, policySet: PolicySet): ReferenceVerdict[] {
-  return sites.map((site) => evaluateReference(site, namespace, policySet));
+/** The verdicts of a pod's volumes, evaluated in parallel. */
+export function evaluateReferences(sites: readonly ModelReferenceSite[], context: EvaluationContext): ReferenceVerdict[] | Promise<ReferenceVerdict[]> {
+  const results = sites.map((site) => evaluateReference(site, context));
+  return results.some((result) => result instanceof Promise) ? Promise.all(results) : (results as ReferenceVerdict[]);
 }

@@ -79,6 +79,13 @@ const configSpecSchema: Schema = {
   properties: {
     defaultAction: { type: 'string', enum: DEFAULT_ACTIONS },
     registries: { type: 'array', items: registrySettingsSchema },
+    credentials: {
+      type: 'object',
+      properties: {
+        dockerConfig: globString,
+        pullSecrets: { type: 'boolean' },
+      },
+    },
     timeouts: {
       type: 'object',
       properties: {
@@ -171,9 +178,14 @@ function toConfig(data: Data, source: string): ModelgateConfig {
   const spec = objectAt(data, 'spec');
   const registries = Array.isArray(spec['registries']) ? (spec['registries'] as Data[]) : [];
   const timeouts = objectAt(spec, 'timeouts');
+  const credentials = objectAt(spec, 'credentials');
   const seconds = (key: string): number | undefined => (typeof timeouts[key] === 'number' ? timeouts[key] * 1000 : undefined);
   return {
     source,
+    credentials: {
+      dockerConfig: credentials['dockerConfig'] as string | undefined,
+      pullSecrets: (credentials['pullSecrets'] as boolean | undefined) ?? false,
+    },
     timeouts: { requestMs: seconds('requestSeconds') ?? DEFAULT_TIMEOUTS.requestMs, totalMs: seconds('totalSeconds') ?? DEFAULT_TIMEOUTS.totalMs },
     defaultAction: (spec['defaultAction'] as DefaultAction | undefined) ?? 'deny',
     registries: registries.map(

@@ -69,8 +69,17 @@ export interface RegistryTimeouts {
   readonly totalMs: number;
 }
 
+/** Where registry credentials come from. */
+export interface CredentialSettings {
+  /** A docker config.json file given to the webhook (a mounted Secret). */
+  readonly dockerConfig: string | undefined;
+  /** Also use the admitted pod's imagePullSecrets and its ServiceAccount's (needs RBAC get on Secrets and ServiceAccounts). */
+  readonly pullSecrets: boolean;
+}
+
 export interface ModelgateConfig {
   readonly source: string;
+  readonly credentials: CredentialSettings;
   readonly defaultAction: DefaultAction;
   readonly registries: readonly RegistrySettings[];
   readonly timeouts: RegistryTimeouts;
@@ -85,4 +94,10 @@ export interface PolicySet {
 
 export const DEFAULT_TIMEOUTS: RegistryTimeouts = { requestMs: 2_000, totalMs: 4_000 };
 
-export const DEFAULT_CONFIG: ModelgateConfig = { source: '(built-in)', defaultAction: 'deny', registries: [], timeouts: DEFAULT_TIMEOUTS };
+export const DEFAULT_CONFIG: ModelgateConfig = {
+  source: '(built-in)',
+  defaultAction: 'deny',
+  registries: [],
+  timeouts: DEFAULT_TIMEOUTS,
+  credentials: { dockerConfig: undefined, pullSecrets: false },
+};

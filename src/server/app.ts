@@ -10,15 +10,15 @@ import type { AdmissionOutcome } from '../admission/handle.ts';
 import { InvalidReviewError, parseAdmissionReview, reviewResponse } from '../admission/review.ts';
 import type { AdmissionRequest, AdmissionResponse } from '../admission/review.ts';
 import type { Logger } from '../log.ts';
-import type { PolicySet } from '../policy/types.ts';
+import type { Engine } from '../engine/engine.ts';
 
-export interface PolicySource {
-  /** The active policy set; undefined until one has loaded. */
-  current(): PolicySet | undefined;
+export interface EngineSource {
+  /** The active engine (policy set and registry access); undefined until a policy has loaded. */
+  current(): Engine | undefined;
 }
 
 export interface AppOptions {
-  readonly policies: PolicySource;
+  readonly engines: EngineSource;
   readonly logger: Logger;
   /** Largest accepted request body. Object plus oldObject of a 1.5 MiB object fit with room. */
   readonly maxBodyBytes?: number;
@@ -62,7 +62,7 @@ function bodyParserError(error: unknown): HttpError | undefined {
 }
 
 export function createApp(options: AppOptions): express.Express {
-  const { policies, logger } = options;
+  const { engines, logger } = options;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -71,9 +71,9 @@ export function createApp(options: AppOptions): express.Express {
     res.type('text/plain').send('ok');
   });
   app.get('/readyz', (_req, res) => {
-    const set = policies.current();
-    if (set === undefined) res.status(503).type('text/plain').send('policy not loaded');
-    else res.type('text/plain').send(`ok (policy revision ${set.revision})`);
+    const engine = engines.current();
+    if (engine === undefined) res.status(503).type('text/plain').send('policy not loaded');
+    else res.type('text/plain').send(`ok (policy revision ${engine.policySet.revision})`);
   });
 
   app.post(
@@ -86,7 +86,7 @@ export function createApp(options: AppOptions): express.Express {
       next();
     },
     express.json({ limit: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, strict: true }),
-    (req: Request, res: Response) => {
+    async (req: Request, res: Response) => {
       const started = process.hrtime.bigint();
       let request: AdmissionRequest;
       try {
@@ -97,15 +97,15 @@ export function createApp(options: AppOptions): express.Express {
         res.status(400).json({ error: message });
         return;
       }
-      const set = policies.current();
+      const engine = engines.current();
       let outcome: AdmissionOutcome | undefined;
       let response: AdmissionResponse;
-      if (set === undefined) {
+      if (engine === undefined) {
         // Not ready: fail closed with a reason rather than guess.
         response = { uid: request.uid, allowed: false, status: { code: 503, message: 'modelgate has no policy loaded yet; retry shortly' } };
       } else {
         try {
-          outcome = handleAdmission(request, set);
+          outcome = await handleAdmission(request, engine);
           response = toResponse(request, outcome);
         } catch (error) {
           logger.error({ err: error, uid: request.uid }, 'internal error while evaluating a review');
@@ -124,7 +124,7 @@ export function createApp(options: AppOptions): express.Express {
           decision: response.allowed ? ((response.warnings?.length ?? 0) > 0 ? 'warn' : 'allow') : 'deny',
           reasons: outcome?.decision.reasons ?? (response.status === undefined ? [] : [response.status.message]),
           skipped: outcome?.skipped,
-          revision: set?.revision,
+          revision: engine?.policySet.revision,
           durationMs: Number(process.hrtime.bigint() - started) / 1e6,
         },
         'review',

@@ -4,7 +4,7 @@ import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.ts';
 import { createApp } from './app.ts';
-import type { PolicySource } from './app.ts';
+import type { EngineSource } from './app.ts';
 import { readKeyPair, watchKeyPair } from './tls.ts';
 
 export interface ServeOptions {
@@ -12,7 +12,7 @@ export interface ServeOptions {
   readonly host?: string;
   readonly tlsCert: string;
   readonly tlsKey: string;
-  readonly policies: PolicySource;
+  readonly engines: EngineSource;
   readonly logger: Logger;
   readonly maxBodyBytes?: number;
   /** How often to poll the key pair files as a backstop to fs.watch. */
@@ -29,7 +29,7 @@ export interface RunningServer {
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const { logger } = options;
   const pair = readKeyPair(options.tlsCert, options.tlsKey);
-  const app = createApp({ policies: options.policies, logger, ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }) });
+  const app = createApp({ engines: options.engines, logger, ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }) });
   const server = createServer({ cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' }, app);
   // The API server keeps connections alive between reviews; keep ours open longer than its idle timeout.
   server.keepAliveTimeout = 65_000;

@@ -4,6 +4,7 @@ import { handleAdmission } from '../../src/admission/handle.ts';
 import { parseAdmissionReview, InvalidReviewError } from '../../src/admission/review.ts';
 import { policySetFromTexts } from '../../src/policy/load.ts';
 import type { PolicySet } from '../../src/policy/types.ts';
+import type { AdmissionOutcome } from '../../src/admission/handle.ts';
 import { DIGEST, KINDS, PINNED, UNPINNED, admissionReview, kubeObject } from './helpers/objects.ts';
 import type { Json, ReviewOptions } from './helpers/objects.ts';
 
@@ -11,8 +12,11 @@ const pinnedOnly = policySetFromTexts([
   { source: 'p.yaml', text: 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: pinned-models}\nspec: {requireDigest: true}\n' },
 ]);
 
-function review(object: Json | null, options: ReviewOptions = {}, set: PolicySet = pinnedOnly) {
-  return handleAdmission(parseAdmissionReview(admissionReview(object, options)), set);
+/** Policies without artifact rules need no I/O: the outcome must come back synchronously. */
+function review(object: Json | null, options: ReviewOptions = {}, set: PolicySet = pinnedOnly): AdmissionOutcome {
+  const outcome = handleAdmission(parseAdmissionReview(admissionReview(object, options)), { policySet: set, artifacts: undefined });
+  assert.ok(!(outcome instanceof Promise), 'a review without artifact rules went asynchronous');
+  return outcome;
 }
 
 describe('every kind that carries a pod spec', () => {

@@ -46,7 +46,7 @@ export async function startTestServer(policySet: PolicySet | undefined, options:
     host: '127.0.0.1',
     tlsCert: join(certs.dir, 'tls.crt'),
     tlsKey: join(certs.dir, 'tls.key'),
-    policies: { current: () => policySet },
+    engines: { current: () => (policySet === undefined ? undefined : { policySet, artifacts: undefined }) },
     logger: createLogger('info', sink),
     ...(options.tlsPollMs === undefined ? {} : { tlsPollMs: options.tlsPollMs }),
   });

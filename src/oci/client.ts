@@ -1,0 +1,397 @@
+/**
+ * The registry client: OCI distribution API v2 reads (manifests by digest or tag, blobs,
+ * referrers) with every byte verified against the digest it was asked for.
+ */
+
+import type { RegistrySettings } from '../policy/types.ts';
+import { Authenticator } from './auth.ts';
+import type { AuthenticatedResponse } from './auth.ts';
+import type { CredentialProvider } from './credentials.ts';
+import { computeDigest, isDigest, referrersTag, verifyDigest } from './digest.ts';
+import { RegistryEndpoints } from './endpoints.ts';
+import { RegistryError, statusError } from './errors.ts';
+import type { ErrorTarget, RegistryOperation } from './errors.ts';
+import { Deadline, HttpTransport } from './http.ts';
+import type { HttpResponse, RequestHook } from './http.ts';
+import { DOCKER_MANIFEST_LIST, DOCKER_MANIFEST_V2, INDEX_ACCEPT, MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPES, OCI_INDEX, OCI_MANIFEST, baseMediaType } from './media-types.ts';
+import type {
+  BlobOptions,
+  CallOptions,
+  Descriptor,
+  FetchedBlob,
+  FetchedManifest,
+  ManifestOptions,
+  Referrers,
+  ReferrersOptions,
+  Registry,
+  RepositoryLocator,
+} from './types.ts';
+
+export const MiB = 1024 * 1024;
+
+export interface RegistryClientOptions {
+  /** Per-host settings (plain HTTP, CA bundle): the `registries` of the modelgate Config. */
+  readonly registries?: readonly RegistrySettings[];
+  /** Where credentials come from; anonymous access without. */
+  readonly credentials?: CredentialProvider;
+  /** Limit of one HTTP attempt, headers and body (default 5000 ms). */
+  readonly requestTimeoutMs?: number;
+  /** Deadline of a call that passes neither `deadline` nor `signal`… nor only a signal (default 8000 ms). */
+  readonly defaultDeadlineMs?: number;
+  /** Retries of 429, 5xx, resets and timeouts (default 2). */
+  readonly maxRetries?: number;
+  readonly retryBaseDelayMs?: number;
+  readonly retryMaxDelayMs?: number;
+  readonly connectTimeoutMs?: number;
+  readonly keepAliveTimeoutMs?: number;
+  readonly connectionsPerOrigin?: number;
+  readonly maxRedirects?: number;
+  /** Manifest size limit (default 4 MiB). */
+  readonly maxManifestBytes?: number;
+  /** Blob size limit (default 16 MiB): blobs are read into memory. */
+  readonly maxBlobBytes?: number;
+  /** Most referrers returned by fetchReferrers (default 128). */
+  readonly maxReferrers?: number;
+  /** Size limit of a referrers index (default 4 MiB). */
+  readonly maxReferrersBytes?: number;
+  /** Most pages of the referrers API followed through Link headers (default 8). */
+  readonly maxReferrersPages?: number;
+  readonly userAgent?: string;
+  /** Called after every HTTP exchange (for metrics). */
+  readonly onRequest?: RequestHook;
+  /** Randomness for retry jitter, in [0, 1) (tests). */
+  readonly random?: () => number;
+}
+
+export const DEFAULT_CLIENT_OPTIONS = {
+  requestTimeoutMs: 5000,
+  defaultDeadlineMs: 8000,
+  maxRetries: 2,
+  retryBaseDelayMs: 200,
+  retryMaxDelayMs: 2000,
+  connectTimeoutMs: 5000,
+  keepAliveTimeoutMs: 30_000,
+  connectionsPerOrigin: 16,
+  maxRedirects: 5,
+  maxManifestBytes: 4 * MiB,
+  maxBlobBytes: 16 * MiB,
+  maxReferrers: 128,
+  maxReferrersBytes: 4 * MiB,
+  maxReferrersPages: 8,
+  userAgent: 'modelgate/0.1 (+registry client)',
+} as const;
+
+const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const TAG = /^[\w][\w.-]{0,127}$/;
+const REGISTRY = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?$/;
+const SCHEMA_VERSION = 2;
+
+export class RegistryClient implements Registry {
+  private readonly endpoints: RegistryEndpoints;
+  private readonly transport: HttpTransport;
+  private readonly auth: Authenticator;
+  private readonly limits: {
+    readonly defaultDeadlineMs: number;
+    readonly maxManifestBytes: number;
+    readonly maxBlobBytes: number;
+    readonly maxReferrers: number;
+    readonly maxReferrersBytes: number;
+    readonly maxReferrersPages: number;
+  };
+
+  constructor(options: RegistryClientOptions = {}) {
+    const o = { ...DEFAULT_CLIENT_OPTIONS, ...definedOnly(options) };
+    this.endpoints = new RegistryEndpoints(options.registries ?? []);
+    this.transport = new HttpTransport(this.endpoints, {
+      requestTimeoutMs: o.requestTimeoutMs,
+      maxRetries: o.maxRetries,
+      retryBaseDelayMs: o.retryBaseDelayMs,
+      retryMaxDelayMs: o.retryMaxDelayMs,
+      connectTimeoutMs: o.connectTimeoutMs,
+      keepAliveTimeoutMs: o.keepAliveTimeoutMs,
+      connectionsPerOrigin: o.connectionsPerOrigin,
+      maxRedirects: o.maxRedirects,
+      userAgent: o.userAgent,
+      random: options.random ?? Math.random,
+      onRequest: options.onRequest,
+    });
+    this.auth = new Authenticator({ transport: this.transport, endpoints: this.endpoints, credentials: options.credentials });
+    this.limits = {
+      defaultDeadlineMs: o.defaultDeadlineMs,
+      maxManifestBytes: o.maxManifestBytes,
+      maxBlobBytes: o.maxBlobBytes,
+      maxReferrers: o.maxReferrers,
+      maxReferrersBytes: o.maxReferrersBytes,
+      maxReferrersPages: o.maxReferrersPages,
+    };
+  }
+
+  /** HTTP requests made by this client (attempts, redirects and token requests included). */
+  get requestCount(): number {
+    return this.transport.requestCount;
+  }
+
+  /** Closes the keep-alive connections. */
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+
+  async fetchManifest(locator: RepositoryLocator, digest: string, options: ManifestOptions = {}): Promise<FetchedManifest> {
+    const target = this.target('manifest', locator, digest);
+    requireDigest(target, digest);
+    const deadline = this.deadline(options);
+    const response = await this.get(target, `manifests/${digest}`, MANIFEST_ACCEPT, options.maxBytes ?? this.limits.maxManifestBytes, deadline);
+    const verified = verifyDigest(response.body, digest);
+    if (!verified.ok) throw tampered(target, verified.actual, digest);
+    return toManifest(target, digest, response);
+  }
+
+  async fetchManifestByTag(locator: RepositoryLocator, tag: string, options: ManifestOptions = {}): Promise<FetchedManifest> {
+    const target = this.target('tag', locator, tag);
+    if (typeof tag !== 'string' || !TAG.test(tag)) {
+      throw new RegistryError('INVALID_ARGUMENT', target, `${JSON.stringify(tag)} is not a valid tag`, {
+        hint: "use 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'",
+      });
+    }
+    const deadline = this.deadline(options);
+    const response = await this.get(target, `manifests/${tag}`, MANIFEST_ACCEPT, options.maxBytes ?? this.limits.maxManifestBytes, deadline);
+    return toManifest(target, computeDigest(response.body), response);
+  }
+
+  async fetchBlob(locator: RepositoryLocator, digest: string, options: BlobOptions = {}): Promise<FetchedBlob> {
+    const target = this.target('blob', locator, digest);
+    requireDigest(target, digest);
+    const maxBytes = options.maxBytes ?? this.limits.maxBlobBytes;
+    const { expectedSize } = options;
+    if (expectedSize !== undefined && expectedSize > maxBytes) {
+      throw new RegistryError('TOO_LARGE', target, `the descriptor gives ${expectedSize} bytes, more than the limit of ${maxBytes} bytes`);
+    }
+    const deadline = this.deadline(options);
+    const response = await this.get(target, `blobs/${digest}`, '*/*', maxBytes, deadline);
+    const verified = verifyDigest(response.body, digest);
+    if (!verified.ok) throw tampered(target, verified.actual, digest);
+    if (expectedSize !== undefined && response.body.length !== expectedSize) {
+      throw new RegistryError('MALFORMED', target, `the blob has ${response.body.length} bytes where its descriptor gives ${expectedSize}`);
+    }
+    return { digest, size: response.body.length, bytes: response.body };
+  }
+
+  async fetchReferrers(locator: RepositoryLocator, subject: string, options: ReferrersOptions = {}): Promise<Referrers> {
+    const target = this.target('referrers', locator, subject);
+    requireDigest(target, subject);
+    const deadline = this.deadline(options);
+    const maxResults = Math.max(0, options.maxResults ?? this.limits.maxReferrers);
+    const maxBytes = options.maxBytes ?? this.limits.maxReferrersBytes;
+    const { artifactType } = options;
+    const keep = (descriptor: Descriptor): boolean => artifactType === undefined || descriptor.artifactType === artifactType;
+
+    const query = artifactType === undefined ? '' : `?artifactType=${encodeURIComponent(artifactType)}`;
+    let url = new URL(`/v2/${locator.repository}/referrers/${subject}${query}`, this.endpoints.baseUrl(locator.registry));
+    const kept: Descriptor[] = [];
+    for (let page = 1; ; page++) {
+      const { response, username, credentialsSent } = await this.send(target, url, INDEX_ACCEPT, maxBytes, deadline);
+      if (page === 1 && response.status === 404) return this.referrersFromTag(target, keep, maxResults, maxBytes, deadline);
+      if (response.status !== 200) throw failure(target, response, username, credentialsSent);
+      // Whatever OCI-Filters-Applied claims, the filter is applied here too.
+      for (const descriptor of readIndex(target, response.body, 'the referrers API')) {
+        if (!keep(descriptor)) continue;
+        if (kept.length === maxResults) return { subject, descriptors: kept, source: 'api', truncated: true };
+        kept.push(descriptor);
+      }
+      const next = nextLink(response.headers['link'], url);
+      if (next === undefined) return { subject, descriptors: kept, source: 'api', truncated: false };
+      if (next.origin !== url.origin) {
+        throw new RegistryError('MALFORMED', target, `the referrers API pointed its next page at another host (${next.host})`);
+      }
+      if (page >= this.limits.maxReferrersPages) return { subject, descriptors: kept, source: 'api', truncated: true };
+      url = next;
+    }
+  }
+
+  /** The referrers tag schema: an index tagged `<alg>-<hex>`; no such tag means no referrers. */
+  private async referrersFromTag(
+    target: ErrorTarget,
+    keep: (descriptor: Descriptor) => boolean,
+    maxResults: number,
+    maxBytes: number,
+    deadline: Deadline,
+  ): Promise<Referrers> {
+    const subject = target.reference;
+    const tag = referrersTag(subject);
+    const url = new URL(`/v2/${target.repository}/manifests/${tag}`, this.endpoints.baseUrl(target.registry));
+    const { response, username, credentialsSent } = await this.send(target, url, INDEX_ACCEPT, maxBytes, deadline);
+    if (response.status === 404) return { subject, descriptors: [], source: 'tag', truncated: false };
+    if (response.status !== 200) throw failure(target, response, username, credentialsSent);
+    const descriptors = readIndex(target, response.body, `the referrers tag ${tag}`).filter(keep);
+    return {
+      subject,
+      descriptors: descriptors.slice(0, maxResults),
+      source: 'tag',
+      truncated: descriptors.length > maxResults,
+    };
+  }
+
+  private target(operation: RegistryOperation, locator: RepositoryLocator, reference: string): ErrorTarget {
+    const target: ErrorTarget = { operation, registry: String(locator.registry), repository: String(locator.repository), reference: String(reference) };
+    if (!REGISTRY.test(target.registry)) {
+      throw new RegistryError('INVALID_ARGUMENT', target, `${JSON.stringify(target.registry)} is not a registry host`, {
+        hint: 'pass the registry as in a parsed image reference: host or host:port',
+      });
+    }
+    if (!REPOSITORY.test(target.repository)) {
+      throw new RegistryError('INVALID_ARGUMENT', target, `${JSON.stringify(target.repository)} is not a valid repository name`, {
+        hint: "repository names are lowercase path components separated by '/'",
+      });
+    }
+    return target;
+  }
+
+  private deadline(options: CallOptions): Deadline {
+    const fallback = Date.now() + this.limits.defaultDeadlineMs;
+    const at = options.deadline !== undefined && Number.isFinite(options.deadline) ? options.deadline : fallback;
+    return new Deadline(at, options.signal);
+  }
+
+  /** An authenticated GET of /v2/<repository>/<path>; anything but 200 is an error. */
+  private async get(target: ErrorTarget, path: string, accept: string, maxBytes: number, deadline: Deadline): Promise<HttpResponse> {
+    const url = new URL(`/v2/${target.repository}/${path}`, this.endpoints.baseUrl(target.registry));
+    const { response, username, credentialsSent } = await this.send(target, url, accept, maxBytes, deadline);
+    if (response.status !== 200) throw failure(target, response, username, credentialsSent);
+    return response;
+  }
+
+  private async send(
+    target: ErrorTarget,
+    url: URL,
+    accept: string,
+    maxBytes: number,
+    deadline: Deadline,
+  ): Promise<AuthenticatedResponse> {
+    return this.auth.send({ url, headers: { accept }, maxBytes, target, deadline });
+  }
+}
+
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+function requireDigest(target: ErrorTarget, digest: string): void {
+  if (!isDigest(digest)) {
+    throw new RegistryError('INVALID_ARGUMENT', target, `${JSON.stringify(digest)} is not a sha256 or sha512 digest`);
+  }
+}
+
+function tampered(target: ErrorTarget, actual: string, pinned: string): RegistryError {
+  return new RegistryError('TAMPERED', target, `the registry returned content whose digest is ${actual}, not the pinned ${pinned}`, { retryable: false });
+}
+
+/** The error for a non-200 answer, with what the credentials situation was on 401/403. */
+function failure(target: ErrorTarget, response: HttpResponse, username: string | undefined, credentialsSent: boolean): RegistryError {
+  const error = statusError(target, response.status, response.body, response.headers);
+  if (error.code !== 'UNAUTHORIZED' && error.code !== 'FORBIDDEN') return error;
+  const who =
+    username === undefined
+      ? 'no credentials are configured for this registry (anonymous pull)'
+      : credentialsSent
+        ? `the credentials of user ${JSON.stringify(username)} were used`
+        : `credentials of user ${JSON.stringify(username)} are configured, but the registry did not ask for them`;
+  return new RegistryError(error.code, target, `${error.detail}; ${who}`, {
+    status: response.status,
+    ...(error.registryCode === undefined ? {} : { registryCode: error.registryCode }),
+  });
+}
+
+function parseObject(target: ErrorTarget, bytes: Buffer, what: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new RegistryError('MALFORMED', target, `${what} is not valid JSON`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new RegistryError('MALFORMED', target, `${what} is not a JSON object`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function toManifest(target: ErrorTarget, digest: string, response: HttpResponse): FetchedManifest {
+  const json = parseObject(target, response.body, 'the manifest');
+  if (json['schemaVersion'] !== SCHEMA_VERSION) {
+    throw new RegistryError('MALFORMED', target, `the manifest has schemaVersion ${JSON.stringify(json['schemaVersion'])}, not 2 (Docker schema 1 manifests are not supported)`);
+  }
+  const declared = json['mediaType'];
+  let mediaType: string;
+  if (typeof declared === 'string' && declared !== '') {
+    mediaType = declared;
+  } else {
+    const header = baseMediaType(response.headers['content-type'] ?? '');
+    if (MANIFEST_MEDIA_TYPES.includes(header)) mediaType = header;
+    else if (Array.isArray(json['manifests'])) mediaType = OCI_INDEX;
+    else if (Array.isArray(json['layers'])) mediaType = OCI_MANIFEST;
+    else throw new RegistryError('MALFORMED', target, 'the manifest has no mediaType, and neither layers nor manifests');
+  }
+  if ((mediaType === OCI_INDEX || mediaType === DOCKER_MANIFEST_LIST) && !Array.isArray(json['manifests'])) {
+    throw new RegistryError('MALFORMED', target, `the ${mediaType} has no manifests list`);
+  }
+  if ((mediaType === OCI_MANIFEST || mediaType === DOCKER_MANIFEST_V2) && !Array.isArray(json['layers'])) {
+    throw new RegistryError('MALFORMED', target, `the ${mediaType} has no layers list`);
+  }
+  return { digest, mediaType, bytes: response.body, json };
+}
+
+/** The descriptors of an OCI index (the referrers API answer or the referrers tag). */
+function readIndex(target: ErrorTarget, bytes: Buffer, what: string): Descriptor[] {
+  const json = parseObject(target, bytes, `the index from ${what}`);
+  const mediaType = json['mediaType'];
+  if (mediaType !== undefined && mediaType !== OCI_INDEX) {
+    throw new RegistryError('MALFORMED', target, `${what} answered a ${JSON.stringify(mediaType)}, not an OCI image index`);
+  }
+  const manifests = json['manifests'];
+  if (manifests === undefined || manifests === null) return [];
+  if (!Array.isArray(manifests)) throw new RegistryError('MALFORMED', target, `the index from ${what} has a manifests field that is not a list`);
+  return manifests.map((entry: unknown, index) => {
+    const descriptor = parseDescriptor(entry);
+    if (descriptor === undefined) throw new RegistryError('MALFORMED', target, `descriptor #${index} of the index from ${what} is not a valid OCI descriptor`);
+    return descriptor;
+  });
+}
+
+/** A valid descriptor (mediaType, sha256/sha512 digest, size), or undefined. */
+export function parseDescriptor(value: unknown): Descriptor | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const record = value as Record<string, unknown>;
+  const { mediaType, digest, size, artifactType, annotations, platform } = record;
+  if (typeof mediaType !== 'string' || mediaType === '') return undefined;
+  if (!isDigest(digest)) return undefined;
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return undefined;
+  if (artifactType !== undefined && typeof artifactType !== 'string') return undefined;
+  let checkedAnnotations: Record<string, string> | undefined;
+  if (annotations !== undefined && annotations !== null) {
+    if (typeof annotations !== 'object' || Array.isArray(annotations)) return undefined;
+    checkedAnnotations = {};
+    for (const [key, val] of Object.entries(annotations)) {
+      if (typeof val !== 'string') return undefined;
+      checkedAnnotations[key] = val;
+    }
+  }
+  const out: { -readonly [K in keyof Descriptor]: Descriptor[K] } = { mediaType, digest, size };
+  if (artifactType !== undefined) out.artifactType = artifactType;
+  if (checkedAnnotations !== undefined) out.annotations = checkedAnnotations;
+  if (typeof platform === 'object' && platform !== null && !Array.isArray(platform)) out.platform = platform as Record<string, unknown>;
+  return out;
+}
+
+/** The `rel="next"` target of a Link header, resolved against the current URL. */
+export function nextLink(header: string | undefined, base: URL): URL | undefined {
+  if (header === undefined) return undefined;
+  for (const match of header.matchAll(/<([^>]*)>\s*((?:;\s*[^;,]*)*)/g)) {
+    const params = match[2] ?? '';
+    if (!/;\s*rel\s*=\s*"?next"?/i.test(params)) continue;
+    try {
+      return new URL(match[1] ?? '', base);
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}

@@ -13,11 +13,16 @@ import type { RegistryClientOptions } from '../oci/client.ts';
 import { DockerConfigCredentialProvider } from '../oci/credentials.ts';
 import { PolicyLoadError } from '../policy/load.ts';
 import type { PolicySet } from '../policy/types.ts';
+import { CachedSignatureVerifier } from '../signature/source.ts';
+import type { SignatureSource } from '../signature/source.ts';
+import { TrustedRoots } from '../signature/trust.ts';
 
 export interface Engine {
   readonly policySet: PolicySet;
   /** Undefined where no registry may be contacted (offline checks): artifact rules then fail as onError says. */
   readonly artifacts: ArtifactSource | undefined;
+  /** Undefined offline, like artifacts. */
+  readonly signatures?: SignatureSource | undefined;
   /** Runs a review's evaluation with the pod's pull secrets in reach of the registry client. */
   readonly withPod?: <T>(namespace: string, podSpec: Record<string, unknown> | undefined, work: () => T) => T;
 }
@@ -32,6 +37,7 @@ export interface EngineOptions {
 export interface RegistryBackedEngine extends Engine {
   readonly client: RegistryClient | undefined;
   readonly cache: CachedArtifactSource | undefined;
+  readonly signatureCache?: CachedSignatureVerifier | undefined;
 }
 
 function webhookCredentials(path: string | undefined): DockerConfigCredentialProvider | undefined {
@@ -50,7 +56,7 @@ function webhookCredentials(path: string | undefined): DockerConfigCredentialPro
 }
 
 export function createEngine(policySet: PolicySet, options: EngineOptions = {}): RegistryBackedEngine {
-  const needsRegistry = !options.offline && policySet.policies.some((policy) => policy.artifact !== undefined);
+  const needsRegistry = !options.offline && policySet.policies.some((policy) => policy.artifact !== undefined || policy.signatures !== undefined);
   if (!needsRegistry) return { policySet, artifacts: undefined, client: undefined, cache: undefined };
   const { timeouts, credentials: settings } = policySet.config;
   const credentials = new ReviewCredentials(webhookCredentials(settings.dockerConfig), settings.pullSecrets ? options.pullSecrets : undefined);
@@ -62,5 +68,15 @@ export function createEngine(policySet: PolicySet, options: EngineOptions = {}):
     defaultDeadlineMs: timeouts.totalMs,
   });
   const cache = new CachedArtifactSource(new RegistryArtifactSource(client));
-  return { policySet, artifacts: cache, client, cache, withPod: (namespace, podSpec, work) => credentials.withPod(namespace, podSpec, work) };
+  // Validated when the policy loaded; parsing again here is once per policy revision.
+  const signatureCache = new CachedSignatureVerifier(client, TrustedRoots.fromSettings(policySet.config.trustedRoots), policySet.config.signatureDiscovery);
+  return {
+    policySet,
+    artifacts: cache,
+    signatures: signatureCache,
+    client,
+    cache,
+    signatureCache,
+    withPod: (namespace, podSpec, work) => credentials.withPod(namespace, podSpec, work),
+  };
 }

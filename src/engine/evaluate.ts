@@ -14,6 +14,7 @@ import type { ImageReference } from '../reference/parse.ts';
 import { InvalidReferenceError, parseReference, repositoryName } from '../reference/parse.ts';
 import type { Engine } from './engine.ts';
 import type { Finding } from './finding.ts';
+import { signatureFinding } from '../signature/finding.ts';
 
 export interface ReferenceVerdict {
   readonly site: ModelReferenceSite;
@@ -57,23 +58,47 @@ export function evaluateReference(site: ModelReferenceSite, context: EvaluationC
     }
   }
   const verdict = { site, reference: ref, policies: policies.map((policy) => policy.name), findings };
-  const artifactPolicies = policies.filter((policy) => policy.artifact !== undefined);
+  const registryPolicies = policies.filter((policy) => policy.artifact !== undefined || policy.signatures !== undefined);
   // Most references need no registry at all: stay synchronous for them.
-  if (artifactPolicies.length === 0) return verdict;
-  return addArtifactFindings(ref, artifactPolicies, context, findings).then(() => verdict);
-}
-
-async function addArtifactFindings(ref: ImageReference, policies: readonly ModelPolicy[], context: EvaluationContext, findings: Finding[]): Promise<void> {
+  if (registryPolicies.length === 0) return verdict;
   const digest = ref.digest;
   if (digest === undefined) {
-    for (const policy of policies) {
+    for (const policy of registryPolicies) {
       // requireDigest already explains it; say it only where the policy does not require digests.
       if (!policy.requireDigest) {
-        findings.push({ policy: policy.name, rule: 'artifact', mode: policy.mode, reason: 'artifact rules can only be checked on a digest-pinned reference', fix: 'pin the reference by digest (@sha256:…)' });
+        const rule = policy.artifact === undefined ? 'signatures' : 'artifact';
+        findings.push({ policy: policy.name, rule, mode: policy.mode, reason: `${rule === 'artifact' ? 'artifact rules' : 'signatures'} can only be checked on a digest-pinned reference`, fix: 'pin the reference by digest (@sha256:…)' });
       }
     }
-    return;
+    return verdict;
   }
+  const artifactPolicies = registryPolicies.filter((policy) => policy.artifact !== undefined);
+  const signedPolicies = registryPolicies.filter((policy) => policy.signatures !== undefined);
+  // Run in parallel, reported in a fixed order: artifact findings, then signatures, policy by policy.
+  return Promise.all([artifactFindings(ref, digest, artifactPolicies, context), ...signedPolicies.map((policy) => signatureFindings(ref, digest, policy, context))]).then((lists) => {
+    for (const list of lists) findings.push(...list);
+    return verdict;
+  });
+}
+
+async function signatureFindings(ref: ImageReference, digest: string, policy: ModelPolicy, context: EvaluationContext): Promise<Finding[]> {
+  if (policy.signatures === undefined) return [];
+  const source = context.engine.signatures;
+  let finding: Finding | undefined;
+  if (source === undefined) {
+    finding = onErrorFinding(policy, 'no registry access is configured', 'signatures');
+  } else {
+    try {
+      finding = signatureFinding(policy, await source.verify(policy.signatures, { registry: ref.registry, repository: ref.repository }, digest, context.deadline));
+    } catch (error) {
+      finding = onErrorFinding(policy, (error as Error).message, 'signatures');
+    }
+  }
+  return finding === undefined ? [] : [finding];
+}
+
+async function artifactFindings(ref: ImageReference, digest: string, policies: readonly ModelPolicy[], context: EvaluationContext): Promise<Finding[]> {
+  if (policies.length === 0) return [];
   const withConfigs = policies.some((policy) => policy.artifact !== undefined && rulesNeedConfig(policy.artifact));
   let facts: ArtifactFacts;
   try {
@@ -81,23 +106,19 @@ async function addArtifactFindings(ref: ImageReference, policies: readonly Model
     if (source === undefined) throw new Error('no registry access is configured');
     facts = await source.facts({ registry: ref.registry, repository: ref.repository }, digest, withConfigs, context.deadline);
   } catch (error) {
-    for (const policy of policies) {
-      const finding = onErrorFinding(policy, (error as Error).message);
-      if (finding !== undefined) findings.push(finding);
-    }
-    return;
+    return policies.map((policy) => onErrorFinding(policy, (error as Error).message));
   }
-  for (const policy of policies) if (policy.artifact !== undefined) findings.push(...checkArtifact(policy, policy.artifact, facts));
+  return policies.flatMap((policy) => (policy.artifact === undefined ? [] : checkArtifact(policy, policy.artifact, facts)));
 }
 
 /** onError: deny fails as the policy's mode says; warn only warns; allow leaves an audit record. */
-function onErrorFinding(policy: ModelPolicy, message: string): Finding | undefined {
+function onErrorFinding(policy: ModelPolicy, message: string, rule: 'artifact' | 'signatures' = 'artifact'): Finding {
   const mode: PolicyMode = policy.onError === 'deny' ? policy.mode : policy.onError === 'warn' ? (policy.mode === 'audit' ? 'audit' : 'warn') : 'audit';
   return {
     policy: policy.name,
-    rule: 'artifact',
+    rule,
     mode,
-    reason: `the artifact could not be checked: ${message}`,
+    reason: `the ${rule === 'artifact' ? 'artifact' : 'signatures'} could not be checked: ${message}`,
     fix: `resolve the registry problem and retry${policy.onError === 'deny' ? ', or set spec.onError to warn or allow' : ''}`,
   };
 }

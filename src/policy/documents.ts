@@ -3,6 +3,7 @@
  * the typed in-memory form. Validation runs first, so conversion may assume shapes.
  */
 import { isKnownTypeName } from '../artifact/media-types.ts';
+import { checkSignatures, checkTrustedRoots, discoveryLimitsSchema, signaturesSchema, toDiscoveryLimits, toSignaturePolicy, toTrustedRootSettings, trustedRootsSchema } from '../signature/policy.ts';
 import { parseQuantity } from '../artifact/quantity.ts';
 import { API_VERSION, DEFAULT_ACTIONS, DEFAULT_TIMEOUTS, ON_ERROR_ACTIONS, POLICY_MODES } from './types.ts';
 import type { ArtifactRules, DefaultAction, ModelPolicy, ModelgateConfig, OnError, PolicyMode, RegistrySettings } from './types.ts';
@@ -40,6 +41,7 @@ const policySpecSchema: Schema = {
     requireDigest: { type: 'boolean' },
     registries: globList,
     onError: { type: 'string', enum: ON_ERROR_ACTIONS },
+    signatures: signaturesSchema,
     artifact: {
       type: 'object',
       properties: {
@@ -79,6 +81,8 @@ const configSpecSchema: Schema = {
   properties: {
     defaultAction: { type: 'string', enum: DEFAULT_ACTIONS },
     registries: { type: 'array', items: registrySettingsSchema },
+    trustedRoots: trustedRootsSchema,
+    signatureDiscovery: discoveryLimitsSchema,
     credentials: {
       type: 'object',
       properties: {
@@ -124,10 +128,15 @@ export function parseDocument(data: unknown, source: string): DocumentResult {
   const { kind } = data;
   if (kind === 'ModelPolicy') {
     const errors = validate(data, modelPolicySchema, '');
+    // Rules across fields that a schema cannot say (one kind per authority, threshold ≤ authorities, …).
+    const spec = data['spec'];
+    if (errors.length === 0 && isPlainObject(spec) && spec['signatures'] !== undefined) errors.push(...checkSignatures(spec['signatures']));
     return errors.length > 0 ? { ok: false, errors } : { ok: true, document: { kind, policy: toPolicy(data, source) } };
   }
   if (kind === 'Config') {
     const errors = validate(data, configSchema, '');
+    const spec = data['spec'];
+    if (errors.length === 0 && isPlainObject(spec) && spec['trustedRoots'] !== undefined) errors.push(...checkTrustedRoots(spec['trustedRoots']));
     return errors.length > 0 ? { ok: false, errors } : { ok: true, document: { kind, config: toConfig(data, source) } };
   }
   return {
@@ -158,6 +167,7 @@ function toPolicy(data: Data, source: string): ModelPolicy {
     requireDigest: (spec['requireDigest'] as boolean | undefined) ?? true,
     registries: stringsAt(spec, 'registries', []),
     artifact: isPlainObject(spec['artifact']) ? toArtifactRules(spec['artifact']) : undefined,
+    signatures: isPlainObject(spec['signatures']) ? toSignaturePolicy(spec['signatures']) : undefined,
     onError: (spec['onError'] as OnError | undefined) ?? 'deny',
   };
 }
@@ -182,6 +192,8 @@ function toConfig(data: Data, source: string): ModelgateConfig {
   const seconds = (key: string): number | undefined => (typeof timeouts[key] === 'number' ? timeouts[key] * 1000 : undefined);
   return {
     source,
+    trustedRoots: spec['trustedRoots'] === undefined ? [] : toTrustedRootSettings(spec['trustedRoots']),
+    signatureDiscovery: toDiscoveryLimits(spec['signatureDiscovery']),
     credentials: {
       dockerConfig: credentials['dockerConfig'] as string | undefined,
       pullSecrets: (credentials['pullSecrets'] as boolean | undefined) ?? false,

@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { TrustedRoots } from '../signature/trust.ts';
+import { unknownTrustedRoots } from '../signature/policy.ts';
 import { parseDocument } from './documents.ts';
 import { DEFAULT_CONFIG } from './types.ts';
 import type { ModelPolicy, ModelgateConfig, PolicySet } from './types.ts';
@@ -76,8 +78,29 @@ export function policySetFromTexts(texts: readonly PolicyText[]): PolicySet {
   if (configs.length > 1) {
     problems.push({ source: configs[1]?.source ?? '', document: 0, path: 'kind', message: `only one Config is allowed; another is in ${configs[0]?.source}` });
   }
+  const config = configs[0] ?? DEFAULT_CONFIG;
+  problems.push(...trustProblems(policies, config));
   if (problems.length > 0) throw new PolicyLoadError(problems);
-  return makePolicySet(policies, configs[0] ?? DEFAULT_CONFIG);
+  return makePolicySet(policies, config);
+}
+
+/** Every trusted root must parse, and every root an authority names must exist. */
+function trustProblems(policies: readonly ModelPolicy[], config: ModelgateConfig): PolicyProblem[] {
+  let roots: TrustedRoots;
+  try {
+    roots = TrustedRoots.fromSettings(config.trustedRoots);
+  } catch (error) {
+    return [{ source: config.source, document: 0, path: 'spec.trustedRoots', message: (error as Error).message }];
+  }
+  return policies.flatMap((policy) => {
+    const missing = policy.signatures === undefined ? [] : unknownTrustedRoots(policy.signatures, roots);
+    return missing.map((name) => ({
+      source: policy.source,
+      document: 0,
+      path: 'spec.signatures.authorities',
+      message: `trusted root ${JSON.stringify(name)} is not defined (known: ${roots.names().join(', ')}); add it to the Config's spec.trustedRoots`,
+    }));
+  });
 }
 
 export function makePolicySet(policies: readonly ModelPolicy[], config: ModelgateConfig): PolicySet {

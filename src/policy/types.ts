@@ -1,4 +1,6 @@
 /** The in-memory, validated form of policy documents. */
+import type { DiscoveryLimits, SignaturePolicy, TrustedRootSetting } from '../signature/policy.ts';
+import { DEFAULT_DISCOVERY_LIMITS } from '../signature/policy.ts';
 
 export const API_VERSION = 'modelgate.dev/v1alpha1';
 
@@ -50,6 +52,8 @@ export interface ModelPolicy {
   /** Allowed registry host globs; empty allows any. */
   readonly registries: readonly string[];
   readonly artifact: ArtifactRules | undefined;
+  /** Who must have signed the artifact. */
+  readonly signatures: SignaturePolicy | undefined;
   readonly onError: OnError;
 }
 
@@ -83,6 +87,9 @@ export interface ModelgateConfig {
   readonly defaultAction: DefaultAction;
   readonly registries: readonly RegistrySettings[];
   readonly timeouts: RegistryTimeouts;
+  /** Custom Sigstore trusted roots (private Sigstore, air-gapped clusters) that authorities may name. */
+  readonly trustedRoots: readonly TrustedRootSetting[];
+  readonly signatureDiscovery: DiscoveryLimits;
 }
 
 export interface PolicySet {
@@ -100,4 +107,6 @@ export const DEFAULT_CONFIG: ModelgateConfig = {
   registries: [],
   timeouts: DEFAULT_TIMEOUTS,
   credentials: { dockerConfig: undefined, pullSecrets: false },
+  trustedRoots: [],
+  signatureDiscovery: DEFAULT_DISCOVERY_LIMITS,
 };

@@ -18,7 +18,7 @@ const NONE: ArtifactRules = { types: [], layerMediaTypes: [], mountable: false, 
 function policy(rules: Partial<ArtifactRules>, mode: PolicyMode = 'enforce'): [ModelPolicy, ArtifactRules] {
   const artifact = { ...NONE, ...rules };
   return [
-    { name: 'models', source: 't#1', mode, match: { namespaces: ['*'], excludeNamespaces: [], references: ['**'] }, requireDigest: true, registries: [], artifact, onError: 'deny' },
+    { name: 'models', source: 't#1', mode, match: { namespaces: ['*'], excludeNamespaces: [], references: ['**'] }, requireDigest: true, registries: [], artifact, signatures: undefined, onError: 'deny' },
     artifact,
   ];
 }

@@ -1,0 +1,55 @@
+/**
+ * A SignatureResult as an engine Finding (rule `signatures`), with the same onError
+ * semantics as the artifact rules: a verdict denies as the policy's mode says; a result that
+ * a registry problem left incomplete is a "could not check", which spec.onError decides.
+ * A pass that needed a static authority leaves an audit record: exceptions are logged.
+ */
+import type { Finding } from '../engine/finding.ts';
+import type { OnError, PolicyMode } from '../policy/types.ts';
+import type { SignatureResult } from './verify.ts';
+
+export interface SignaturePolicyContext {
+  readonly name: string;
+  readonly mode: PolicyMode;
+  readonly onError: OnError;
+}
+
+export const SIGNATURES_RULE = 'signatures';
+
+function errorMode(policy: SignaturePolicyContext): PolicyMode {
+  if (policy.onError === 'deny') return policy.mode;
+  if (policy.onError === 'warn') return policy.mode === 'audit' ? 'audit' : 'warn';
+  return 'audit';
+}
+
+/** The finding for a result, or undefined when it passed without needing an exception. */
+export function signatureFinding(policy: SignaturePolicyContext, result: SignatureResult): Finding | undefined {
+  if (result.passed) {
+    const exceptions = result.authorities.filter((outcome) => outcome.kind === 'static' && outcome.passed);
+    const verified = result.passedCount - exceptions.length;
+    if (exceptions.length === 0 || verified >= result.threshold) return undefined;
+    return {
+      policy: policy.name,
+      rule: SIGNATURES_RULE,
+      mode: 'audit',
+      reason: `admitted by the static exception ${exceptions.map((outcome) => outcome.name).join(', ')}: only ${verified} of the ${result.threshold} required authorit${result.threshold === 1 ? 'y' : 'ies'} verified a signature\n${result.summary}`,
+      fix: 'sign the artifact and remove the static: pass authority once it is no longer needed',
+    };
+  }
+  if (!result.complete) {
+    return {
+      policy: policy.name,
+      rule: SIGNATURES_RULE,
+      mode: errorMode(policy),
+      reason: `the signatures could not be checked fully: ${result.problems[0] ?? 'registry problem'}\n${result.summary}`,
+      fix: `resolve the registry problem and retry${policy.onError === 'deny' ? ', or set spec.onError to warn or allow' : ''}`,
+    };
+  }
+  return {
+    policy: policy.name,
+    rule: SIGNATURES_RULE,
+    mode: policy.mode,
+    reason: `the artifact is not signed as spec.signatures requires\n${result.summary}`,
+    fix: 'sign this digest (cosign sign --key … or keyless) with an authority the policy lists, or fix the policy’s keys and identities',
+  };
+}

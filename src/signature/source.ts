@@ -1,0 +1,63 @@
+/**
+ * Signature verification behind a cache. A digest's content never changes,
+ * but signatures can be added to it (and keys rotated in the policy, which
+ * changes the cache key), so results are cached for a bounded time: passes
+ * longer, failures briefly, and results a registry problem left incomplete
+ * not at all. Concurrent admissions of one digest share one verification.
+ */
+import { LruCache } from '../cache/lru.ts';
+import { SingleFlight } from '../cache/single-flight.ts';
+import type { Registry, RepositoryLocator } from '../oci/types.ts';
+import { signatureCacheKey } from './policy.ts';
+import type { DiscoveryLimits, SignaturePolicy } from './policy.ts';
+import type { TrustedRoots } from './trust.ts';
+import { verifySignatures } from './verify.ts';
+import type { SignatureResult } from './verify.ts';
+
+export interface SignatureSource {
+  verify(policy: SignaturePolicy, locator: RepositoryLocator, digest: string, deadline: number): Promise<SignatureResult>;
+}
+
+export const PASS_TTL_MS = 10 * 60_000;
+export const FAIL_TTL_MS = 30_000;
+
+export class CachedSignatureVerifier implements SignatureSource {
+  readonly #registry: Registry;
+  readonly #roots: TrustedRoots;
+  readonly #limits: DiscoveryLimits;
+  readonly #cache = new LruCache<string, SignatureResult>({ maxEntries: 50_000, maxBytes: 64 * 1024 * 1024 });
+  readonly #flights = new SingleFlight<string, SignatureResult>();
+  /** Policy key per SignaturePolicy object: hashing the authorities once, not per review. */
+  readonly #policyKeys = new WeakMap<SignaturePolicy, string>();
+  readonly stats = { hits: 0, misses: 0 };
+
+  constructor(registry: Registry, roots: TrustedRoots, limits: DiscoveryLimits) {
+    this.#registry = registry;
+    this.#roots = roots;
+    this.#limits = limits;
+  }
+
+  #policyKey(policy: SignaturePolicy): string {
+    let key = this.#policyKeys.get(policy);
+    if (key === undefined) {
+      key = signatureCacheKey(policy, this.#roots, this.#limits);
+      this.#policyKeys.set(policy, key);
+    }
+    return key;
+  }
+
+  async verify(policy: SignaturePolicy, locator: RepositoryLocator, digest: string, deadline: number): Promise<SignatureResult> {
+    const key = `${locator.registry}/${locator.repository}@${digest}#${this.#policyKey(policy)}`;
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) {
+      this.stats.hits++;
+      return cached;
+    }
+    this.stats.misses++;
+    return this.#flights.run(key, async () => {
+      const result = await verifySignatures({ policy, registry: this.#registry, locator, digest, deadline, trustedRoots: this.#roots, limits: this.#limits });
+      if (result.cacheable) this.#cache.set(key, result, 2048 + result.summary.length * 2, result.passed ? PASS_TTL_MS : FAIL_TTL_MS);
+      return result;
+    });
+  }
+}

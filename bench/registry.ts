@@ -147,7 +147,7 @@ const report = (line: string, ok: boolean): void => {
   await writeFile(policyFile, policy(MANIFEST_ONLY));
   await writeFile(digestsFile, digests.join('\n'));
   // Not spawnSync: this process must keep reading the registry's log pipe meanwhile.
-  const child = await run(process.execPath, ['--expose-gc', join(PACKAGE_ROOT, 'bench', 'lib', 'memory-child.ts'), policyFile, digestsFile, registry.host, String(ADMISSIONS)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const child = await run(process.execPath, ['--expose-gc', join(PACKAGE_ROOT, 'bench', 'lib', 'memory-child.js'), policyFile, digestsFile, registry.host, String(ADMISSIONS)], { encoding: 'utf8', maxBuffer: 1 << 20 });
   const result = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as { rssMb: number; rssBeforeMb: number; heapUsedMb: number; seconds: number; cacheEntries: number; requests: number };
   console.log(
     `\n${ADMISSIONS} admissions over ${DIGESTS} distinct digests in ${result.seconds.toFixed(1)} s (${(ADMISSIONS / result.seconds).toFixed(0)}/s): RSS ${result.rssMb.toFixed(0)} MB (at start ${result.rssBeforeMb.toFixed(0)} MB, heap ${result.heapUsedMb.toFixed(0)} MB), cache ${result.cacheEntries} entries, ${result.requests} registry requests`,

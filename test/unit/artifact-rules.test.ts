@@ -233,3 +233,20 @@ describe('quantities and licence expressions', () => {
     assert.throws(() => parseLicenseExpression('OR MIT'), /unexpected "OR"/);
   });
 });
+
+describe('the compact form the cache keeps', () => {
+  it('gives every rule the same findings as the full facts', async () => {
+    const { compactFacts } = await import('../../src/artifact/compact.ts');
+    const everything: Partial<ArtifactRules> = { types: ['modelpack'], layerMediaTypes: ['application/vnd.cncf.model.*'], mountable: true, formats: ['gguf'], denyFiles: ['*.pkl'], maxSize: 100, licenses: ['MIT'] };
+    const subjects: ArtifactFacts[] = [
+      facts(modelpack(goodLayers), configOf('safetensors', ['Apache-2.0'])),
+      facts(modelpack([layer(1, WEIGHT), layer(2, 'application/vnd.cncf.model.weight.v1.tar', 'x.pkl', 5000, 'org.opencontainers.image.title')], { annotations: { 'org.opencontainers.image.licenses': 'MIT', other: 'dropped' } })),
+    ];
+    for (const subject of subjects) {
+      const compact = compactFacts(subject);
+      assert.deepEqual(reasons(everything, compact), reasons(everything, subject));
+      assert.ok(reasons(everything, subject).length > 0);
+      assert.equal(compact.manifests[0]?.annotations['other'], undefined, 'annotations no rule reads are dropped');
+    }
+  });
+});

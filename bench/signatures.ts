@@ -1,0 +1,133 @@
+/**
+ * Signature benchmark (issue 5): cold admissions of models signed by one key
+ * authority, against local registries, with the policy's only registry rule
+ * being `signatures`. Targets: median ≤ 25 ms and ≤ 5 HTTP requests per cold
+ * admission. Warm admissions make no request.
+ *
+ *   - cosign v2 layout (legacy `sha256-<hex>.sig` tag) on Debian's docker-registry, which has no referrers API;
+ *   - cosign v3 layout (sigstore bundle as an OCI 1.1 referrer) on the test bed's referrers registry.
+ * Signatures are made in-process with the layouts cosign writes (test/unit/signature/fixtures/cosign.ts):
+ * signing hundreds of digests with the cosign binary would measure cosign, not modelgate.
+ *
+ *   npm run bench:signatures     (BENCH_DIGESTS to change the count, default 200)
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { handleAdmission } from '../src/admission/handle.ts';
+import { parseAdmissionReview } from '../src/admission/review.ts';
+import { createEngine } from '../src/engine/engine.ts';
+import { policySetFromTexts } from '../src/policy/load.ts';
+import { EMPTY_CONFIG, blob, ociManifest } from '../test/support/artifacts.ts';
+import { startDistribution } from '../test/support/distribution.ts';
+import { closePushAgents, pushManifest } from '../test/support/push.ts';
+import { hasGo, startReferrersRegistry } from '../test/support/referrers-registry.ts';
+import { BUNDLE_TYPE, SIMPLE_SIGNING, bundleSignature, cosignStatement, legacySignature, simpleSigningPayload } from '../test/unit/signature/fixtures/cosign.ts';
+import type { Signer } from '../test/unit/signature/fixtures/cosign.ts';
+import { modelFile, modelPack } from '../test/unit/helpers/models.ts';
+import { admissionReview, kubeObject } from '../test/unit/helpers/objects.ts';
+
+const DIGESTS = Number(process.env['BENCH_DIGESTS'] ?? '200');
+const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const signer: Signer = { kind: 'key', privateKey, publicKey };
+const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+const results: string[] = [];
+let failed = false;
+
+const policy = (host: string): string => `apiVersion: modelgate.dev/v1alpha1
+kind: ModelPolicy
+metadata: {name: signed-models}
+spec:
+  signatures:
+    authorities:
+      - name: release-key
+        tlog: optional
+        key: |
+${publicPem
+  .trim()
+  .split('\n')
+  .map((line) => `          ${line}`)
+  .join('\n')}
+---
+apiVersion: modelgate.dev/v1alpha1
+kind: Config
+spec:
+  registries: [{host: "${host}", insecure: true}]
+`;
+
+async function run(label: string, host: string, url: string, sign: (digest: string) => Promise<void>): Promise<void> {
+  const digests: string[] = [];
+  for (let i = 0; i < DIGESTS; i++) {
+    const model = modelPack([modelFile('model.safetensors', `weights ${label} ${i}`)]);
+    await pushManifest({ url }, 'models/llama', model);
+    await sign(model.digest);
+    digests.push(model.digest);
+  }
+  const engine = createEngine(policySetFromTexts([{ source: 'bench', text: policy(host) }]));
+  const client = engine.client!;
+  const review = (digest: string) => parseAdmissionReview(admissionReview(kubeObject('Pod', [{ name: 'model', reference: `${host}/models/llama@${digest}` }])));
+  // Warm the connection pool on the last digest, as a running webhook has it open; measure the others.
+  await handleAdmission(review(digests.at(-1)!), engine);
+  const latencies: number[] = [];
+  const requests: number[] = [];
+  for (const digest of digests.slice(0, -1)) {
+    const before = client.requestCount;
+    const started = performance.now();
+    const outcome = await handleAdmission(review(digest), engine);
+    latencies.push(performance.now() - started);
+    requests.push(client.requestCount - before);
+    if (!outcome.decision.allowed) throw new Error(outcome.decision.message);
+  }
+  const warm: number[] = [];
+  const beforeWarm = client.requestCount;
+  for (const digest of digests.slice(0, -1)) {
+    const prepared = review(digest);
+    const started = performance.now();
+    await handleAdmission(prepared, engine);
+    warm.push(performance.now() - started);
+  }
+  const warmRequests = client.requestCount - beforeWarm;
+  latencies.sort((a, b) => a - b);
+  warm.sort((a, b) => a - b);
+  const median = percentile(latencies, 50);
+  const maxRequests = Math.max(...requests);
+  console.log(`\n${label} (${latencies.length} cold admissions, in-process engine):`);
+  console.log(`  cold: median ${median.toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms, HTTP requests per admission max ${maxRequests}, mean ${(requests.reduce((a, b) => a + b, 0) / requests.length).toFixed(2)}`);
+  console.log(`  warm: median ${(percentile(warm, 50) * 1000).toFixed(0)} µs, p99 ${(percentile(warm, 99) * 1000).toFixed(0)} µs, ${warmRequests} HTTP requests`);
+  const ok = median <= 25 && maxRequests <= 5 && warmRequests === 0;
+  failed ||= !ok;
+  results.push(`  ${label}: cold median ${median.toFixed(2)} ms (≤ 25 ms), ≤ ${maxRequests} requests (≤ 5), warm ${warmRequests} requests   ${ok ? 'OK' : 'MISSED'}`);
+  await client.close();
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'modelgate-bench-signatures-'));
+const distribution = await startDistribution({ dir });
+await run('cosign v2 legacy .sig tag, docker-registry (no referrers API)', distribution.host, distribution.url, async (digest) => {
+  const layer = legacySignature(signer, simpleSigningPayload(`${distribution.host}/models/llama`, digest));
+  const signature = ociManifest({ config: blob('{"architecture":"","os":""}', 'application/vnd.oci.image.config.v1+json'), layers: [blob(layer.payload, SIMPLE_SIGNING, layer.annotations)] });
+  await pushManifest({ url: distribution.url }, 'models/llama', signature, `${digest.replace(':', '-')}.sig`);
+});
+await distribution.stop();
+
+if (hasGo()) {
+  const referrers = await startReferrersRegistry();
+  await run('cosign v3 bundle as OCI 1.1 referrer, referrers registry', referrers.host, referrers.url, async (digest) => {
+    const bundle = bundleSignature(signer, cosignStatement(digest));
+    const size = 0;
+    const referrer = ociManifest({
+      artifactType: BUNDLE_TYPE,
+      config: EMPTY_CONFIG,
+      layers: [blob(bundle, BUNDLE_TYPE)],
+      subject: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size },
+    });
+    await pushManifest({ url: referrers.url }, 'models/llama', referrer);
+  });
+  await referrers.stop();
+} else {
+  console.log('\n(no Go toolchain: the referrers registry cannot be built, cosign v3 case not measured)');
+}
+await closePushAgents();
+console.log(`\nsummary:\n${results.join('\n')}`);
+process.exitCode = failed ? 1 : 0;

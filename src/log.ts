@@ -5,6 +5,7 @@ import type { DestinationStream, Logger } from 'pino';
 export type { Logger };
 
 export function createLogger(level: string = process.env['MODELGATE_LOG_LEVEL'] ?? 'info', destination?: DestinationStream): Logger {
-  const options = { name: 'modelgate', level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
+  // No pino `name`: review lines use `name` for the admitted object's name.
+  const options = { level, base: { service: 'modelgate', pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
   return destination === undefined ? pino(options) : pino(options, destination);
 }

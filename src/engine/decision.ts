@@ -38,9 +38,20 @@ function describeSite(verdict: ReferenceVerdict): string {
   return `volume ${JSON.stringify(verdict.site.volume)} at ${verdict.site.path}, reference ${shown}`;
 }
 
-function describeFinding(finding: Finding): string {
-  const source = finding.policy.startsWith('(') ? `rule ${finding.rule}` : `policy ${JSON.stringify(finding.policy)} rule ${finding.rule}`;
-  return `${source}: ${finding.reason}. Fix: ${finding.fix}.`;
+const firstLine = (text: string): string => text.split('\n', 1)[0] ?? '';
+const isBuiltIn = (finding: Finding): boolean => finding.policy.startsWith('(');
+
+/** A finding as indented lines: every line of a multi-line reason stays inside its item, and the fix has a line of its own. */
+function describeFinding(finding: Finding, indent: string): string {
+  const source = isBuiltIn(finding) ? `rule ${finding.rule}` : `policy ${JSON.stringify(finding.policy)} rule ${finding.rule}`;
+  const [head, ...rest] = finding.reason.split('\n');
+  return [`${indent}${source}: ${head ?? ''}`, ...rest.map((line) => `${indent}  ${line}`), `${indent}  Fix: ${finding.fix}.`].join('\n');
+}
+
+/** One short line for kubectl's Warning output: which rule, which volume, why. */
+function describeWarning(verdict: ReferenceVerdict, finding: Finding): string {
+  const rule = isBuiltIn(finding) ? finding.rule : `${finding.policy}/${finding.rule}`;
+  return truncate(`modelgate: ${rule}: volume ${JSON.stringify(verdict.site.volume)}: ${firstLine(finding.reason)}`, MAX_WARNING_LENGTH);
 }
 
 function truncate(text: string, max: number): string {
@@ -57,17 +68,17 @@ export function decide(object: ObjectIdentity, verdicts: readonly ReferenceVerdi
     for (const finding of verdict.findings) {
       reasons.push(`${verdict.site.path}: ${finding.policy}/${finding.rule}${finding.mode === 'enforce' ? '' : ` (${finding.mode})`}`);
       const list = bySeverity.get(finding.mode) ?? [];
-      list.push(describeFinding(finding));
+      list.push(describeFinding(finding, '    '));
       bySeverity.set(finding.mode, list);
       if (finding.mode === 'warn') {
-        warnings.push(truncate(`modelgate: ${verdict.site.path}: ${finding.rule} (${finding.policy}): ${finding.reason}`, MAX_WARNING_LENGTH));
+        warnings.push(describeWarning(verdict, finding));
       } else if (finding.mode === 'audit') {
-        audits.push(`${verdict.site.path}: ${finding.policy}/${finding.rule}: ${finding.reason}`);
+        audits.push(`${verdict.site.path}: ${finding.policy}/${finding.rule}: ${firstLine(finding.reason)}`);
       }
     }
     const enforced = bySeverity.get('enforce');
     if (enforced !== undefined) {
-      denials.push(`- ${describeSite(verdict)}:\n${enforced.map((line) => `    ${line}`).join('\n')}`);
+      denials.push(`- ${describeSite(verdict)}:\n${enforced.join('\n')}`);
     }
   }
   const auditAnnotations: Record<string, string> = audits.length > 0 ? { 'policy-violations': audits.join('; ') } : {};

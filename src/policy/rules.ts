@@ -17,7 +17,7 @@ export const requireDigest: ReferenceRule = (policy, ref) => {
     policy: policy.name,
     rule: 'requireDigest',
     mode: policy.mode,
-    reason: `the reference is ${ref.tag === undefined ? 'not pinned (it means :latest)' : `pinned only by tag ${JSON.stringify(ref.tag)}`}, so the model behind it can change after it was checked`,
+    reason: `${ref.tag === undefined ? 'not pinned by digest (no tag means :latest)' : `pinned only by tag ${JSON.stringify(ref.tag)}, not by digest`}: the model behind it can change after it was checked`,
     fix: `pin it by digest as ${tagged}@sha256:<digest> (the digest is printed by \`oras resolve ${tagged}\` or \`crane digest ${tagged}\`)`,
   };
 };

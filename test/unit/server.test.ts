@@ -70,7 +70,7 @@ describe('HTTPS admission server', () => {
     assert.equal(response['allowed'], true);
     const warnings = response['warnings'] as string[];
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0] ?? '', /requireDigest \(lab\)/);
+    assert.match(warnings[0] ?? '', /^modelgate: lab\/requireDigest: volume "model": pinned only by tag/);
   });
 
   it('logs one JSON line per review with uid, kind, namespace/name, operation, dryRun, decision, reasons, duration', async () => {

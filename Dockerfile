@@ -39,7 +39,11 @@ FROM ${NODE_IMAGE}
 # and what scanners report against it.
 RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
       /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack
-ENV NODE_ENV=production \
+# A small young generation: under a steady stream of reviews V8 otherwise grows
+# it to tens of MB per semi-space, which is most of the process's RSS
+# (npm run bench:registry: 339 MB → 189 MB after 100,000 admissions over 20,000 digests).
+ENV NODE_OPTIONS=--max-semi-space-size=8 \
+    NODE_ENV=production \
     MODELGATE_PORT=8443 \
     MODELGATE_TLS_CERT=/etc/modelgate/tls/tls.crt \
     MODELGATE_TLS_KEY=/etc/modelgate/tls/tls.key \

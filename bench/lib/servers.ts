@@ -59,7 +59,8 @@ export async function startModelgate(certDir: string, ca: string, extraArgs: rea
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    [join(PACKAGE_ROOT, 'bin', 'modelgate.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--tls-cert', join(certDir, 'tls.crt'), '--tls-key', join(certDir, 'tls.key'), ...extraArgs],
+    // --max-semi-space-size=8 as in the container image (Dockerfile NODE_OPTIONS).
+    ['--max-semi-space-size=8', join(PACKAGE_ROOT, 'bin', 'modelgate.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--tls-cert', join(certDir, 'tls.crt'), '--tls-key', join(certDir, 'tls.key'), ...extraArgs],
     // Logs go to /dev/null: writing them is part of the measured cost, keeping them is not.
     { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, MODELGATE_POLICY: '', MODELGATE_CONFIG: '' } },
   );

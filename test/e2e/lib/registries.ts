@@ -1,0 +1,185 @@
+// OCI registries for e2e tests, each on its own free loopback port:
+//
+//  - startDockerRegistry(): Debian's docker-registry (CNCF distribution 2.8).
+//    No OCI 1.1 referrers API: clients fall back to the tag schema
+//    (cosign v3 writes a `sha256-<hex>` index tag there). Plain HTTP by
+//    default; `{ tls: true, auth: true }` serves HTTPS with a generated CA
+//    and htpasswd (bcrypt) basic auth.
+//  - startReferrersRegistry(): our go-containerregistry based registry
+//    (test/e2e/tools/referrers-registry) that serves
+//    GET /v2/<name>/referrers/<digest>. In-memory: contents die with it.
+
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { freePort } from "./ports.ts";
+import { createCA, issueLoopbackServerCert } from "./pki.ts";
+import { loopbackEnv, runCommand, startProcess } from "./processes.ts";
+import type { ManagedProcess } from "./processes.ts";
+import { loadTools } from "./tools.ts";
+import { scratchDir } from "./workdir.ts";
+
+export interface RegistryOptions {
+  /** Serve HTTPS with a certificate from a CA generated for this registry. */
+  tls?: boolean;
+  /** Require HTTP basic auth (user/password generated unless given). */
+  auth?: boolean | { username: string; password: string };
+}
+
+export interface Registry {
+  readonly kind: "docker-registry" | "referrers-registry";
+  /** "127.0.0.1:PORT", as used in image references. */
+  readonly host: string;
+  /** "http://127.0.0.1:PORT" or "https://127.0.0.1:PORT". */
+  readonly url: string;
+  readonly tls: boolean;
+  /** Whether the registry serves the OCI 1.1 referrers API. */
+  readonly referrersApi: boolean;
+  /** PEM of the CA that signed the serving certificate (TLS only). */
+  readonly caPem?: string;
+  readonly caFile?: string;
+  readonly auth?: { username: string; password: string };
+  readonly process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+function randomSecret(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(12))).toString("hex");
+}
+
+function resolveAuth(auth: RegistryOptions["auth"]): { username: string; password: string } | undefined {
+  if (auth === undefined || auth === false) return undefined;
+  if (auth === true) return { username: "modelgate", password: randomSecret() };
+  return auth;
+}
+
+/** Readiness: /v2/ answers 200, or 401 when auth is on (both mean "up"). */
+function v2Ready(url: string, caPem: string | undefined, authOn: boolean) {
+  return {
+    kind: "http" as const,
+    url: `${url}/v2/`,
+    ...(caPem !== undefined ? { ca: caPem } : {}),
+    accept: (status: number) => status === 200 || (authOn && status === 401),
+  };
+}
+
+/** Starts Debian's docker-registry (distribution 2.8) with filesystem storage in a temp dir. */
+export async function startDockerRegistry(options: RegistryOptions = {}): Promise<Registry> {
+  const tools = loadTools();
+  const dir = scratchDir("docker-registry");
+  try {
+    const port = await freePort();
+    const host = `127.0.0.1:${port}`;
+    const tls = options.tls === true;
+    const auth = resolveAuth(options.auth);
+    const lines = [
+      "version: 0.1",
+      "log:",
+      "  level: info",
+      "  formatter: text",
+      "storage:",
+      "  filesystem:",
+      `    rootdirectory: ${JSON.stringify(join(dir, "data"))}`,
+      "  delete:",
+      "    enabled: true",
+      "http:",
+      `  addr: ${host}`,
+      `  secret: ${randomSecret()}`,
+      "  headers:",
+      "    X-Content-Type-Options: [nosniff]",
+    ];
+    let caPem: string | undefined;
+    let caFile: string | undefined;
+    if (tls) {
+      const ca = await createCA(join(dir, "pki"), "modelgate-e2e-registry-ca");
+      const serving = await issueLoopbackServerCert(ca, join(dir, "pki"), "registry");
+      caPem = ca.certPem;
+      caFile = ca.certFile;
+      lines.push("  tls:", `    certificate: ${JSON.stringify(serving.certFile)}`, `    key: ${JSON.stringify(serving.keyFile)}`);
+    }
+    if (auth !== undefined) {
+      // distribution only accepts bcrypt entries (-B).
+      const htpasswdFile = join(dir, "htpasswd");
+      const { stdout } = await runCommand(tools.paths.HTPASSWD, ["-Bbn", auth.username, auth.password], { env: loopbackEnv() });
+      writeFileSync(htpasswdFile, stdout);
+      lines.push("auth:", "  htpasswd:", "    realm: modelgate-e2e", `    path: ${JSON.stringify(htpasswdFile)}`);
+    }
+    const config = join(dir, "config.yml");
+    writeFileSync(config, lines.join("\n") + "\n");
+    const url = `${tls ? "https" : "http"}://${host}`;
+    const proc = await startProcess({
+      name: "docker-registry",
+      command: tools.paths.DOCKER_REGISTRY,
+      args: ["serve", config],
+      ready: v2Ready(url, caPem, auth !== undefined),
+      readyTimeoutMs: 30_000,
+    });
+    return {
+      kind: "docker-registry",
+      host,
+      url,
+      tls,
+      referrersApi: false,
+      ...(caPem !== undefined ? { caPem } : {}),
+      ...(caFile !== undefined ? { caFile } : {}),
+      ...(auth !== undefined ? { auth } : {}),
+      process: proc,
+      stop: async () => {
+        await proc.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Starts the in-memory OCI 1.1 registry with the referrers API. */
+export async function startReferrersRegistry(options: RegistryOptions = {}): Promise<Registry> {
+  const tools = loadTools();
+  const dir = scratchDir("referrers-registry");
+  try {
+    const port = await freePort();
+    const host = `127.0.0.1:${port}`;
+    const tls = options.tls === true;
+    const auth = resolveAuth(options.auth);
+    const args = [`--address=${host}`];
+    let caPem: string | undefined;
+    let caFile: string | undefined;
+    if (tls) {
+      const ca = await createCA(join(dir, "pki"), "modelgate-e2e-registry-ca");
+      const serving = await issueLoopbackServerCert(ca, join(dir, "pki"), "registry");
+      caPem = ca.certPem;
+      caFile = ca.certFile;
+      args.push(`--tls-cert=${serving.certFile}`, `--tls-key=${serving.keyFile}`);
+    }
+    if (auth !== undefined) args.push(`--basic-auth=${auth.username}:${auth.password}`);
+    const url = `${tls ? "https" : "http"}://${host}`;
+    const proc = await startProcess({
+      name: "referrers-registry",
+      command: tools.paths.REFERRERS_REGISTRY,
+      args,
+      ready: v2Ready(url, caPem, auth !== undefined),
+      readyTimeoutMs: 30_000,
+    });
+    return {
+      kind: "referrers-registry",
+      host,
+      url,
+      tls,
+      referrersApi: true,
+      ...(caPem !== undefined ? { caPem } : {}),
+      ...(caFile !== undefined ? { caFile } : {}),
+      ...(auth !== undefined ? { auth } : {}),
+      process: proc,
+      stop: async () => {
+        await proc.stop();
+        // CA files stay readable until the process is gone
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}

@@ -175,7 +175,7 @@ describe('artifact rules against a real registry', { timeout: 300_000 }, () => {
       const warn = engineFor(policyText(host, 'types: [modelpack]', '  onError: warn'));
       const warned = await admit(warn, `${host}/models/x@sha256:${'a'.repeat(64)}`);
       assert.equal(warned.decision.allowed, true);
-      assert.match(warned.decision.warnings[0] ?? '', /artifact \(models\): the artifact could not be checked/);
+      assert.match(warned.decision.warnings[0] ?? '', /^modelgate: models\/artifact: volume "model-0": the artifact could not be checked/);
       const allow = engineFor(policyText(host, 'types: [modelpack]', '  onError: allow'));
       const allowed = await admit(allow, `${host}/models/x@sha256:${'a'.repeat(64)}`);
       assert.equal(allowed.decision.allowed, true);

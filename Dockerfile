@@ -8,8 +8,8 @@
 # dependencies only, and the runtime stage copies just what `node bin/modelgate.js`
 # needs (package.json, node_modules, dist/src, bin, manifests/policy.yaml).
 # The runtime writes nothing to disk (logs are JSON lines on stdout), so it runs
-# with readOnlyRootFilesystem; the serving certificate and the policy are mounted
-# (see manifests/deployment.yaml).
+# with readOnlyRootFilesystem; the serving certificate is mounted and the policy
+# is read from ConfigMaps through the API (see manifests/base/deployment.yaml).
 #
 # For reproducible builds pin the base images by digest, e.g.
 #   docker build --build-arg NODE_IMAGE=node:24-bookworm-slim@sha256:... .
@@ -56,9 +56,9 @@ COPY --from=build /src/dist/src ./dist/src
 COPY bin ./bin
 # The bundled default policy, where the package looks for it (package-root.ts)...
 COPY manifests/policy.yaml ./manifests/policy.yaml
-# ...and at MODELGATE_POLICY, so the image also works without a mounted policy
-# (`docker run ... modelgate:0.1.0 check -f - < pod.yaml`). In the cluster the
-# policy ConfigMap is mounted over this directory.
+# ...and at MODELGATE_POLICY, so the image works outside a cluster too
+# (`docker run ... modelgate:0.1.0 check -f - < pod.yaml`). The Deployment sets
+# MODELGATE_POLICY="" so that `serve` watches the policy ConfigMaps instead.
 COPY manifests/policy.yaml /etc/modelgate/policies/policy.yaml
 # Numeric, so the kubelet can verify runAsNonRoot; 65532 is the conventional
 # "nonroot" uid and owns no file in the image.

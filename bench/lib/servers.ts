@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { PACKAGE_ROOT } from '../../src/package-root.ts';
+import { BUNDLED_POLICY, PACKAGE_ROOT } from '../../src/package-root.ts';
 
 export interface ServerProcess {
   readonly origin: string;
@@ -57,10 +57,11 @@ function stopper(child: ChildProcess): () => Promise<void> {
 
 export async function startModelgate(certDir: string, ca: string, extraArgs: readonly string[] = []): Promise<ServerProcess> {
   const port = await freePort();
+  const policy = extraArgs.includes('--policy') ? [] : ['--policy', BUNDLED_POLICY];
   const child = spawn(
     process.execPath,
     // --max-semi-space-size=8 as in the container image (Dockerfile NODE_OPTIONS).
-    ['--max-semi-space-size=8', join(PACKAGE_ROOT, 'bin', 'modelgate.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--tls-cert', join(certDir, 'tls.crt'), '--tls-key', join(certDir, 'tls.key'), ...extraArgs],
+    ['--max-semi-space-size=8', join(PACKAGE_ROOT, 'bin', 'modelgate.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--tls-cert', join(certDir, 'tls.crt'), '--tls-key', join(certDir, 'tls.key'), ...policy, ...extraArgs],
     // Logs go to /dev/null: writing them is part of the measured cost, keeping them is not.
     { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, MODELGATE_POLICY: '', MODELGATE_CONFIG: '' } },
   );

@@ -2,8 +2,11 @@
 import { ManifestError } from '../admission/objects.ts';
 import { PolicyLoadError } from '../policy/load.ts';
 import { TlsFilesError } from '../server/tls.ts';
+import { runAudit } from './audit.ts';
 import { runCheck } from './check.ts';
-import type { CommandIO } from './check.ts';
+import { ClusterError } from './cluster.ts';
+import { runExplain } from './explain.ts';
+import type { CommandIO } from './report.ts';
 import { runServe } from './serve.ts';
 import { EXIT_USAGE, HELP, UsageError } from './usage.ts';
 
@@ -27,6 +30,10 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
         return await runServe(rest);
       case 'check':
         return await runCheck(rest, io);
+      case 'audit':
+        return await runAudit(rest, io);
+      case 'explain':
+        return await runExplain(rest, io);
       case undefined:
       case 'help':
       case '--help':
@@ -37,7 +44,7 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     }
   } catch (error) {
-    if (error instanceof PolicyLoadError || error instanceof ManifestError || error instanceof TlsFilesError) {
+    if (error instanceof PolicyLoadError || error instanceof ManifestError || error instanceof TlsFilesError || error instanceof ClusterError) {
       io.stderr(`modelgate: ${error.message}\n`);
       return EXIT_USAGE;
     }

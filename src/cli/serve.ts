@@ -1,14 +1,99 @@
-/** `modelgate serve`: the admission webhook. */
+/**
+ * `modelgate serve`: the admission webhook.
+ *
+ * Policy comes from one of two places:
+ * - `--policy PATH...` (and `--config FILE`): files, for local runs and for
+ *   deployments that mount them; followed on disk, a valid change is applied
+ *   and an invalid one is logged while the last good policy keeps serving;
+ * - otherwise, ConfigMaps labelled `modelgate.dev/policy: "true"` in the
+ *   webhook namespace (and, with namespaced policies, in every namespace),
+ *   watched through the kubeconfig or the in-cluster service account.
+ *
+ * SIGTERM (or SIGINT): wait `--shutdown-delay` while still serving, then stop
+ * accepting connections, answer every in-flight review, stop the watchers,
+ * close the registry clients and exit 0.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../log.ts';
-import { createEngine } from '../engine/engine.ts';
+import type { Logger } from '../log.ts';
+import { checkRegistryConfig } from '../engine/engine.ts';
+import { EngineManager } from '../engine/manager.ts';
 import { coreApi, loadKubeConfig } from '../kube/client.ts';
+import { kubeConfigSource, webhookNamespace } from '../kube/context.ts';
 import { KubePullSecretReader } from '../kube/pull-secrets.ts';
+import type { PullSecretReader } from '../kube/pull-secrets.ts';
+import { PolicyWatcher } from '../kube/policy-watch.ts';
+import type { ReloadResult } from '../kube/policy-watch.ts';
+import type { RegistryClientOptions } from '../oci/client.ts';
+import { watchPolicyFiles } from '../policy/file-watch.ts';
+import { BUNDLED_POLICY } from '../package-root.ts';
 import { loadPolicySet } from '../policy/load.ts';
+import type { PolicySet } from '../policy/types.ts';
+import { Metrics, engineCaches } from '../metrics/metrics.ts';
 import { startServer } from '../server/serve.ts';
-import { policyOptions, portOption, stringOption } from './options.ts';
+import { portOption, stringOption } from './options.ts';
+import { UsageError } from './usage.ts';
 
-export async function runServe(args: readonly string[]): Promise<number> {
+/** A policy reload, from files or ConfigMaps: what a reload counter needs. */
+export interface PolicyReload extends ReloadResult {
+  readonly source: 'files' | 'configmaps';
+}
+
+/** Ways in for metrics and tests; all optional. */
+export interface ServeHooks {
+  /** Every policy reload after the first load: ok, the active revision, and the new problems. */
+  readonly onReload?: (reload: PolicyReload) => void;
+  /** Every registry HTTP exchange (RegistryClientOptions.onRequest). */
+  readonly onRegistryRequest?: RegistryClientOptions['onRequest'];
+  /** Resolves to stop the server as SIGTERM would (tests); signals always work too. */
+  readonly stop?: Promise<unknown>;
+  readonly logger?: Logger;
+}
+
+const env = (name: string): string | undefined => {
+  const value = process.env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+};
+
+function booleanOption(flag: boolean | undefined, envName: string): boolean {
+  if (flag !== undefined) return flag;
+  const text = env(envName);
+  if (text === undefined) return false;
+  if (/^(true|1|yes)$/i.test(text)) return true;
+  if (/^(false|0|no)$/i.test(text)) return false;
+  throw new UsageError(`${envName} must be true or false, got ${JSON.stringify(text)}`);
+}
+
+export function shutdownDelayOption(flag: string | undefined): number {
+  const text = flag ?? env('MODELGATE_SHUTDOWN_DELAY') ?? '0';
+  const seconds = Number(text.replace(/s$/, ''));
+  if (!/^\d+(\.\d+)?s?$/.test(text) || seconds > 300) throw new UsageError(`--shutdown-delay must be seconds between 0 and 300, got ${JSON.stringify(text)}`);
+  return seconds * 1000;
+}
+
+/** The `--policy` paths (or MODELGATE_POLICY) and `--config`, or undefined when policy is to come from ConfigMaps. */
+function policyFiles(values: { policy?: string[] | undefined; config?: string | undefined }): { paths: readonly string[]; configPath: string | undefined } | undefined {
+  const fromEnv = env('MODELGATE_POLICY')?.split(',').map((path) => path.trim()).filter((path) => path !== '');
+  const paths = values.policy !== undefined && values.policy.length > 0 ? values.policy : fromEnv;
+  const configPath = values.config ?? env('MODELGATE_CONFIG');
+  if (paths !== undefined && paths.length > 0) return { paths, configPath };
+  // A Config file alone goes with the bundled policy, as it always has.
+  return configPath === undefined ? undefined : { paths: [BUNDLED_POLICY], configPath };
+}
+
+/** Pull secrets are read only when a Config asks for them; the API client is made on first use. */
+function lazyPullSecretReader(logger: Logger, kubeConfig: () => ReturnType<typeof loadKubeConfig>): PullSecretReader {
+  let reader: KubePullSecretReader | undefined;
+  return {
+    dockerConfigs(namespace, podSpec) {
+      reader ??= new KubePullSecretReader(coreApi(kubeConfig()), (message) => logger.warn({ err: message }, 'pull secret not used'));
+      return reader.dockerConfigs(namespace, podSpec);
+    },
+  };
+}
+
+export async function runServe(args: readonly string[], hooks: ServeHooks = {}): Promise<number> {
   const { values } = parseArgs({
     args: [...args],
     options: {
@@ -18,37 +103,123 @@ export async function runServe(args: readonly string[]): Promise<number> {
       'tls-key': { type: 'string' },
       policy: { type: 'string', multiple: true },
       config: { type: 'string' },
+      namespace: { type: 'string' },
+      'namespaced-policies': { type: 'boolean' },
+      'shutdown-delay': { type: 'string' },
     },
   });
-  const logger = createLogger();
-  const { policyPaths, configPath } = policyOptions(values);
-  const policySet = await loadPolicySet(policyPaths, configPath);
-  logger.info({ revision: policySet.revision, policies: policySet.policies.map((policy) => policy.name), defaultAction: policySet.config.defaultAction }, 'policy loaded');
-  const pullSecrets = policySet.config.credentials.pullSecrets
-    ? new KubePullSecretReader(coreApi(loadKubeConfig()), (message) => logger.warn({ err: message }, 'pull secret not used'))
-    : undefined;
-  const engine = createEngine(policySet, pullSecrets === undefined ? {} : { pullSecrets });
-  const host = values.host ?? process.env['MODELGATE_HOST'];
-  const server = await startServer({
-    port: portOption(values.port),
-    ...(host === undefined || host === '' ? {} : { host }),
-    tlsCert: stringOption(values['tls-cert'], 'MODELGATE_TLS_CERT', 'certs/tls.crt'),
-    tlsKey: stringOption(values['tls-key'], 'MODELGATE_TLS_KEY', 'certs/tls.key'),
-    engines: { current: () => engine },
+  const logger = hooks.logger ?? createLogger();
+  const port = portOption(values.port);
+  const shutdownDelayMs = shutdownDelayOption(values['shutdown-delay']);
+  const namespacedPolicies = booleanOption(values['namespaced-policies'], 'MODELGATE_NAMESPACED_POLICIES');
+  let files = policyFiles(values);
+  if (files === undefined && kubeConfigSource() === undefined) {
+    // In a pod a missing token is a deployment mistake: never swap in another policy silently.
+    if (env('KUBERNETES_SERVICE_HOST') !== undefined) {
+      throw new UsageError('no --policy given and no service account token to watch policy ConfigMaps with: set automountServiceAccountToken: true on the Deployment (see manifests/), or give --policy');
+    }
+    logger.warn({ policy: BUNDLED_POLICY }, 'no --policy and no Kubernetes API configuration (KUBECONFIG, ~/.kube/config): serving the bundled policy file');
+    files = { paths: [BUNDLED_POLICY], configPath: undefined };
+  }
+  let kubeConfig: ReturnType<typeof loadKubeConfig> | undefined;
+  const getKubeConfig = (): ReturnType<typeof loadKubeConfig> => (kubeConfig ??= loadKubeConfig());
+  const metrics = new Metrics();
+  const manager = new EngineManager({
+    engine: {
+      pullSecrets: lazyPullSecretReader(logger, getKubeConfig),
+      onRequest: (event) => {
+        metrics.observeRegistryRequest(event);
+        hooks.onRegistryRequest?.(event);
+      },
+    },
     logger,
   });
+  // Read at scrape time; the manager keeps one set of caches while connection settings stay the same.
+  metrics.attachCaches(() => engineCaches(manager.current()));
+  const apply = (next: PolicySet): void => {
+    manager.update(next);
+    metrics.setPolicyRevision(next.revision);
+  };
+  const reloaded = (result: ReloadResult, source: PolicyReload['source']): void => {
+    metrics.policyReload(result.ok, result.revision);
+    hooks.onReload?.({ ...result, source });
+  };
+
+  let stopPolicy: () => void;
+  if (files !== undefined) {
+    const paths = files.configPath === undefined ? files.paths : [...files.paths, files.configPath];
+    const policySet = await loadPolicySet(files.paths, files.configPath);
+    apply(policySet);
+    logger.info({ revision: policySet.revision, policies: policySet.policies.map((policy) => policy.name), defaultAction: policySet.config.defaultAction, files: paths }, 'policy loaded');
+    if (namespacedPolicies || policySet.config.namespacedPolicies) logger.warn('namespaced policies come from ConfigMaps; with --policy only the files are used');
+    const watcher = watchPolicyFiles({
+      paths,
+      initial: policySet,
+      logger,
+      onPolicySet: apply,
+      onReload: (result) => reloaded(result, 'files'),
+    });
+    stopPolicy = () => watcher.close();
+  } else {
+    const source = kubeConfigSource();
+    const namespace = webhookNamespace(values.namespace);
+    const cluster = getKubeConfig().getCurrentCluster()?.server;
+    logger.info({ namespace, namespacedPolicies, kubeconfig: source, server: cluster }, 'watching policy ConfigMaps labelled modelgate.dev/policy=true');
+    const watcher = new PolicyWatcher({
+      kubeConfig: getKubeConfig(),
+      namespace,
+      namespacedPolicies,
+      logger,
+      onPolicySet: apply,
+      onReload: (result) => reloaded(result, 'configmaps'),
+      check: (candidate) => checkRegistryConfig(candidate.config),
+    });
+    watcher.start();
+    stopPolicy = () => watcher.stop();
+  }
+
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    const host = values.host ?? env('MODELGATE_HOST');
+    server = await startServer({
+      port,
+      ...(host === undefined ? {} : { host }),
+      tlsCert: stringOption(values['tls-cert'], 'MODELGATE_TLS_CERT', 'certs/tls.crt'),
+      tlsKey: stringOption(values['tls-key'], 'MODELGATE_TLS_KEY', 'certs/tls.key'),
+      engines: manager,
+      logger,
+      metrics,
+    });
+  } catch (error) {
+    stopPolicy();
+    await manager.close();
+    throw error;
+  }
+
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
-      logger.info({ signal }, 'stopping: answering in-flight reviews, accepting no new connections');
-      void server.close().then(() => {
+      void (async () => {
+        if (shutdownDelayMs > 0) {
+          logger.info({ signal, shutdownDelayMs }, 'stopping: still serving during the shutdown delay');
+          await sleep(shutdownDelayMs);
+        }
+        logger.info({ signal }, 'stopping: answering in-flight reviews, accepting no new connections');
+        await server.close();
+        stopPolicy();
+        await manager.close();
+        process.off('SIGTERM', onTerm);
+        process.off('SIGINT', onInt);
         logger.info('stopped');
         resolve(0);
-      });
+      })();
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    const onTerm = (): void => stop('SIGTERM');
+    const onInt = (): void => stop('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+    void hooks.stop?.then(() => stop('stop'));
   });
 }

@@ -1,7 +1,9 @@
 /**
  * The engine: a policy set with the I/O its rules need. Built once per policy
- * revision and shared by every review, so the registry client's connection
- * pools and the facts cache live as long as the configuration does.
+ * revision and shared by every review; the EngineManager (manager.ts) hands
+ * the next revision the same RegistryAccess while the connection settings are
+ * unchanged, so the registry client's connection pools and the caches live as
+ * long as the configuration does.
  */
 import { readFileSync } from 'node:fs';
 import { CachedArtifactSource, RegistryArtifactSource } from '../artifact/source.ts';
@@ -12,7 +14,7 @@ import { RegistryClient } from '../oci/client.ts';
 import type { RegistryClientOptions } from '../oci/client.ts';
 import { DockerConfigCredentialProvider } from '../oci/credentials.ts';
 import { PolicyLoadError } from '../policy/load.ts';
-import type { PolicySet } from '../policy/types.ts';
+import type { ModelgateConfig, PolicySet } from '../policy/types.ts';
 import { CachedSignatureVerifier } from '../signature/source.ts';
 import type { SignatureSource } from '../signature/source.ts';
 import { TrustedRoots } from '../signature/trust.ts';
@@ -32,12 +34,28 @@ export interface EngineOptions {
   readonly offline?: boolean;
   /** Reads pull secrets from the cluster; needed when the Config enables `credentials.pullSecrets`. */
   readonly pullSecrets?: PullSecretReader;
+  /**
+   * Registry access to reuse instead of making new: the EngineManager passes the
+   * previous revision's when the connection settings are unchanged, so pools and
+   * caches survive a policy change (see connectionKey).
+   */
+  readonly registry?: RegistryAccess;
+}
+
+/** The registry client with its credentials and the caches built on it; lives as long as the connection settings do. */
+export interface RegistryAccess {
+  readonly client: RegistryClient;
+  readonly credentials: ReviewCredentials;
+  readonly cache: CachedArtifactSource;
+  readonly signatureCache: CachedSignatureVerifier;
 }
 
 export interface RegistryBackedEngine extends Engine {
   readonly client: RegistryClient | undefined;
   readonly cache: CachedArtifactSource | undefined;
   readonly signatureCache?: CachedSignatureVerifier | undefined;
+  /** What createEngine used (made or given); undefined when the policy set needs no registry. */
+  readonly registry?: RegistryAccess | undefined;
 }
 
 function webhookCredentials(path: string | undefined): DockerConfigCredentialProvider | undefined {
@@ -55,21 +73,45 @@ function webhookCredentials(path: string | undefined): DockerConfigCredentialPro
   }
 }
 
-export function createEngine(policySet: PolicySet, options: EngineOptions = {}): RegistryBackedEngine {
-  const needsRegistry = !options.offline && policySet.policies.some((policy) => policy.artifact !== undefined || policy.signatures !== undefined);
-  if (!needsRegistry) return { policySet, artifacts: undefined, client: undefined, cache: undefined };
-  const { timeouts, credentials: settings } = policySet.config;
+/** Throws PolicyLoadError when the Config's registry access cannot be set up (an unreadable dockerConfig). */
+export function checkRegistryConfig(config: ModelgateConfig): void {
+  webhookCredentials(config.credentials.dockerConfig);
+}
+
+/**
+ * What the registry access depends on: registries, credentials, timeouts,
+ * trusted roots and signature discovery. Equal keys may share one RegistryAccess.
+ */
+export function connectionKey(config: ModelgateConfig): string {
+  const { registries, credentials, timeouts, trustedRoots, signatureDiscovery } = config;
+  return JSON.stringify({ registries, credentials, timeouts, trustedRoots, signatureDiscovery });
+}
+
+export function needsRegistry(policySet: PolicySet): boolean {
+  return policySet.policies.some((policy) => policy.artifact !== undefined || policy.signatures !== undefined);
+}
+
+/** A registry client, its credentials and caches for a Config; throws PolicyLoadError like createEngine. */
+export function createRegistryAccess(config: ModelgateConfig, options: Pick<EngineOptions, 'onRequest' | 'pullSecrets'> = {}): RegistryAccess {
+  const { timeouts, credentials: settings } = config;
   const credentials = new ReviewCredentials(webhookCredentials(settings.dockerConfig), settings.pullSecrets ? options.pullSecrets : undefined);
   const client = new RegistryClient({
-    registries: policySet.config.registries,
+    registries: config.registries,
     credentials,
     ...(options.onRequest === undefined ? {} : { onRequest: options.onRequest }),
     requestTimeoutMs: timeouts.requestMs,
     defaultDeadlineMs: timeouts.totalMs,
   });
   const cache = new CachedArtifactSource(new RegistryArtifactSource(client));
-  // Validated when the policy loaded; parsing again here is once per policy revision.
-  const signatureCache = new CachedSignatureVerifier(client, TrustedRoots.fromSettings(policySet.config.trustedRoots), policySet.config.signatureDiscovery);
+  // Validated when the policy loaded; parsing again here is once per connection setting.
+  const signatureCache = new CachedSignatureVerifier(client, TrustedRoots.fromSettings(config.trustedRoots), config.signatureDiscovery);
+  return { client, credentials, cache, signatureCache };
+}
+
+export function createEngine(policySet: PolicySet, options: EngineOptions = {}): RegistryBackedEngine {
+  if (options.offline === true || !needsRegistry(policySet)) return { policySet, artifacts: undefined, client: undefined, cache: undefined };
+  const registry = options.registry ?? createRegistryAccess(policySet.config, options);
+  const { client, cache, signatureCache, credentials } = registry;
   return {
     policySet,
     artifacts: cache,
@@ -77,6 +119,7 @@ export function createEngine(policySet: PolicySet, options: EngineOptions = {}):
     client,
     cache,
     signatureCache,
+    registry,
     withPod: (namespace, podSpec, work) => credentials.withPod(namespace, podSpec, work),
   };
 }

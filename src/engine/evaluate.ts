@@ -9,6 +9,7 @@ import { checkArtifact, rulesNeedConfig } from '../artifact/rules.ts';
 import type { ArtifactFacts } from '../artifact/rules.ts';
 import { matchingPolicies } from '../policy/match.ts';
 import { REFERENCE_RULES } from '../policy/rules.ts';
+import { isClusterPolicy } from '../policy/types.ts';
 import type { ModelPolicy, PolicyMode } from '../policy/types.ts';
 import type { ImageReference } from '../reference/parse.ts';
 import { InvalidReferenceError, parseReference, repositoryName } from '../reference/parse.ts';
@@ -49,8 +50,10 @@ export function evaluateReference(site: ModelReferenceSite, context: EvaluationC
   const { policySet } = context.engine;
   const name = repositoryName(ref);
   const policies = matchingPolicies(policySet, context.namespace, name);
-  if (policies.length === 0) return { site, reference: ref, policies: [], findings: defaultActionFindings(context, name) };
-  const findings: Finding[] = [];
+  if (policies.length === 0) return { site, reference: ref, policies: [], findings: defaultActionFindings(context, name, false) };
+  // Only cluster policies stand in for the defaultAction: a namespace's own
+  // policies add requirements and can never relax the cluster's (issue 6).
+  const findings: Finding[] = policies.some(isClusterPolicy) ? [] : defaultActionFindings(context, name, true);
   for (const policy of policies) {
     for (const rule of REFERENCE_RULES) {
       const finding = rule(policy, ref);
@@ -123,7 +126,12 @@ function onErrorFinding(policy: ModelPolicy, message: string, rule: 'artifact' |
   };
 }
 
-function defaultActionFindings(context: EvaluationContext, name: string): Finding[] {
+/**
+ * The Config's defaultAction for a reference no cluster policy matches. Namespaced
+ * policies may match it too (`namespaced`), but cannot replace a cluster policy:
+ * otherwise a namespace could escape `defaultAction: deny` with a permissive policy.
+ */
+export function defaultActionFindings(context: EvaluationContext, name: string, namespaced = false): Finding[] {
   const action = context.engine.policySet.config.defaultAction;
   if (action === 'allow') return [];
   return [
@@ -131,7 +139,9 @@ function defaultActionFindings(context: EvaluationContext, name: string): Findin
       policy: '(default)',
       rule: 'defaultAction',
       mode: action === 'deny' ? 'enforce' : 'warn',
-      reason: `no ModelPolicy matches ${name} in namespace ${context.namespace}, and the default action is ${action}`,
+      reason: namespaced
+        ? `no cluster ModelPolicy matches ${name} in namespace ${context.namespace} (the namespace's own policies add requirements but do not replace one), and the default action is ${action}`
+        : `no ModelPolicy matches ${name} in namespace ${context.namespace}, and the default action is ${action}`,
       fix: 'add a ModelPolicy whose spec.match covers this namespace and repository, or change defaultAction in the Config',
     },
   ];

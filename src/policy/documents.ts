@@ -5,7 +5,7 @@
 import { isKnownTypeName } from '../artifact/media-types.ts';
 import { checkSignatures, checkTrustedRoots, discoveryLimitsSchema, signaturesSchema, toDiscoveryLimits, toSignaturePolicy, toTrustedRootSettings, trustedRootsSchema } from '../signature/policy.ts';
 import { parseQuantity } from '../artifact/quantity.ts';
-import { API_VERSION, DEFAULT_ACTIONS, DEFAULT_TIMEOUTS, ON_ERROR_ACTIONS, POLICY_MODES } from './types.ts';
+import { API_VERSION, CLUSTER_SCOPE, DEFAULT_ACTIONS, DEFAULT_TIMEOUTS, ON_ERROR_ACTIONS, POLICY_MODES } from './types.ts';
 import type { ArtifactRules, DefaultAction, ModelPolicy, ModelgateConfig, OnError, PolicyMode, RegistrySettings } from './types.ts';
 import type { Schema, SchemaError } from './schema.ts';
 import { isPlainObject, validate } from './schema.ts';
@@ -83,6 +83,7 @@ const configSpecSchema: Schema = {
     registries: { type: 'array', items: registrySettingsSchema },
     trustedRoots: trustedRootsSchema,
     signatureDiscovery: discoveryLimitsSchema,
+    namespacedPolicies: { type: 'boolean' },
     credentials: {
       type: 'object',
       properties: {
@@ -169,6 +170,7 @@ function toPolicy(data: Data, source: string): ModelPolicy {
     artifact: isPlainObject(spec['artifact']) ? toArtifactRules(spec['artifact']) : undefined,
     signatures: isPlainObject(spec['signatures']) ? toSignaturePolicy(spec['signatures']) : undefined,
     onError: (spec['onError'] as OnError | undefined) ?? 'deny',
+    scope: CLUSTER_SCOPE,
   };
 }
 
@@ -194,6 +196,7 @@ function toConfig(data: Data, source: string): ModelgateConfig {
     source,
     trustedRoots: spec['trustedRoots'] === undefined ? [] : toTrustedRootSettings(spec['trustedRoots']),
     signatureDiscovery: toDiscoveryLimits(spec['signatureDiscovery']),
+    namespacedPolicies: (spec['namespacedPolicies'] as boolean | undefined) ?? false,
     credentials: {
       dockerConfig: credentials['dockerConfig'] as string | undefined,
       pullSecrets: (credentials['pullSecrets'] as boolean | undefined) ?? false,

@@ -10,8 +10,8 @@ import { parseAllDocuments } from 'yaml';
 import { TrustedRoots } from '../signature/trust.ts';
 import { unknownTrustedRoots } from '../signature/policy.ts';
 import { parseDocument } from './documents.ts';
-import { DEFAULT_CONFIG } from './types.ts';
-import type { ModelPolicy, ModelgateConfig, PolicySet } from './types.ts';
+import { CLUSTER_SCOPE, DEFAULT_CONFIG } from './types.ts';
+import type { ModelPolicy, ModelgateConfig, PolicyScope, PolicySet } from './types.ts';
 
 export interface PolicyProblem {
   /** File path or ConfigMap key. */
@@ -39,6 +39,22 @@ export function formatProblem(problem: PolicyProblem): string {
 export interface PolicyText {
   readonly source: string;
   readonly text: string;
+  /**
+   * A namespace for the texts of a namespaced policy ConfigMap: its policies
+   * are confined to that namespace and named `<namespace>/<name>`, and it may
+   * hold no Config. Absent or `cluster`: cluster policies.
+   */
+  readonly scope?: PolicyScope;
+}
+
+/** Confines a namespaced policy to its namespace: match.namespaces is forced, excludeNamespaces cleared. */
+export function scopePolicy(policy: ModelPolicy, namespace: string): ModelPolicy {
+  return {
+    ...policy,
+    name: `${namespace}/${policy.name}`,
+    scope: namespace,
+    match: { namespaces: [namespace], excludeNamespaces: [], references: policy.match.references },
+  };
 }
 
 /** Builds a PolicySet from YAML texts; throws PolicyLoadError listing every problem. */
@@ -46,7 +62,8 @@ export function policySetFromTexts(texts: readonly PolicyText[]): PolicySet {
   const problems: PolicyProblem[] = [];
   const policies: ModelPolicy[] = [];
   const configs: ModelgateConfig[] = [];
-  for (const { source, text } of texts) {
+  for (const { source, text, scope } of texts) {
+    const namespace = scope === undefined || scope === CLUSTER_SCOPE ? undefined : scope;
     const documents = parseAllDocuments(text, { uniqueKeys: true });
     const list = Array.isArray(documents) ? documents : [documents];
     list.forEach((doc, index) => {
@@ -61,7 +78,10 @@ export function policySetFromTexts(texts: readonly PolicyText[]): PolicySet {
       if (!result.ok) {
         for (const error of result.errors) problems.push({ source, document: number, path: error.path, message: error.message });
       } else if (result.document.kind === 'ModelPolicy') {
-        policies.push(result.document.policy);
+        policies.push(namespace === undefined ? result.document.policy : scopePolicy(result.document.policy, namespace));
+      } else if (namespace !== undefined) {
+        // A namespace may only add requirements: defaultAction, registries and credentials are the cluster's.
+        problems.push({ source, document: number, path: 'kind', message: `a namespaced policy ConfigMap (namespace ${namespace}) may not hold a Config; only the webhook namespace's ConfigMaps may` });
       } else {
         configs.push(result.document.config);
       }

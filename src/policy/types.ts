@@ -42,7 +42,17 @@ export interface ArtifactRules {
   readonly licenses: readonly string[];
 }
 
+/**
+ * Where a policy applies: `cluster` for policy files and the webhook namespace's
+ * ConfigMaps, or the namespace of a namespaced policy ConfigMap (issue 6).
+ * Namespaced policies only add requirements: they apply to their own namespace
+ * and never stand in for a cluster policy when the defaultAction is decided.
+ */
+export type PolicyScope = 'cluster' | (string & {});
+export const CLUSTER_SCOPE = 'cluster';
+
 export interface ModelPolicy {
+  /** The metadata.name; a namespaced policy's is qualified as `<namespace>/<name>`. */
   readonly name: string;
   /** Where the policy came from, e.g. `policies/models.yaml#2`, for messages. */
   readonly source: string;
@@ -55,6 +65,13 @@ export interface ModelPolicy {
   /** Who must have signed the artifact. */
   readonly signatures: SignaturePolicy | undefined;
   readonly onError: OnError;
+  /** Absent means `cluster` (policies built in code, e.g. by tests). */
+  readonly scope?: PolicyScope;
+}
+
+/** Cluster policies decide the defaultAction; namespaced ones only add findings. */
+export function isClusterPolicy(policy: ModelPolicy): boolean {
+  return policy.scope === undefined || policy.scope === CLUSTER_SCOPE;
 }
 
 /** Connection settings for one registry, used by the registry client. */
@@ -90,6 +107,13 @@ export interface ModelgateConfig {
   /** Custom Sigstore trusted roots (private Sigstore, air-gapped clusters) that authorities may name. */
   readonly trustedRoots: readonly TrustedRootSetting[];
   readonly signatureDiscovery: DiscoveryLimits;
+  /**
+   * Also watch ConfigMaps labelled `modelgate.dev/policy: "true"` in every
+   * namespace, each applying to its own namespace (needs cluster-wide list/watch
+   * on ConfigMaps). Only read from the webhook namespace's ConfigMaps; the
+   * `--namespaced-policies` flag turns it on as well.
+   */
+  readonly namespacedPolicies: boolean;
 }
 
 export interface PolicySet {
@@ -109,4 +133,5 @@ export const DEFAULT_CONFIG: ModelgateConfig = {
   credentials: { dockerConfig: undefined, pullSecrets: false },
   trustedRoots: [],
   signatureDiscovery: DEFAULT_DISCOVERY_LIMITS,
+  namespacedPolicies: false,
 };

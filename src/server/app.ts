@@ -11,6 +11,8 @@ import { InvalidReviewError, parseAdmissionReview, reviewResponse } from '../adm
 import type { AdmissionRequest, AdmissionResponse } from '../admission/review.ts';
 import type { Logger } from '../log.ts';
 import type { Engine } from '../engine/engine.ts';
+import type { Finding } from '../engine/finding.ts';
+import type { Metrics, ReviewDecision } from '../metrics/metrics.ts';
 
 export interface EngineSource {
   /** The active engine (policy set and registry access); undefined until a policy has loaded. */
@@ -22,6 +24,8 @@ export interface AppOptions {
   readonly logger: Logger;
   /** Largest accepted request body. Object plus oldObject of a 1.5 MiB object fit with room. */
   readonly maxBodyBytes?: number;
+  /** Review metrics, and `GET /metrics` serving them; no /metrics without. */
+  readonly metrics?: Metrics;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
@@ -61,8 +65,16 @@ function bodyParserError(error: unknown): HttpError | undefined {
   }
 }
 
+const NO_FINDINGS: readonly Finding[] = [];
+
+function findingsOf(outcome: AdmissionOutcome | undefined): readonly Finding[] {
+  const verdicts = outcome?.decision.verdicts;
+  if (verdicts === undefined || verdicts.length === 0) return NO_FINDINGS;
+  return verdicts.length === 1 ? (verdicts[0]?.findings ?? NO_FINDINGS) : verdicts.flatMap((verdict) => verdict.findings);
+}
+
 export function createApp(options: AppOptions): express.Express {
-  const { engines, logger } = options;
+  const { engines, logger, metrics } = options;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -75,6 +87,12 @@ export function createApp(options: AppOptions): express.Express {
     if (engine === undefined) res.status(503).type('text/plain').send('policy not loaded');
     else res.type('text/plain').send(`ok (policy revision ${engine.policySet.revision})`);
   });
+  if (metrics !== undefined) {
+    app.get('/metrics', async (_req, res) => {
+      const text = await metrics.render();
+      res.set('Content-Type', metrics.contentType).send(text);
+    });
+  }
 
   app.post(
     '/validate',
@@ -95,12 +113,15 @@ export function createApp(options: AppOptions): express.Express {
         const message = error instanceof InvalidReviewError ? error.message : 'the request is not an AdmissionReview';
         logger.warn({ err: message }, 'rejected a malformed AdmissionReview');
         res.status(400).json({ error: message });
+        metrics?.observeReview('error', '', Number(process.hrtime.bigint() - started) / 1e9);
         return;
       }
       const engine = engines.current();
       let outcome: AdmissionOutcome | undefined;
       let response: AdmissionResponse;
+      let failed = false;
       if (engine === undefined) {
+        failed = true;
         // Not ready: fail closed with a reason rather than guess.
         response = { uid: request.uid, allowed: false, status: { code: 503, message: 'modelgate has no policy loaded yet; retry shortly' } };
       } else {
@@ -108,11 +129,15 @@ export function createApp(options: AppOptions): express.Express {
           outcome = await handleAdmission(request, engine);
           response = toResponse(request, outcome);
         } catch (error) {
+          failed = true;
           logger.error({ err: error, uid: request.uid }, 'internal error while evaluating a review');
           response = { uid: request.uid, allowed: false, status: { code: 500, message: `modelgate could not evaluate the object (${(error as Error).message}); failing closed` } };
         }
       }
       res.json(reviewResponse(response));
+      const decision: ReviewDecision = failed ? 'error' : response.allowed ? ((response.warnings?.length ?? 0) > 0 ? 'warn' : 'allow') : 'deny';
+      const durationNs = Number(process.hrtime.bigint() - started);
+      metrics?.observeReview(decision, request.kind.kind, durationNs / 1e9, findingsOf(outcome));
       logger.info(
         {
           uid: request.uid,
@@ -121,11 +146,11 @@ export function createApp(options: AppOptions): express.Express {
           name: outcome?.object.name ?? request.name,
           operation: request.operation,
           dryRun: request.dryRun,
-          decision: response.allowed ? ((response.warnings?.length ?? 0) > 0 ? 'warn' : 'allow') : 'deny',
+          decision: decision === 'error' ? 'deny' : decision,
           reasons: outcome?.decision.reasons ?? (response.status === undefined ? [] : [response.status.message]),
           skipped: outcome?.skipped,
           revision: engine?.policySet.revision,
-          durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+          durationMs: durationNs / 1e6,
         },
         'review',
       );

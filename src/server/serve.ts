@@ -3,6 +3,7 @@ import { createServer } from 'node:https';
 import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import { createApp } from './app.ts';
 import type { EngineSource } from './app.ts';
 import { readKeyPair, watchKeyPair } from './tls.ts';
@@ -17,6 +18,8 @@ export interface ServeOptions {
   readonly maxBodyBytes?: number;
   /** How often to poll the key pair files as a backstop to fs.watch. */
   readonly tlsPollMs?: number;
+  /** Review metrics; also serves GET /metrics. */
+  readonly metrics?: Metrics;
 }
 
 export interface RunningServer {
@@ -29,7 +32,12 @@ export interface RunningServer {
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const { logger } = options;
   const pair = readKeyPair(options.tlsCert, options.tlsKey);
-  const app = createApp({ engines: options.engines, logger, ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }) });
+  const app = createApp({
+    engines: options.engines,
+    logger,
+    ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+  });
   const server = createServer({ cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' }, app);
   // The API server keeps connections alive between reviews; keep ours open longer than its idle timeout.
   server.keepAliveTimeout = 65_000;
@@ -60,9 +68,17 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     close: () =>
       new Promise<void>((resolve) => {
         watcher.close();
-        server.close(() => resolve());
-        // Idle keep-alive connections would otherwise hold close() open.
+        // Stops accepting connections; resolves once every connection is gone.
+        server.close(() => {
+          clearInterval(sweep);
+          resolve();
+        });
+        // Idle keep-alive connections would otherwise hold close() open, and
+        // one with a review in flight becomes idle once that is answered (the
+        // API server's keep-alive would hold it for keepAliveTimeout): close
+        // each as soon as it has nothing in flight.
         server.closeIdleConnections();
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
       }),
   };
 }

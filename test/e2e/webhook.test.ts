@@ -302,7 +302,8 @@ describe("modelgate as the cluster's validating webhook (kubectl end to end)", {
       assert.deepEqual(lines, [
         `Error from server (Forbidden): error when creating "STDIN": admission webhook "${WEBHOOK_NAME}" denied the request: modelgate denied Pod ${TEAM}/dry-unpinned: a model reference failed policy`,
         `- volume "model" at spec.volumes[0].image.reference, reference "${UNPINNED}":`,
-        `    policy "team-pinning" rule requireDigest: the reference is pinned only by tag "v1", so the model behind it can change after it was checked. Fix: pin it by digest as ${UNPINNED}@sha256:<digest> (the digest is printed by \`oras resolve ${UNPINNED}\` or \`crane digest ${UNPINNED}\`).`,
+        `    policy "team-pinning" rule requireDigest: pinned only by tag "v1", not by digest: the model behind it can change after it was checked`,
+        `      Fix: pin it by digest as ${UNPINNED}@sha256:<digest> (the digest is printed by \`oras resolve ${UNPINNED}\` or \`crane digest ${UNPINNED}\`).`,
       ]);
       await assertNotFound("pod", "pods", TEAM, "dry-unpinned");
       const review = await waitForReview((r) => r.name === "dry-unpinned", "dry-unpinned");
@@ -349,7 +350,8 @@ describe("modelgate as the cluster's validating webhook (kubectl end to end)", {
       assert.deepEqual(result.stderr.trimEnd().split("\n"), [
         `Error from server (Forbidden): error when creating "STDIN": admission webhook "${WEBHOOK_NAME}" denied the request: modelgate denied Deployment ${TEAM}/unpinned-llm: a model reference failed policy`,
         `- volume "tokenizer" at spec.template.spec.volumes[2].image.reference, reference "${UNPINNED_TOKENIZER}":`,
-        `    policy "team-pinning" rule requireDigest: the reference is pinned only by tag "v1", so the model behind it can change after it was checked. Fix: pin it by digest as ${UNPINNED_TOKENIZER}@sha256:<digest> (the digest is printed by \`oras resolve ${UNPINNED_TOKENIZER}\` or \`crane digest ${UNPINNED_TOKENIZER}\`).`,
+        `    policy "team-pinning" rule requireDigest: pinned only by tag "v1", not by digest: the model behind it can change after it was checked`,
+        `      Fix: pin it by digest as ${UNPINNED_TOKENIZER}@sha256:<digest> (the digest is printed by \`oras resolve ${UNPINNED_TOKENIZER}\` or \`crane digest ${UNPINNED_TOKENIZER}\`).`,
       ]);
       await assertNotFound("deployment", "deployments.apps", TEAM, "unpinned-llm");
       const review = await waitForReview((r) => r.name === "unpinned-llm", "unpinned-llm");
@@ -453,14 +455,14 @@ describe("modelgate as the cluster's validating webhook (kubectl end to end)", {
   });
 
   describe("warn mode (namespace lab)", () => {
-    // Each warning is cut to 120 characters by modelgate (src/engine/decision.ts,
-    // MAX_WARNING_LENGTH), ending in "…"; kubectl prints it as "Warning: <text>".
+    // Each warning is one line of at most 120 characters (src/engine/decision.ts,
+    // MAX_WARNING_LENGTH), cut with "…"; kubectl prints it as "Warning: <text>".
     it("a Pod with an unpinned model is created, and kubectl prints modelgate's warning", async () => {
       const result = await apply(pod("unpinned-lab", LAB, [modelVolume(UNPINNED)]));
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout.trim(), "pod/unpinned-lab created");
       assert.deepEqual(result.stderr.trimEnd().split("\n"), [
-        'Warning: modelgate: spec.volumes[0].image.reference: requireDigest (lab-pinning): the reference is pinned only by tag "v1", so t…',
+        'Warning: modelgate: lab-pinning/requireDigest: volume "model": pinned only by tag "v1", not by digest: the model behind it can c…',
       ]);
       assert.equal(result.stderr.trimEnd().length, "Warning: ".length + 120);
       await getJson("pod", LAB, "unpinned-lab");
@@ -473,7 +475,7 @@ describe("modelgate as the cluster's validating webhook (kubectl end to end)", {
       assert.equal(dry.code, 0, dry.stderr);
       assert.equal(dry.stdout.trim(), "deployment.apps/unpinned-lab created (server dry run)");
       assert.deepEqual(dry.stderr.trimEnd().split("\n"), [
-        "Warning: modelgate: spec.template.spec.volumes[0].image.reference: requireDigest (lab-pinning): the reference is pinned only by …",
+        'Warning: modelgate: lab-pinning/requireDigest: volume "model": pinned only by tag "v1", not by digest: the model behind it can c…',
       ]);
       await assertNotFound("deployment", "deployments.apps", LAB, "unpinned-lab");
       const dryReview = await waitForReview((r) => r.name === "unpinned-lab" && r.kind === "Deployment", "deployment unpinned-lab");
@@ -531,12 +533,12 @@ describe("modelgate as the cluster's validating webhook (kubectl end to end)", {
       const wrongKey = await apply(pod("other-key-model", SIGNED, [modelVolume(otherKey.ref)]));
       assert.equal(wrongKey.code, 1);
       assert.ok(wrongKey.stderr.includes('policy "signed-models" rule signatures: the artifact is not signed as spec.signatures requires'), wrongKey.stderr);
-      assert.match(wrongKey.stderr, /^- release \(key\): failed: the only signature found did not verify: sha256-[0-9a-f]{12}….sig layer 1: the signature does not verify with release's key/m);
+      assert.match(wrongKey.stderr, /^ +- release \(key\): failed: the only signature found did not verify: sha256-[0-9a-f]{12}….sig layer 1: the signature does not verify with release's key/m);
       await assertNotFound("pod", "pods", SIGNED, "other-key-model");
 
       const tagged = await apply(pod("tagged-model", SIGNED, [modelVolume(signed.tagRef)]), true);
       assert.equal(tagged.code, 1);
-      assert.ok(tagged.stderr.includes(`policy "signed-models" rule requireDigest: the reference is pinned only by tag "v1"`), tagged.stderr);
+      assert.ok(tagged.stderr.includes(`policy "signed-models" rule requireDigest: pinned only by tag "v1", not by digest`), tagged.stderr);
       const review = await waitForReview((r) => r.name === "tagged-model", "tagged-model");
       assert.deepEqual(review.reasons, ["spec.volumes[0].image.reference: signed-models/requireDigest"]);
     });

@@ -1,0 +1,157 @@
+/**
+ * Policy files (`--policy`, `--config`) that follow their contents on disk,
+ * the way the TLS key pair does (src/server/tls.ts): the directories are
+ * watched (a mounted ConfigMap changes by swapping a `..data` symlink, which
+ * a watch on the file itself would miss) and a poll backs the watch up. A
+ * change is loaded and, when it is valid, applied; an invalid one is logged
+ * and reported, and the last good policy keeps serving.
+ */
+import { createHash } from 'node:crypto';
+import { statSync, watch } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from '../log.ts';
+import { PolicyLoadError, formatProblem, policySetFromTexts, readPolicyTexts } from './load.ts';
+import type { PolicyText } from './load.ts';
+import type { PolicySet } from './types.ts';
+
+export interface FileReloadResult {
+  readonly ok: boolean;
+  readonly revision: string | undefined;
+  readonly errors: readonly string[];
+}
+
+export interface PolicyFileWatchOptions {
+  /** Policy files and directories, then the Config file if any (as loadPolicySet reads them). */
+  readonly paths: readonly string[];
+  /** The set loaded at start; changes are judged against it. */
+  readonly initial: PolicySet;
+  /** Applies a new set; throwing (e.g. PolicyLoadError) refuses it and the previous one stays. */
+  readonly onPolicySet: (policySet: PolicySet) => void;
+  readonly onReload?: (result: FileReloadResult) => void;
+  readonly logger: Logger;
+  /** Backstop poll of the files; default 2000 ms. */
+  readonly pollMs?: number;
+  /** Wait after a change event, so an editor's or the kubelet's burst of writes is one reload; default 100 ms. */
+  readonly debounceMs?: number;
+}
+
+export interface PolicyFileWatcher {
+  /** Reads the files now and applies a change (what the watch and the poll do). */
+  reload(): Promise<void>;
+  close(): void;
+}
+
+const fingerprint = (texts: readonly PolicyText[]): string => createHash('sha256').update(JSON.stringify(texts.map(({ source, text }) => [source, text]))).digest('hex');
+
+function watchedDirectories(paths: readonly string[]): string[] {
+  const dirs = new Set<string>();
+  for (const path of paths) {
+    let isDirectory = false;
+    try {
+      isDirectory = statSync(path).isDirectory();
+    } catch {
+      // Gone for now: watch where it would reappear.
+    }
+    dirs.add(isDirectory ? path : dirname(path));
+  }
+  return [...dirs];
+}
+
+export function watchPolicyFiles(options: PolicyFileWatchOptions): PolicyFileWatcher {
+  const { logger } = options;
+  let revision = options.initial.revision;
+  /** The file contents last loaded, good or not: unchanged files are not loaded again. */
+  let seen: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let closed = false;
+
+  /** The problem last reported: an unreadable file is retried on every poll, but reported once. */
+  let lastProblem: string | undefined;
+
+  const report = (error: unknown, what: string): void => {
+    const problems = error instanceof PolicyLoadError ? error.problems.map(formatProblem) : [(error as Error).message];
+    const key = problems.join('\n');
+    if (key === lastProblem) return;
+    lastProblem = key;
+    logger.error({ problems, revision }, `${what}; the last good policy (revision ${revision}) stays active`);
+    options.onReload?.({ ok: false, revision, errors: problems });
+  };
+
+  const load = async (): Promise<void> => {
+    let texts: PolicyText[];
+    try {
+      texts = await readPolicyTexts(options.paths);
+    } catch (error) {
+      report(error, 'policy files not readable');
+      return;
+    }
+    const current = fingerprint(texts);
+    if (current === seen) return;
+    seen = current;
+    let policySet: PolicySet;
+    try {
+      policySet = policySetFromTexts(texts);
+      if (policySet.revision !== revision) options.onPolicySet(policySet);
+    } catch (error) {
+      report(error, 'invalid policy files');
+      return;
+    }
+    lastProblem = undefined;
+    if (policySet.revision === revision) return;
+    const previous = revision;
+    revision = policySet.revision;
+    logger.info({ revision, previousRevision: previous, policies: policySet.policies.map((policy) => policy.name), defaultAction: policySet.config.defaultAction }, 'policy reloaded from files');
+    options.onReload?.({ ok: true, revision, errors: [] });
+  };
+
+  const reload = async (): Promise<void> => {
+    if (closed) return;
+    if (running !== undefined) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        await load();
+      } while (again && !closed);
+    })().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+
+  const schedule = (): void => {
+    if (timer === undefined && !closed) {
+      timer = setTimeout(() => {
+        timer = undefined;
+        void reload();
+      }, options.debounceMs ?? 100);
+    }
+  };
+
+  const watchers: FSWatcher[] = [];
+  for (const dir of watchedDirectories(options.paths)) {
+    try {
+      const watcher = watch(dir, { persistent: false }, schedule);
+      watcher.on('error', () => undefined);
+      watchers.push(watcher);
+    } catch {
+      // Poll only.
+    }
+  }
+  const poll = setInterval(schedule, options.pollMs ?? 2000);
+  poll.unref();
+  return {
+    reload,
+    close() {
+      closed = true;
+      clearInterval(poll);
+      if (timer !== undefined) clearTimeout(timer);
+      for (const watcher of watchers) watcher.close();
+    },
+  };
+}

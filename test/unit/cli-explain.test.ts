@@ -1,0 +1,351 @@
+/**
+ * `modelgate explain`: offline (reference rules only) through main(), the real
+ * executable once, and against a real registry (docker-registry) for tag
+ * resolution, the manifest summary, artifact rules and signature authorities.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { main } from '../../src/cli/main.ts';
+import type { ExplainReport } from '../../src/cli/explain.ts';
+import { PACKAGE_ROOT } from '../../src/package-root.ts';
+import { startDistribution } from '../support/distribution.ts';
+import type { RunningDistribution } from '../support/distribution.ts';
+import { closePushAgents, pushManifest } from '../support/push.ts';
+import { fixtureModels } from './helpers/models.ts';
+
+const DIGEST = `sha256:${'b'.repeat(64)}`;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(args: string[]): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text), stdin: async () => '' });
+  return { code, stdout, stderr };
+}
+
+function report(result: Run): ExplainReport {
+  return JSON.parse(result.stdout) as ExplainReport;
+}
+
+const rule = (r: ExplainReport['evaluation'], policy: string, name: string) => r.policies.find((p) => p.name === policy)?.rules.find((entry) => entry.rule === name);
+
+describe('modelgate explain, offline policy', () => {
+  let dir: string;
+  let policy: string;
+  let config: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'modelgate-explain-'));
+    policy = join(dir, 'policy.yaml');
+    config = join(dir, 'config.yaml');
+    await writeFile(
+      policy,
+      `apiVersion: modelgate.dev/v1alpha1
+kind: ModelPolicy
+metadata: {name: local-models}
+spec:
+  match: {namespaces: ["team-*"], references: ["localhost:5000/**"]}
+  registries: ["localhost:5000"]
+---
+apiVersion: modelgate.dev/v1alpha1
+kind: ModelPolicy
+metadata: {name: lab}
+spec: {mode: warn, match: {namespaces: [lab]}}
+---
+apiVersion: modelgate.dev/v1alpha1
+kind: ModelPolicy
+metadata: {name: allowlist}
+spec: {match: {namespaces: [secure]}, registries: ["localhost:5000", "*.internal"]}
+`,
+    );
+    await writeFile(config, 'apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: {defaultAction: deny}\n');
+  });
+
+  it('parses a pinned local reference and passes every rule: exit 0', async () => {
+    const result = await run(['explain', `localhost:5000/models/llama:v2@${DIGEST}`, '--policy', policy, '-n', 'team-a', '-o', 'json', '--offline']);
+    assert.equal(result.code, 0, result.stderr);
+    const r = report(result);
+    assert.deepEqual(r.reference, {
+      input: `localhost:5000/models/llama:v2@${DIGEST}`,
+      valid: true,
+      registry: 'localhost:5000',
+      repository: 'models/llama',
+      tag: 'v2',
+      digest: DIGEST,
+      normalized: `localhost:5000/models/llama:v2@${DIGEST}`,
+    });
+    assert.equal(r.namespace, 'team-a');
+    assert.equal(r.resolution.source, 'reference');
+    assert.equal(r.resolution.digest, DIGEST);
+    assert.equal(r.evaluation.verdict, 'allow');
+    assert.deepEqual(
+      r.evaluation.policies.map((p) => [p.name, p.rules.map((entry) => [entry.rule, entry.result])]),
+      [['local-models', [['requireDigest', 'pass'], ['registries', 'pass']]]],
+    );
+    assert.deepEqual(
+      r.timings.map((timing) => timing.step),
+      ['parse reference', 'match policies', 'evaluate', 'total'],
+    );
+    for (const timing of r.timings) assert.ok(timing.ms >= 0 && timing.ms < 5_000);
+    assert.equal(r.artifact, undefined, 'offline: no manifest is read');
+  });
+
+  it('explains a tag-only reference offline: not resolved, requireDigest fails with its fix, exit 1', async () => {
+    const result = await run(['explain', 'localhost:5000/models/llama:v1', '--policy', policy, '-n', 'team-a', '--offline']);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /^Reference {3}localhost:5000\/models\/llama:v1$/m);
+    assert.match(result.stdout, /^ {2}registry {5}localhost:5000$/m);
+    assert.match(result.stdout, /^ {2}repository {3}models\/llama$/m);
+    assert.match(result.stdout, /^ {2}tag {10}v1$/m);
+    assert.match(result.stdout, /^ {2}digest {7}\(none\)$/m);
+    assert.match(result.stdout, /^Digest {6}\(none\)\n {2}not resolved: --offline \(the reference means tag "v1"\)$/m);
+    assert.match(result.stdout, /policy local-models \(mode enforce, onError deny, from .*policy\.yaml#1\)/);
+    assert.match(result.stdout, /^ {4}requireDigest {3}FAIL {5}.*tag "v1"/m);
+    assert.match(result.stdout, /^ {4}registries {6}PASS {5}registry is one of localhost:5000$/m);
+    assert.match(result.stdout, /^Verdict {5}DENY$/m);
+    assert.match(result.stdout, /Fix: pin it by digest as localhost:5000\/models\/llama:v1@sha256:<digest>/);
+    assert.match(result.stdout, /^Timing\n {2}STEP\s+TIME\n {2}parse reference\s+\d+\.\d\d ms$/m);
+    assert.match(result.stdout, /^ {2}total\s+\d+\.\d\d ms$/m);
+  });
+
+  it('a registry outside the allowlist fails the registries rule; an unmatched reference falls to the defaultAction', async () => {
+    const outside = await run(['explain', `ghcr.io/acme/llama@${DIGEST}`, '--policy', policy, '-n', 'secure', '-o', 'json', '--offline']);
+    assert.equal(outside.code, 1);
+    const registries = rule(report(outside).evaluation, 'allowlist', 'registries');
+    assert.equal(registries?.result, 'fail');
+    assert.match(registries?.details[0] ?? '', /registry ghcr\.io is not one of the allowed registries \(localhost:5000, \*\.internal\)/);
+    const inside = report(await run(['explain', `models.internal/llama@${DIGEST}`, '--policy', policy, '-n', 'secure', '-o', 'json', '--offline']));
+    assert.equal(rule(inside.evaluation, 'allowlist', 'registries')?.result, 'pass');
+    const other = await run(['explain', `ghcr.io/acme/llama@${DIGEST}`, '--policy', policy, '--config', config, '-n', 'team-a', '-o', 'json', '--offline']);
+    assert.equal(other.code, 1);
+    const denied = report(other);
+    assert.deepEqual(denied.evaluation.policies, [], 'local-models only matches localhost:5000/**');
+    assert.deepEqual(
+      denied.evaluation.builtIn.map((entry) => [entry.rule, entry.result, entry.mode]),
+      [['defaultAction', 'fail', 'enforce']],
+    );
+    assert.match(denied.evaluation.findings[0]?.reason ?? '', /no ModelPolicy matches ghcr\.io\/acme\/llama in namespace team-a/);
+  });
+
+  it('warn mode: the rule fails as a warning and the verdict is warn, exit 0', async () => {
+    const result = await run(['explain', 'localhost:5000/models/llama', '--policy', policy, '-n', 'lab', '--offline']);
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /^ {4}requireDigest {3}FAIL \(warn\) {3}.*:latest/m);
+    assert.match(result.stdout, /^Verdict {5}WARN$/m);
+  });
+
+  it('an invalid reference is always denied, with the reason', async () => {
+    const result = await run(['explain', 'LocalHost:5000/Models:x:y', '--policy', policy, '-o', 'json', '--offline']);
+    assert.equal(result.code, 1);
+    const r = report(result);
+    assert.equal(r.reference.valid, false);
+    assert.ok((r.reference.error ?? '').length > 0);
+    assert.equal(r.evaluation.verdict, 'deny');
+    assert.equal(r.evaluation.builtIn[0]?.rule, 'reference');
+  });
+
+  it('usage errors exit 2', async () => {
+    const none = await run(['explain', '--policy', policy]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /explain needs exactly one REFERENCE/);
+    const format = await run(['explain', 'a/b:c', '-o', 'yaml']);
+    assert.equal(format.code, 2);
+    assert.match(format.stderr, /-o must be text or json, got "yaml"/);
+    const broken = join(dir, 'broken.yaml');
+    await writeFile(broken, 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: b}\nspec: {mode: block}\n');
+    const invalid = await run(['explain', 'a/b:c', '--policy', broken]);
+    assert.equal(invalid.code, 2);
+    assert.match(invalid.stderr, /spec\.mode: must be one of enforce, warn, audit, got "block"/);
+  });
+
+  it('runs as the real executable', async () => {
+    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'modelgate.js'), 'explain', 'localhost:5000/models/llama:v1', '--policy', policy, '-n', 'team-a', '--offline'], {
+      env: { ...process.env, MODELGATE_POLICY: '', MODELGATE_CONFIG: '' },
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(code, 1);
+    assert.match(stdout, /^Verdict {5}DENY$/m);
+  });
+});
+
+describe('modelgate explain against a registry', { timeout: 120_000 }, () => {
+  const models = fixtureModels();
+  let registry: RunningDistribution;
+  let dir: string;
+  let policy: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'modelgate-explain-registry-'));
+    registry = await startDistribution({ dir });
+    await pushManifest({ url: registry.url }, 'models/good', models.good, 'v1');
+    await pushManifest({ url: registry.url }, 'models/pickled', models.pickled, 'v1');
+    await pushManifest({ url: registry.url }, 'models/index', models.index, 'v1');
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    policy = join(dir, 'policy.yaml');
+    await writeFile(
+      policy,
+      `apiVersion: modelgate.dev/v1alpha1
+kind: ModelPolicy
+metadata: {name: models}
+spec:
+  match: {references: ["${registry.host}/**"]}
+  artifact:
+    types: [modelpack]
+    mountable: true
+    denyFiles: ["*.pkl"]
+    formats: [safetensors]
+    licenses: [Apache-2.0]
+    maxSize: 1Mi
+  signatures:
+    authorities:
+      - name: release-key
+        key: |
+${key
+  .trim()
+  .split('\n')
+  .map((line) => `          ${line}`)
+  .join('\n')}
+        tlog: optional
+      - name: break-glass
+        static: pass
+---
+apiVersion: modelgate.dev/v1alpha1
+kind: Config
+spec:
+  registries: [{host: "${registry.host}", insecure: true}]
+`,
+    );
+  });
+
+  after(async () => {
+    await closePushAgents();
+    await registry?.stop();
+  });
+
+  it('resolves a tag through the registry, shows the manifest, and judges the pinned digest under "if pinned"', async () => {
+    const result = await run(['explain', `${registry.host}/models/good:v1`, '--policy', policy, '-o', 'json']);
+    assert.equal(result.code, 1, 'the reference as written has no digest: requireDigest denies');
+    const r = report(result);
+    assert.equal(r.resolution.source, 'tag');
+    assert.equal(r.resolution.digest, models.good.digest);
+    assert.equal(r.resolution.request, `GET /v2/models/good/manifests/v1 on ${registry.host}`);
+    assert.equal(r.resolution.note, `resolved from tag "v1" (GET /v2/models/good/manifests/v1 on ${registry.host}); admission judges the reference as written, without this digest`);
+    assert.ok(r.artifact !== undefined && !('error' in r.artifact));
+    const artifact = r.artifact;
+    assert.equal(artifact.kind, 'manifest');
+    assert.equal(artifact.artifactType, 'application/vnd.cncf.model.manifest.v1+json');
+    const manifest = artifact.manifests[0];
+    assert.ok(manifest !== undefined);
+    assert.equal(manifest.config.mediaType, 'application/vnd.cncf.model.config.v1+json');
+    assert.equal(manifest.format, 'safetensors');
+    assert.deepEqual(manifest.licenses, ['Apache-2.0']);
+    assert.deepEqual(
+      manifest.layers.map((layer) => [layer.mediaType, layer.file]),
+      [
+        ['application/vnd.cncf.model.weight.v1.raw', 'model.safetensors'],
+        ['application/vnd.cncf.model.weight.config.v1.raw', 'config.json'],
+        ['application/vnd.cncf.model.doc.v1.raw', 'README.md'],
+      ],
+    );
+    assert.equal(manifest.totalSize, manifest.layers.reduce((sum, layer) => sum + layer.size, 0));
+    // As written: requireDigest fails, artifact and signature rules are not checked.
+    assert.equal(rule(r.evaluation, 'models', 'requireDigest')?.result, 'fail');
+    assert.equal(rule(r.evaluation, 'models', 'artifact.types')?.result, 'not checked');
+    assert.equal(rule(r.evaluation, 'models', 'signatures')?.result, 'not checked');
+    assert.equal(r.evaluation.verdict, 'deny');
+    // If pinned: every artifact rule passes; signatures pass only by the static exception (an audit finding).
+    assert.ok(r.ifPinned !== undefined);
+    assert.equal(r.ifPinned.reference, `${registry.host}/models/good:v1@${models.good.digest}`);
+    assert.deepEqual(
+      r.ifPinned.policies[0]?.rules.map((entry) => [entry.rule, entry.result]),
+      [
+        ['requireDigest', 'pass'],
+        ['registries', 'off'],
+        ['artifact.types', 'pass'],
+        ['artifact.mountable', 'pass'],
+        ['artifact.denyFiles', 'pass'],
+        ['artifact.maxSize', 'pass'],
+        ['artifact.formats', 'pass'],
+        ['artifact.licenses', 'pass'],
+        ['signatures', 'fail'],
+      ],
+    );
+    assert.equal(rule(r.ifPinned, 'models', 'signatures')?.mode, 'audit');
+    assert.equal(r.ifPinned.verdict, 'audit');
+    const signatures = r.ifPinned.policies[0]?.signatures;
+    assert.ok(signatures !== undefined && !('error' in signatures));
+    assert.deepEqual(
+      signatures.authorities.map((authority) => [authority.name, authority.kind, authority.passed]),
+      [
+        ['release-key', 'key', false],
+        ['break-glass', 'static', true],
+      ],
+    );
+    const steps = r.timings.map((timing) => timing.step);
+    assert.deepEqual(steps, ['parse reference', 'match policies', 'resolve tag v1', 'read manifest', 'verify signatures (models)', 'evaluate', 'evaluate if pinned', 'total']);
+  });
+
+  it('prints the trace as text', async () => {
+    const result = await run(['explain', `${registry.host}/models/good@${models.good.digest}`, '--policy', policy]);
+    assert.equal(result.code, 0, 'allowed by the static exception (audit)');
+    assert.match(result.stdout, new RegExp(`^Digest {6}${models.good.digest}\\n {2}pinned by digest in the reference$`, 'm'));
+    assert.match(result.stdout, new RegExp(`^Manifest {4}${models.good.digest}$`, 'm'));
+    assert.match(result.stdout, /^ {2}manifest application\/vnd\.oci\.image\.manifest\.v1\+json, artifactType application\/vnd\.cncf\.model\.manifest\.v1\+json$/m);
+    assert.match(result.stdout, /^ {2}config application\/vnd\.cncf\.model\.config\.v1\+json \(\d+ B\): format safetensors; licenses Apache-2\.0$/m);
+    assert.match(result.stdout, /^ {4}MEDIA TYPE\s+SIZE\s+FILE$/m);
+    assert.match(result.stdout, /^ {4}application\/vnd\.cncf\.model\.weight\.v1\.raw\s+\d+ B\s+model\.safetensors$/m);
+    assert.match(result.stdout, /^ {4}artifact\.denyFiles\s+PASS\s+no layer file matches \*\.pkl$/m);
+    assert.match(result.stdout, /^ {4}signatures\s+FAIL \(audit\)\s+admitted by the static exception break-glass/m);
+    assert.match(result.stdout, /^ {4}signatures\s+FAIL \(audit\)\s+admitted by the static exception break-glass: only 0 of the 1 required authority verified a signature\n {4}signature authorities/m);
+    assert.match(result.stdout, /^ {4}signature authorities: 1 of 1 required passed \(0 signature\(s\) read\)$/m);
+    assert.match(result.stdout, /^ {4}AUTHORITY\s+KIND\s+RESULT\s+REASON$/m);
+    assert.match(result.stdout, /^ {4}release-key\s+key\s+FAIL\s+no signature found/m);
+    assert.match(result.stdout, /^ {4}break-glass\s+static\s+PASS\s+static pass/m);
+    assert.match(result.stdout, /^Verdict {5}AUDIT$/m);
+    assert.doesNotMatch(result.stdout, /If pinned/);
+    assert.match(result.stdout, /^ {2}read manifest\s+\d+\.\d\d ms$/m);
+  });
+
+  it('names the layer that fails an artifact rule, and exits 1', async () => {
+    const result = await run(['explain', `${registry.host}/models/pickled@${models.pickled.digest}`, '--policy', policy, '-o', 'json']);
+    assert.equal(result.code, 1);
+    const r = report(result);
+    const denyFiles = rule(r.evaluation, 'models', 'artifact.denyFiles');
+    assert.equal(denyFiles?.result, 'fail');
+    assert.equal(denyFiles?.mode, 'enforce');
+    assert.match(denyFiles?.details[0] ?? '', /pytorch_model\.pkl/);
+    assert.equal(rule(r.evaluation, 'models', 'artifact.formats')?.result, 'fail');
+    assert.equal(rule(r.evaluation, 'models', 'artifact.types')?.result, 'pass');
+  });
+
+  it('summarises each manifest of an index', async () => {
+    const r = report(await run(['explain', `${registry.host}/models/index@${models.index.digest}`, '--policy', policy, '-o', 'json']));
+    assert.ok(r.artifact !== undefined && !('error' in r.artifact));
+    assert.equal(r.artifact.kind, 'index');
+    assert.equal(r.artifact.manifests.length, 2);
+    assert.equal(rule(r.evaluation, 'models', 'artifact.mountable')?.result, 'fail');
+  });
+
+  it('says when the tag cannot be resolved or the manifest cannot be read', async () => {
+    const missing = report(await run(['explain', `${registry.host}/models/none:v9`, '--policy', policy, '-o', 'json']));
+    assert.equal(missing.resolution.source, 'none');
+    assert.match(missing.resolution.error ?? '', /not found|404|unknown/i);
+    assert.equal(missing.ifPinned, undefined);
+    const unknown = report(await run(['explain', `${registry.host}/models/good@${DIGEST}`, '--policy', policy, '-o', 'json']));
+    assert.ok(unknown.artifact !== undefined && 'error' in unknown.artifact);
+    assert.equal(rule(unknown.evaluation, 'models', 'artifact')?.result, 'fail', 'onError: deny');
+    assert.equal(rule(unknown.evaluation, 'models', 'artifact.types')?.result, 'not checked');
+    assert.equal(unknown.evaluation.verdict, 'deny');
+  });
+});

@@ -1,0 +1,100 @@
+/** EngineManager: a new Engine per policy revision, the registry client and caches reused while the connection settings hold. */
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import { connectionKey } from '../../../src/engine/engine.ts';
+import { EngineManager } from '../../../src/engine/manager.ts';
+import type { RegistryClient } from '../../../src/oci/client.ts';
+import { RegistryError } from '../../../src/oci/errors.ts';
+import { PolicyLoadError, policySetFromTexts } from '../../../src/policy/load.ts';
+import type { PolicySet } from '../../../src/policy/types.ts';
+import { createTestPki } from '../signature/fixtures/pki.ts';
+
+const DIGEST = `sha256:${'a'.repeat(64)}`;
+const artifactPolicy = (name: string, mode = 'enforce'): string =>
+  `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: ${name}}\nspec: {mode: ${mode}, artifact: {types: [modelpack]}}\n---\n`;
+const plainPolicy = (name: string): string => `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: ${name}}\nspec: {}\n---\n`;
+const config = (spec: string): string => `apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: ${spec}\n`;
+const set = (text: string): PolicySet => policySetFromTexts([{ source: 'p.yaml', text }]);
+
+/** A closed client refuses at once; an open one goes to the (closed) port and fails otherwise. */
+async function isClosed(client: RegistryClient): Promise<boolean> {
+  try {
+    await client.fetchManifest({ registry: '127.0.0.1:1', repository: 'x/y' }, DIGEST, { deadline: Date.now() + 2000 });
+  } catch (error) {
+    return error instanceof RegistryError && /closed/.test(error.message);
+  }
+  return false;
+}
+
+describe('EngineManager', () => {
+  it('has no engine before the first policy set (readiness fails until then)', () => {
+    assert.equal(new EngineManager().current(), undefined);
+  });
+
+  it('reuses the registry client and caches when only policies change', async () => {
+    const manager = new EngineManager();
+    const first = manager.update(set(artifactPolicy('a') + config('{defaultAction: allow}')));
+    const second = manager.update(set(artifactPolicy('a', 'warn') + artifactPolicy('b') + config('{defaultAction: deny}')));
+    assert.notEqual(first, second);
+    assert.notEqual(first.policySet.revision, second.policySet.revision);
+    assert.ok(first.client !== undefined);
+    assert.equal(second.client, first.client);
+    assert.equal(second.cache, first.cache);
+    assert.equal(second.signatureCache, first.signatureCache);
+    assert.equal(manager.current(), second);
+    await manager.close();
+    assert.equal(await isClosed(first.client), true);
+  });
+
+  it('makes a new client when connection settings change and closes the old one after in-flight reviews had their time', async () => {
+    const manager = new EngineManager({ retireAfterMs: 150 });
+    const first = manager.update(set(artifactPolicy('a')));
+    const second = manager.update(set(artifactPolicy('a') + config('{registries: [{host: "registry.internal:5000", insecure: true}]}')));
+    assert.ok(first.client !== undefined && second.client !== undefined);
+    assert.notEqual(second.client, first.client);
+    assert.notEqual(second.cache, first.cache);
+    assert.equal(await isClosed(first.client), false, 'still open for reviews holding the old engine');
+    await sleep(300);
+    assert.equal(await isClosed(first.client), true);
+    assert.equal(await isClosed(second.client), false);
+    await manager.close();
+    assert.equal(await isClosed(second.client), true);
+  });
+
+  it('each of registries, timeouts, credentials, trusted roots and signature discovery is a connection setting', () => {
+    const base = set(plainPolicy('a')).config;
+    const keys = new Set(
+      [
+        '{}',
+        '{timeouts: {requestSeconds: 1}}',
+        '{credentials: {pullSecrets: true}}',
+        '{signatureDiscovery: {maxCandidates: 4}}',
+        '{registries: [{host: "r.example"}]}',
+        `{trustedRoots: [{name: corp, json: '${createTestPki().trustedRootJson()}'}]}`,
+      ].map((spec) => connectionKey(set(config(spec)).config)),
+    );
+    assert.equal(keys.size, 6);
+    assert.equal(connectionKey(set(config('{defaultAction: allow}')).config), connectionKey(base), 'defaultAction is not');
+  });
+
+  it('keeps the client through a revision that needs no registry, for the next one that does', async () => {
+    const manager = new EngineManager({ retireAfterMs: 10 });
+    const first = manager.update(set(artifactPolicy('a')));
+    const plain = manager.update(set(plainPolicy('a')));
+    assert.equal(plain.client, undefined);
+    await sleep(50);
+    const again = manager.update(set(artifactPolicy('b')));
+    assert.equal(again.client, first.client);
+    await manager.close();
+  });
+
+  it('a set whose registry access cannot be built is refused and the active engine stays', async () => {
+    const manager = new EngineManager();
+    const first = manager.update(set(artifactPolicy('a')));
+    assert.throws(() => manager.update(set(artifactPolicy('a') + config('{credentials: {dockerConfig: /nonexistent/config.json}}'))), PolicyLoadError);
+    assert.equal(manager.current(), first);
+    await manager.close();
+    assert.throws(() => manager.update(set(plainPolicy('a'))), /closed/);
+  });
+});

@@ -1,0 +1,71 @@
+/** The shipped manifests, read as YAML: what the policy watcher needs from them (kubectl checks are in test/e2e/policies.test.ts). */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import { PACKAGE_ROOT } from '../../../src/package-root.ts';
+
+type Json = Record<string, unknown>;
+const MANIFESTS = join(PACKAGE_ROOT, 'manifests');
+const read = (path: string): Json[] => parseAllDocuments(readFileSync(join(MANIFESTS, path), 'utf8')).map((doc) => doc.toJS() as Json);
+const at = (value: unknown, ...path: (string | number)[]): unknown =>
+  path.reduce<unknown>((node, key) => (typeof node === 'object' && node !== null ? (node as Record<string | number, unknown>)[key] : undefined), value);
+
+describe('manifests', () => {
+  it('the base ships the bundled policy unchanged (kustomize reads only below base/)', () => {
+    assert.equal(readFileSync(join(MANIFESTS, 'base', 'policy.yaml'), 'utf8'), readFileSync(join(MANIFESTS, 'policy.yaml'), 'utf8'));
+  });
+
+  it('the Deployment watches ConfigMaps with its own token and mounts no policy files', () => {
+    const [deployment] = read('base/deployment.yaml');
+    const spec = at(deployment, 'spec', 'template', 'spec') as Json;
+    assert.equal(spec['automountServiceAccountToken'], true);
+    assert.equal(spec['serviceAccountName'], 'modelgate');
+    const container = at(spec, 'containers', 0) as Json;
+    const env = container['env'] as Json[];
+    assert.deepEqual(env.find((e) => e['name'] === 'MODELGATE_POLICY'), { name: 'MODELGATE_POLICY', value: '' });
+    assert.deepEqual(at(env.find((e) => e['name'] === 'MODELGATE_NAMESPACE'), 'valueFrom', 'fieldRef', 'fieldPath'), 'metadata.namespace');
+    assert.deepEqual((spec['volumes'] as Json[]).map((v) => v['name']), ['tls']);
+    assert.deepEqual((container['volumeMounts'] as Json[]).map((v) => v['name']), ['tls']);
+  });
+
+  it('RBAC: ConfigMaps read and Events written in the namespace; cluster-wide grants only in optional/', () => {
+    const [role, binding] = read('base/rbac.yaml');
+    assert.equal(role?.['kind'], 'Role');
+    assert.deepEqual(role?.['rules'], [
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+    ]);
+    assert.deepEqual(at(binding, 'subjects', 0), { kind: 'ServiceAccount', name: 'modelgate', namespace: 'modelgate' });
+    const [namespaced] = read('optional/namespaced-policies-rbac.yaml');
+    assert.equal(namespaced?.['kind'], 'ClusterRole');
+    assert.deepEqual(at(namespaced, 'rules', 0, 'verbs'), ['get', 'list', 'watch']);
+    const [pullSecrets] = read('optional/pull-secrets-rbac.yaml');
+    assert.deepEqual(at(pullSecrets, 'rules', 0), { apiGroups: [''], resources: ['secrets', 'serviceaccounts'], verbs: ['get'] });
+  });
+
+  it('NetworkPolicy: 8443 in from anywhere; DNS, the API server and registries out', () => {
+    const [policy] = read('base/networkpolicy.yaml');
+    assert.deepEqual(at(policy, 'spec', 'policyTypes'), ['Ingress', 'Egress']);
+    assert.deepEqual(at(policy, 'spec', 'ingress'), [{ ports: [{ protocol: 'TCP', port: 8443 }] }]);
+    const egressPorts = (at(policy, 'spec', 'egress') as Json[]).flatMap((rule) => (rule['ports'] as Json[]).map((p) => `${String(p['protocol'])}/${String(p['port'])}`));
+    assert.deepEqual(egressPorts, ['UDP/53', 'TCP/53', 'TCP/443', 'TCP/6443', 'TCP/5000']);
+  });
+
+  it('cert-manager overlay: self-signed CA, CA Issuer, the serving Certificate into modelgate-tls, CA injection annotation', () => {
+    const docs = read('overlays/cert-manager/certificates.yaml');
+    const byName = (kind: string, name: string): Json | undefined => docs.find((d) => d['kind'] === kind && at(d, 'metadata', 'name') === name);
+    assert.deepEqual(at(byName('Issuer', 'modelgate-selfsigned'), 'spec'), { selfSigned: {} });
+    const ca = byName('Certificate', 'modelgate-ca');
+    assert.equal(at(ca, 'spec', 'isCA'), true);
+    assert.equal(at(ca, 'spec', 'issuerRef', 'name'), 'modelgate-selfsigned');
+    assert.equal(at(byName('Issuer', 'modelgate-ca'), 'spec', 'ca', 'secretName'), at(ca, 'spec', 'secretName'));
+    const serving = byName('Certificate', 'modelgate');
+    assert.equal(at(serving, 'spec', 'secretName'), 'modelgate-tls');
+    assert.deepEqual(at(serving, 'spec', 'dnsNames'), ['modelgate.modelgate.svc', 'modelgate.modelgate.svc.cluster.local']);
+    assert.equal(at(serving, 'spec', 'issuerRef', 'name'), 'modelgate-ca');
+    const kustomization = readFileSync(join(MANIFESTS, 'overlays', 'cert-manager', 'kustomization.yaml'), 'utf8');
+    assert.match(kustomization, /cert-manager\.io\/inject-ca-from: modelgate\/modelgate/);
+  });
+});

@@ -7,7 +7,7 @@ export interface PolicyOptions {
   readonly configPath: string | undefined;
 }
 
-const env = (name: string): string | undefined => {
+export const env = (name: string): string | undefined => {
   const value = process.env[name];
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 };

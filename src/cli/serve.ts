@@ -32,7 +32,7 @@ import { loadPolicySet } from '../policy/load.ts';
 import type { PolicySet } from '../policy/types.ts';
 import { Metrics, engineCaches } from '../metrics/metrics.ts';
 import { startServer } from '../server/serve.ts';
-import { portOption, stringOption } from './options.ts';
+import { env, portOption, stringOption } from './options.ts';
 import { UsageError } from './usage.ts';
 
 /** A policy reload, from files or ConfigMaps: what a reload counter needs. */
@@ -50,11 +50,6 @@ export interface ServeHooks {
   readonly stop?: Promise<unknown>;
   readonly logger?: Logger;
 }
-
-const env = (name: string): string | undefined => {
-  const value = process.env[name];
-  return value === undefined || value.trim() === '' ? undefined : value.trim();
-};
 
 function booleanOption(flag: boolean | undefined, envName: string): boolean {
   if (flag !== undefined) return flag;

@@ -55,7 +55,7 @@ function stopper(child: ChildProcess): () => Promise<void> {
     });
 }
 
-export async function startModelgate(certDir: string, ca: string, extraArgs: readonly string[] = []): Promise<ServerProcess> {
+export async function startModelgate(certDir: string, ca: string, extraArgs: readonly string[] = [], extraEnv: Readonly<Record<string, string>> = {}): Promise<ServerProcess> {
   const port = await freePort();
   const policy = extraArgs.includes('--policy') ? [] : ['--policy', BUNDLED_POLICY];
   const child = spawn(
@@ -63,7 +63,7 @@ export async function startModelgate(certDir: string, ca: string, extraArgs: rea
     // --max-semi-space-size=8 as in the container image (Dockerfile NODE_OPTIONS).
     ['--max-semi-space-size=8', join(PACKAGE_ROOT, 'bin', 'modelgate.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--tls-cert', join(certDir, 'tls.crt'), '--tls-key', join(certDir, 'tls.key'), ...policy, ...extraArgs],
     // Logs go to /dev/null: writing them is part of the measured cost, keeping them is not.
-    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, MODELGATE_POLICY: '', MODELGATE_CONFIG: '' } },
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, MODELGATE_POLICY: '', MODELGATE_CONFIG: '', ...extraEnv } },
   );
   const origin = `https://127.0.0.1:${port}`;
   await waitReady(origin, ca, child);

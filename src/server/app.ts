@@ -96,15 +96,13 @@ export function createApp(options: AppOptions): express.Express {
 
   app.post(
     '/validate',
-    (req, res, next) => {
-      if (!req.is('application/json')) {
+    express.json({ limit: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, strict: true }),
+    async (req: Request, res: Response) => {
+      // express.json parses only application/json bodies and leaves req.body undefined otherwise.
+      if (req.body === undefined) {
         res.status(415).json({ error: 'the request must have Content-Type: application/json and hold an AdmissionReview' });
         return;
       }
-      next();
-    },
-    express.json({ limit: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, strict: true }),
-    async (req: Request, res: Response) => {
       const started = process.hrtime.bigint();
       let request: AdmissionRequest;
       try {

@@ -9,8 +9,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { RegistryClient } from '../../../src/oci/client.ts';
 import type { RegistryClientOptions } from '../../../src/oci/client.ts';
-import { RegistryError } from '../../../src/oci/errors.ts';
-import type { RegistryErrorCode } from '../../../src/oci/errors.ts';
 import type { RequestEvent } from '../../../src/oci/http.ts';
 import { MODEL_ARTIFACT_TYPE, OCI_INDEX, blob, ociManifest, sha256 } from '../../support/artifacts.ts';
 import type { TestManifest } from '../../support/artifacts.ts';
@@ -19,20 +17,11 @@ import type { RunningServer } from '../../support/fake-servers.ts';
 import { closePushAgents, pushManifest } from '../../support/push.ts';
 import { hasGo, startReferrersRegistry } from '../../support/referrers-registry.ts';
 import type { RunningReferrersRegistry } from '../../support/referrers-registry.ts';
+import { rejectsWith } from '../../support/registry-errors.ts';
 
 const SIGNATURE_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 const SBOM_TYPE = 'application/spdx+json';
 
-async function rejectsWith(promise: Promise<unknown>, code: RegistryErrorCode): Promise<RegistryError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RegistryError, `expected a RegistryError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    return error;
-  }
-  assert.fail(`expected ${code}, but the call succeeded`);
-}
 
 const skip = hasGo() ? false : 'no Go toolchain to build test/e2e/tools/referrers-registry';
 

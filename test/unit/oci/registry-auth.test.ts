@@ -15,8 +15,6 @@ import { RegistryClient } from '../../../src/oci/client.ts';
 import type { RegistryClientOptions } from '../../../src/oci/client.ts';
 import { DockerConfigCredentialProvider } from '../../../src/oci/credentials.ts';
 import type { CredentialProvider } from '../../../src/oci/credentials.ts';
-import { RegistryError } from '../../../src/oci/errors.ts';
-import type { RegistryErrorCode } from '../../../src/oci/errors.ts';
 import { MODEL_ARTIFACT_TYPE, blob, ociManifest } from '../../support/artifacts.ts';
 import { startDistribution } from '../../support/distribution.ts';
 import type { RunningDistribution } from '../../support/distribution.ts';
@@ -27,17 +25,8 @@ import { createTestCa, issueServerCert, issueSigningCert } from '../../support/t
 import type { IssuedCert, TestCa } from '../../support/tls.ts';
 import { startTokenServer } from '../../support/token-server.ts';
 import type { RunningTokenServer } from '../../support/token-server.ts';
+import { rejectsWith } from '../../support/registry-errors.ts';
 
-async function rejectsWith(promise: Promise<unknown>, code: RegistryErrorCode): Promise<RegistryError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RegistryError, `expected a RegistryError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    return error;
-  }
-  assert.fail(`expected ${code}, but the call succeeded`);
-}
 
 function dockerConfig(auths: Record<string, { username: string; password: string }>): CredentialProvider {
   const entries = Object.fromEntries(

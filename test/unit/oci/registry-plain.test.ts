@@ -12,8 +12,6 @@ import { RegistryClient } from '../../../src/oci/client.ts';
 import type { RegistryClientOptions } from '../../../src/oci/client.ts';
 import { DockerConfigCredentialProvider } from '../../../src/oci/credentials.ts';
 import { referrersTag } from '../../../src/oci/digest.ts';
-import { RegistryError } from '../../../src/oci/errors.ts';
-import type { RegistryErrorCode } from '../../../src/oci/errors.ts';
 import type { RequestEvent } from '../../../src/oci/http.ts';
 import {
   DOCKER_MANIFEST_V2,
@@ -33,21 +31,11 @@ import { startProxy, startServer } from '../../support/fake-servers.ts';
 import type { RunningServer } from '../../support/fake-servers.ts';
 import { skopeoCopy, writeOciLayout } from '../../support/oci-layout.ts';
 import { closePushAgents, pushManifest, putManifest } from '../../support/push.ts';
+import { rejectsWith } from '../../support/registry-errors.ts';
 
 const SIGNATURE_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 const SBOM_TYPE = 'application/spdx+json';
 
-/** Asserts that `promise` rejects with a RegistryError of `code` and returns it. */
-async function rejectsWith(promise: Promise<unknown>, code: RegistryErrorCode): Promise<RegistryError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RegistryError, `expected a RegistryError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    return error;
-  }
-  assert.fail(`expected ${code}, but the call succeeded`);
-}
 
 describe('registry client against distribution over plain HTTP', { timeout: 180_000 }, () => {
   let dir: string;

@@ -12,7 +12,6 @@ import { after, before, describe, it } from 'node:test';
 import { RegistryClient } from '../../../src/oci/client.ts';
 import type { RegistryClientOptions } from '../../../src/oci/client.ts';
 import { RegistryError } from '../../../src/oci/errors.ts';
-import type { RegistryErrorCode } from '../../../src/oci/errors.ts';
 import type { RequestEvent } from '../../../src/oci/http.ts';
 import { MODEL_ARTIFACT_TYPE, blob, ociManifest } from '../../support/artifacts.ts';
 import { startDistribution } from '../../support/distribution.ts';
@@ -20,17 +19,8 @@ import type { RunningDistribution } from '../../support/distribution.ts';
 import { closedPort, startHangingServer, startProxy, startServer } from '../../support/fake-servers.ts';
 import type { RunningServer } from '../../support/fake-servers.ts';
 import { closePushAgents, pushManifest } from '../../support/push.ts';
+import { rejectsWith } from '../../support/registry-errors.ts';
 
-async function rejectsWith(promise: Promise<unknown>, code: RegistryErrorCode): Promise<RegistryError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RegistryError, `expected a RegistryError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    return error;
-  }
-  assert.fail(`expected ${code}, but the call succeeded`);
-}
 
 describe('registry client timeouts, retries and failures', { timeout: 180_000 }, () => {
   let dir: string;

@@ -10,6 +10,7 @@ import type { AdmissionOutcome } from '../admission/handle.ts';
 import { InvalidReviewError, parseAdmissionReview, reviewResponse } from '../admission/review.ts';
 import type { AdmissionRequest, AdmissionResponse } from '../admission/review.ts';
 import type { Logger } from '../log.ts';
+import { reviewLogger } from './review-log.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { Finding } from '../engine/finding.ts';
 import type { Metrics, ReviewDecision } from '../metrics/metrics.ts';
@@ -75,6 +76,7 @@ function findingsOf(outcome: AdmissionOutcome | undefined): readonly Finding[] {
 
 export function createApp(options: AppOptions): express.Express {
   const { engines, logger, metrics } = options;
+  const logReview = reviewLogger(logger);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -136,22 +138,19 @@ export function createApp(options: AppOptions): express.Express {
       const decision: ReviewDecision = failed ? 'error' : response.allowed ? ((response.warnings?.length ?? 0) > 0 ? 'warn' : 'allow') : 'deny';
       const durationNs = Number(process.hrtime.bigint() - started);
       metrics?.observeReview(decision, request.kind.kind, durationNs / 1e9, findingsOf(outcome));
-      logger.info(
-        {
-          uid: request.uid,
-          kind: request.kind.kind,
-          namespace: outcome?.object.namespace ?? request.namespace,
-          name: outcome?.object.name ?? request.name,
-          operation: request.operation,
-          dryRun: request.dryRun,
-          decision: decision === 'error' ? 'deny' : decision,
-          reasons: outcome?.decision.reasons ?? (response.status === undefined ? [] : [response.status.message]),
-          skipped: outcome?.skipped,
-          revision: engine?.policySet.revision,
-          durationMs: durationNs / 1e6,
-        },
-        'review',
-      );
+      logReview({
+        uid: request.uid,
+        kind: request.kind.kind,
+        namespace: outcome?.object.namespace ?? request.namespace,
+        name: outcome?.object.name ?? request.name,
+        operation: request.operation,
+        dryRun: request.dryRun,
+        decision: decision === 'error' ? 'deny' : decision,
+        reasons: outcome?.decision.reasons ?? (response.status === undefined ? [] : [response.status.message]),
+        skipped: outcome?.skipped,
+        revision: engine?.policySet.revision,
+        durationMs: durationNs / 1e6,
+      });
     },
   );
 

@@ -194,16 +194,11 @@ describe("policies from ConfigMaps (real kube-apiserver, the real serve command)
     }
   }
 
-  const readLogLines = (): Json[] =>
+  const logLines = (): Json[] =>
     readFileSync(g().logFile, "utf8")
       .split("\n")
       .filter((line) => line.startsWith("{"))
       .map((line) => JSON.parse(line) as Json);
-  // serve writes its log in batches flushed at least every 500 ms (src/log.ts): wait out one flush before reading.
-  const logLines = async (): Promise<Json[]> => {
-    await new Promise((resolve) => setTimeout(resolve, 1200));
-    return readLogLines();
-  };
 
   async function events(namespace: string, configMap: string): Promise<Json[]> {
     const selector = encodeURIComponent(`involvedObject.kind=ConfigMap,involvedObject.name=${configMap}`);
@@ -327,7 +322,7 @@ describe("policies from ConfigMaps (real kube-apiserver, the real serve command)
     assert.equal(early.allowed, false);
     assert.equal(early.code, 503);
     assert.match(early.message, /no policy loaded yet/);
-    const failures = (await logLines()).filter((line) => line["msg"] === "watching policy ConfigMaps failed; retrying");
+    const failures = logLines().filter((line) => line["msg"] === "watching policy ConfigMaps failed; retrying");
     assert.ok(failures.length >= 2, `retried with backoff: ${JSON.stringify(failures)}`);
     assert.match(String(failures[0]?.["err"]), /HTTP 403 \(forbidden: check the RBAC/);
     assert.deepEqual(
@@ -370,9 +365,9 @@ describe("policies from ConfigMaps (real kube-apiserver, the real serve command)
     const revision = /revision ([0-9a-f]{12})/.exec((await readyz()).body)?.[1];
     assert.ok(revision !== undefined);
     await sleep(100);
-    const reviewLines = (await logLines()).filter((line) => line["msg"] === "review");
+    const reviewLines = logLines().filter((line) => line["msg"] === "review");
     assert.equal(reviewLines.at(-1)?.["revision"], revision);
-    const loaded = (await logLines()).filter((line) => line["msg"] === "policy reloaded from ConfigMaps").at(-1);
+    const loaded = logLines().filter((line) => line["msg"] === "policy reloaded from ConfigMaps").at(-1);
     assert.equal(loaded?.["revision"], revision);
     assert.deepEqual(loaded?.["configMaps"], [`${WEBHOOK_NS}/cluster-config`, `${WEBHOOK_NS}/pinning`]);
   });
@@ -399,7 +394,7 @@ describe("policies from ConfigMaps (real kube-apiserver, the real serve command)
     );
     // The last good content (mode warn) stays.
     await decisionHolds(TEAM_A, UNPINNED, (d) => d.allowed && d.warnings.length > 0);
-    const logged = (await logLines()).find((line) => line["configMap"] === `${WEBHOOK_NS}/pinning` && line["level"] === 50);
+    const logged = logLines().find((line) => line["configMap"] === `${WEBHOOK_NS}/pinning` && line["level"] === 50);
     assert.ok(logged, "an error log line names the ConfigMap");
     assert.equal(logged["kept"], "last-good");
     assert.deepEqual(logged["problems"], [{ source: "configmap modelgate/pinning key pinning.yaml", document: 1, path: "spec.mode", message: 'must be one of enforce, warn, audit, got "block"' }]);
@@ -520,7 +515,7 @@ describe("policies from ConfigMaps (real kube-apiserver, the real serve command)
       }, 30_000);
       assert.match(result.stderr, /policy "team-a\/team-pinning" rule requireDigest/);
       await sleep(500);
-      const dryRuns = (await logLines()).filter((line) => line["msg"] === "review" && line["dryRun"] === true);
+      const dryRuns = logLines().filter((line) => line["msg"] === "review" && line["dryRun"] === true);
       assert.ok(dryRuns.length >= 1, "modelgate saw the dry run");
       assert.equal(dryRuns.at(-1)?.["decision"], "deny");
       assert.equal(((await api("GET", "/api/v1/events"))["items"] as Json[]).length, eventsBefore, "no Event was recorded");
@@ -540,7 +535,7 @@ describe("policies from ConfigMaps (real kube-apiserver, the real serve command)
     assert.match(denied.message, /policy "team-a\/internal-only" rule registries/);
     await putConfigMap(policyConfigMap("cluster-config", WEBHOOK_NS, { "config.yaml": yamlDocs(configDoc({ defaultAction: "allow", namespacedPolicies: false })) }));
     await decisionAfter("Config namespacedPolicies: false", Date.now(), TEAM_A, QUAY_PINNED, (d) => d.allowed);
-    assert.ok((await logLines()).some((line) => line["msg"] === "no longer following namespaced policy ConfigMaps"));
+    assert.ok(logLines().some((line) => line["msg"] === "no longer following namespaced policy ConfigMaps"));
     await deleteConfigMap(TEAM_A, "team-rules");
   });
 
@@ -561,7 +556,7 @@ describe("policies from ConfigMaps (real kube-apiserver, the real serve command)
     const slowRef = `${slowHost}/models/slow@sha256:${hex("slow")}`;
     // Wait until the policy is active: a review of the slow reference then takes the whole registry deadline.
     await eventually("the slow-registry policy", async () => {
-      const lines = (await logLines()).filter((line) => line["msg"] === "policy reloaded from ConfigMaps");
+      const lines = logLines().filter((line) => line["msg"] === "policy reloaded from ConfigMaps");
       const last = lines.at(-1);
       return Array.isArray(last?.["policies"]) && (last["policies"] as string[]).includes("slow-registry") && (last["configMaps"] as string[]).includes(`${WEBHOOK_NS}/cluster-config`) ? true : undefined;
     });
@@ -586,7 +581,7 @@ describe("policies from ConfigMaps (real kube-apiserver, the real serve command)
     process.stdout.write(`# SIGTERM: in-flight review answered ${answered - signalled} ms after the signal; exit 0 ${exitedAt - signalled} ms after it\n`);
     assert.ok(exitedAt - answered < 3000, `exited ${exitedAt - answered} ms after the last answer`);
     await assert.rejects(readyz(), "no connections are accepted after the exit");
-    const lines = (await logLines()).map((line) => line["msg"]);
+    const lines = logLines().map((line) => line["msg"]);
     assert.ok(lines.includes("stopping: still serving during the shutdown delay"));
     assert.ok(lines.includes("stopping: answering in-flight reviews, accepting no new connections"));
     assert.equal(lines.at(-1), "stopped");

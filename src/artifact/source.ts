@@ -16,8 +16,8 @@ import { isModelPackConfig } from './rules.ts';
 import type { ArtifactFacts, ConfigFact } from './rules.ts';
 
 export interface ArtifactSource {
-  /** Facts about registry/repository@digest; `withConfigs` also reads each ModelPack config blob. */
-  facts(locator: RepositoryLocator, digest: string, withConfigs: boolean, deadline: number): Promise<ArtifactFacts>;
+  /** Facts about registry/repository@digest; `withConfigs` also reads each ModelPack config blob. Synchronous when cached. */
+  facts(locator: RepositoryLocator, digest: string, withConfigs: boolean, deadline: number): ArtifactFacts | Promise<ArtifactFacts>;
 }
 
 /** Too many manifests in an index is a reason to deny, not to fetch without end. */
@@ -105,7 +105,7 @@ export class CachedArtifactSource implements ArtifactSource {
     this.#cache = new LruCache(options);
   }
 
-  async facts(locator: RepositoryLocator, digest: string, withConfigs: boolean, deadline: number): Promise<ArtifactFacts> {
+  facts(locator: RepositoryLocator, digest: string, withConfigs: boolean, deadline: number): ArtifactFacts | Promise<ArtifactFacts> {
     // The repository is part of the key: a digest readable in one repository says nothing about another.
     const base = `${locator.registry}/${locator.repository}@${digest}`;
     const full = this.#cache.get(`${base}+configs`);
@@ -115,7 +115,10 @@ export class CachedArtifactSource implements ArtifactSource {
       return cached;
     }
     this.stats.misses++;
-    const key = withConfigs ? `${base}+configs` : base;
+    return this.#fetch(withConfigs ? `${base}+configs` : base, locator, digest, withConfigs, deadline);
+  }
+
+  async #fetch(key: string, locator: RepositoryLocator, digest: string, withConfigs: boolean, deadline: number): Promise<ArtifactFacts> {
     const joining = this.#flights.size > 0 && this.#flights.has(key);
     if (joining) this.stats.shared++;
     const fetched = await this.#flights.run(key, () => this.#inner.facts(locator, digest, withConfigs, deadline));

@@ -16,6 +16,7 @@ import { InvalidReferenceError, parseReference, repositoryName } from '../refere
 import type { Engine } from './engine.ts';
 import type { Finding } from './finding.ts';
 import { signatureFinding } from '../signature/finding.ts';
+import type { SignatureResult } from '../signature/verify.ts';
 
 export interface ReferenceVerdict {
   readonly site: ModelReferenceSite;
@@ -78,40 +79,50 @@ export function evaluateReference(site: ModelReferenceSite, context: EvaluationC
   const artifactPolicies = registryPolicies.filter((policy) => policy.artifact !== undefined);
   const signedPolicies = registryPolicies.filter((policy) => policy.signatures !== undefined);
   // Run in parallel, reported in a fixed order: artifact findings, then signatures, policy by policy.
-  return Promise.all([artifactFindings(ref, digest, artifactPolicies, context), ...signedPolicies.map((policy) => signatureFindings(ref, digest, policy, context))]).then((lists) => {
-    for (const list of lists) findings.push(...list);
+  // Cached facts and signature results come back synchronously, so a warm review never waits on a promise.
+  const lists = [artifactFindings(ref, digest, artifactPolicies, context), ...signedPolicies.map((policy) => signatureFindings(ref, digest, policy, context))];
+  if (!lists.some((list) => list instanceof Promise)) {
+    for (const list of lists as Finding[][]) findings.push(...list);
+    return verdict;
+  }
+  return Promise.all(lists).then((resolved) => {
+    for (const list of resolved) findings.push(...list);
     return verdict;
   });
 }
 
-async function signatureFindings(ref: ImageReference, digest: string, policy: ModelPolicy, context: EvaluationContext): Promise<Finding[]> {
+type Findings = Finding[] | Promise<Finding[]>;
+
+function signatureFindings(ref: ImageReference, digest: string, policy: ModelPolicy, context: EvaluationContext): Findings {
   if (policy.signatures === undefined) return [];
   const source = context.engine.signatures;
-  let finding: Finding | undefined;
-  if (source === undefined) {
-    finding = onErrorFinding(policy, 'no registry access is configured', 'signatures');
-  } else {
-    try {
-      finding = signatureFinding(policy, await source.verify(policy.signatures, { registry: ref.registry, repository: ref.repository }, digest, context.deadline));
-    } catch (error) {
-      finding = onErrorFinding(policy, (error as Error).message, 'signatures');
-    }
+  if (source === undefined) return [onErrorFinding(policy, 'no registry access is configured', 'signatures')];
+  const judge = (result: SignatureResult): Finding[] => {
+    const finding = signatureFinding(policy, result);
+    return finding === undefined ? [] : [finding];
+  };
+  const failed = (error: unknown): Finding[] => [onErrorFinding(policy, (error as Error).message, 'signatures')];
+  try {
+    const result = source.verify(policy.signatures, { registry: ref.registry, repository: ref.repository }, digest, context.deadline);
+    return result instanceof Promise ? result.then(judge, failed) : judge(result);
+  } catch (error) {
+    return failed(error);
   }
-  return finding === undefined ? [] : [finding];
 }
 
-async function artifactFindings(ref: ImageReference, digest: string, policies: readonly ModelPolicy[], context: EvaluationContext): Promise<Finding[]> {
+function artifactFindings(ref: ImageReference, digest: string, policies: readonly ModelPolicy[], context: EvaluationContext): Findings {
   if (policies.length === 0) return [];
+  const source = context.engine.artifacts;
+  const failed = (error: unknown): Finding[] => policies.map((policy) => onErrorFinding(policy, (error as Error).message));
+  if (source === undefined) return failed(new Error('no registry access is configured'));
+  const judge = (facts: ArtifactFacts): Finding[] => policies.flatMap((policy) => (policy.artifact === undefined ? [] : checkArtifact(policy, policy.artifact, facts)));
   const withConfigs = policies.some((policy) => policy.artifact !== undefined && rulesNeedConfig(policy.artifact));
-  let facts: ArtifactFacts;
   try {
-    const source = context.engine.artifacts;
-    if (source === undefined) throw new Error('no registry access is configured');
-    facts = await source.facts({ registry: ref.registry, repository: ref.repository }, digest, withConfigs, context.deadline);
+    const facts = source.facts({ registry: ref.registry, repository: ref.repository }, digest, withConfigs, context.deadline);
+    return facts instanceof Promise ? facts.then(judge, failed) : judge(facts);
   } catch (error) {
-    return policies.map((policy) => onErrorFinding(policy, (error as Error).message));
+    return failed(error);
   }
-  return policies.flatMap((policy) => (policy.artifact === undefined ? [] : checkArtifact(policy, policy.artifact, facts)));
 }
 
 /** onError: deny fails as the policy's mode says; warn only warns; allow leaves an audit record. */

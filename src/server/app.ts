@@ -126,7 +126,9 @@ export function createApp(options: AppOptions): express.Express {
         response = { uid: request.uid, allowed: false, status: { code: 503, message: 'modelgate has no policy loaded yet; retry shortly' } };
       } else {
         try {
-          outcome = await handleAdmission(request, engine);
+          const pending = handleAdmission(request, engine);
+          // Most reviews (and every warm one) are decided synchronously: answer them in the same turn.
+          outcome = pending instanceof Promise ? await pending : pending;
           response = toResponse(request, outcome);
         } catch (error) {
           failed = true;

@@ -15,7 +15,8 @@ import { verifySignatures } from './verify.ts';
 import type { SignatureResult } from './verify.ts';
 
 export interface SignatureSource {
-  verify(policy: SignaturePolicy, locator: RepositoryLocator, digest: string, deadline: number): Promise<SignatureResult>;
+  /** Synchronous when cached. */
+  verify(policy: SignaturePolicy, locator: RepositoryLocator, digest: string, deadline: number): SignatureResult | Promise<SignatureResult>;
 }
 
 export const PASS_TTL_MS = 10 * 60_000;
@@ -46,7 +47,7 @@ export class CachedSignatureVerifier implements SignatureSource {
     return key;
   }
 
-  async verify(policy: SignaturePolicy, locator: RepositoryLocator, digest: string, deadline: number): Promise<SignatureResult> {
+  verify(policy: SignaturePolicy, locator: RepositoryLocator, digest: string, deadline: number): SignatureResult | Promise<SignatureResult> {
     const key = `${locator.registry}/${locator.repository}@${digest}#${this.#policyKey(policy)}`;
     const cached = this.#cache.get(key);
     if (cached !== undefined) {

@@ -155,7 +155,9 @@ describe('artifact rules against a real registry', { timeout: 300_000 }, () => {
     // One manifest and one config blob, whatever the concurrency (a plain-HTTP registry without auth: no token).
     assert.equal(afterCold, 2);
     assert.equal(engine.cache?.stats.misses, 50);
-    await admit(engine, ref('good'));
+    const warm = handleAdmission(parseAdmissionReview(admissionReview(kubeObject('Deployment', [{ name: 'model-0', reference: ref('good') }]))), engine);
+    assert.ok(!(warm instanceof Promise), 'a warm admission is decided synchronously');
+    assert.equal(warm.decision.allowed, true);
     assert.equal(client.requestCount, afterCold, 'a warm admission made a registry request');
     assert.equal(engine.cache?.stats.hits, 1);
   });

@@ -4,16 +4,14 @@
  * with no image volume. Targets: throughput ≥ 80% of allow-all; p99 ≤ 5 ms at
  * a fixed 500 requests/s.
  *
- *   npm run bench            (BENCH_SECONDS=N to change the length of each run)
+ *   npm run bench            (BENCH_SECONDS: length of each run, default 5; BENCH_ROUNDS: alternating rounds, default 3)
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeCerts } from '../test/unit/helpers/server.ts';
 import { PINNED, admissionReview, kubeObject } from '../test/unit/helpers/objects.ts';
-import { latencyAtRate, throughput } from './lib/load.ts';
-import type { Target } from './lib/load.ts';
+import { compare, describeComparison, meetsTargets } from './lib/compare.ts';
 import { startAllowAll, startModelgate } from './lib/servers.ts';
-import type { ServerProcess } from './lib/servers.ts';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? '5');
 const RATE = 500;
@@ -25,31 +23,15 @@ const bodies = {
   'no image volume': JSON.stringify(admissionReview(kubeObject('Pod', []))),
 };
 
-async function measure(start: () => Promise<ServerProcess>, body: string) {
-  const server = await start();
-  try {
-    const target: Target = { origin: server.origin, ca, body };
-    await throughput(target, 1); // warm-up: JIT, TLS sessions
-    const rps = await throughput(target, seconds);
-    const latency = await latencyAtRate(target, RATE, seconds);
-    return { rps, latency };
-  } finally {
-    await server.stop();
-  }
-}
-
-const fmt = (n: number, digits = 2): string => n.toFixed(digits);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? '3');
 let failed = false;
-console.log(`modelgate admission benchmark: ${seconds} s per run, fixed load ${RATE} req/s, Node ${process.version}`);
+console.log(`modelgate admission benchmark: ${ROUNDS} alternating rounds of ${seconds} s per server, fixed load ${RATE} req/s, Node ${process.version}`);
 for (const [name, body] of Object.entries(bodies)) {
-  const baseline = await measure(() => startAllowAll(certs.dir, ca), body);
-  const gate = await measure(() => startModelgate(certs.dir, ca), body);
-  const ratio = gate.rps.perSecond / baseline.rps.perSecond;
-  const ok = ratio >= 0.8 && gate.latency.p99 <= 5 && gate.rps.errors === 0 && gate.latency.errors === 0;
+  const comparison = await compare({ baseline: () => startAllowAll(certs.dir, ca), gate: () => startModelgate(certs.dir, ca), ca, body, seconds, rounds: ROUNDS, rate: RATE });
+  const ok = meetsTargets(comparison);
   failed ||= !ok;
   console.log(`\n${name}`);
-  console.log(`  allow-all  ${fmt(baseline.rps.perSecond, 0)} req/s   p50 ${fmt(baseline.latency.p50)} ms  p99 ${fmt(baseline.latency.p99)} ms @${RATE}/s`);
-  console.log(`  modelgate  ${fmt(gate.rps.perSecond, 0)} req/s   p50 ${fmt(gate.latency.p50)} ms  p99 ${fmt(gate.latency.p99)} ms @${RATE}/s  errors ${gate.rps.errors + gate.latency.errors}`);
-  console.log(`  throughput ratio ${fmt(ratio * 100, 1)}% (target ≥ 80%)   p99 ${fmt(gate.latency.p99)} ms (target ≤ 5 ms)   ${ok ? 'OK' : 'MISSED'}`);
+  for (const line of describeComparison(comparison, RATE)) console.log(line);
+  console.log(`  ${ok ? 'OK' : 'MISSED'}`);
 }
 process.exitCode = failed ? 1 : 0;

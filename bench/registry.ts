@@ -25,7 +25,7 @@ import { closePushAgents, pushBlob, pushManifest, putManifest } from '../test/su
 import { goodLayers, modelPack, modelPackConfig } from '../test/unit/helpers/models.ts';
 import { admissionReview, kubeObject } from '../test/unit/helpers/objects.ts';
 import { makeCerts } from '../test/unit/helpers/server.ts';
-import { latencyAtRate, throughput } from './lib/load.ts';
+import { compare, describeComparison, meetsTargets } from './lib/compare.ts';
 import { startAllowAll, startModelgate } from './lib/servers.ts';
 
 const run = promisify(execFile);
@@ -122,27 +122,18 @@ const report = (line: string, ok: boolean): void => {
   const policyFile = join(dir, 'policy.yaml');
   await writeFile(policyFile, policy(MANIFEST_ONLY));
   const body = JSON.stringify(admissionReview(kubeObject('Pod', [{ name: 'model', reference: `${registry.host}/models/llama@${digests[0]}` }])));
-  const measure = async (start: () => ReturnType<typeof startAllowAll>) => {
-    const server = await start();
-    try {
-      const t = { origin: server.origin, ca, body };
-      await throughput(t, 1);
-      return { rps: await throughput(t, SECONDS), latency: await latencyAtRate(t, 500, SECONDS) };
-    } finally {
-      await server.stop();
-    }
-  };
-  // Baseline before and after (A-B-A): this process has pushed and parsed a lot by now, and a
-  // drifting load generator would otherwise favour whichever server is measured first.
-  const before = await measure(() => startAllowAll(certs.dir, ca));
-  const gate = await measure(() => startModelgate(certs.dir, ca, ['--policy', policyFile]));
-  const afterwards = await measure(() => startAllowAll(certs.dir, ca));
-  const baseline = { rps: { perSecond: (before.rps.perSecond + afterwards.rps.perSecond) / 2 }, latency: { p99: Math.max(before.latency.p99, afterwards.latency.p99) } };
-  const ratio = gate.rps.perSecond / baseline.rps.perSecond;
-  console.log(`\nwarm admission through HTTPS (cached verdict facts), ${SECONDS} s runs:`);
-  console.log(`  allow-all ${before.rps.perSecond.toFixed(0)} then ${afterwards.rps.perSecond.toFixed(0)} req/s, p99 ${baseline.latency.p99.toFixed(2)} ms @500/s`);
-  console.log(`  modelgate ${gate.rps.perSecond.toFixed(0)} req/s, p99 ${gate.latency.p99.toFixed(2)} ms @500/s, errors ${gate.rps.errors + gate.latency.errors}`);
-  report(`warm ratio ${(ratio * 100).toFixed(1)}% (≥ 80%), p99 ${gate.latency.p99.toFixed(2)} ms (≤ 5 ms)`, ratio >= 0.8 && gate.latency.p99 <= 5 && gate.rps.errors + gate.latency.errors === 0);
+  const comparison = await compare({
+    baseline: () => startAllowAll(certs.dir, ca),
+    gate: () => startModelgate(certs.dir, ca, ['--policy', policyFile]),
+    ca,
+    body,
+    seconds: SECONDS,
+    rounds: Number(process.env['BENCH_ROUNDS'] ?? '3'),
+    rate: 500,
+  });
+  console.log(`\nwarm admission through HTTPS (cached facts), alternating rounds of ${SECONDS} s:`);
+  for (const line of describeComparison(comparison, 500)) console.log(line);
+  report(`warm ratio ${(comparison.ratio * 100).toFixed(1)}% (≥ 80%, CPU-cost ratio ${(comparison.cpuRatio * 100).toFixed(1)}%), p99 ${comparison.gateLatency.p99.toFixed(2)} ms (≤ 5 ms)`, meetsTargets(comparison));
 }
 
 // 4. Memory over many distinct digests, in a process of its own.

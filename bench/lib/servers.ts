@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
@@ -12,6 +13,8 @@ import { BUNDLED_POLICY, PACKAGE_ROOT } from '../../src/package-root.ts';
 
 export interface ServerProcess {
   readonly origin: string;
+  /** CPU time the server process has used so far (all threads), in microseconds. */
+  cpuMicros(): number;
   stop(): Promise<void>;
 }
 
@@ -46,6 +49,15 @@ async function waitReady(origin: string, ca: string, child: ChildProcess): Promi
   }
 }
 
+/** utime + stime from /proc/<pid>/stat (clock ticks of 10 ms on Linux), as microseconds. */
+function cpuOf(child: ChildProcess): () => number {
+  return () => {
+    const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  };
+}
+
 function stopper(child: ChildProcess): () => Promise<void> {
   return () =>
     new Promise((resolve) => {
@@ -67,7 +79,7 @@ export async function startModelgate(certDir: string, ca: string, extraArgs: rea
   );
   const origin = `https://127.0.0.1:${port}`;
   await waitReady(origin, ca, child);
-  return { origin, stop: stopper(child) };
+  return { origin, stop: stopper(child), cpuMicros: cpuOf(child) };
 }
 
 export async function startAllowAll(certDir: string, ca: string): Promise<ServerProcess> {
@@ -75,5 +87,5 @@ export async function startAllowAll(certDir: string, ca: string): Promise<Server
   const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bench', 'lib', 'allow-all.ts'), String(port), certDir], { stdio: ['ignore', 'ignore', 'inherit'] });
   const origin = `https://127.0.0.1:${port}`;
   await waitReady(origin, ca, child);
-  return { origin, stop: stopper(child) };
+  return { origin, stop: stopper(child), cpuMicros: cpuOf(child) };
 }

@@ -10,10 +10,11 @@ import type { ArtifactFacts } from '../artifact/rules.ts';
 import { matchingPolicies } from '../policy/match.ts';
 import { REFERENCE_RULES } from '../policy/rules.ts';
 import { isClusterPolicy } from '../policy/types.ts';
-import type { ModelPolicy, PolicyMode } from '../policy/types.ts';
+import type { ModelPolicy } from '../policy/types.ts';
 import type { ImageReference } from '../reference/parse.ts';
 import { InvalidReferenceError, parseReference, repositoryName } from '../reference/parse.ts';
 import type { Engine } from './engine.ts';
+import { couldNotCheck } from './finding.ts';
 import type { Finding } from './finding.ts';
 import { signatureFinding } from '../signature/finding.ts';
 import type { SignatureResult } from '../signature/verify.ts';
@@ -125,24 +126,11 @@ function artifactFindings(ref: ImageReference, digest: string, policies: readonl
   }
 }
 
-/** onError: deny fails as the policy's mode says; warn only warns; allow leaves an audit record. */
 function onErrorFinding(policy: ModelPolicy, message: string, rule: 'artifact' | 'signatures' = 'artifact'): Finding {
-  const mode: PolicyMode = policy.onError === 'deny' ? policy.mode : policy.onError === 'warn' ? (policy.mode === 'audit' ? 'audit' : 'warn') : 'audit';
-  return {
-    policy: policy.name,
-    rule,
-    mode,
-    reason: `the ${rule === 'artifact' ? 'artifact' : 'signatures'} could not be checked: ${message}`,
-    fix: `resolve the registry problem and retry${policy.onError === 'deny' ? ', or set spec.onError to warn or allow' : ''}`,
-  };
+  return couldNotCheck(policy, rule, `the ${rule} could not be checked: ${message}`);
 }
 
-/**
- * The Config's defaultAction for a reference no cluster policy matches. Namespaced
- * policies may match it too (`namespaced`), but cannot replace a cluster policy:
- * otherwise a namespace could escape `defaultAction: deny` with a permissive policy.
- */
-export function defaultActionFindings(context: EvaluationContext, name: string, namespaced = false): Finding[] {
+function defaultActionFindings(context: EvaluationContext, name: string, namespaced = false): Finding[] {
   const action = context.engine.policySet.config.defaultAction;
   if (action === 'allow') return [];
   return [

@@ -1,5 +1,5 @@
 /** A failed rule: what failed, why, and how to fix it. */
-import type { PolicyMode } from '../policy/types.ts';
+import type { OnError, PolicyMode } from '../policy/types.ts';
 
 export interface Finding {
   /** Policy name, or `(default)` / `(reference)` for built-in rules. */
@@ -11,4 +11,20 @@ export interface Finding {
   readonly reason: string;
   /** What the user can do about it. */
   readonly fix: string;
+}
+
+/**
+ * A check that could not complete (registry unreachable, timeout, …), as the
+ * policy's onError says: deny fails as the policy's mode would, warn only
+ * warns, allow leaves an audit record.
+ */
+export function couldNotCheck(policy: { readonly name: string; readonly mode: PolicyMode; readonly onError: OnError }, rule: string, reason: string): Finding {
+  const mode: PolicyMode = policy.onError === 'deny' ? policy.mode : policy.onError === 'warn' && policy.mode !== 'audit' ? 'warn' : 'audit';
+  return {
+    policy: policy.name,
+    rule,
+    mode,
+    reason,
+    fix: `resolve the registry problem and retry${policy.onError === 'deny' ? ', or set spec.onError to warn or allow' : ''}`,
+  };
 }

@@ -4,6 +4,7 @@
  * a registry problem left incomplete is a "could not check", which spec.onError decides.
  * A pass that needed a static authority leaves an audit record: exceptions are logged.
  */
+import { couldNotCheck } from '../engine/finding.ts';
 import type { Finding } from '../engine/finding.ts';
 import type { OnError, PolicyMode } from '../policy/types.ts';
 import type { SignatureResult } from './verify.ts';
@@ -15,12 +16,6 @@ export interface SignaturePolicyContext {
 }
 
 export const SIGNATURES_RULE = 'signatures';
-
-function errorMode(policy: SignaturePolicyContext): PolicyMode {
-  if (policy.onError === 'deny') return policy.mode;
-  if (policy.onError === 'warn') return policy.mode === 'audit' ? 'audit' : 'warn';
-  return 'audit';
-}
 
 /** The finding for a result, or undefined when it passed without needing an exception. */
 export function signatureFinding(policy: SignaturePolicyContext, result: SignatureResult): Finding | undefined {
@@ -37,13 +32,7 @@ export function signatureFinding(policy: SignaturePolicyContext, result: Signatu
     };
   }
   if (!result.complete) {
-    return {
-      policy: policy.name,
-      rule: SIGNATURES_RULE,
-      mode: errorMode(policy),
-      reason: `the signatures could not be checked fully: ${result.problems[0] ?? 'registry problem'}\n${result.summary}`,
-      fix: `resolve the registry problem and retry${policy.onError === 'deny' ? ', or set spec.onError to warn or allow' : ''}`,
-    };
+    return couldNotCheck(policy, SIGNATURES_RULE, `the signatures could not be checked fully: ${result.problems[0] ?? 'registry problem'}\n${result.summary}`);
   }
   return {
     policy: policy.name,

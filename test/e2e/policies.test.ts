@@ -23,7 +23,6 @@ import { createServer } from "node:net";
 import type { Server, Socket } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { Agent, request } from "undici";
 import { parseAllDocuments, stringify } from "yaml";
@@ -33,8 +32,8 @@ import { freePort } from "./lib/ports.ts";
 import { loopbackEnv, runCommand, startProcess, stopAll } from "./lib/processes.ts";
 import type { ManagedProcess, RunResult } from "./lib/processes.ts";
 import { scratchDir } from "./lib/workdir.ts";
+import { REPO_ROOT, serveArgs } from "./lib/modelgate.ts";
 
-const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const MANIFESTS = join(REPO_ROOT, "manifests");
 const WEBHOOK_NS = "modelgate";
 const TEAM_A = "team-a";
@@ -274,23 +273,7 @@ describe("policies from ConfigMaps (real kube-apiserver, the real serve command)
     gate = await startProcess({
       name: "modelgate-configmaps",
       command: process.execPath,
-      args: [
-        "--input-type=module",
-        "--eval",
-        "const { main } = await import(process.argv[1]); process.exitCode = await main(process.argv.slice(2));",
-        join(REPO_ROOT, "src", "cli", "main.ts"),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        String(port),
-        "--tls-cert",
-        join(certsDir, "tls.crt"),
-        "--tls-key",
-        join(certsDir, "tls.key"),
-        "--shutdown-delay",
-        "1",
-      ],
+      args: serveArgs(port, join(certsDir, "tls.crt"), join(certsDir, "tls.key"), ["--shutdown-delay", "1"]),
       cwd: REPO_ROOT,
       env,
       ready: { kind: "log", pattern: /"msg":"modelgate listening"/ },

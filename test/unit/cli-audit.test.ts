@@ -13,11 +13,12 @@ import { after, before, describe, it } from 'node:test';
 import { foldIntoOwners, summaryLine } from '../../src/cli/audit.ts';
 import type { AuditReport } from '../../src/cli/audit.ts';
 import { describeApiError } from '../../src/cli/cluster.ts';
-import { main } from '../../src/cli/main.ts';
 import { closedPort, startServer } from '../support/fake-servers.ts';
 import type { RunningServer } from '../support/fake-servers.ts';
 import { PINNED, UNPINNED, kubeObject } from './helpers/objects.ts';
 import type { Json } from './helpers/objects.ts';
+import { runCli } from './helpers/cli.ts';
+import type { Run } from './helpers/cli.ts';
 
 // ---- objects -------------------------------------------------------------------------------------
 
@@ -169,18 +170,7 @@ async function startFakeApi(dir: string): Promise<FakeApi> {
   };
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(args: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text), stdin: async () => '' });
-  return { code, stdout, stderr };
-}
+const run = (args: string[]): Promise<Run> => runCli(args);
 
 // ---- tests ---------------------------------------------------------------------------------------------
 

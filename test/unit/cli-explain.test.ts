@@ -10,28 +10,18 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { main } from '../../src/cli/main.ts';
 import type { ExplainReport } from '../../src/cli/explain.ts';
 import { PACKAGE_ROOT } from '../../src/package-root.ts';
 import { startDistribution } from '../support/distribution.ts';
 import type { RunningDistribution } from '../support/distribution.ts';
 import { closePushAgents, pushManifest } from '../support/push.ts';
 import { fixtureModels } from './helpers/models.ts';
+import { runCli } from './helpers/cli.ts';
+import type { Run } from './helpers/cli.ts';
 
 const DIGEST = `sha256:${'b'.repeat(64)}`;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(args: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text), stdin: async () => '' });
-  return { code, stdout, stderr };
-}
+const run = (args: string[]): Promise<Run> => runCli(args);
 
 function report(result: Run): ExplainReport {
   return JSON.parse(result.stdout) as ExplainReport;

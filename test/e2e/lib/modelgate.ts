@@ -145,11 +145,12 @@ function parseJsonLines(text: string): Record<string, unknown>[] {
   return out;
 }
 
-/** Starts `modelgate serve` on 127.0.0.1 and resolves when /readyz answers 200. */
-export async function startModelgate(options: ModelgateOptions): Promise<Modelgate> {
-  const port = options.port ?? (await freePort());
-  const { certs } = options;
-  const args = [
+/**
+ * Node arguments that run `modelgate serve` from the TypeScript sources (never a
+ * possibly stale dist/) on 127.0.0.1:PORT with the given key pair.
+ */
+export function serveArgs(port: number, certFile: string, keyFile: string, extra: readonly string[] = []): string[] {
+  return [
     "--input-type=module",
     "--eval",
     ENTRY,
@@ -160,12 +161,21 @@ export async function startModelgate(options: ModelgateOptions): Promise<Modelga
     "--port",
     String(port),
     "--tls-cert",
-    certs.certFile,
+    certFile,
     "--tls-key",
-    certs.keyFile,
+    keyFile,
+    ...extra,
+  ];
+}
+
+/** Starts `modelgate serve` on 127.0.0.1 and resolves when /readyz answers 200. */
+export async function startModelgate(options: ModelgateOptions): Promise<Modelgate> {
+  const port = options.port ?? (await freePort());
+  const { certs } = options;
+  const args = serveArgs(port, certs.certFile, certs.keyFile, [
     ...options.policyPaths.flatMap((path) => ["--policy", path]),
     ...(options.configFile === undefined ? [] : ["--config", options.configFile]),
-  ];
+  ]);
   const logFiles: string[] = [];
   let current: ManagedProcess | undefined;
   const launch = async (): Promise<void> => {

@@ -62,6 +62,52 @@ function v2Ready(url: string, caPem: string | undefined, authOn: boolean) {
   };
 }
 
+/** What both registries share once their configuration is written: TLS material, auth, the process and its cleanup. */
+interface Launch {
+  readonly kind: Registry["kind"];
+  readonly dir: string;
+  readonly host: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly serving: { readonly caPem: string; readonly caFile: string } | undefined;
+  readonly auth: { username: string; password: string } | undefined;
+  readonly referrersApi: boolean;
+}
+
+async function launch(spec: Launch): Promise<Registry> {
+  const tls = spec.serving !== undefined;
+  const url = `${tls ? "https" : "http"}://${spec.host}`;
+  const proc = await startProcess({
+    name: spec.kind,
+    command: spec.command,
+    args: [...spec.args],
+    ready: v2Ready(url, spec.serving?.caPem, spec.auth !== undefined),
+    readyTimeoutMs: 30_000,
+  });
+  return {
+    kind: spec.kind,
+    host: spec.host,
+    url,
+    tls,
+    referrersApi: spec.referrersApi,
+    ...(spec.serving !== undefined ? { caPem: spec.serving.caPem, caFile: spec.serving.caFile } : {}),
+    ...(spec.auth !== undefined ? { auth: spec.auth } : {}),
+    process: proc,
+    stop: async () => {
+      await proc.stop();
+      // CA files stay readable until the process is gone
+      rmSync(spec.dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A CA and a loopback serving certificate for a registry. */
+async function servingCert(dir: string): Promise<{ caPem: string; caFile: string; certFile: string; keyFile: string }> {
+  const ca = await createCA(join(dir, "pki"), "modelgate-e2e-registry-ca");
+  const serving = await issueLoopbackServerCert(ca, join(dir, "pki"), "registry");
+  return { caPem: ca.certPem, caFile: ca.certFile, certFile: serving.certFile, keyFile: serving.keyFile };
+}
+
 /** Starts Debian's docker-registry (distribution 2.8) with filesystem storage in a temp dir. */
 export async function startDockerRegistry(options: RegistryOptions = {}): Promise<Registry> {
   const tools = loadTools();
@@ -87,15 +133,8 @@ export async function startDockerRegistry(options: RegistryOptions = {}): Promis
       "  headers:",
       "    X-Content-Type-Options: [nosniff]",
     ];
-    let caPem: string | undefined;
-    let caFile: string | undefined;
-    if (tls) {
-      const ca = await createCA(join(dir, "pki"), "modelgate-e2e-registry-ca");
-      const serving = await issueLoopbackServerCert(ca, join(dir, "pki"), "registry");
-      caPem = ca.certPem;
-      caFile = ca.certFile;
-      lines.push("  tls:", `    certificate: ${JSON.stringify(serving.certFile)}`, `    key: ${JSON.stringify(serving.keyFile)}`);
-    }
+    const serving = tls ? await servingCert(dir) : undefined;
+    if (serving !== undefined) lines.push("  tls:", `    certificate: ${JSON.stringify(serving.certFile)}`, `    key: ${JSON.stringify(serving.keyFile)}`);
     if (auth !== undefined) {
       // distribution only accepts bcrypt entries (-B).
       const htpasswdFile = join(dir, "htpasswd");
@@ -105,29 +144,7 @@ export async function startDockerRegistry(options: RegistryOptions = {}): Promis
     }
     const config = join(dir, "config.yml");
     writeFileSync(config, lines.join("\n") + "\n");
-    const url = `${tls ? "https" : "http"}://${host}`;
-    const proc = await startProcess({
-      name: "docker-registry",
-      command: tools.paths.DOCKER_REGISTRY,
-      args: ["serve", config],
-      ready: v2Ready(url, caPem, auth !== undefined),
-      readyTimeoutMs: 30_000,
-    });
-    return {
-      kind: "docker-registry",
-      host,
-      url,
-      tls,
-      referrersApi: false,
-      ...(caPem !== undefined ? { caPem } : {}),
-      ...(caFile !== undefined ? { caFile } : {}),
-      ...(auth !== undefined ? { auth } : {}),
-      process: proc,
-      stop: async () => {
-        await proc.stop();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
+    return await launch({ kind: "docker-registry", dir, host, command: tools.paths.DOCKER_REGISTRY, args: ["serve", config], serving, auth, referrersApi: false });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
@@ -144,40 +161,10 @@ export async function startReferrersRegistry(options: RegistryOptions = {}): Pro
     const tls = options.tls === true;
     const auth = resolveAuth(options.auth);
     const args = [`--address=${host}`];
-    let caPem: string | undefined;
-    let caFile: string | undefined;
-    if (tls) {
-      const ca = await createCA(join(dir, "pki"), "modelgate-e2e-registry-ca");
-      const serving = await issueLoopbackServerCert(ca, join(dir, "pki"), "registry");
-      caPem = ca.certPem;
-      caFile = ca.certFile;
-      args.push(`--tls-cert=${serving.certFile}`, `--tls-key=${serving.keyFile}`);
-    }
+    const serving = tls ? await servingCert(dir) : undefined;
+    if (serving !== undefined) args.push(`--tls-cert=${serving.certFile}`, `--tls-key=${serving.keyFile}`);
     if (auth !== undefined) args.push(`--basic-auth=${auth.username}:${auth.password}`);
-    const url = `${tls ? "https" : "http"}://${host}`;
-    const proc = await startProcess({
-      name: "referrers-registry",
-      command: tools.paths.REFERRERS_REGISTRY,
-      args,
-      ready: v2Ready(url, caPem, auth !== undefined),
-      readyTimeoutMs: 30_000,
-    });
-    return {
-      kind: "referrers-registry",
-      host,
-      url,
-      tls,
-      referrersApi: true,
-      ...(caPem !== undefined ? { caPem } : {}),
-      ...(caFile !== undefined ? { caFile } : {}),
-      ...(auth !== undefined ? { auth } : {}),
-      process: proc,
-      stop: async () => {
-        await proc.stop();
-        // CA files stay readable until the process is gone
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
+    return await launch({ kind: "referrers-registry", dir, host, command: tools.paths.REFERRERS_REGISTRY, args, serving, auth, referrersApi: true });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;

@@ -158,6 +158,11 @@ export class TokenCache {
     this.tokens.delete(key);
   }
 
+  /** Drops `token` only if it is still the one cached: a concurrent request may already have replaced it. */
+  deleteIf(key: string, token: string): void {
+    if (this.tokens.get(key)?.token === token) this.tokens.delete(key);
+  }
+
   get size(): number {
     return this.tokens.size;
   }
@@ -166,8 +171,9 @@ export class TokenCache {
 /** An Authorization header chosen for a request, and where it came from. */
 interface AuthChoice {
   readonly header: string | undefined;
-  /** The token cache key, when the header carries a token. */
+  /** The token cache key and the token, when the header carries one. */
   readonly tokenKey: string | undefined;
+  readonly token: string | undefined;
   readonly fromCache: boolean;
 }
 
@@ -179,11 +185,16 @@ export interface AuthenticatedResponse {
   readonly credentialsSent: boolean;
 }
 
-const NO_AUTH: AuthChoice = { header: undefined, tokenKey: undefined, fromCache: false };
+const NO_AUTH: AuthChoice = { header: undefined, tokenKey: undefined, token: undefined, fromCache: false };
 const TOKEN_RESPONSE_LIMIT = 1024 * 1024;
+/** Passed as the refused token after a 401 to a request that carried none: every cached token is new. */
+const REFUSED_NOTHING = '';
+
+/** The one thing the authenticator needs of the transport. */
+export type RequestSender = Pick<HttpTransport, 'send'>;
 
 export interface AuthenticatorOptions {
-  readonly transport: HttpTransport;
+  readonly transport: RequestSender;
   readonly endpoints: RegistryEndpoints;
   readonly credentials: CredentialProvider | undefined;
   readonly tokens?: TokenCache;
@@ -195,7 +206,7 @@ export interface AuthenticatorOptions {
  * Basic credentials up front instead of a 401 round trip first.
  */
 export class Authenticator {
-  private readonly transport: HttpTransport;
+  private readonly transport: RequestSender;
   private readonly endpoints: RegistryEndpoints;
   private readonly credentials: CredentialProvider | undefined;
   readonly tokens: TokenCache;
@@ -227,21 +238,22 @@ export class Authenticator {
     const scope = `repository:${repository}:pull`;
     const identity = credentialIdentity(credential);
     const known = this.challenges.get(registry);
-    const first = known === undefined ? NO_AUTH : await this.answer(known, request, scope, credential, identity, false);
+    const first = known === undefined ? NO_AUTH : await this.answer(known, request, scope, credential, identity, undefined);
     const username = credential?.username;
     const response = await this.transport.send(withAuthorization(request, first.header));
     const sent = (choice: AuthChoice): boolean => username !== undefined && choice.header !== undefined;
     if (response.status !== 401) return { response, username, credentialsSent: sent(first) };
-    if (first.tokenKey !== undefined) this.tokens.delete(first.tokenKey);
+    if (first.tokenKey !== undefined && first.token !== undefined) this.tokens.deleteIf(first.tokenKey, first.token);
     const challenge = selectChallenge(parseChallenges(response.headers['www-authenticate']));
     if (challenge === undefined) return { response, username, credentialsSent: sent(first) };
     this.challenges.set(registry, challenge);
     // A fresh answer to the same kind of challenge was just refused: asking again would not help.
     if (first.header !== undefined && !first.fromCache && known?.scheme === challenge.scheme) return { response, username, credentialsSent: sent(first) };
-    const second = await this.answer(challenge, request, scope, credential, identity, true);
+    // Any token but the refused one will do: a concurrent request may have fetched one since.
+    const second = await this.answer(challenge, request, scope, credential, identity, first.token ?? REFUSED_NOTHING);
     if (second.header === undefined) return { response, username, credentialsSent: sent(first) };
     const retried = await this.transport.send(withAuthorization(request, second.header));
-    if (retried.status === 401 && second.tokenKey !== undefined) this.tokens.delete(second.tokenKey);
+    if (retried.status === 401 && second.tokenKey !== undefined && second.token !== undefined) this.tokens.deleteIf(second.tokenKey, second.token);
     return { response: retried, username, credentialsSent: sent(second) };
   }
 
@@ -251,25 +263,23 @@ export class Authenticator {
     scope: string,
     credential: Credential | undefined,
     identity: string,
-    fresh: boolean,
+    refused: string | undefined,
   ): Promise<AuthChoice> {
     if (challenge.scheme === 'basic') {
       if (credential === undefined) return NO_AUTH;
-      return { header: basicAuthorization(credential), tokenKey: undefined, fromCache: false };
+      return { header: basicAuthorization(credential), tokenKey: undefined, token: undefined, fromCache: false };
     }
     if (challenge.scheme !== 'bearer') return NO_AUTH;
     const key = TokenCache.key(request.target.registry, scope, identity);
-    if (!fresh) {
-      const cached = this.tokens.get(key);
-      if (cached !== undefined) return { header: `Bearer ${cached}`, tokenKey: key, fromCache: true };
-    }
+    const cached = this.tokens.get(key);
+    if (cached !== undefined && cached !== refused) return { header: `Bearer ${cached}`, tokenKey: key, token: cached, fromCache: refused === undefined };
     let pending = this.pending.get(key);
     if (pending === undefined) {
       pending = this.fetchToken(challenge, scope, credential, request.target, request.deadline, key).finally(() => this.pending.delete(key));
       this.pending.set(key, pending);
     }
     const token = await pending;
-    return { header: `Bearer ${token}`, tokenKey: key, fromCache: false };
+    return { header: `Bearer ${token}`, tokenKey: key, token, fromCache: false };
   }
 
   /** GET realm?service=…&scope=… (Basic credentials when there are some) and caches the token. */

@@ -8,6 +8,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { handleAdmission } from '../admission/handle.ts';
 import type { AdmissionOutcome } from '../admission/handle.ts';
 import { InvalidReviewError, parseAdmissionReview, reviewResponse } from '../admission/review.ts';
+import { BodyError, readJsonBody } from './body.ts';
 import type { AdmissionRequest, AdmissionResponse } from '../admission/review.ts';
 import type { Logger } from '../log.ts';
 import { reviewLogger } from './review-log.ts';
@@ -31,11 +32,6 @@ export interface AppOptions {
 
 export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
 
-interface HttpError {
-  readonly status: number;
-  readonly message: string;
-}
-
 function toResponse(request: AdmissionRequest, outcome: AdmissionOutcome): AdmissionResponse {
   const { decision } = outcome;
   return {
@@ -47,23 +43,17 @@ function toResponse(request: AdmissionRequest, outcome: AdmissionOutcome): Admis
   };
 }
 
-function bodyParserError(error: unknown): HttpError | undefined {
-  if (typeof error !== 'object' || error === null || !('type' in error)) return undefined;
-  const type = (error as { type: unknown }).type;
-  switch (type) {
-    case 'entity.too.large':
-      return { status: 413, message: 'the request body is larger than the limit' };
-    case 'entity.parse.failed':
-      return { status: 400, message: 'the request body is not valid JSON' };
-    case 'encoding.unsupported':
-    case 'charset.unsupported':
-      return { status: 415, message: 'the request body must be UTF-8 JSON' };
-    case 'request.aborted':
-    case 'request.size.invalid':
-      return { status: 400, message: 'the request body was incomplete' };
-    default:
-      return undefined;
-  }
+/**
+ * Writes a JSON answer straight to node's response: express's res.json() did
+ * work an AdmissionReview answer never needs (ETag, freshness, charset lookup)
+ * for ~1.5 µs per review.
+ */
+function sendJson(res: Response, status: number, value: unknown, close = false): void {
+  const text = JSON.stringify(value);
+  const headers: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) };
+  if (close) headers['connection'] = 'close';
+  res.writeHead(status, headers);
+  res.end(text);
 }
 
 const NO_FINDINGS: readonly Finding[] = [];
@@ -81,6 +71,64 @@ export function createApp(options: AppOptions): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
 
+  // The review route first: it is matched on every review.
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  app.post('/validate', async (req: Request, res: Response) => {
+    const started = process.hrtime.bigint();
+    let request: AdmissionRequest;
+    try {
+      request = parseAdmissionReview(await readJsonBody(req, maxBodyBytes));
+    } catch (error) {
+      if (!(error instanceof BodyError || error instanceof InvalidReviewError)) {
+        // The client went away mid-body: nobody to answer.
+        logger.debug({ err: (error as Error).message }, 'request body not received');
+        return;
+      }
+      logger.warn({ err: error.message }, 'rejected a malformed AdmissionReview');
+      // Unread body left over (413): close rather than read the rest of it.
+      sendJson(res, error instanceof BodyError ? error.status : 400, { error: error.message }, error instanceof BodyError && error.status === 413);
+      metrics?.observeReview('error', '', Number(process.hrtime.bigint() - started) / 1e9);
+      return;
+    }
+    const engine = engines.current();
+    let outcome: AdmissionOutcome | undefined;
+    let response: AdmissionResponse;
+    let failed = false;
+    if (engine === undefined) {
+      failed = true;
+      // Not ready: fail closed with a reason rather than guess.
+      response = { uid: request.uid, allowed: false, status: { code: 503, message: 'modelgate has no policy loaded yet; retry shortly' } };
+    } else {
+      try {
+        const pending = handleAdmission(request, engine);
+        // Most reviews (and every warm one) are decided synchronously: answer them in the same turn.
+        outcome = pending instanceof Promise ? await pending : pending;
+        response = toResponse(request, outcome);
+      } catch (error) {
+        failed = true;
+        logger.error({ err: error, uid: request.uid }, 'internal error while evaluating a review');
+        response = { uid: request.uid, allowed: false, status: { code: 500, message: `modelgate could not evaluate the object (${(error as Error).message}); failing closed` } };
+      }
+    }
+    sendJson(res, 200, reviewResponse(response));
+    const decision: ReviewDecision = failed ? 'error' : response.allowed ? ((response.warnings?.length ?? 0) > 0 ? 'warn' : 'allow') : 'deny';
+    const durationNs = Number(process.hrtime.bigint() - started);
+    metrics?.observeReview(decision, request.kind.kind, durationNs / 1e9, findingsOf(outcome));
+    logReview({
+      uid: request.uid,
+      kind: request.kind.kind,
+      namespace: outcome?.object.namespace ?? request.namespace,
+      name: outcome?.object.name ?? request.name,
+      operation: request.operation,
+      dryRun: request.dryRun,
+      decision: decision === 'error' ? 'deny' : decision,
+      reasons: outcome?.decision.reasons ?? (response.status === undefined ? [] : [response.status.message]),
+      skipped: outcome?.skipped,
+      revision: engine?.policySet.revision,
+      durationMs: durationNs / 1e6,
+    });
+  });
+
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok');
   });
@@ -96,76 +144,14 @@ export function createApp(options: AppOptions): express.Express {
     });
   }
 
-  app.post(
-    '/validate',
-    express.json({ limit: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, strict: true }),
-    async (req: Request, res: Response) => {
-      // express.json parses only application/json bodies and leaves req.body undefined otherwise.
-      if (req.body === undefined) {
-        res.status(415).json({ error: 'the request must have Content-Type: application/json and hold an AdmissionReview' });
-        return;
-      }
-      const started = process.hrtime.bigint();
-      let request: AdmissionRequest;
-      try {
-        request = parseAdmissionReview(req.body);
-      } catch (error) {
-        const message = error instanceof InvalidReviewError ? error.message : 'the request is not an AdmissionReview';
-        logger.warn({ err: message }, 'rejected a malformed AdmissionReview');
-        res.status(400).json({ error: message });
-        metrics?.observeReview('error', '', Number(process.hrtime.bigint() - started) / 1e9);
-        return;
-      }
-      const engine = engines.current();
-      let outcome: AdmissionOutcome | undefined;
-      let response: AdmissionResponse;
-      let failed = false;
-      if (engine === undefined) {
-        failed = true;
-        // Not ready: fail closed with a reason rather than guess.
-        response = { uid: request.uid, allowed: false, status: { code: 503, message: 'modelgate has no policy loaded yet; retry shortly' } };
-      } else {
-        try {
-          const pending = handleAdmission(request, engine);
-          // Most reviews (and every warm one) are decided synchronously: answer them in the same turn.
-          outcome = pending instanceof Promise ? await pending : pending;
-          response = toResponse(request, outcome);
-        } catch (error) {
-          failed = true;
-          logger.error({ err: error, uid: request.uid }, 'internal error while evaluating a review');
-          response = { uid: request.uid, allowed: false, status: { code: 500, message: `modelgate could not evaluate the object (${(error as Error).message}); failing closed` } };
-        }
-      }
-      res.json(reviewResponse(response));
-      const decision: ReviewDecision = failed ? 'error' : response.allowed ? ((response.warnings?.length ?? 0) > 0 ? 'warn' : 'allow') : 'deny';
-      const durationNs = Number(process.hrtime.bigint() - started);
-      metrics?.observeReview(decision, request.kind.kind, durationNs / 1e9, findingsOf(outcome));
-      logReview({
-        uid: request.uid,
-        kind: request.kind.kind,
-        namespace: outcome?.object.namespace ?? request.namespace,
-        name: outcome?.object.name ?? request.name,
-        operation: request.operation,
-        dryRun: request.dryRun,
-        decision: decision === 'error' ? 'deny' : decision,
-        reasons: outcome?.decision.reasons ?? (response.status === undefined ? [] : [response.status.message]),
-        skipped: outcome?.skipped,
-        revision: engine?.policySet.revision,
-        durationMs: durationNs / 1e6,
-      });
-    },
-  );
-
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found: POST AdmissionReviews to /validate' });
   });
 
-  // express 5 passes body-parser and handler errors here; never answer with a bare 500 page.
+  // express 5 passes handler errors here; never answer with a bare 500 page.
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const known = bodyParserError(error);
-    if (known === undefined) logger.error({ err: error }, 'unexpected error in request handling');
-    const { status, message } = known ?? { status: 500, message: 'internal error' };
-    if (!res.headersSent) res.status(status).json({ error: message });
+    logger.error({ err: error }, 'unexpected error in request handling');
+    if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
   });
   return app;
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { copyFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import { policySetFromTexts } from '../../src/policy/load.ts';
@@ -106,8 +107,8 @@ describe('HTTPS admission server', () => {
     const deepArray = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
     const cases: [string, string | Buffer, Record<string, string>, number, RegExp][] = [
       ['a body that is not JSON', '{"apiVersion": "admission.k8s.io/v1", ', { 'content-type': 'application/json' }, 400, /not valid JSON/],
-      ['an empty body', '', { 'content-type': 'application/json' }, 400, /apiVersion must be admission\.k8s\.io\/v1, got null/],
-      ['a JSON scalar', '"hello"', { 'content-type': 'application/json' }, 400, /not valid JSON/],
+      ['an empty body', '', { 'content-type': 'application/json' }, 400, /body is empty/],
+      ['a JSON scalar', '"hello"', { 'content-type': 'application/json' }, 400, /must be a JSON object holding an AdmissionReview/],
       ['a wrong content type', valid(), { 'content-type': 'text/plain' }, 415, /Content-Type: application\/json/],
       ['no content type', valid(), {}, 415, /Content-Type/],
       ['a body over the size limit', Buffer.alloc(9 * 1024 * 1024, 0x20), { 'content-type': 'application/json' }, 413, /larger than the limit/],
@@ -117,6 +118,9 @@ describe('HTTPS admission server', () => {
       ['a wrong kind', json({ ...admissionReview(null), kind: 'SubjectAccessReview' }), { 'content-type': 'application/json' }, 400, /kind must be AdmissionReview/],
       ['a deeply nested array', deepArray, { 'content-type': 'application/json' }, 400, /./],
       ['a wrong charset', valid(), { 'content-type': 'application/json; charset=latin9' }, 415, /UTF-8/],
+      ['a compressed body', valid(), { 'content-type': 'application/json', 'content-encoding': 'gzip' }, 415, /must not be compressed/],
+      ['JSON of another type', valid(), { 'content-type': 'application/merge-patch+json' }, 415, /Content-Type: application\/json/],
+      ['a JSON array', '[]', { 'content-type': 'application/json' }, 400, /must be a JSON object holding an AdmissionReview/],
     ];
     for (const [name, body, headers, status, message] of cases) {
       it(`${name} → ${status}, then still serving`, async () => {
@@ -128,6 +132,37 @@ describe('HTTPS admission server', () => {
         assert.equal(responseOf(next.json)['allowed'], true);
       });
     }
+
+    it('a declared length over the limit → 413 at once, without waiting for the body, and the connection is closed', async () => {
+      const { status, text, connection } = await new Promise<{ status: number; text: string; connection: string | undefined }>((resolve, reject) => {
+        const req = httpsRequest(`${server.url}/validate`, { method: 'POST', ca: server.certs.ca, servername: 'localhost', headers: { 'content-type': 'application/json', 'content-length': String(9 * 1024 * 1024) } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: body, connection: res.headers['connection'] }));
+        });
+        req.on('error', reject);
+        req.write('{"apiVersion":'); // and never the rest
+      });
+      assert.equal(status, 413);
+      assert.match(text, /larger than the limit of 8388608 bytes/);
+      assert.equal(connection, 'close');
+      const next = await server.post(valid());
+      assert.equal(next.status, 200);
+    });
+
+    it('a client that goes away mid-body gets no answer and costs nothing', async () => {
+      const socketClosed = new Promise<void>((resolve) => {
+        const req = httpsRequest(`${server.url}/validate`, { method: 'POST', ca: server.certs.ca, servername: 'localhost', headers: { 'content-type': 'application/json', 'content-length': '1000' } });
+        req.on('error', () => resolve());
+        req.write('{"apiVersion":', () => setTimeout(() => req.destroy(), 20));
+        req.on('close', () => resolve());
+      });
+      await socketClosed;
+      const next = await server.post(valid());
+      assert.equal(next.status, 200);
+      assert.equal(responseOf(next.json)['allowed'], true);
+    });
 
     it('object: null is allowed', async () => {
       const review = admissionReview(null, { operation: 'CREATE' });

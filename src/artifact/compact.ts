@@ -11,22 +11,33 @@ import type { ArtifactFacts } from './rules.ts';
 
 const KEPT_ANNOTATIONS: readonly string[] = [...FILE_PATH_ANNOTATIONS, LICENSES_ANNOTATION];
 const MAX_INTERNED = 4096;
-const interned = new Map<string, string>();
 
-/** One shared copy of a frequent string (bounded, so hostile input cannot grow it without end). */
-function intern(value: string): string {
-  const known = interned.get(value);
-  if (known !== undefined) return known;
-  if (interned.size < MAX_INTERNED) interned.set(value, value);
-  return value;
+/** One shared copy of each frequent string, bounded so that hostile input cannot grow it without end. */
+class Interned {
+  readonly #strings = new Map<string, string>();
+
+  get(value: string): string {
+    const known = this.#strings.get(value);
+    if (known !== undefined) return known;
+    if (this.#strings.size < MAX_INTERNED) this.#strings.set(value, value);
+    return value;
+  }
 }
+
+/** Media types and annotation names: a few dozen in any cluster. */
+const names = new Interned();
+/** Layer file paths and licences (`model.safetensors`, `config.json`, `Apache-2.0`): recur across models; kept apart so unique ones cannot crowd out the names. */
+const values = new Interned();
+const intern = (value: string): string => names.get(value);
+const NO_ANNOTATIONS: Readonly<Record<string, string>> = Object.freeze({});
+const NO_CONFIGS: ArtifactFacts['configs'] = new Map();
 
 function keptAnnotations(annotations: Readonly<Record<string, string>> | undefined): Record<string, string> | undefined {
   if (annotations === undefined) return undefined;
   let kept: Record<string, string> | undefined;
   for (const key of KEPT_ANNOTATIONS) {
     const value = annotations[key];
-    if (value !== undefined) (kept ??= {})[intern(key)] = value;
+    if (value !== undefined) (kept ??= {})[intern(key)] = values.get(value);
   }
   return kept;
 }
@@ -50,7 +61,7 @@ function compactManifest(manifest: ImageManifest): ImageManifest {
     artifactType: manifest.artifactType === undefined ? undefined : intern(manifest.artifactType),
     config: compactDescriptor(manifest.config),
     layers: manifest.layers.map(compactDescriptor),
-    annotations: keptAnnotations(manifest.annotations) ?? {},
+    annotations: keptAnnotations(manifest.annotations) ?? NO_ANNOTATIONS,
   };
 }
 
@@ -59,6 +70,6 @@ export function compactFacts(facts: ArtifactFacts): ArtifactFacts {
   const root: ImageManifest | ImageIndex =
     facts.root.kind === 'manifest'
       ? (manifests[0] as ImageManifest)
-      : { kind: 'index', digest: facts.root.digest, mediaType: intern(facts.root.mediaType), artifactType: facts.root.artifactType, manifests: [], annotations: {} };
-  return { root, manifests, configs: facts.configs };
+      : { kind: 'index', digest: facts.root.digest, mediaType: intern(facts.root.mediaType), artifactType: facts.root.artifactType, manifests: [], annotations: NO_ANNOTATIONS };
+  return { root, manifests, configs: facts.configs.size === 0 ? NO_CONFIGS : facts.configs };
 }

@@ -92,11 +92,17 @@ export interface CacheStats {
   shared: number;
 }
 
+interface CachedFacts {
+  readonly facts: ArtifactFacts;
+  readonly configsRead: boolean;
+}
+
 export const DEFAULT_FACTS_CACHE: LruOptions = { maxEntries: 50_000, maxBytes: 96 * 1024 * 1024 };
 
 export class CachedArtifactSource implements ArtifactSource {
   readonly #inner: RegistryArtifactSource;
-  readonly #cache: LruCache<string, ArtifactFacts>;
+  /** By registry/repository@digest; an entry records whether its configs were read. */
+  readonly #cache: LruCache<string, CachedFacts>;
   readonly #flights = new SingleFlight<string, ArtifactFacts & { bytes: number }>();
   readonly stats: CacheStats = { hits: 0, misses: 0, shared: 0 };
 
@@ -107,24 +113,25 @@ export class CachedArtifactSource implements ArtifactSource {
 
   facts(locator: RepositoryLocator, digest: string, withConfigs: boolean, deadline: number): ArtifactFacts | Promise<ArtifactFacts> {
     // The repository is part of the key: a digest readable in one repository says nothing about another.
-    const base = `${locator.registry}/${locator.repository}@${digest}`;
-    const full = this.#cache.get(`${base}+configs`);
-    const cached = full ?? (withConfigs ? undefined : this.#cache.get(base));
-    if (cached !== undefined) {
+    const key = `${locator.registry}/${locator.repository}@${digest}`;
+    const cached = this.#cache.get(key);
+    if (cached !== undefined && (cached.configsRead || !withConfigs)) {
       this.stats.hits++;
-      return cached;
+      return cached.facts;
     }
     this.stats.misses++;
-    return this.#fetch(withConfigs ? `${base}+configs` : base, locator, digest, withConfigs, deadline);
+    return this.#fetch(key, locator, digest, withConfigs, deadline);
   }
 
   async #fetch(key: string, locator: RepositoryLocator, digest: string, withConfigs: boolean, deadline: number): Promise<ArtifactFacts> {
-    const joining = this.#flights.size > 0 && this.#flights.has(key);
+    const flight = withConfigs ? `${key}+configs` : key;
+    const joining = this.#flights.size > 0 && this.#flights.has(flight);
     if (joining) this.stats.shared++;
-    const fetched = await this.#flights.run(key, () => this.#inner.facts(locator, digest, withConfigs, deadline));
-    if (!joining) {
+    const fetched = await this.#flights.run(flight, () => this.#inner.facts(locator, digest, withConfigs, deadline));
+    // Never replace facts with configs by facts without (a concurrent manifest-only fetch may end last).
+    if (!joining && (withConfigs || this.#cache.get(key)?.configsRead !== true)) {
       // Estimated memory of the compact form: about its manifest's text size (measured: ~1.3 KB of heap for a 1 KB ModelPack manifest).
-      this.#cache.set(key, compactFacts(fetched), fetched.bytes + 256);
+      this.#cache.set(key, { facts: compactFacts(fetched), configsRead: withConfigs }, fetched.bytes + 256);
     }
     return fetched;
   }

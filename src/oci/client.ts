@@ -143,7 +143,9 @@ export class RegistryClient implements Registry {
     const response = await this.get(target, `manifests/${digest}`, MANIFEST_ACCEPT, options.maxBytes ?? this.limits.maxManifestBytes, deadline);
     const verified = verifyDigest(response.body, digest);
     if (!verified.ok) throw tampered(target, verified.actual, digest);
-    return toManifest(target, digest, response);
+    // The computed digest, equal to the requested one: that one is often a slice of a whole
+    // image reference, which a cached copy would keep alive.
+    return toManifest(target, verified.actual, response);
   }
 
   async fetchManifestByTag(locator: RepositoryLocator, tag: string, options: ManifestOptions = {}): Promise<FetchedManifest> {
@@ -173,7 +175,7 @@ export class RegistryClient implements Registry {
     if (expectedSize !== undefined && response.body.length !== expectedSize) {
       throw new RegistryError('MALFORMED', target, `the blob has ${response.body.length} bytes where its descriptor gives ${expectedSize}`);
     }
-    return { digest, size: response.body.length, bytes: response.body };
+    return { digest: verified.actual, size: response.body.length, bytes: response.body };
   }
 
   async fetchReferrers(locator: RepositoryLocator, subject: string, options: ReferrersOptions = {}): Promise<Referrers> {

@@ -162,6 +162,30 @@ describe('artifact rules against a real registry', { timeout: 300_000 }, () => {
     assert.equal(engine.cache?.stats.hits, 1);
   });
 
+  it('facts read without configs are read again when a rule needs the config, and the fuller facts then serve both', async () => {
+    const engine = engineFor(policyText(registry.host, 'types: [modelpack]'));
+    const cache = engine.cache ?? assert.fail('no cache');
+    const client = engine.client ?? assert.fail('no client');
+    const [host, path] = [registry.host, ref('good').slice(registry.host.length + 1)];
+    const [repository, digest] = path.split('@') as [string, string];
+    const locator = { registry: host, repository };
+    const deadline = Date.now() + 10_000;
+    const manifestOnly = await cache.facts(locator, digest, false, deadline);
+    assert.equal(manifestOnly.configs.size, 0);
+    assert.equal(client.requestCount, 1);
+    assert.ok(!(cache.facts(locator, digest, false, deadline) instanceof Promise), 'manifest-only facts are cached');
+    const withConfigs = await cache.facts(locator, digest, true, deadline);
+    assert.equal(withConfigs.configs.size, 1, 'the config was read');
+    assert.equal(client.requestCount, 3, 'manifest and config blob');
+    for (const needConfigs of [false, true]) {
+      const cached = cache.facts(locator, digest, needConfigs, deadline);
+      assert.ok(!(cached instanceof Promise), `served from the cache (configs needed: ${needConfigs})`);
+      assert.equal(cached.configs.size, 1);
+    }
+    assert.equal(client.requestCount, 3);
+    assert.deepEqual(cache.stats, { hits: 3, misses: 2, shared: 0 });
+  });
+
   describe('failures follow onError', () => {
     it('an unknown digest is denied with the registry hint (onError: deny)', async () => {
       const engine = engineFor(policyText(registry.host, 'types: [modelpack]'));

@@ -13,13 +13,7 @@ const CHUNK_BYTES = 64 * 1024;
 /** How long to keep retrying a full non-blocking pipe before dropping a batch. */
 const EAGAIN_PATIENCE_MS = 1000;
 
-export interface LineDestination {
-  write(line: string): boolean;
-  /** Writes everything pending now. */
-  flushSync(): void;
-}
-
-export class TurnBatchedDestination implements LineDestination {
+export class TurnBatchedDestination {
   readonly #fd: number;
   #pending: string[] = [];
   #scheduled = false;
@@ -42,6 +36,7 @@ export class TurnBatchedDestination implements LineDestination {
     return true;
   }
 
+  /** Writes everything pending now. */
   flushSync(): void {
     if (this.#pending.length === 0) return;
     const text = this.#pending.length === 1 ? (this.#pending[0] ?? '') : this.#pending.join('');

@@ -6,6 +6,7 @@
  * generality (charsets, inflation, type matching) cost ~2 µs per review.
  */
 import type { IncomingMessage } from 'node:http';
+import { baseMediaType } from '../oci/media-types.ts';
 
 export class BodyError extends Error {
   readonly status: 400 | 413 | 415;
@@ -18,14 +19,16 @@ export class BodyError extends Error {
 
 /** `application/json`, optionally with `charset=utf-8` (any case, quoted or not); other parameters are ignored. */
 export function checkContentType(header: string | undefined): void {
-  const [type = '', ...parameters] = (header ?? '').split(';');
-  if (type.trim().toLowerCase() !== 'application/json') {
+  const value = header ?? '';
+  if (baseMediaType(value) !== 'application/json') {
     throw new BodyError(415, 'the request must have Content-Type: application/json and hold an AdmissionReview');
   }
-  for (const parameter of parameters) {
-    const [name = '', value = ''] = parameter.split('=', 2);
+  const semicolon = value.indexOf(';');
+  if (semicolon === -1) return;
+  for (const parameter of value.slice(semicolon + 1).split(';')) {
+    const [name = '', charsetValue = ''] = parameter.split('=', 2);
     if (name.trim().toLowerCase() !== 'charset') continue;
-    const charset = value.trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+    const charset = charsetValue.trim().replace(/^"(.*)"$/, '$1').toLowerCase();
     if (charset !== 'utf-8' && charset !== 'utf8') throw new BodyError(415, `the request body must be UTF-8 JSON, not charset ${JSON.stringify(charset.slice(0, 40))}`);
   }
 }
@@ -65,7 +68,6 @@ export function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<
     let ended = false;
     const onEnd = (): void => {
       ended = true;
-      req.removeListener('error', onError);
       const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received);
       if (bytes.length === 0) {
         reject(new BodyError(400, 'the request body is empty; POST an AdmissionReview'));
@@ -77,10 +79,9 @@ export function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<
         reject(new BodyError(400, 'the request body is not valid JSON'));
       }
     };
-    const onError = (error: Error): void => reject(error);
     req.on('data', onData);
     req.once('end', onEnd);
-    req.once('error', onError);
+    req.once('error', reject);
     // A client gone mid-body: settle so nothing waits forever. (Every request closes; only build the error when it matters.)
     req.once('close', () => {
       if (!ended) reject(new Error('the client closed the connection before sending the whole body'));

@@ -3,7 +3,7 @@
  * (other kinds, DELETE and CONNECT, subresources, objects without image
  * volumes) and evaluates the rest.
  */
-import { decide } from '../engine/decision.ts';
+import { decide, tooManyReferences } from '../engine/decision.ts';
 import type { Decision, ObjectIdentity } from '../engine/decision.ts';
 import { evaluateReferences } from '../engine/evaluate.ts';
 import type { Engine } from '../engine/engine.ts';
@@ -48,6 +48,8 @@ export function handleAdmission(request: AdmissionRequest, engine: Engine): Admi
     sites = newReferences(sites, request.oldObject, location);
     if (sites.length === 0) return skip('image volume references unchanged');
   }
+  const limit = engine.policySet.config.limits.maxReferencesPerObject;
+  if (sites.length > limit) return { decision: tooManyReferences(object, sites.length, limit), object, skipped: undefined };
   // Namespaced kinds always have a namespace on the request; `default` covers manifests checked offline.
   const namespace = object.namespace === '' ? 'default' : object.namespace;
   const context = { engine, namespace, deadline: Date.now() + engine.policySet.config.timeouts.totalMs };

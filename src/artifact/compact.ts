@@ -6,10 +6,11 @@
  */
 import type { Descriptor } from '../oci/types.ts';
 import type { ImageIndex, ImageManifest } from './manifest.ts';
-import { FILE_PATH_ANNOTATIONS, LICENSES_ANNOTATION } from './media-types.ts';
+import { NAME_ANNOTATIONS } from './file-names.ts';
+import { LICENSES_ANNOTATION } from './media-types.ts';
 import type { ArtifactFacts } from './rules.ts';
 
-const KEPT_ANNOTATIONS: readonly string[] = [...FILE_PATH_ANNOTATIONS, LICENSES_ANNOTATION];
+const KEPT_ANNOTATIONS: readonly string[] = [...NAME_ANNOTATIONS, LICENSES_ANNOTATION];
 const MAX_INTERNED = 4096;
 
 /** One shared copy of each frequent string, bounded so that hostile input cannot grow it without end. */
@@ -72,4 +73,39 @@ export function compactFacts(facts: ArtifactFacts): ArtifactFacts {
       ? (manifests[0] as ImageManifest)
       : { kind: 'index', digest: facts.root.digest, mediaType: intern(facts.root.mediaType), artifactType: facts.root.artifactType, manifests: [], annotations: NO_ANNOTATIONS };
   return { root, manifests, configs: facts.configs.size === 0 ? NO_CONFIGS : facts.configs };
+}
+
+/** V8 object sizes on 64-bit Node (no pointer compression): header of map, properties and elements, then a word per field. */
+const OBJECT = 24;
+const WORD = 8;
+const stringBytes = (value: string): number => 16 + value.length * (/^[\x00-\xff]*$/.test(value) ? 1 : 2);
+
+function descriptorBytes(descriptor: Descriptor): number {
+  let bytes = OBJECT + 5 * WORD + stringBytes(descriptor.digest);
+  if (descriptor.annotations !== undefined) {
+    for (const value of Object.values(descriptor.annotations)) bytes += WORD * 2 + stringBytes(value);
+    bytes += OBJECT;
+  }
+  return bytes;
+}
+
+function manifestBytes(manifest: ImageManifest): number {
+  let bytes = OBJECT + 8 * WORD + stringBytes(manifest.digest) + descriptorBytes(manifest.config) + 16 + manifest.layers.length * WORD;
+  for (const layer of manifest.layers) bytes += descriptorBytes(layer);
+  for (const value of Object.values(manifest.annotations)) bytes += WORD * 2 + stringBytes(value);
+  return bytes;
+}
+
+/**
+ * The heap a cached entry takes, estimated from its compact form (not from the
+ * manifest's text, which a hostile manifest can make small while its layers
+ * are many): objects, the digests and file names it keeps, and the cache's own
+ * entry and key. Interned media types and annotation names are shared and not counted.
+ */
+export function estimateHeapBytes(facts: ArtifactFacts): number {
+  let bytes = 256;
+  for (const manifest of facts.manifests) bytes += manifestBytes(manifest);
+  if (facts.root.kind === 'index') bytes += OBJECT + 6 * WORD + stringBytes(facts.root.digest);
+  for (const [digest, config] of facts.configs) bytes += 64 + stringBytes(digest) + (config.ok ? 128 + config.config.licenses.reduce((sum, license) => sum + stringBytes(license), 0) : stringBytes(config.reason));
+  return bytes;
 }

@@ -26,7 +26,9 @@ export interface ImageIndex {
   readonly annotations: Readonly<Record<string, string>>;
 }
 
+/** The registry answered, and what it answered cannot be judged: a verdict about the artifact, not a "could not check". */
 export class MalformedManifestError extends Error {
+  readonly contentProblem = true;
   constructor(digest: string, problem: string) {
     super(`manifest ${digest} is malformed: ${problem}`);
     this.name = 'MalformedManifestError';
@@ -35,11 +37,10 @@ export class MalformedManifestError extends Error {
 
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 
+/** The string values of a map; built with fromEntries so that a key like `__proto__` stays a key. */
 function stringMap(value: unknown): Record<string, string> {
   if (!isPlainObject(value)) return {};
-  const out: Record<string, string> = {};
-  for (const [key, item] of Object.entries(value)) if (typeof item === 'string') out[key] = item;
-  return out;
+  return Object.fromEntries(Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
 }
 
 export function parseDescriptor(value: unknown, where: string, digest: string): Descriptor {
@@ -61,12 +62,16 @@ export function parseDescriptor(value: unknown, where: string, digest: string): 
   };
 }
 
+/** Layers (and index entries) judged per manifest at most: a bound on the rules' work, far above any model's file count. */
+export const MAX_LAYERS = 4096;
+
 export function parseManifest(fetched: FetchedManifest): ImageManifest | ImageIndex {
   const { json, digest } = fetched;
-  const mediaType = baseMediaType(typeof json['mediaType'] === 'string' ? json['mediaType'] : fetched.mediaType);
+  // The registry client refused documents whose mediaType disagrees with their content (oci/documents.ts).
+  const mediaType = baseMediaType(typeof json['mediaType'] === 'string' && json['mediaType'] !== '' ? json['mediaType'] : fetched.mediaType);
   const artifactType = typeof json['artifactType'] === 'string' ? json['artifactType'] : undefined;
   const annotations = stringMap(json['annotations']);
-  if (isIndexMediaType(mediaType) || (Array.isArray(json['manifests']) && !('layers' in json))) {
+  if (isIndexMediaType(mediaType)) {
     const list = json['manifests'];
     if (!Array.isArray(list)) throw new MalformedManifestError(digest, 'the index has no manifests list');
     return { kind: 'index', digest, mediaType, artifactType, annotations, manifests: list.map((item, index) => parseDescriptor(item, `manifests[${index}]`, digest)) };
@@ -77,6 +82,7 @@ export function parseManifest(fetched: FetchedManifest): ImageManifest | ImageIn
   if (json['schemaVersion'] !== 2) throw new MalformedManifestError(digest, 'schemaVersion is not 2');
   const layers = json['layers'] ?? [];
   if (!Array.isArray(layers)) throw new MalformedManifestError(digest, 'layers is not a list');
+  if (layers.length > MAX_LAYERS) throw new MalformedManifestError(digest, `it lists ${layers.length} layers; modelgate judges at most ${MAX_LAYERS}`);
   return {
     kind: 'manifest',
     digest,

@@ -61,9 +61,6 @@ export function isKnownTypeName(value: string): boolean {
   return PRESETS.has(value) || /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/i.test(value);
 }
 
-/** Annotations that name the file a layer becomes when CRI-O mounts the artifact. */
-export const FILE_PATH_ANNOTATIONS: readonly string[] = ['org.cncf.model.filepath', 'org.cnai.model.filepath', 'org.opencontainers.image.title'];
-
 export const LICENSES_ANNOTATION = 'org.opencontainers.image.licenses';
 
 export function isTarLayer(mediaType: string): boolean {

@@ -4,10 +4,11 @@
  * config field failed, so a denial reads as a fact about the artifact.
  */
 import type { Finding } from '../engine/finding.ts';
-import { matchesAny } from '../policy/glob.ts';
+import { matchesAny } from '../core/glob.ts';
 import type { ArtifactRules, ModelPolicy, PolicyMode } from '../policy/types.ts';
 import type { ImageIndex, ImageManifest } from './manifest.ts';
-import { FILE_PATH_ANNOTATIONS, LICENSES_ANNOTATION, MODELPACK_CONFIG_TYPE, LEGACY_MODELPACK_CONFIG_TYPE, PRESETS, isTarLayer } from './media-types.ts';
+import { baseName, layerNames, mountedPath } from './file-names.ts';
+import { LICENSES_ANNOTATION, MODELPACK_CONFIG_TYPE, LEGACY_MODELPACK_CONFIG_TYPE, PRESETS, isTarLayer } from './media-types.ts';
 import type { ModelPackConfig } from './modelpack-config.ts';
 import { formatBytes } from './quantity.ts';
 import { LicenseExpressionError, licenseAllowed, parseLicenseExpression } from './spdx.ts';
@@ -38,15 +39,15 @@ const short = (digest: string): string => {
   return `${digest.slice(0, colon + 13)}…`;
 };
 
-export function filePathOf(layer: Descriptor): string | undefined {
-  for (const key of FILE_PATH_ANNOTATIONS) {
-    const value = layer.annotations?.[key];
-    if (value !== undefined && value !== '') return value;
-  }
-  return undefined;
+/** The file name to show for a layer: where CRI-O mounts it, else the first name it carries. */
+export function fileNameOf(layer: Descriptor): string | undefined {
+  return mountedPath(layer) ?? layerNames(layer)[0];
 }
 
-const describeLayer = (layer: Descriptor, index: number): string => `layer ${index + 1} (${short(layer.digest)}, ${layer.mediaType}${filePathOf(layer) === undefined ? '' : `, ${filePathOf(layer)}`})`;
+const describeLayer = (layer: Descriptor, index: number): string => {
+  const name = fileNameOf(layer);
+  return `layer ${index + 1} (${short(layer.digest)}, ${layer.mediaType}${name === undefined ? '' : `, ${name === '' ? '/' : name}`})`;
+};
 
 /** Advisory findings never deny: an enforce policy turns them into warnings. */
 const advisoryMode = (mode: PolicyMode): PolicyMode => (mode === 'enforce' ? 'warn' : mode);
@@ -109,36 +110,84 @@ function checkMountable(context: Context): void {
     fail(context, 'mountable', 'the artifact has no layers: the volume would be empty', 'push the model files as layers');
     return;
   }
+  const mountedBy = new Map<string, number>();
   manifest.layers.forEach((layer, index) => {
-    if (filePathOf(layer) === undefined) {
+    const path = mountedPath(layer);
+    if (path === undefined) {
       fail(
         context,
         'mountable',
-        `${describeLayer(layer, index)} has no file path annotation: CRI-O would not mount it and the model would start incomplete`,
+        `${describeLayer(layer, index)} has no file path annotation that CRI-O reads (a non-empty org.opencontainers.image.title, else org.cncf.model.filepath): CRI-O would not mount it and the model would start incomplete`,
         'annotate every layer with org.cncf.model.filepath or org.opencontainers.image.title (modctl and oras push do so)',
       );
-    } else if (isTarLayer(layer.mediaType)) {
+      return;
+    }
+    if (path === '') {
+      fail(context, 'mountable', `${describeLayer(layer, index)} is named so that it would be mounted over the volume itself`, 'name every layer with a file path inside the model directory');
+      return;
+    }
+    const earlier = mountedBy.get(path);
+    if (earlier !== undefined) {
+      fail(context, 'mountable', `${describeLayer(layer, index)} is mounted at ${path}, like layer ${earlier + 1}: the later one hides the earlier`, 'give every layer its own file path');
+    } else {
+      mountedBy.set(path, index);
+    }
+    if (isTarLayer(layer.mediaType)) {
       fail(context, 'mountable', `${describeLayer(layer, index)} is a tar archive: CRI-O mounts it as one file and does not unpack it`, 'push model files as raw layers', advisoryMode(policy.mode));
     }
   });
+  // A file cannot also be a directory of other files: the container would fail to start.
+  for (const [path, index] of mountedBy) {
+    for (let parent = path.lastIndexOf('/'); parent > 0; parent = path.lastIndexOf('/', parent - 1)) {
+      const owner = mountedBy.get(path.slice(0, parent));
+      if (owner !== undefined) {
+        fail(context, 'mountable', `layer ${index + 1} is mounted at ${path}, inside ${path.slice(0, parent)}, which layer ${owner + 1} mounts as a file`, 'give every layer its own file path');
+        break;
+      }
+    }
+  }
 }
 
 function checkDenyFiles(context: Context): void {
   const { rules, manifest } = context;
   if (rules.denyFiles.length === 0) return;
+  const globs = lowerCaseGlobs(rules.denyFiles);
   manifest.layers.forEach((layer, index) => {
-    const path = filePathOf(layer);
-    if (path === undefined) return;
-    const base = path.slice(path.lastIndexOf('/') + 1);
-    if (matchesAny(rules.denyFiles, path) || matchesAny(rules.denyFiles, base)) {
+    if (isTarLayer(layer.mediaType)) {
       fail(
         context,
         'denyFiles',
-        `${describeLayer(layer, index)} is a denied file: pickle-based weights can run code when they are loaded`,
+        `${describeLayer(layer, index)} is a tar archive: the files in it cannot be judged by name without downloading it`,
+        'push model files as raw layers, one per file, so that their names can be checked',
+      );
+      return;
+    }
+    // Every name the layer carries, whichever a runtime or tool uses; by name, not by content.
+    const denied = layerNames(layer).find((name) => {
+      const lower = name.toLowerCase();
+      return matchesAny(globs, lower) || matchesAny(globs, baseName(lower));
+    });
+    if (denied !== undefined) {
+      fail(
+        context,
+        'denyFiles',
+        `${describeLayer(layer, index)} is a denied file${denied === fileNameOf(layer) ? '' : ` (it is also named ${denied})`}: pickle-based weights can run code when they are loaded`,
         'convert the weights to safetensors (or another format that holds no code) and push again',
       );
     }
   });
+}
+
+const lowerCased = new WeakMap<readonly string[], readonly string[]>();
+
+/** denyFiles compare without case; the lowered list is kept per policy list. */
+function lowerCaseGlobs(globs: readonly string[]): readonly string[] {
+  let lower = lowerCased.get(globs);
+  if (lower === undefined) {
+    lower = globs.map((glob) => glob.toLowerCase());
+    lowerCased.set(globs, lower);
+  }
+  return lower;
 }
 
 function checkMaxSize(context: Context): void {

@@ -1,14 +1,21 @@
 /**
  * Where artifact facts come from: the registry, read through a cache.
  * A digest names immutable content, so facts are cached without expiry,
- * bounded by entries and bytes; failures are never cached. Concurrent
- * admissions of one uncached digest share one fetch.
+ * bounded by entries and by their estimated heap (compact.ts); failures are
+ * never cached. Concurrent admissions of one uncached digest share one fetch.
+ *
+ * Facts read with a pod's pull secret are told only to reviews whose pods
+ * pull with the same credential (their audience, oci/credentials.ts): a
+ * namespace never learns about an artifact its own credentials cannot read.
  */
 import { LruCache } from '../cache/lru.ts';
 import type { LruOptions } from '../cache/lru.ts';
 import { SingleFlight } from '../cache/single-flight.ts';
+import { describeRefusal, parseStrictJson } from '../core/strict-json.ts';
+import { PUBLIC, narrower } from '../oci/credentials.ts';
+import type { Audience } from '../oci/credentials.ts';
 import type { Registry, RepositoryLocator } from '../oci/types.ts';
-import { compactFacts } from './compact.ts';
+import { compactFacts, estimateHeapBytes } from './compact.ts';
 import { MalformedManifestError, parseManifest } from './manifest.ts';
 import type { ImageManifest } from './manifest.ts';
 import { parseModelPackConfig } from './modelpack-config.ts';
@@ -25,6 +32,7 @@ export const MAX_INDEX_MANIFESTS = 16;
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
 export class IndexTooLargeError extends Error {
+  readonly contentProblem = true;
   constructor(digest: string, count: number) {
     super(`index ${digest} lists ${count} manifests; modelgate checks at most ${MAX_INDEX_MANIFESTS}`);
     this.name = 'IndexTooLargeError';
@@ -38,9 +46,10 @@ export class RegistryArtifactSource implements ArtifactSource {
     this.#registry = registry;
   }
 
-  async facts(locator: RepositoryLocator, digest: string, withConfigs: boolean, deadline: number): Promise<ArtifactFacts & { bytes: number }> {
+  async facts(locator: RepositoryLocator, digest: string, withConfigs: boolean, deadline: number): Promise<FetchedFacts> {
     const root = await this.#registry.fetchManifest(locator, digest, { deadline });
     let bytes = root.bytes.length;
+    let audience = root.audience ?? PUBLIC;
     const parsed = parseManifest(root);
     let manifests: ImageManifest[];
     if (parsed.kind === 'manifest') {
@@ -52,6 +61,7 @@ export class RegistryArtifactSource implements ArtifactSource {
         parsed.manifests.map(async (descriptor) => {
           const child = await this.#registry.fetchManifest(locator, descriptor.digest, { deadline });
           bytes += child.bytes.length;
+          audience = narrower(audience, child.audience ?? PUBLIC);
           const manifest = parseManifest(child);
           if (manifest.kind !== 'manifest') throw new MalformedManifestError(digest, `index entry ${descriptor.digest} is itself an index`);
           return manifest;
@@ -65,20 +75,32 @@ export class RegistryArtifactSource implements ArtifactSource {
         [...wanted].map(async ([configDigest, size]) => {
           const blob = await this.#registry.fetchBlob(locator, configDigest, { deadline, maxBytes: MAX_CONFIG_BYTES, expectedSize: size });
           bytes += blob.bytes.length;
+          audience = narrower(audience, blob.audience ?? PUBLIC);
           configs.set(configDigest, readConfig(blob.bytes));
         }),
       );
     }
-    return { root: parsed, manifests, configs, bytes };
+    return { root: parsed, manifests, configs, bytes, audience };
   }
 }
+
+/** Facts as fetched: with the bytes read and who may be told about them. */
+export interface FetchedFacts extends ArtifactFacts {
+  readonly bytes: number;
+  readonly audience: Audience;
+}
+
+/** The audience of the review under way for a repository (ReviewCredentials.audienceFor). */
+export type AudienceOf = (locator: RepositoryLocator) => Promise<Audience>;
+
+const isPrivate = (audience: Audience): boolean => audience.startsWith('pod:');
 
 function readConfig(bytes: Buffer): ConfigFact {
   let json: unknown;
   try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    return { ok: false, reason: 'it is not JSON' };
+    json = parseStrictJson(bytes);
+  } catch (error) {
+    return { ok: false, reason: describeRefusal('config', error) };
   }
   const result = parseModelPackConfig(json);
   if (result.ok) return result;
@@ -95,20 +117,24 @@ export interface CacheStats {
 interface CachedFacts {
   readonly facts: ArtifactFacts;
   readonly configsRead: boolean;
+  readonly audience: Audience;
 }
 
-export const DEFAULT_FACTS_CACHE: LruOptions = { maxEntries: 50_000, maxBytes: 96 * 1024 * 1024 };
+/** Sized by estimated heap (compact.ts): with the other caches and the body budgets it keeps the process inside its 256 MiB limit. */
+export const DEFAULT_FACTS_CACHE: LruOptions = { maxEntries: 50_000, maxBytes: 48 * 1024 * 1024 };
 
 export class CachedArtifactSource implements ArtifactSource {
   readonly #inner: RegistryArtifactSource;
-  /** By registry/repository@digest; an entry records whether its configs were read. */
+  /** By registry/repository@digest; an entry records whether its configs were read, and for whom. */
   readonly #cache: LruCache<string, CachedFacts>;
-  readonly #flights = new SingleFlight<string, ArtifactFacts & { bytes: number }>();
+  readonly #flights = new SingleFlight<string, FetchedFacts>();
+  readonly #audienceOf: AudienceOf;
   readonly stats: CacheStats = { hits: 0, misses: 0, shared: 0 };
 
-  constructor(inner: RegistryArtifactSource, options: LruOptions = DEFAULT_FACTS_CACHE) {
+  constructor(inner: RegistryArtifactSource, options: LruOptions = DEFAULT_FACTS_CACHE, audienceOf: AudienceOf = () => Promise.resolve(PUBLIC)) {
     this.#inner = inner;
     this.#cache = new LruCache(options);
+    this.#audienceOf = audienceOf;
   }
 
   facts(locator: RepositoryLocator, digest: string, withConfigs: boolean, deadline: number): ArtifactFacts | Promise<ArtifactFacts> {
@@ -116,6 +142,20 @@ export class CachedArtifactSource implements ArtifactSource {
     const key = `${locator.registry}/${locator.repository}@${digest}`;
     const cached = this.#cache.get(key);
     if (cached !== undefined && (cached.configsRead || !withConfigs)) {
+      // Public and shared facts are everyone's: the warm path stays synchronous.
+      if (!isPrivate(cached.audience)) {
+        this.stats.hits++;
+        return cached.facts;
+      }
+      return this.#private(key, cached, locator, digest, withConfigs, deadline);
+    }
+    this.stats.misses++;
+    return this.#fetch(key, locator, digest, withConfigs, deadline);
+  }
+
+  /** Facts read with a pod's credential: told to a review that holds the same credential, fetched afresh for any other. */
+  async #private(key: string, cached: CachedFacts, locator: RepositoryLocator, digest: string, withConfigs: boolean, deadline: number): Promise<ArtifactFacts> {
+    if ((await this.#audienceOf(locator)) === cached.audience) {
       this.stats.hits++;
       return cached.facts;
     }
@@ -124,14 +164,16 @@ export class CachedArtifactSource implements ArtifactSource {
   }
 
   async #fetch(key: string, locator: RepositoryLocator, digest: string, withConfigs: boolean, deadline: number): Promise<ArtifactFacts> {
-    const flight = withConfigs ? `${key}+configs` : key;
+    // A fetch is shared only by reviews that would read with the same credential.
+    const audience = await this.#audienceOf(locator);
+    const flight = `${key}${withConfigs ? '+configs' : ''}|${audience}`;
     const joining = this.#flights.size > 0 && this.#flights.has(flight);
     if (joining) this.stats.shared++;
     const fetched = await this.#flights.run(flight, () => this.#inner.facts(locator, digest, withConfigs, deadline));
     // Never replace facts with configs by facts without (a concurrent manifest-only fetch may end last).
     if (!joining && (withConfigs || this.#cache.get(key)?.configsRead !== true)) {
-      // Estimated memory of the compact form: about its manifest's text size (measured: ~1.3 KB of heap for a 1 KB ModelPack manifest).
-      this.#cache.set(key, { facts: compactFacts(fetched), configsRead: withConfigs }, fetched.bytes + 256);
+      const compact = compactFacts(fetched);
+      this.#cache.set(key, { facts: compact, configsRead: withConfigs, audience: fetched.audience }, estimateHeapBytes(compact));
     }
     return fetched;
   }

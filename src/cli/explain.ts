@@ -16,7 +16,7 @@
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { ArtifactFacts } from '../artifact/rules.ts';
-import { filePathOf, rulesNeedConfig } from '../artifact/rules.ts';
+import { fileNameOf, rulesNeedConfig } from '../artifact/rules.ts';
 import type { ImageManifest } from '../artifact/manifest.ts';
 import { LICENSES_ANNOTATION } from '../artifact/media-types.ts';
 import { formatBytes } from '../artifact/quantity.ts';
@@ -204,7 +204,7 @@ function summarizeManifest(manifest: ImageManifest, facts: ArtifactFacts): Manif
     ...(format === undefined ? {} : { format }),
     ...(licenses === undefined ? {} : { licenses }),
     layers: manifest.layers.map((layer) => {
-      const file = filePathOf(layer);
+      const file = fileNameOf(layer);
       return { mediaType: layer.mediaType, digest: layer.digest, size: layer.size, ...(file === undefined ? {} : { file }) };
     }),
     totalSize: manifest.layers.reduce((sum, layer) => sum + layer.size, 0),

@@ -26,6 +26,24 @@ export interface Decision {
 
 /** Kubernetes keeps warnings short; kubectl prints each on its own line. */
 const MAX_WARNING_LENGTH = 120;
+/**
+ * An answer stays small whatever the object: the API server passes warnings
+ * on (it truncates past 4,096 characters in all) and the denial message to
+ * the user, and writes audit annotations to its audit log. The first findings
+ * are listed, then how many more there are.
+ */
+export const ANSWER_LIMITS = {
+  /** Model references listed in a denial. */
+  references: 20,
+  /** Findings listed per reference. */
+  findingsPerReference: 10,
+  warnings: 20,
+  auditEntries: 20,
+  /** Reasons in the review's log line. */
+  reasons: 50,
+  /** Characters of a denial message, whatever its lists hold. */
+  messageLength: 32 * 1024,
+} as const;
 
 export function describeObject(object: ObjectIdentity): string {
   return `${object.kind} ${object.namespace === '' ? '' : `${object.namespace}/`}${object.name}`;
@@ -58,32 +76,56 @@ function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
+/** Appends `… and N more <what>` when a list was cut. */
+function more(count: number, what: string): string {
+  return `… and ${count} more ${what}`;
+}
+
 export function decide(object: ObjectIdentity, verdicts: readonly ReferenceVerdict[]): Decision {
   const denials: string[] = [];
   const warnings: string[] = [];
   const audits: string[] = [];
   const reasons: string[] = [];
+  let deniedReferences = 0;
+  let warningCount = 0;
+  let auditCount = 0;
+  let reasonCount = 0;
   for (const verdict of verdicts) {
-    const bySeverity = new Map<string, string[]>();
+    const enforced: string[] = [];
+    let enforcedCount = 0;
     for (const finding of verdict.findings) {
-      reasons.push(`${verdict.site.path}: ${finding.policy}/${finding.rule}${finding.mode === 'enforce' ? '' : ` (${finding.mode})`}`);
-      const list = bySeverity.get(finding.mode) ?? [];
-      list.push(describeFinding(finding, '    '));
-      bySeverity.set(finding.mode, list);
-      if (finding.mode === 'warn') {
-        warnings.push(describeWarning(verdict, finding));
-      } else if (finding.mode === 'audit') {
-        audits.push(`${verdict.site.path}: ${finding.policy}/${finding.rule}: ${firstLine(finding.reason)}`);
+      if (reasonCount++ < ANSWER_LIMITS.reasons) reasons.push(`${verdict.site.path}: ${finding.policy}/${finding.rule}${finding.mode === 'enforce' ? '' : ` (${finding.mode})`}`);
+      if (finding.mode === 'enforce') {
+        if (enforcedCount++ < ANSWER_LIMITS.findingsPerReference) enforced.push(describeFinding(finding, '    '));
+      } else if (finding.mode === 'warn') {
+        if (warningCount++ < ANSWER_LIMITS.warnings) warnings.push(describeWarning(verdict, finding));
+      } else if (auditCount++ < ANSWER_LIMITS.auditEntries) {
+        audits.push(`${verdict.site.path}: ${finding.policy}/${finding.rule}: ${truncate(firstLine(finding.reason), 200)}`);
       }
     }
-    const enforced = bySeverity.get('enforce');
-    if (enforced !== undefined) {
-      denials.push(`- ${describeSite(verdict)}:\n${enforced.join('\n')}`);
-    }
+    if (enforcedCount === 0) continue;
+    if (enforcedCount > enforced.length) enforced.push(`    ${more(enforcedCount - enforced.length, 'failed rules')}`);
+    if (deniedReferences++ < ANSWER_LIMITS.references) denials.push(`- ${describeSite(verdict)}:\n${enforced.join('\n')}`);
   }
+  if (reasonCount > reasons.length) reasons.push(more(reasonCount - reasons.length, 'reasons'));
+  if (warningCount > warnings.length) warnings.push(`modelgate: ${more(warningCount - warnings.length, 'warnings')}`);
+  if (auditCount > audits.length) audits.push(more(auditCount - audits.length, 'findings'));
   const auditAnnotations: Record<string, string> = audits.length > 0 ? { 'policy-violations': audits.join('; ') } : {};
-  if (denials.length === 0) return { allowed: true, message: undefined, warnings, auditAnnotations, verdicts, reasons };
-  const count = denials.length === 1 ? 'a model reference' : `${denials.length} model references`;
-  const message = `modelgate denied ${describeObject(object)}: ${count} failed policy\n${denials.join('\n')}`;
+  if (deniedReferences === 0) return { allowed: true, message: undefined, warnings, auditAnnotations, verdicts, reasons };
+  if (deniedReferences > denials.length) denials.push(more(deniedReferences - denials.length, 'model references failed policy'));
+  const count = deniedReferences === 1 ? 'a model reference' : `${deniedReferences} model references`;
+  const message = truncate(`modelgate denied ${describeObject(object)}: ${count} failed policy\n${denials.join('\n')}`, ANSWER_LIMITS.messageLength);
   return { allowed: false, message, warnings, auditAnnotations, verdicts, reasons };
+}
+
+/** The one denial for an object with more model references than the Config allows: judging each would be the attack. */
+export function tooManyReferences(object: ObjectIdentity, count: number, limit: number): Decision {
+  return {
+    allowed: false,
+    message: `modelgate denied ${describeObject(object)}: it has ${count} model references to judge, more than the limit of ${limit} per object\n  Fix: mount fewer model volumes per object, or raise spec.limits.maxReferencesPerObject in the modelgate Config.`,
+    warnings: [],
+    auditAnnotations: {},
+    verdicts: [],
+    reasons: [`(limits)/maxReferencesPerObject: ${count} > ${limit}`],
+  };
 }

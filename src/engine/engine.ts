@@ -6,13 +6,15 @@
  * long as the configuration does.
  */
 import { readFileSync } from 'node:fs';
-import { CachedArtifactSource, RegistryArtifactSource } from '../artifact/source.ts';
+import { CachedArtifactSource, DEFAULT_FACTS_CACHE, RegistryArtifactSource } from '../artifact/source.ts';
 import type { ArtifactSource } from '../artifact/source.ts';
 import type { PullSecretReader } from '../kube/pull-secrets.ts';
 import { ReviewCredentials } from '../kube/review-credentials.ts';
 import { RegistryClient } from '../oci/client.ts';
 import type { RegistryClientOptions } from '../oci/client.ts';
 import { DockerConfigCredentialProvider } from '../oci/credentials.ts';
+import type { Audience } from '../oci/credentials.ts';
+import type { RepositoryLocator } from '../oci/types.ts';
 import { PolicyLoadError } from '../policy/load.ts';
 import type { ModelgateConfig, PolicySet } from '../policy/types.ts';
 import { CachedSignatureVerifier } from '../signature/source.ts';
@@ -80,11 +82,11 @@ export function checkRegistryConfig(config: ModelgateConfig): void {
 
 /**
  * What the registry access depends on: registries, credentials, timeouts,
- * trusted roots and signature discovery. Equal keys may share one RegistryAccess.
+ * trusted roots, signature discovery and the registry request limits. Equal keys may share one RegistryAccess.
  */
 export function connectionKey(config: ModelgateConfig): string {
-  const { registries, credentials, timeouts, trustedRoots, signatureDiscovery } = config;
-  return JSON.stringify({ registries, credentials, timeouts, trustedRoots, signatureDiscovery });
+  const { registries, credentials, timeouts, trustedRoots, signatureDiscovery, limits } = config;
+  return JSON.stringify({ registries, credentials, timeouts, trustedRoots, signatureDiscovery, limits: [limits.registryRequests, limits.registryRequestsPerHost] });
 }
 
 export function needsRegistry(policySet: PolicySet): boolean {
@@ -101,10 +103,13 @@ export function createRegistryAccess(config: ModelgateConfig, options: Pick<Engi
     ...(options.onRequest === undefined ? {} : { onRequest: options.onRequest }),
     requestTimeoutMs: timeouts.requestMs,
     defaultDeadlineMs: timeouts.totalMs,
+    maxInFlight: config.limits.registryRequests,
+    maxInFlightPerHost: config.limits.registryRequestsPerHost,
   });
-  const cache = new CachedArtifactSource(new RegistryArtifactSource(client));
+  const audienceOf = (locator: RepositoryLocator): Promise<Audience> => credentials.audienceFor(locator);
+  const cache = new CachedArtifactSource(new RegistryArtifactSource(client), DEFAULT_FACTS_CACHE, audienceOf);
   // Validated when the policy loaded; parsing again here is once per connection setting.
-  const signatureCache = new CachedSignatureVerifier(client, TrustedRoots.fromSettings(config.trustedRoots), config.signatureDiscovery);
+  const signatureCache = new CachedSignatureVerifier(client, TrustedRoots.fromSettings(config.trustedRoots), config.signatureDiscovery, audienceOf);
   return { client, credentials, cache, signatureCache };
 }
 

@@ -14,6 +14,7 @@ import type { ModelPolicy } from '../policy/types.ts';
 import type { ImageReference } from '../reference/parse.ts';
 import { InvalidReferenceError, parseReference, repositoryName } from '../reference/parse.ts';
 import type { Engine } from './engine.ts';
+import { isContentProblem } from '../core/errors.ts';
 import { couldNotCheck } from './finding.ts';
 import type { Finding } from './finding.ts';
 import { signatureFinding } from '../signature/finding.ts';
@@ -51,6 +52,22 @@ export function evaluateReference(site: ModelReferenceSite, context: EvaluationC
   }
   const { policySet } = context.engine;
   const name = repositoryName(ref);
+  if (!ref.qualified && policySet.config.shortNames === 'deny') {
+    return {
+      site,
+      reference: ref,
+      policies: [],
+      findings: [
+        {
+          policy: '(config)',
+          rule: 'shortNames',
+          mode: 'enforce',
+          reason: `${JSON.stringify(ref.original)} names no registry: CRI-O may resolve a short name through its unqualified-search-registries, so the registry judged (${ref.registry}) need not be the one pulled`,
+          fix: `write the registry in the reference, e.g. ${name}${ref.digest === undefined ? '@sha256:<digest>' : `@${ref.digest}`}`,
+        },
+      ],
+    };
+  }
   const policies = matchingPolicies(policySet, context.namespace, name);
   if (policies.length === 0) return { site, reference: ref, policies: [], findings: defaultActionFindings(context, name, false) };
   // Only cluster policies stand in for the defaultAction: a namespace's own
@@ -66,6 +83,9 @@ export function evaluateReference(site: ModelReferenceSite, context: EvaluationC
   const registryPolicies = policies.filter((policy) => policy.artifact !== undefined || policy.signatures !== undefined);
   // Most references need no registry at all: stay synchronous for them.
   if (registryPolicies.length === 0) return verdict;
+  // A reference that is denied already (a registry outside the allowlist, no digest) is
+  // never fetched: the pod spec must not steer where modelgate connects.
+  if (findings.some((finding) => finding.mode === 'enforce')) return verdict;
   const digest = ref.digest;
   if (digest === undefined) {
     for (const policy of registryPolicies) {
@@ -97,12 +117,12 @@ type Findings = Finding[] | Promise<Finding[]>;
 function signatureFindings(ref: ImageReference, digest: string, policy: ModelPolicy, context: EvaluationContext): Findings {
   if (policy.signatures === undefined) return [];
   const source = context.engine.signatures;
-  if (source === undefined) return [onErrorFinding(policy, 'no registry access is configured', 'signatures')];
+  if (source === undefined) return [failedCheck(policy, new Error('no registry access is configured'), 'signatures')];
   const judge = (result: SignatureResult): Finding[] => {
     const finding = signatureFinding(policy, result);
     return finding === undefined ? [] : [finding];
   };
-  const failed = (error: unknown): Finding[] => [onErrorFinding(policy, (error as Error).message, 'signatures')];
+  const failed = (error: unknown): Finding[] => [failedCheck(policy, error, 'signatures')];
   try {
     const result = source.verify(policy.signatures, { registry: ref.registry, repository: ref.repository }, digest, context.deadline);
     return result instanceof Promise ? result.then(judge, failed) : judge(result);
@@ -114,7 +134,7 @@ function signatureFindings(ref: ImageReference, digest: string, policy: ModelPol
 function artifactFindings(ref: ImageReference, digest: string, policies: readonly ModelPolicy[], context: EvaluationContext): Findings {
   if (policies.length === 0) return [];
   const source = context.engine.artifacts;
-  const failed = (error: unknown): Finding[] => policies.map((policy) => onErrorFinding(policy, (error as Error).message));
+  const failed = (error: unknown): Finding[] => policies.map((policy) => failedCheck(policy, error, 'artifact'));
   if (source === undefined) return failed(new Error('no registry access is configured'));
   const judge = (facts: ArtifactFacts): Finding[] => policies.flatMap((policy) => (policy.artifact === undefined ? [] : checkArtifact(policy, policy.artifact, facts)));
   const withConfigs = policies.some((policy) => policy.artifact !== undefined && rulesNeedConfig(policy.artifact));
@@ -126,7 +146,22 @@ function artifactFindings(ref: ImageReference, digest: string, policies: readonl
   }
 }
 
-function onErrorFinding(policy: ModelPolicy, message: string, rule: 'artifact' | 'signatures' = 'artifact'): Finding {
+/**
+ * A check that threw: content the registry served and that is wrong fails the
+ * rule as the policy's mode says; anything else could not be checked, and
+ * spec.onError decides.
+ */
+function failedCheck(policy: ModelPolicy, error: unknown, rule: 'artifact' | 'signatures'): Finding {
+  const message = error instanceof Error ? error.message : String(error);
+  if (isContentProblem(error)) {
+    return {
+      policy: policy.name,
+      rule,
+      mode: policy.mode,
+      reason: `what the registry served was refused: ${message}`,
+      fix: 'the registry must serve a well-formed, unambiguous OCI manifest whose bytes match the pinned digest; find out why it does not (a changed or compromised registry or proxy), then push the artifact again',
+    };
+  }
   return couldNotCheck(policy, rule, `the ${rule} could not be checked: ${message}`);
 }
 

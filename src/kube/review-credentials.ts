@@ -4,10 +4,14 @@
  * webhook's own docker config first, then from the pull secrets of the pod
  * under review, found through AsyncLocalStorage so that the client and the
  * cache need not know about reviews at all.
+ *
+ * A pod's credentials carry their audience (oci/credentials.ts): what is read
+ * with them is told only to reviews whose pods hold the same credential.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { DockerConfigCredentialProvider } from '../oci/credentials.ts';
-import type { Credential, CredentialProvider } from '../oci/credentials.ts';
+import { DockerConfigCredentialProvider, PUBLIC, credentialIdentity } from '../oci/credentials.ts';
+import type { Audience, Credential, CredentialProvider } from '../oci/credentials.ts';
+import type { RepositoryLocator } from '../oci/types.ts';
 import type { PullSecretReader } from './pull-secrets.ts';
 
 interface ReviewScope {
@@ -35,10 +39,18 @@ export class ReviewCredentials implements CredentialProvider {
 
   async credentialsFor(registry: string, repository: string): Promise<Credential | undefined> {
     const own = await this.#webhook?.credentialsFor(registry, repository);
-    if (own !== undefined) return own;
+    // The webhook's own credentials are the cluster admin's: what they read is for every namespace.
+    if (own !== undefined) return { username: own.username, password: own.password, audience: 'shared' };
     const scope = this.#scope.getStore();
     if (scope === undefined || this.#reader === undefined) return undefined;
     scope.provider ??= this.#reader.dockerConfigs(scope.namespace, scope.podSpec).then((sources) => new DockerConfigCredentialProvider(sources));
-    return (await scope.provider).credentialsFor(registry, repository);
+    const pods = await (await scope.provider).credentialsFor(registry, repository);
+    return pods === undefined ? undefined : { ...pods, audience: `pod:${credentialIdentity(pods)}` };
+  }
+
+  /** The audience of what this review would read from a repository: whose credentials it would send. */
+  async audienceFor(locator: RepositoryLocator): Promise<Audience> {
+    const credential = await this.credentialsFor(locator.registry, locator.repository).catch(() => undefined);
+    return credential?.audience ?? PUBLIC;
   }
 }

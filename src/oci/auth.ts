@@ -6,6 +6,8 @@
 
 import type { Credential, CredentialProvider } from './credentials.ts';
 import { credentialIdentity } from './credentials.ts';
+import { getDomain } from 'tldts';
+import { hostWithoutPort } from './endpoints.ts';
 import type { RegistryEndpoints } from './endpoints.ts';
 import { RegistryError, statusError } from './errors.ts';
 import type { ErrorTarget } from './errors.ts';
@@ -177,12 +179,11 @@ interface AuthChoice {
   readonly fromCache: boolean;
 }
 
-/** A response, the user whose credentials were available (undefined: anonymous), and whether the request carried them. */
+/** A response, and the credential the request that got it carried (Basic, or a token obtained with it). */
 export interface AuthenticatedResponse {
   readonly response: HttpResponse;
-  readonly username: string | undefined;
-  /** Whether the request that got `response` carried credentials (Basic, or a token obtained with them). */
-  readonly credentialsSent: boolean;
+  /** Undefined when the request went without credentials (none configured, or none asked for). */
+  readonly credential: Credential | undefined;
 }
 
 const NO_AUTH: AuthChoice = { header: undefined, tokenKey: undefined, token: undefined, fromCache: false };
@@ -198,26 +199,41 @@ export interface AuthenticatorOptions {
   readonly endpoints: RegistryEndpoints;
   readonly credentials: CredentialProvider | undefined;
   readonly tokens?: TokenCache;
+  /** Clock for challenge and token lifetimes (tests). */
+  readonly now?: () => number;
+}
+
+/** How long a challenge that worked is answered up front; after that a 401 is met again. */
+export const CHALLENGE_TTL_MS = 10 * 60_000;
+
+interface KnownChallenge {
+  readonly challenge: Challenge;
+  readonly until: number;
 }
 
 /**
- * Sends registry requests with the right Authorization header. It remembers which challenge
- * each registry sent, so that later requests (for other repositories too) get a token or
- * Basic credentials up front instead of a 401 round trip first.
+ * Sends registry requests with the right Authorization header. It remembers the challenge
+ * each registry sent once answering it worked, so that later requests (for other
+ * repositories too) get a token or Basic credentials up front instead of a 401 round trip
+ * first. A challenge is believed only from the registry itself (not from wherever it
+ * redirected to), and a token realm only on the registry's host, its registrable domain or a
+ * host the Config lists, over HTTPS: credentials never follow a registry's say-so elsewhere.
  */
 export class Authenticator {
   private readonly transport: RequestSender;
   private readonly endpoints: RegistryEndpoints;
   private readonly credentials: CredentialProvider | undefined;
+  private readonly now: () => number;
   readonly tokens: TokenCache;
-  private readonly challenges = new Map<string, Challenge>();
+  private readonly challenges = new Map<string, KnownChallenge>();
   private readonly pending = new Map<string, Promise<string>>();
 
   constructor(options: AuthenticatorOptions) {
     this.transport = options.transport;
     this.endpoints = options.endpoints;
     this.credentials = options.credentials;
-    this.tokens = options.tokens ?? new TokenCache();
+    this.now = options.now ?? Date.now;
+    this.tokens = options.tokens ?? new TokenCache(this.now);
   }
 
   /**
@@ -232,29 +248,45 @@ export class Authenticator {
       credential = await this.credentials?.credentialsFor(registry, repository);
     } catch (error) {
       if (error instanceof RegistryError) throw error;
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new RegistryError('UNAUTHORIZED', request.target, `the credentials for this registry could not be read: ${reason}`, { cause: error, retryable: true });
+      throw new RegistryError('UNAUTHORIZED', request.target, 'the credentials for this registry could not be read', {
+        cause: error,
+        retryable: true,
+        diagnostic: error instanceof Error ? error.message : String(error),
+      });
     }
     const scope = `repository:${repository}:pull`;
     const identity = credentialIdentity(credential);
-    const known = this.challenges.get(registry);
+    const known = this.knownChallenge(registry);
     const first = known === undefined ? NO_AUTH : await this.answer(known, request, scope, credential, identity, undefined);
-    const username = credential?.username;
     const response = await this.transport.send(withAuthorization(request, first.header));
-    const sent = (choice: AuthChoice): boolean => username !== undefined && choice.header !== undefined;
-    if (response.status !== 401) return { response, username, credentialsSent: sent(first) };
+    const used = (choice: AuthChoice): Credential | undefined => (credential !== undefined && choice.header !== undefined ? credential : undefined);
+    if (response.status !== 401) return { response, credential: used(first) };
     if (first.tokenKey !== undefined && first.token !== undefined) this.tokens.deleteIf(first.tokenKey, first.token);
+    // A 401 from wherever the registry redirected to is not the registry's challenge.
+    if (response.redirected) return { response, credential: used(first) };
     const challenge = selectChallenge(parseChallenges(response.headers['www-authenticate']));
-    if (challenge === undefined) return { response, username, credentialsSent: sent(first) };
-    this.challenges.set(registry, challenge);
+    if (challenge === undefined) return { response, credential: used(first) };
     // A fresh answer to the same kind of challenge was just refused: asking again would not help.
-    if (first.header !== undefined && !first.fromCache && known?.scheme === challenge.scheme) return { response, username, credentialsSent: sent(first) };
+    if (first.header !== undefined && !first.fromCache && known?.scheme === challenge.scheme) return { response, credential: used(first) };
     // Any token but the refused one will do: a concurrent request may have fetched one since.
     const second = await this.answer(challenge, request, scope, credential, identity, first.token ?? REFUSED_NOTHING);
-    if (second.header === undefined) return { response, username, credentialsSent: sent(first) };
+    if (second.header === undefined) return { response, credential: used(first) };
     const retried = await this.transport.send(withAuthorization(request, second.header));
-    if (retried.status === 401 && second.tokenKey !== undefined && second.token !== undefined) this.tokens.deleteIf(second.tokenKey, second.token);
-    return { response: retried, username, credentialsSent: sent(second) };
+    if (retried.status === 401) {
+      if (second.tokenKey !== undefined && second.token !== undefined) this.tokens.deleteIf(second.tokenKey, second.token);
+    } else {
+      // Remembered only once it worked: one bad 401 must not break the registry's later checks.
+      this.challenges.set(registry, { challenge, until: this.now() + CHALLENGE_TTL_MS });
+    }
+    return { response: retried, credential: used(second) };
+  }
+
+  private knownChallenge(registry: string): Challenge | undefined {
+    const known = this.challenges.get(registry);
+    if (known === undefined) return undefined;
+    if (this.now() < known.until) return known.challenge;
+    this.challenges.delete(registry);
+    return undefined;
   }
 
   private async answer(
@@ -282,6 +314,24 @@ export class Authenticator {
     return { header: `Bearer ${token}`, tokenKey: key, token, fromCache: false };
   }
 
+  /**
+   * Why a token realm is not believed, or undefined: it must be HTTPS (plain HTTP only for a
+   * `host:port` listed insecure) and on the registry's host, its registrable domain, or a
+   * host the Config lists.
+   */
+  private realmRefusal(url: URL, registry: string): string | undefined {
+    if (url.username !== '' || url.password !== '') return 'its URL carries user information';
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (this.endpoints.isInsecure(url.host) || this.endpoints.isInsecure(`${url.hostname}:${url.port === '' ? '80' : url.port}`)))) {
+      return `it is not HTTPS (${url.protocol}//), and that host and port are not configured as insecure`;
+    }
+    const realm = url.hostname.toLowerCase();
+    const own = apiHostName(this.endpoints, registry);
+    if (realm === own || this.endpoints.isListedHost(realm)) return undefined;
+    const domain = registrableDomain(realm);
+    if (domain !== null && domain === registrableDomain(own)) return undefined;
+    return `it is neither the registry's host ${own}, nor in its domain, nor listed in the Config`;
+  }
+
   /** GET realm?service=…&scope=… (Basic credentials when there are some) and caches the token. */
   private async fetchToken(
     challenge: Challenge,
@@ -301,12 +351,12 @@ export class Authenticator {
     } catch {
       throw new RegistryError('MALFORMED', target, `the registry named an invalid token service URL ${JSON.stringify(realm.slice(0, 200))}`);
     }
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && this.endpoints.isInsecure(url.host))) {
-      throw new RegistryError(
-        'INSECURE_NOT_ALLOWED',
-        target,
-        `the registry's token service ${url.protocol}//${url.host} is not HTTPS and its host is not configured as insecure; credentials are not sent there`,
-      );
+    const refusal = this.realmRefusal(url, target.registry);
+    if (refusal !== undefined) {
+      throw new RegistryError('UNAUTHORIZED', target, `the registry asked for a token from ${url.host}, where modelgate sends no requests: ${refusal}`, {
+        retryable: false,
+        hint: "a token service must be served over HTTPS on the registry's host or its domain; list another host in the Config's registries if it is trusted",
+      });
     }
     const service = challenge.params['service'];
     if (service !== undefined && service !== '') url.searchParams.set('service', service);
@@ -318,10 +368,11 @@ export class Authenticator {
     if (response.status !== 200) {
       const error = statusError(target, response.status, response.body, response.headers, subject);
       if (error.code === 'UNAUTHORIZED' || error.code === 'FORBIDDEN') {
-        const who = credential === undefined ? 'anonymous access' : `the credentials of user ${JSON.stringify(credential.username)}`;
+        const who = credential === undefined ? 'anonymous access' : 'the configured credentials';
         throw new RegistryError(error.code, target, `${subject} refused ${who} (status ${response.status})`, {
           status: response.status,
           ...(error.registryCode === undefined ? {} : { registryCode: error.registryCode }),
+          ...(error.diagnostic === undefined ? {} : { diagnostic: error.diagnostic }),
         });
       }
       throw error;
@@ -331,6 +382,16 @@ export class Authenticator {
     this.tokens.set(key, parsed.token, parsed.expiresIn);
     return parsed.token;
   }
+}
+
+/** The registry's API host name, as a token realm is compared with it. */
+function apiHostName(endpoints: RegistryEndpoints, registry: string): string {
+  return hostWithoutPort(endpoints.apiHost(registry)).toLowerCase();
+}
+
+function registrableDomain(hostname: string): string | null {
+  // Private suffixes (github.io, …) count as public ones: a.github.io and b.github.io are not one domain.
+  return getDomain(hostname, { allowPrivateDomains: true });
 }
 
 function withAuthorization(request: HttpRequest, header: string | undefined): HttpRequest {

@@ -6,14 +6,17 @@
 import type { RegistrySettings } from '../policy/types.ts';
 import { Authenticator } from './auth.ts';
 import type { AuthenticatedResponse } from './auth.ts';
-import type { CredentialProvider } from './credentials.ts';
+import { PUBLIC, audienceOf, narrower } from './credentials.ts';
+import type { Audience, Credential, CredentialProvider } from './credentials.ts';
 import { computeDigest, isDigest, referrersTag, verifyDigest } from './digest.ts';
 import { RegistryEndpoints } from './endpoints.ts';
 import { RegistryError, statusError } from './errors.ts';
 import type { ErrorTarget, RegistryOperation } from './errors.ts';
 import { Deadline, HttpTransport } from './http.ts';
 import type { HttpResponse, RequestHook } from './http.ts';
-import { DOCKER_MANIFEST_LIST, DOCKER_MANIFEST_V2, INDEX_ACCEPT, MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPES, OCI_INDEX, OCI_MANIFEST, baseMediaType } from './media-types.ts';
+import { INDEX_ACCEPT, MANIFEST_ACCEPT } from './media-types.ts';
+import { ManifestDocumentError, readIndexDocument, readManifestDocument } from './documents.ts';
+import type { ManifestDocument } from './documents.ts';
 import type {
   BlobOptions,
   CallOptions,
@@ -61,6 +64,11 @@ export interface RegistryClientOptions {
   readonly onRequest?: RequestHook;
   /** Randomness for retry jitter, in [0, 1) (tests). */
   readonly random?: () => number;
+  /** Requests in flight at once, in all (default 64) and per host (default 16); more wait inside their deadline. */
+  readonly maxInFlight?: number;
+  readonly maxInFlightPerHost?: number;
+  /** Bytes of registry answers held at once (default 32 MiB); larger answers wait inside their deadline. */
+  readonly bodyBudgetBytes?: number;
 }
 
 export const DEFAULT_CLIENT_OPTIONS = {
@@ -78,13 +86,15 @@ export const DEFAULT_CLIENT_OPTIONS = {
   maxReferrers: 128,
   maxReferrersBytes: 4 * MiB,
   maxReferrersPages: 8,
+  maxInFlight: 64,
+  maxInFlightPerHost: 16,
+  bodyBudgetBytes: 32 * MiB,
   userAgent: 'modelgate/0.1 (+registry client)',
 } as const;
 
 const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const REGISTRY = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?$/;
-const SCHEMA_VERSION = 2;
 
 export class RegistryClient implements Registry {
   private readonly endpoints: RegistryEndpoints;
@@ -114,6 +124,9 @@ export class RegistryClient implements Registry {
       userAgent: o.userAgent,
       random: options.random ?? Math.random,
       onRequest: options.onRequest,
+      maxInFlight: o.maxInFlight,
+      maxInFlightPerHost: o.maxInFlightPerHost,
+      bodyBudgetBytes: Math.max(o.bodyBudgetBytes, o.maxManifestBytes, o.maxBlobBytes, o.maxReferrersBytes),
     });
     this.auth = new Authenticator({ transport: this.transport, endpoints: this.endpoints, credentials: options.credentials });
     this.limits = {
@@ -140,12 +153,12 @@ export class RegistryClient implements Registry {
     const target = this.target('manifest', locator, digest);
     requireDigest(target, digest);
     const deadline = this.deadline(options);
-    const response = await this.get(target, `manifests/${digest}`, MANIFEST_ACCEPT, options.maxBytes ?? this.limits.maxManifestBytes, deadline);
+    const { response, audience } = await this.get(target, `manifests/${digest}`, MANIFEST_ACCEPT, options.maxBytes ?? this.limits.maxManifestBytes, deadline);
     const verified = verifyDigest(response.body, digest);
     if (!verified.ok) throw tampered(target, verified.actual, digest);
     // The computed digest, equal to the requested one: that one is often a slice of a whole
     // image reference, which a cached copy would keep alive.
-    return toManifest(target, verified.actual, response);
+    return toManifest(target, verified.actual, response, audience);
   }
 
   async fetchManifestByTag(locator: RepositoryLocator, tag: string, options: ManifestOptions = {}): Promise<FetchedManifest> {
@@ -156,8 +169,8 @@ export class RegistryClient implements Registry {
       });
     }
     const deadline = this.deadline(options);
-    const response = await this.get(target, `manifests/${tag}`, MANIFEST_ACCEPT, options.maxBytes ?? this.limits.maxManifestBytes, deadline);
-    return toManifest(target, computeDigest(response.body), response);
+    const { response, audience } = await this.get(target, `manifests/${tag}`, MANIFEST_ACCEPT, options.maxBytes ?? this.limits.maxManifestBytes, deadline);
+    return toManifest(target, computeDigest(response.body), response, audience);
   }
 
   async fetchBlob(locator: RepositoryLocator, digest: string, options: BlobOptions = {}): Promise<FetchedBlob> {
@@ -169,13 +182,13 @@ export class RegistryClient implements Registry {
       throw new RegistryError('TOO_LARGE', target, `the descriptor gives ${expectedSize} bytes, more than the limit of ${maxBytes} bytes`);
     }
     const deadline = this.deadline(options);
-    const response = await this.get(target, `blobs/${digest}`, '*/*', maxBytes, deadline);
+    const { response, audience } = await this.get(target, `blobs/${digest}`, '*/*', maxBytes, deadline);
     const verified = verifyDigest(response.body, digest);
     if (!verified.ok) throw tampered(target, verified.actual, digest);
     if (expectedSize !== undefined && response.body.length !== expectedSize) {
       throw new RegistryError('MALFORMED', target, `the blob has ${response.body.length} bytes where its descriptor gives ${expectedSize}`);
     }
-    return { digest: verified.actual, size: response.body.length, bytes: response.body };
+    return { digest: verified.actual, size: response.body.length, bytes: response.body, audience };
   }
 
   async fetchReferrers(locator: RepositoryLocator, subject: string, options: ReferrersOptions = {}): Promise<Referrers> {
@@ -190,22 +203,24 @@ export class RegistryClient implements Registry {
     const query = artifactType === undefined ? '' : `?artifactType=${encodeURIComponent(artifactType)}`;
     let url = new URL(`/v2/${locator.repository}/referrers/${subject}${query}`, this.endpoints.baseUrl(locator.registry));
     const kept: Descriptor[] = [];
+    let audience: Audience = PUBLIC;
     for (let page = 1; ; page++) {
-      const { response, username, credentialsSent } = await this.send(target, url, INDEX_ACCEPT, maxBytes, deadline);
+      const { response, credential } = await this.send(target, url, INDEX_ACCEPT, maxBytes, deadline, false);
       if (page === 1 && response.status === 404) return this.referrersFromTag(target, keep, maxResults, maxBytes, deadline);
-      if (response.status !== 200) throw failure(target, response, username, credentialsSent);
+      if (response.status !== 200) throw failure(target, response, credential);
+      audience = narrower(audience, audienceOf(credential));
       // Whatever OCI-Filters-Applied claims, the filter is applied here too.
       for (const descriptor of readIndex(target, response.body, 'the referrers API')) {
         if (!keep(descriptor)) continue;
-        if (kept.length === maxResults) return { subject, descriptors: kept, source: 'api', truncated: true };
+        if (kept.length === maxResults) return { subject, descriptors: kept, source: 'api', truncated: true, audience };
         kept.push(descriptor);
       }
       const next = nextLink(response.headers['link'], url);
-      if (next === undefined) return { subject, descriptors: kept, source: 'api', truncated: false };
+      if (next === undefined) return { subject, descriptors: kept, source: 'api', truncated: false, audience };
       if (next.origin !== url.origin) {
         throw new RegistryError('MALFORMED', target, `the referrers API pointed its next page at another host (${next.host})`);
       }
-      if (page >= this.limits.maxReferrersPages) return { subject, descriptors: kept, source: 'api', truncated: true };
+      if (page >= this.limits.maxReferrersPages) return { subject, descriptors: kept, source: 'api', truncated: true, audience };
       url = next;
     }
   }
@@ -221,15 +236,16 @@ export class RegistryClient implements Registry {
     const subject = target.reference;
     const tag = referrersTag(subject);
     const url = new URL(`/v2/${target.repository}/manifests/${tag}`, this.endpoints.baseUrl(target.registry));
-    const { response, username, credentialsSent } = await this.send(target, url, INDEX_ACCEPT, maxBytes, deadline);
-    if (response.status === 404) return { subject, descriptors: [], source: 'tag', truncated: false };
-    if (response.status !== 200) throw failure(target, response, username, credentialsSent);
+    const { response, credential } = await this.send(target, url, INDEX_ACCEPT, maxBytes, deadline, true);
+    if (response.status === 404) return { subject, descriptors: [], source: 'tag', truncated: false, audience: audienceOf(credential) };
+    if (response.status !== 200) throw failure(target, response, credential);
     const descriptors = readIndex(target, response.body, `the referrers tag ${tag}`).filter(keep);
     return {
       subject,
       descriptors: descriptors.slice(0, maxResults),
       source: 'tag',
       truncated: descriptors.length > maxResults,
+      audience: audienceOf(credential),
     };
   }
 
@@ -254,22 +270,16 @@ export class RegistryClient implements Registry {
     return new Deadline(at, options.signal);
   }
 
-  /** An authenticated GET of /v2/<repository>/<path>; anything but 200 is an error. */
-  private async get(target: ErrorTarget, path: string, accept: string, maxBytes: number, deadline: Deadline): Promise<HttpResponse> {
+  /** An authenticated GET of a manifest or blob (redirects followed); anything but 200 is an error. */
+  private async get(target: ErrorTarget, path: string, accept: string, maxBytes: number, deadline: Deadline): Promise<{ response: HttpResponse; audience: Audience }> {
     const url = new URL(`/v2/${target.repository}/${path}`, this.endpoints.baseUrl(target.registry));
-    const { response, username, credentialsSent } = await this.send(target, url, accept, maxBytes, deadline);
-    if (response.status !== 200) throw failure(target, response, username, credentialsSent);
-    return response;
+    const { response, credential } = await this.send(target, url, accept, maxBytes, deadline, true);
+    if (response.status !== 200) throw failure(target, response, credential);
+    return { response, audience: audienceOf(credential) };
   }
 
-  private async send(
-    target: ErrorTarget,
-    url: URL,
-    accept: string,
-    maxBytes: number,
-    deadline: Deadline,
-  ): Promise<AuthenticatedResponse> {
-    return this.auth.send({ url, headers: { accept }, maxBytes, target, deadline });
+  private async send(target: ErrorTarget, url: URL, accept: string, maxBytes: number, deadline: Deadline, followRedirects: boolean): Promise<AuthenticatedResponse> {
+    return this.auth.send({ url, headers: { accept }, maxBytes, target, deadline, followRedirects });
   }
 }
 
@@ -287,70 +297,40 @@ function tampered(target: ErrorTarget, actual: string, pinned: string): Registry
   return new RegistryError('TAMPERED', target, `the registry returned content whose digest is ${actual}, not the pinned ${pinned}`, { retryable: false });
 }
 
-/** The error for a non-200 answer, with what the credentials situation was on 401/403. */
-function failure(target: ErrorTarget, response: HttpResponse, username: string | undefined, credentialsSent: boolean): RegistryError {
+/** The error for a non-200 answer, saying on 401/403 whether credentials were sent (never whose). */
+function failure(target: ErrorTarget, response: HttpResponse, credential: Credential | undefined): RegistryError {
   const error = statusError(target, response.status, response.body, response.headers);
   if (error.code !== 'UNAUTHORIZED' && error.code !== 'FORBIDDEN') return error;
-  const who =
-    username === undefined
-      ? 'no credentials are configured for this registry (anonymous pull)'
-      : credentialsSent
-        ? `the credentials of user ${JSON.stringify(username)} were used`
-        : `credentials of user ${JSON.stringify(username)} are configured, but the registry did not ask for them`;
+  const who = credential === undefined ? 'the request carried no credentials' : 'the request carried the configured credentials';
   return new RegistryError(error.code, target, `${error.detail}; ${who}`, {
     status: response.status,
     ...(error.registryCode === undefined ? {} : { registryCode: error.registryCode }),
+    ...(error.diagnostic === undefined ? {} : { diagnostic: error.diagnostic }),
   });
 }
 
-function parseObject(target: ErrorTarget, bytes: Buffer, what: string): Record<string, unknown> {
-  let parsed: unknown;
+function toManifest(target: ErrorTarget, digest: string, response: HttpResponse, audience: Audience): FetchedManifest {
+  let document: ManifestDocument;
   try {
-    parsed = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new RegistryError('MALFORMED', target, `${what} is not valid JSON`);
+    document = readManifestDocument(response.body, response.headers['content-type']);
+  } catch (error) {
+    if (error instanceof ManifestDocumentError) throw new RegistryError('MALFORMED', target, error.reason, { cause: error, retryable: false });
+    throw error;
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new RegistryError('MALFORMED', target, `${what} is not a JSON object`);
-  }
-  return parsed as Record<string, unknown>;
-}
-
-function toManifest(target: ErrorTarget, digest: string, response: HttpResponse): FetchedManifest {
-  const json = parseObject(target, response.body, 'the manifest');
-  if (json['schemaVersion'] !== SCHEMA_VERSION) {
-    throw new RegistryError('MALFORMED', target, `the manifest has schemaVersion ${JSON.stringify(json['schemaVersion'])}, not 2 (Docker schema 1 manifests are not supported)`);
-  }
-  const declared = json['mediaType'];
-  let mediaType: string;
-  if (typeof declared === 'string' && declared !== '') {
-    mediaType = declared;
-  } else {
-    const header = baseMediaType(response.headers['content-type'] ?? '');
-    if (MANIFEST_MEDIA_TYPES.includes(header)) mediaType = header;
-    else if (Array.isArray(json['manifests'])) mediaType = OCI_INDEX;
-    else if (Array.isArray(json['layers'])) mediaType = OCI_MANIFEST;
-    else throw new RegistryError('MALFORMED', target, 'the manifest has no mediaType, and neither layers nor manifests');
-  }
-  if ((mediaType === OCI_INDEX || mediaType === DOCKER_MANIFEST_LIST) && !Array.isArray(json['manifests'])) {
-    throw new RegistryError('MALFORMED', target, `the ${mediaType} has no manifests list`);
-  }
-  if ((mediaType === OCI_MANIFEST || mediaType === DOCKER_MANIFEST_V2) && !Array.isArray(json['layers'])) {
-    throw new RegistryError('MALFORMED', target, `the ${mediaType} has no layers list`);
-  }
-  return { digest, mediaType, bytes: response.body, json };
+  return { digest, mediaType: document.mediaType, bytes: response.body, json: document.json, audience };
 }
 
 /** The descriptors of an OCI index (the referrers API answer or the referrers tag). */
 function readIndex(target: ErrorTarget, bytes: Buffer, what: string): Descriptor[] {
-  const json = parseObject(target, bytes, `the index from ${what}`);
-  const mediaType = json['mediaType'];
-  if (mediaType !== undefined && mediaType !== OCI_INDEX) {
-    throw new RegistryError('MALFORMED', target, `${what} answered a ${JSON.stringify(mediaType)}, not an OCI image index`);
+  let json: Readonly<Record<string, unknown>>;
+  try {
+    json = readIndexDocument(bytes);
+  } catch (error) {
+    if (error instanceof ManifestDocumentError) throw new RegistryError('MALFORMED', target, `${what} answered an index that was refused: ${error.reason}`, { cause: error, retryable: false });
+    throw error;
   }
   const manifests = json['manifests'];
-  if (manifests === undefined || manifests === null) return [];
-  if (!Array.isArray(manifests)) throw new RegistryError('MALFORMED', target, `the index from ${what} has a manifests field that is not a list`);
+  if (!Array.isArray(manifests)) return [];
   return manifests.map((entry: unknown, index) => {
     const descriptor = parseDescriptor(entry);
     if (descriptor === undefined) throw new RegistryError('MALFORMED', target, `descriptor #${index} of the index from ${what} is not a valid OCI descriptor`);
@@ -370,11 +350,9 @@ export function parseDescriptor(value: unknown): Descriptor | undefined {
   let checkedAnnotations: Record<string, string> | undefined;
   if (annotations !== undefined && annotations !== null) {
     if (typeof annotations !== 'object' || Array.isArray(annotations)) return undefined;
-    checkedAnnotations = {};
-    for (const [key, val] of Object.entries(annotations)) {
-      if (typeof val !== 'string') return undefined;
-      checkedAnnotations[key] = val;
-    }
+    const entries = Object.entries(annotations);
+    if (entries.some(([, val]) => typeof val !== 'string')) return undefined;
+    checkedAnnotations = Object.fromEntries(entries) as Record<string, string>;
   }
   const out: { -readonly [K in keyof Descriptor]: Descriptor[K] } = { mediaType, digest, size };
   if (artifactType !== undefined) out.artifactType = artifactType;

@@ -11,6 +11,33 @@ import { createHash } from 'node:crypto';
 export interface Credential {
   readonly username: string;
   readonly password: string;
+  /**
+   * Who may be told what was read with it. Absent: everyone (the webhook's own
+   * credentials, configured by the cluster admin). A pod's pull secret sets it,
+   * so that what it reads is told only to reviews that hold the same credential.
+   */
+  readonly audience?: Audience;
+}
+
+/**
+ * Who may be told about content read from a registry: `public` (read without
+ * credentials), `shared` (read with the webhook's own credentials), or
+ * `pod:<identity>` (read with a pod's pull secret: only for reviews whose pods
+ * pull with that same credential).
+ */
+export type Audience = 'public' | 'shared' | `pod:${string}`;
+export const PUBLIC: Audience = 'public';
+
+/** The audience of what a request that carried `credential` read. */
+export function audienceOf(credential: Credential | undefined): Audience {
+  return credential === undefined ? PUBLIC : (credential.audience ?? 'shared');
+}
+
+/** Of two audiences, the narrower: content read partly with a pod's credential is that pod's. */
+export function narrower(a: Audience, b: Audience): Audience {
+  if (a.startsWith('pod:')) return a;
+  if (b.startsWith('pod:')) return b;
+  return a === 'shared' || b === 'shared' ? 'shared' : PUBLIC;
 }
 
 export interface CredentialProvider {

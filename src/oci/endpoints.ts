@@ -1,7 +1,8 @@
 /**
  * Where a registry is served and how to connect to it: the API host (docker.io is served at
- * registry-1.docker.io), the scheme (plain HTTP only for hosts configured `insecure: true`)
- * and the CA bundle from the modelgate Config's `registries` list.
+ * registry-1.docker.io), the scheme (plain HTTP only for the exact `host:port` configured
+ * `insecure: true`), the CA bundle, and which hosts the Config lists at all (the only
+ * ones modelgate connects to on internal addresses, see egress.ts).
  */
 
 import type { RegistrySettings } from '../policy/types.ts';
@@ -23,6 +24,8 @@ export function hostWithoutPort(host: string): string {
 
 export class RegistryEndpoints {
   private readonly settings: ReadonlyMap<string, RegistrySettings>;
+  /** Host names (without port, lower case, IPv6 in brackets) of every entry. */
+  private readonly listedHosts: ReadonlySet<string>;
 
   constructor(settings: readonly RegistrySettings[] = []) {
     const byHost = new Map<string, RegistrySettings>();
@@ -32,6 +35,13 @@ export class RegistryEndpoints {
       if (!byHost.has(host)) byHost.set(host, entry);
     }
     this.settings = byHost;
+    this.listedHosts = new Set([...byHost.keys()].map(hostWithoutPort));
+  }
+
+  /** Whether the Config lists `hostname` (any port): modelgate then connects to it even on an internal address. */
+  isListedHost(hostname: string): boolean {
+    const lower = hostname.toLowerCase();
+    return this.listedHosts.has(lower) || (lower.includes(':') && !lower.startsWith('[') && this.listedHosts.has(`[${lower}]`));
   }
 
   /**
@@ -57,8 +67,9 @@ export class RegistryEndpoints {
     return undefined;
   }
 
+  /** Plain HTTP only for the exact host and port listed insecure: one listed port never opens the others. */
   isInsecure(host: string): boolean {
-    return this.settingsFor(host)?.insecure === true;
+    return this.settings.get(host.toLowerCase())?.insecure === true;
   }
 
   caFor(host: string): string | undefined {

@@ -28,7 +28,9 @@ export type RegistryErrorCode =
   /** Any other status the client has no meaning for (400, 405, too many redirects…). */
   | 'UNEXPECTED_STATUS'
   /** The caller passed something invalid (a digest that is not sha256/sha512, an invalid tag). */
-  | 'INVALID_ARGUMENT';
+  | 'INVALID_ARGUMENT'
+  /** The reference, a redirect or a token realm names an internal address the Config does not list (egress.ts). */
+  | 'EGRESS_DENIED';
 
 export const REGISTRY_ERROR_CODES: readonly RegistryErrorCode[] = [
   'UNREACHABLE',
@@ -46,6 +48,7 @@ export const REGISTRY_ERROR_CODES: readonly RegistryErrorCode[] = [
   'SERVER_ERROR',
   'UNEXPECTED_STATUS',
   'INVALID_ARGUMENT',
+  'EGRESS_DENIED',
 ];
 
 /** What was being fetched. */
@@ -70,6 +73,12 @@ export interface RegistryErrorOptions {
   /** Whether the same request may succeed when tried again (overrides the code's default). */
   readonly retryable?: boolean;
   readonly cause?: unknown;
+  /**
+   * What an operator needs and a tenant must not see: the connection error, an
+   * excerpt of the registry's error body (redacted). Logged and shown by the CLI,
+   * never put into an admission answer.
+   */
+  readonly diagnostic?: string;
 }
 
 const DEFAULT_HINTS: Readonly<Record<RegistryErrorCode, string>> = {
@@ -89,7 +98,12 @@ const DEFAULT_HINTS: Readonly<Record<RegistryErrorCode, string>> = {
   SERVER_ERROR: 'the registry failed to answer; try again later or check the registry’s health',
   UNEXPECTED_STATUS: 'the registry answered in a way the OCI distribution API does not expect; check that the host is an OCI registry',
   INVALID_ARGUMENT: 'use a digest of the form sha256:<64 hex digits> or sha512:<128 hex digits>',
+  EGRESS_DENIED:
+    "modelgate connects to loopback, link-local, private and reserved addresses only for hosts listed in the Config's registries; use a registry on a public address, or list the host",
 };
+
+/** Codes that say what the registry served is wrong: a verdict about the artifact, never a "could not check" (core/errors.ts). */
+const CONTENT_CODES: ReadonlySet<RegistryErrorCode> = new Set<RegistryErrorCode>(['TAMPERED', 'MALFORMED', 'TOO_LARGE', 'INVALID_ARGUMENT', 'EGRESS_DENIED']);
 
 const RETRYABLE_BY_DEFAULT: ReadonlySet<RegistryErrorCode> = new Set<RegistryErrorCode>(['TIMEOUT', 'RATE_LIMITED', 'SERVER_ERROR']);
 
@@ -122,6 +136,10 @@ export class RegistryError extends Error {
   readonly registryCode: string | undefined;
   /** Whether trying again may succeed; caches should not keep retryable failures. */
   readonly retryable: boolean;
+  /** The content is wrong (see core/errors.ts), as opposed to unavailable. */
+  readonly contentProblem: boolean;
+  /** Details for operators only (see RegistryErrorOptions.diagnostic). */
+  readonly diagnostic: string | undefined;
 
   constructor(code: RegistryErrorCode, target: ErrorTarget, detail: string, options: RegistryErrorOptions = {}) {
     const hint = options.hint ?? DEFAULT_HINTS[code];
@@ -137,6 +155,8 @@ export class RegistryError extends Error {
     this.status = options.status;
     this.registryCode = options.registryCode;
     this.retryable = options.retryable ?? RETRYABLE_BY_DEFAULT.has(code);
+    this.contentProblem = CONTENT_CODES.has(code);
+    this.diagnostic = options.diagnostic;
   }
 }
 
@@ -144,36 +164,91 @@ export function isRegistryError(error: unknown, code?: RegistryErrorCode): error
   return error instanceof RegistryError && (code === undefined || error.code === code);
 }
 
-/** The first entry of a distribution-style JSON error body: `{"errors":[{"code":"…","message":"…"}]}`. */
-export function parseErrorBody(body: Buffer): { readonly code: string; readonly message: string } | undefined {
-  if (body.length === 0) return undefined;
+/**
+ * The error codes of the distribution specification: the only words of an error body that
+ * reach a message. Anything else a registry says goes to the log only, so that a hostile
+ * registry (or an internal service named as one) cannot put text into an admission answer.
+ */
+const DISTRIBUTION_ERROR_CODES: ReadonlySet<string> = new Set([
+  'BLOB_UNKNOWN',
+  'BLOB_UPLOAD_INVALID',
+  'BLOB_UPLOAD_UNKNOWN',
+  'DIGEST_INVALID',
+  'MANIFEST_BLOB_UNKNOWN',
+  'MANIFEST_INVALID',
+  'MANIFEST_UNKNOWN',
+  'MANIFEST_UNVERIFIED',
+  'NAME_INVALID',
+  'NAME_UNKNOWN',
+  'SIZE_INVALID',
+  'TAG_INVALID',
+  'UNAUTHORIZED',
+  'DENIED',
+  'UNSUPPORTED',
+  'TOOMANYREQUESTS',
+  'UNKNOWN',
+]);
+
+/** The first `code` of a distribution-style JSON error body (`{"errors":[{"code":"…"}]}`), when it is one of the specification's. */
+export function errorBodyCode(body: Buffer): string | undefined {
+  if (body.length === 0 || body.length > 64 * 1024) return undefined;
   try {
     const parsed: unknown = JSON.parse(body.toString('utf8'));
-    if (typeof parsed !== 'object' || parsed === null) return undefined;
-    const errors = (parsed as { errors?: unknown }).errors;
-    if (!Array.isArray(errors) || errors.length === 0) return undefined;
-    const first: unknown = errors[0];
-    if (typeof first !== 'object' || first === null) return undefined;
-    const code = (first as { code?: unknown }).code;
-    const message = (first as { message?: unknown }).message;
-    return {
-      code: typeof code === 'string' ? code.slice(0, 64) : 'UNKNOWN',
-      message: typeof message === 'string' ? sanitize(message).slice(0, 200) : '',
-    };
+    const errors = typeof parsed === 'object' && parsed !== null ? (parsed as { errors?: unknown }).errors : undefined;
+    const first: unknown = Array.isArray(errors) ? errors[0] : undefined;
+    const code = typeof first === 'object' && first !== null ? (first as { code?: unknown }).code : undefined;
+    return typeof code === 'string' && DISTRIBUTION_ERROR_CODES.has(code) ? code : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** Control characters out of text that ends up in messages and logs. */
-function sanitize(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f]/g, ' ');
+/** Credentials and tokens out of text bound for a log: Authorization values, token fields, URL user info. */
+export function redact(text: string): string {
+  return text
+    .replace(/\b(Basic|Bearer)\s+[A-Za-z0-9._~+/=-]+/gi, '$1 [redacted]')
+    .replace(/("(?:access_?token|token|refresh_token|password|secret|auth|identitytoken)"\s*:\s*")[^"]*"/gi, '$1[redacted]"')
+    .replace(/\/\/[^/@\s]+@/g, '//[redacted]@');
+}
+
+/** An excerpt of an upstream answer for the log: control characters out, credentials redacted, short. */
+export function upstreamExcerpt(body: Buffer, max = 300): string | undefined {
+  if (body.length === 0) return undefined;
+  const text = redact(body.subarray(0, max * 4).toString('utf8')).replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+const REASON_PHRASES: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+/** `401 Unauthorized (UNAUTHORIZED)`: the status, its standard phrase and a specification error code. Never the registry's own words. */
+function describeStatus(status: number, code: string | undefined): string {
+  const phrase = REASON_PHRASES[status];
+  return `${status}${phrase === undefined ? '' : ` ${phrase}`}${code === undefined ? '' : ` (${code})`}`;
+}
+
+/** A Retry-After value as the message may show it: seconds or an HTTP date, else nothing. */
+function retryAfterText(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (/^\d{1,9}$/.test(trimmed)) return `${trimmed} s`;
+  return Number.isNaN(Date.parse(trimmed)) || trimmed.length > 40 ? undefined : trimmed;
 }
 
 /**
  * The error for a non-success answer. 401/403/404/429/5xx get their codes; anything
  * else is UNEXPECTED_STATUS. `subject` names what answered when it is not the registry
- * itself (`the token service at auth.example.com`).
+ * itself (`the token service at auth.example.com`). The body only goes to the diagnostic.
  */
 export function statusError(
   target: ErrorTarget,
@@ -182,17 +257,17 @@ export function statusError(
   headers: Readonly<Record<string, string | undefined>>,
   subject = 'the registry',
 ): RegistryError {
-  const parsed = parseErrorBody(body);
-  const said = parsed === undefined ? '' : ` (${parsed.code}${parsed.message === '' ? '' : `: ${parsed.message}`})`;
-  const base = { status, registryCode: parsed?.code };
-  if (status === 401) return new RegistryError('UNAUTHORIZED', target, `${subject} answered 401 Unauthorized${said}`, base);
-  if (status === 403) return new RegistryError('FORBIDDEN', target, `${subject} answered 403 Forbidden${said}`, base);
-  if (status === 404) return new RegistryError('NOT_FOUND', target, `${subject} answered 404 Not Found${said}`, base);
+  const registryCode = errorBodyCode(body);
+  const excerpt = upstreamExcerpt(body);
+  const base = { status, registryCode, ...(excerpt === undefined ? {} : { diagnostic: `${subject} said: ${excerpt}` }) };
+  const said = `${subject} answered ${describeStatus(status, registryCode)}`;
+  if (status === 401) return new RegistryError('UNAUTHORIZED', target, said, base);
+  if (status === 403) return new RegistryError('FORBIDDEN', target, said, base);
+  if (status === 404) return new RegistryError('NOT_FOUND', target, said, base);
   if (status === 429) {
-    const retryAfter = headers['retry-after'];
-    const when = retryAfter === undefined ? '' : ` and asked to retry after ${sanitize(retryAfter).slice(0, 40)}`;
-    return new RegistryError('RATE_LIMITED', target, `${subject} answered 429 Too Many Requests${when}${said}`, base);
+    const after = retryAfterText(headers['retry-after']);
+    return new RegistryError('RATE_LIMITED', target, `${said}${after === undefined ? '' : ` and asked to retry after ${after}`}`, base);
   }
-  if (status >= 500 && status <= 599) return new RegistryError('SERVER_ERROR', target, `${subject} answered ${status}${said}`, base);
-  return new RegistryError('UNEXPECTED_STATUS', target, `${subject} answered ${status}${said}`, base);
+  if (status >= 500 && status <= 599) return new RegistryError('SERVER_ERROR', target, said, base);
+  return new RegistryError('UNEXPECTED_STATUS', target, said, base);
 }

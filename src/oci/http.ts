@@ -1,15 +1,25 @@
 /**
  * HTTP for the registry client over undici: keep-alive pools per origin (one undici Agent
  * per CA bundle), a timeout per attempt that covers headers and body, an overall deadline
- * per call, bounded retries with full jitter, size-capped bodies, manual redirects (the
- * Authorization header is not sent to another origin), a request counter and a hook.
+ * per call, bounded retries with full jitter, size-capped bodies, a request counter and a hook.
+ *
+ * Bounds and egress (issue 9): every attempt takes a slot of one Limiter (so many in flight
+ * in all, so many per host) and reads its body within one byte budget, waiting inside the
+ * deadline; connections go only where the EgressGuard allows; redirects are followed only
+ * when the caller asks (manifest and blob GETs), only to where a first request could go, and
+ * never with the Authorization header to another origin. Connection failures all read the
+ * same in messages (a tenant must not scan ports through denials); their cause is in the
+ * diagnostic, for the log.
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
 import type { Dispatcher } from 'undici';
+import { LimitWaitError, Limiter } from '../core/limiter.ts';
+import type { Release } from '../core/limiter.ts';
+import { EgressDeniedError, EgressGuard } from './egress.ts';
 import type { RegistryEndpoints } from './endpoints.ts';
-import { RegistryError } from './errors.ts';
+import { RegistryError, redact, upstreamExcerpt } from './errors.ts';
 import type { ErrorTarget } from './errors.ts';
 
 /** One HTTP exchange, reported to the `onRequest` hook. */
@@ -28,6 +38,8 @@ export interface RequestEvent {
   readonly attempt: number;
   /** The error code when the exchange failed without an answer. */
   readonly error?: string;
+  /** For the log only: the cause of a failure or an excerpt of an error answer, redacted. */
+  readonly diagnostic?: string;
 }
 
 export type RequestHook = (event: RequestEvent) => void;
@@ -48,6 +60,12 @@ export interface TransportOptions {
   /** Source of randomness for the jitter, in [0, 1). */
   readonly random: () => number;
   readonly onRequest: RequestHook | undefined;
+  /** Requests in flight at once, in all. */
+  readonly maxInFlight: number;
+  /** Requests in flight at once to one host. */
+  readonly maxInFlightPerHost: number;
+  /** Bytes of response bodies held at once, in all. */
+  readonly bodyBudgetBytes: number;
 }
 
 /** When a call must be over: an absolute time (Date.now() clock) and optionally the caller's signal. */
@@ -74,6 +92,8 @@ export interface HttpRequest {
   readonly deadline: Deadline;
   /** Who answers, for messages: `the registry`, `the token service at auth.example.com`. */
   readonly subject?: string;
+  /** Follow 3xx answers (manifest and blob GETs only); otherwise a redirect is returned as it is. */
+  readonly followRedirects?: boolean;
 }
 
 export interface HttpResponse {
@@ -84,6 +104,8 @@ export interface HttpResponse {
   readonly body: Buffer;
   /** The URL that answered, after redirects. */
   readonly url: URL;
+  /** Whether a redirect led to the URL that answered. */
+  readonly redirected: boolean;
 }
 
 const ERROR_BODY_LIMIT = 64 * 1024;
@@ -112,6 +134,9 @@ const CERTIFICATE_CODES: ReadonlySet<string> = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
+const CONNECTION_HINT =
+  "check the registry host name and that the webhook's pods can reach it (DNS, network policies, egress proxies), its TLS certificate (a private CA goes in the Config's registries entry) and its health; modelgate's log has the cause";
+
 /** Marks the abort of an attempt by its own timer. */
 class AttemptTimeout extends Error {
   readonly limitMs: number;
@@ -126,6 +151,9 @@ class AttemptTimeout extends Error {
 export class HttpTransport {
   private readonly endpoints: RegistryEndpoints;
   private readonly options: TransportOptions;
+  private readonly guard: EgressGuard;
+  private readonly slots: Limiter;
+  private readonly bodies: Limiter;
   private readonly agents = new Map<string, Agent>();
   private requests = 0;
   private closed = false;
@@ -133,6 +161,9 @@ export class HttpTransport {
   constructor(endpoints: RegistryEndpoints, options: TransportOptions) {
     this.endpoints = endpoints;
     this.options = options;
+    this.guard = new EgressGuard(endpoints);
+    this.slots = new Limiter(options.maxInFlight, options.maxInFlightPerHost, 'registry request slot');
+    this.bodies = new Limiter(options.bodyBudgetBytes, Number.POSITIVE_INFINITY, 'memory for a registry answer');
   }
 
   /** HTTP requests sent so far (every attempt, redirect hop and token request). */
@@ -154,6 +185,7 @@ export class HttpTransport {
    * retries run out the last answer is returned (or the last error thrown).
    */
   async send(request: HttpRequest): Promise<HttpResponse> {
+    if (this.closed) throw new RegistryError('ABORTED', request.target, 'the registry client is closed', { retryable: false });
     for (let attempt = 1; ; attempt++) {
       let response: HttpResponse | undefined;
       let failure: RegistryError | undefined;
@@ -189,15 +221,15 @@ export class HttpTransport {
     return wait;
   }
 
-  /** One attempt, following redirects. */
+  /** One attempt, following redirects when the request allows them. */
   private async exchange(request: HttpRequest, attempt: number): Promise<HttpResponse> {
     let url = request.url;
     const headers: Record<string, string> = { ...request.headers };
     for (let hop = 0; ; hop++) {
-      this.checkScheme(url, request);
-      const response = await this.once(url, headers, request, attempt);
+      this.checkDestination(url, request);
+      const response = await this.once(url, headers, request, attempt, hop > 0);
       const location = response.headers['location'];
-      if (!REDIRECT_STATUSES.has(response.status) || location === undefined) return response;
+      if (!REDIRECT_STATUSES.has(response.status) || location === undefined || request.followRedirects !== true) return response;
       if (hop >= this.options.maxRedirects) {
         throw new RegistryError('UNEXPECTED_STATUS', request.target, `more than ${this.options.maxRedirects} redirects, the last to ${url.host}`, {
           status: response.status,
@@ -207,23 +239,29 @@ export class HttpTransport {
       try {
         next = new URL(location, url);
       } catch (error) {
-        throw new RegistryError('MALFORMED', request.target, `the registry redirected to an invalid location`, { status: response.status, cause: error });
+        throw new RegistryError('MALFORMED', request.target, 'the registry redirected to an invalid location', { status: response.status, cause: error });
       }
       if (next.origin !== url.origin) {
-        // Credentials for the registry are not for a storage backend.
+        // Credentials for the registry are not for a storage backend, nor for anyone a registry names.
         delete headers['authorization'];
       }
       url = next;
     }
   }
 
-  private checkScheme(url: URL, request: HttpRequest): void {
-    if (url.protocol === 'https:') return;
-    if (url.protocol === 'http:' && this.endpoints.isInsecure(url.host)) return;
-    if (url.protocol === 'http:') {
+  /** Plain HTTP only to hosts listed insecure with their port; never to an internal address the Config does not list. */
+  private checkDestination(url: URL, request: HttpRequest): void {
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new RegistryError('MALFORMED', request.target, `unsupported URL scheme ${JSON.stringify(url.protocol)} for ${url.host}`);
+    }
+    if (url.username !== '' || url.password !== '') {
+      throw new RegistryError('MALFORMED', request.target, `a URL for ${url.hostname} carries user information, which is never followed`);
+    }
+    if (url.protocol === 'http:' && !isInsecureUrl(this.endpoints, url)) {
       throw new RegistryError('INSECURE_NOT_ALLOWED', request.target, `refusing plain HTTP to ${url.host}, which is not configured as insecure`);
     }
-    throw new RegistryError('MALFORMED', request.target, `unsupported URL scheme ${JSON.stringify(url.protocol)} for ${url.host}`);
+    const refusal = this.guard.refusal(url.hostname);
+    if (refusal !== undefined) throw new RegistryError('EGRESS_DENIED', request.target, `refusing to connect to ${url.host}: ${refusal.message}`, { retryable: false });
   }
 
   private dispatcherFor(url: URL): Dispatcher {
@@ -231,23 +269,26 @@ export class HttpTransport {
     const key = ca ?? '';
     let agent = this.agents.get(key);
     if (agent === undefined) {
+      const connect = { timeout: this.options.connectTimeoutMs, lookup: this.guard.lookup };
       agent = new Agent({
         connections: this.options.connectionsPerOrigin,
         keepAliveTimeout: this.options.keepAliveTimeoutMs,
-        connect: ca === undefined ? { timeout: this.options.connectTimeoutMs } : { timeout: this.options.connectTimeoutMs, ca },
+        connect: ca === undefined ? connect : { ...connect, ca },
       });
       this.agents.set(key, agent);
     }
     return agent;
   }
 
-  /** One HTTP request and its (capped) body, within min(requestTimeout, deadline). */
-  private async once(url: URL, headers: Readonly<Record<string, string>>, request: HttpRequest, attempt: number): Promise<HttpResponse> {
+  /** One HTTP request and its (capped) body, within min(requestTimeout, deadline), in a slot of the limiter. */
+  private async once(url: URL, headers: Readonly<Record<string, string>>, request: HttpRequest, attempt: number, redirected: boolean): Promise<HttpResponse> {
     if (this.closed) throw new RegistryError('ABORTED', request.target, 'the registry client is closed', { retryable: false });
     const { deadline } = request;
     if (deadline.signal?.aborted === true) throw callerAbort(request);
+    if (deadline.remaining() <= 0) throw deadlineExceeded(request, url);
+    const slot = await this.wait(this.slots, url.host, 1, request, url);
+    let room: Release | undefined;
     const remaining = deadline.remaining();
-    if (remaining <= 0) throw deadlineExceeded(request, url);
     const byDeadline = remaining <= this.options.requestTimeoutMs;
     const limitMs = Math.max(1, Math.min(this.options.requestTimeoutMs, remaining));
     const timer = new AbortController();
@@ -270,10 +311,19 @@ export class HttpTransport {
       const responseHeaders = normalizeHeaders(response.headers);
       let body: Buffer;
       if (status >= 200 && status < 300) {
-        const declared = Number(responseHeaders['content-length']);
-        if (Number.isFinite(declared) && declared > request.maxBytes) {
+        const length = responseHeaders['content-length'];
+        const declared = length === undefined ? undefined : Number(length);
+        const known = declared !== undefined && Number.isSafeInteger(declared) && declared >= 0;
+        if (known && declared > request.maxBytes) {
           discard(response.body);
           throw tooLarge(request, `${request.subject ?? 'the registry'} announced ${declared} bytes`);
+        }
+        // Room for the whole body before reading it: what it announced, else the most it may be.
+        try {
+          room = await this.wait(this.bodies, '', known ? declared : request.maxBytes, request, url);
+        } catch (error) {
+          discard(response.body);
+          throw error;
         }
         const read = await readCapped(response.body, request.maxBytes);
         if (read === undefined) throw tooLarge(request, 'reading stopped at the limit');
@@ -284,18 +334,34 @@ export class HttpTransport {
       } else {
         body = (await readCapped(response.body, ERROR_BODY_LIMIT, true)) ?? Buffer.alloc(0);
       }
-      this.report(request, url, status, started, attempt, undefined);
-      return { status, headers: responseHeaders, body, url };
+      this.report(request, url, status, started, attempt, undefined, status >= 400 ? upstreamExcerpt(body) : undefined);
+      return { status, headers: responseHeaders, body, url, redirected };
     } catch (error) {
       const mapped = error instanceof RegistryError ? error : this.classify(error, timer.signal, request, url);
-      this.report(request, url, status, started, attempt, mapped.code);
+      this.report(request, url, status, started, attempt, mapped.code, mapped.diagnostic);
       throw mapped;
     } finally {
       clearTimeout(timeout);
+      room?.();
+      slot();
     }
   }
 
-  private report(request: HttpRequest, url: URL, status: number, started: number, attempt: number, error: string | undefined): void {
+  /** A slot or room from a limiter, or the error that says the call ran out of time (or was cancelled) waiting. */
+  private async wait(limiter: Limiter, key: string, weight: number, request: HttpRequest, url: URL): Promise<Release> {
+    try {
+      return await limiter.acquire(key, { deadline: request.deadline.at, signal: request.deadline.signal }, weight);
+    } catch (error) {
+      if (!(error instanceof LimitWaitError)) throw error;
+      if (error.aborted) throw callerAbort(request);
+      throw new RegistryError('TIMEOUT', request.target, `modelgate was too busy with other registry requests to reach ${url.host} before the deadline`, {
+        retryable: false,
+        diagnostic: error.message,
+      });
+    }
+  }
+
+  private report(request: HttpRequest, url: URL, status: number, started: number, attempt: number, error: string | undefined, diagnostic: string | undefined): void {
     const hook = this.options.onRequest;
     if (hook === undefined) return;
     const event: RequestEvent = {
@@ -307,6 +373,7 @@ export class HttpTransport {
       durationMs: performance.now() - started,
       attempt,
       ...(error === undefined ? {} : { error }),
+      ...(diagnostic === undefined ? {} : { diagnostic }),
     };
     try {
       hook(event);
@@ -315,42 +382,58 @@ export class HttpTransport {
     }
   }
 
-  /** Maps an undici / socket / TLS failure to a RegistryError. */
+  /**
+   * Maps an undici / socket / TLS failure to a RegistryError. Refused, reset, unresolvable,
+   * slow, not TLS or a wrong certificate: the message is the same for all, so that denials
+   * cannot be used to scan ports; the code and the diagnostic (for the log) tell them apart.
+   */
   private classify(error: unknown, timerSignal: AbortSignal, request: HttpRequest, url: URL): RegistryError {
-    const { target } = request;
     if (timerSignal.aborted && timerSignal.reason instanceof AttemptTimeout) {
       const reason = timerSignal.reason;
       if (reason.byDeadline) return deadlineExceeded(request, url);
-      return new RegistryError('TIMEOUT', target, `${url.host} gave no complete answer within ${reason.limitMs} ms`, { cause: error });
+      return unreachable('TIMEOUT', request, url, `no complete answer within ${reason.limitMs} ms`, error, true);
     }
     if (request.deadline.signal?.aborted === true) return callerAbort(request);
     const code = errorCode(error);
     const message = errorMessage(error);
-    if (code === 'ECONNREFUSED') {
-      return new RegistryError('UNREACHABLE', target, `connection to ${url.host} refused`, { cause: error, retryable: false });
+    if (errorChain(error).some((candidate) => candidate instanceof EgressDeniedError)) {
+      // A name that resolved to an internal address reads like any other failure: no DNS oracle.
+      return unreachable('UNREACHABLE', request, url, `egress refused: ${message}`, error, false);
     }
-    if (code === 'ENOTFOUND') {
-      return new RegistryError('UNREACHABLE', target, `host ${url.hostname} not found (DNS)`, { cause: error, retryable: false });
-    }
-    if (code !== undefined && TIMEOUT_CODES.has(code)) {
-      return new RegistryError('TIMEOUT', target, `${url.host} timed out (${code})`, { cause: error });
-    }
+    if (code === 'ECONNREFUSED') return unreachable('UNREACHABLE', request, url, 'connection refused', error, false);
+    if (code === 'ENOTFOUND') return unreachable('UNREACHABLE', request, url, `host ${url.hostname} not found (DNS)`, error, false);
+    if (code !== undefined && TIMEOUT_CODES.has(code)) return unreachable('TIMEOUT', request, url, `timed out (${code})`, error, true);
     if (/wrong version number|packet length too long|http request/i.test(message) || code === 'ERR_SSL_WRONG_VERSION_NUMBER') {
-      return new RegistryError(
-        'INSECURE_NOT_ALLOWED',
-        target,
-        `${url.host} does not speak TLS (it looks like a plain HTTP server), and the host is not configured as insecure`,
-        { cause: error, retryable: false },
-      );
+      return unreachable('INSECURE_NOT_ALLOWED', request, url, 'the host does not speak TLS (a plain HTTP server?), and it is not configured as insecure', error, false);
     }
     if (code !== undefined && (CERTIFICATE_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code === 'EPROTO')) {
-      return new RegistryError('TLS_ERROR', target, `TLS connection to ${url.host} failed: ${code}`, { cause: error, retryable: false });
+      return unreachable('TLS_ERROR', request, url, `TLS failed: ${code}`, error, false);
     }
-    if (code !== undefined && RESET_CODES.has(code)) {
-      return new RegistryError('UNREACHABLE', target, `connection to ${url.host} failed (${code})`, { cause: error, retryable: true });
-    }
-    return new RegistryError('UNREACHABLE', target, `request to ${url.host} failed: ${code ?? message}`, { cause: error, retryable: false });
+    if (code !== undefined && RESET_CODES.has(code)) return unreachable('UNREACHABLE', request, url, `connection failed (${code})`, error, true);
+    return unreachable('UNREACHABLE', request, url, `request failed: ${code ?? message}`, error, false);
   }
+}
+
+/** A connection-level failure: one message for every cause, the cause in the diagnostic. */
+function unreachable(
+  code: 'UNREACHABLE' | 'TIMEOUT' | 'TLS_ERROR' | 'INSECURE_NOT_ALLOWED',
+  request: HttpRequest,
+  url: URL,
+  cause: string,
+  error: unknown,
+  retryable: boolean,
+): RegistryError {
+  return new RegistryError(code, request.target, `could not connect to ${url.host} or get a complete answer in time`, {
+    cause: error,
+    retryable,
+    hint: CONNECTION_HINT,
+    diagnostic: `${url.host}: ${redact(cause)}`,
+  });
+}
+
+/** Plain HTTP is allowed for the exact `host:port` listed insecure (port 80 when the URL has none). */
+function isInsecureUrl(endpoints: RegistryEndpoints, url: URL): boolean {
+  return endpoints.isInsecure(url.host) || endpoints.isInsecure(`${url.hostname}:${url.port === '' ? '80' : url.port}`);
 }
 
 function tooLarge(request: HttpRequest, how: string): RegistryError {
@@ -358,7 +441,7 @@ function tooLarge(request: HttpRequest, how: string): RegistryError {
 }
 
 function deadlineExceeded(request: HttpRequest, url: URL): RegistryError {
-  return new RegistryError('TIMEOUT', request.target, `no complete answer from ${url.host} before the deadline of this call`, { retryable: true });
+  return unreachable('TIMEOUT', request, url, 'no complete answer before the deadline of this call', undefined, true);
 }
 
 function callerAbort(request: HttpRequest): RegistryError {

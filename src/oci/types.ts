@@ -1,5 +1,7 @@
 /** OCI distribution types shared by the registry client and the checks that read its facts. */
 
+import type { Audience } from './credentials.ts';
+
 /** An OCI content descriptor. */
 export interface Descriptor {
   readonly mediaType: string;
@@ -26,6 +28,8 @@ export interface FetchedManifest {
   readonly bytes: Buffer;
   /** The parsed JSON. */
   readonly json: Readonly<Record<string, unknown>>;
+  /** Who may be told about it (see credentials.ts); absent: public. */
+  readonly audience?: Audience;
 }
 
 /** Time limits of one call. Without either, the client's default deadline applies. */
@@ -62,6 +66,8 @@ export interface FetchedBlob {
   readonly digest: string;
   readonly size: number;
   readonly bytes: Buffer;
+  /** Who may be told about it (see credentials.ts); absent: public. */
+  readonly audience?: Audience;
 }
 
 /** The manifests that refer to a subject (their `subject` field names it). */
@@ -74,6 +80,8 @@ export interface Referrers {
   readonly source: 'api' | 'tag';
   /** True when more referrers may exist than were returned (the cap was hit). */
   readonly truncated: boolean;
+  /** Who may be told about them (see credentials.ts); absent: public. */
+  readonly audience?: Audience;
 }
 
 /**

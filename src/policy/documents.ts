@@ -5,16 +5,19 @@
 import { isKnownTypeName } from '../artifact/media-types.ts';
 import { checkSignatures, checkTrustedRoots, discoveryLimitsSchema, signaturesSchema, toDiscoveryLimits, toSignaturePolicy, toTrustedRootSettings, trustedRootsSchema } from '../signature/policy.ts';
 import { parseQuantity } from '../artifact/quantity.ts';
-import { API_VERSION, CLUSTER_SCOPE, DEFAULT_ACTIONS, DEFAULT_TIMEOUTS, ON_ERROR_ACTIONS, POLICY_MODES } from './types.ts';
-import type { ArtifactRules, DefaultAction, ModelPolicy, ModelgateConfig, OnError, PolicyMode, RegistrySettings } from './types.ts';
+import { API_VERSION, CLUSTER_SCOPE, DEFAULT_ACTIONS, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, ON_ERROR_ACTIONS, POLICY_MODES, SHORT_NAME_MODES } from './types.ts';
+import type { ArtifactRules, DefaultAction, ModelPolicy, ModelgateConfig, OnError, PolicyMode, RegistrySettings, ShortNameMode } from './types.ts';
 import type { Schema, SchemaError } from './schema.ts';
 import { isPlainObject, validate } from './schema.ts';
 
 const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 const nonEmpty = (value: string): string | undefined => (value.trim() === '' ? 'must not be empty' : undefined);
-const globString: Schema = { type: 'string', check: nonEmpty };
-const globList: Schema = { type: 'array', items: globString };
+/** Bounds on patterns: matching costs pattern length × text length (core/glob.ts), and tenants write namespaced policies. */
+export const MAX_GLOB_LENGTH = 255;
+export const MAX_GLOBS = 64;
+const globString: Schema = { type: 'string', maxLength: MAX_GLOB_LENGTH, check: nonEmpty };
+const globList: Schema = { type: 'array', items: globString, maxItems: MAX_GLOBS };
 
 const metadataSchema: Schema = {
   type: 'object',
@@ -54,10 +57,10 @@ const policySpecSchema: Schema = {
         },
         layerMediaTypes: globList,
         mountable: { type: 'boolean' },
-        formats: { type: 'array', items: globString },
+        formats: { type: 'array', items: globString, maxItems: MAX_GLOBS },
         denyFiles: globList,
         maxSize: { type: 'string', check: (value) => (parseQuantity(value) === undefined ? 'must be a byte quantity such as 200Gi, 500M or 1048576' : undefined) },
-        licenses: { type: 'array', items: globString },
+        licenses: { type: 'array', items: globString, maxItems: MAX_GLOBS },
       },
     },
   },
@@ -84,6 +87,15 @@ const configSpecSchema: Schema = {
     trustedRoots: trustedRootsSchema,
     signatureDiscovery: discoveryLimitsSchema,
     namespacedPolicies: { type: 'boolean' },
+    shortNames: { type: 'string', enum: SHORT_NAME_MODES },
+    limits: {
+      type: 'object',
+      properties: {
+        maxReferencesPerObject: { type: 'integer', minimum: 1, maximum: 100_000 },
+        registryRequests: { type: 'integer', minimum: 1, maximum: 1024 },
+        registryRequestsPerHost: { type: 'integer', minimum: 1, maximum: 256 },
+      },
+    },
     credentials: {
       type: 'object',
       properties: {
@@ -192,8 +204,16 @@ function toConfig(data: Data, source: string): ModelgateConfig {
   const timeouts = objectAt(spec, 'timeouts');
   const credentials = objectAt(spec, 'credentials');
   const seconds = (key: string): number | undefined => (typeof timeouts[key] === 'number' ? timeouts[key] * 1000 : undefined);
+  const limits = objectAt(spec, 'limits');
+  const limit = (key: keyof typeof DEFAULT_LIMITS): number => (typeof limits[key] === 'number' ? limits[key] : DEFAULT_LIMITS[key]);
   return {
     source,
+    shortNames: (spec['shortNames'] as ShortNameMode | undefined) ?? 'docker.io',
+    limits: {
+      maxReferencesPerObject: limit('maxReferencesPerObject'),
+      registryRequests: limit('registryRequests'),
+      registryRequestsPerHost: limit('registryRequestsPerHost'),
+    },
     trustedRoots: spec['trustedRoots'] === undefined ? [] : toTrustedRootSettings(spec['trustedRoots']),
     signatureDiscovery: toDiscoveryLimits(spec['signatureDiscovery']),
     namespacedPolicies: (spec['namespacedPolicies'] as boolean | undefined) ?? false,

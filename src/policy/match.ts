@@ -1,5 +1,5 @@
 /** Which policies apply to a model reference in a namespace. */
-import { matchesAny } from './glob.ts';
+import { matchesAny } from '../core/glob.ts';
 import type { ModelPolicy, PolicySet } from './types.ts';
 
 export function policyMatches(policy: ModelPolicy, namespace: string, repository: string): boolean {

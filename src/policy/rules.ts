@@ -5,7 +5,7 @@
 import type { Finding } from '../engine/finding.ts';
 import type { ImageReference } from '../reference/parse.ts';
 import { repositoryName } from '../reference/parse.ts';
-import { matchesAny } from './glob.ts';
+import { matchesAny } from '../core/glob.ts';
 import type { ModelPolicy } from './types.ts';
 
 export type ReferenceRule = (policy: ModelPolicy, ref: ImageReference) => Finding | undefined;
@@ -23,7 +23,7 @@ export const requireDigest: ReferenceRule = (policy, ref) => {
 };
 
 export const allowedRegistry: ReferenceRule = (policy, ref) => {
-  if (policy.registries.length === 0 || matchesAny(policy.registries, ref.registry)) return undefined;
+  if (policy.registries.length === 0 || matchesAny(policy.registries, ref.registry, 'host')) return undefined;
   return {
     policy: policy.name,
     rule: 'registries',

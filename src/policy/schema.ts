@@ -5,10 +5,10 @@
  */
 
 export type Schema =
-  | { readonly type: 'string'; readonly enum?: readonly string[]; readonly check?: (value: string) => string | undefined }
+  | { readonly type: 'string'; readonly enum?: readonly string[]; readonly maxLength?: number; readonly check?: (value: string) => string | undefined }
   | { readonly type: 'boolean' }
   | { readonly type: 'integer'; readonly minimum?: number; readonly maximum?: number }
-  | { readonly type: 'array'; readonly items: Schema; readonly minItems?: number }
+  | { readonly type: 'array'; readonly items: Schema; readonly minItems?: number; readonly maxItems?: number }
   | { readonly type: 'object'; readonly properties: Readonly<Record<string, Schema>>; readonly required?: readonly string[] }
   | { readonly type: 'map'; readonly values: Schema }
   | { readonly type: 'any' };
@@ -26,6 +26,8 @@ export function validate(value: unknown, schema: Schema, path: string, errors: S
     case 'string':
       if (typeof value !== 'string') {
         errors.push({ path, message: `must be a string, got ${describe(value)}` });
+      } else if (schema.maxLength !== undefined && value.length > schema.maxLength) {
+        errors.push({ path, message: `must be at most ${schema.maxLength} characters long, got ${value.length}` });
       } else if (schema.enum !== undefined && !schema.enum.includes(value)) {
         errors.push({ path, message: `must be one of ${schema.enum.join(', ')}, got ${JSON.stringify(value)}` });
       } else if (schema.check !== undefined) {
@@ -50,6 +52,8 @@ export function validate(value: unknown, schema: Schema, path: string, errors: S
         errors.push({ path, message: `must be a list, got ${describe(value)}` });
       } else if (schema.minItems !== undefined && value.length < schema.minItems) {
         errors.push({ path, message: `must have at least ${schema.minItems} item(s)` });
+      } else if (schema.maxItems !== undefined && value.length > schema.maxItems) {
+        errors.push({ path, message: `must have at most ${schema.maxItems} items, got ${value.length}` });
       } else {
         value.forEach((item, index) => validate(item, schema.items, `${path}[${index}]`, errors));
       }

@@ -98,8 +98,31 @@ export interface CredentialSettings {
   readonly pullSecrets: boolean;
 }
 
+/**
+ * How a reference without a registry (`llama`) is judged: `docker.io` as the
+ * kubelet and containerd resolve it, or `deny`, because CRI-O may resolve it
+ * through its unqualified-search-registries, so the registry judged need not
+ * be the one pulled.
+ */
+export type ShortNameMode = 'docker.io' | 'deny';
+export const SHORT_NAME_MODES: readonly ShortNameMode[] = ['docker.io', 'deny'];
+
+/** Bounds on the work one object or the whole webhook may cause. */
+export interface Limits {
+  /** Model references judged per object; more is one denial, not a finding per volume. */
+  readonly maxReferencesPerObject: number;
+  /** Registry requests in flight at once, all registries together; more wait, inside the review's deadline. */
+  readonly registryRequests: number;
+  /** Registry requests in flight at once to one host. */
+  readonly registryRequestsPerHost: number;
+}
+
+export const DEFAULT_LIMITS: Limits = { maxReferencesPerObject: 64, registryRequests: 64, registryRequestsPerHost: 16 };
+
 export interface ModelgateConfig {
   readonly source: string;
+  readonly shortNames: ShortNameMode;
+  readonly limits: Limits;
   readonly credentials: CredentialSettings;
   readonly defaultAction: DefaultAction;
   readonly registries: readonly RegistrySettings[];
@@ -127,6 +150,8 @@ export const DEFAULT_TIMEOUTS: RegistryTimeouts = { requestMs: 2_000, totalMs: 4
 
 export const DEFAULT_CONFIG: ModelgateConfig = {
   source: '(built-in)',
+  shortNames: 'docker.io',
+  limits: DEFAULT_LIMITS,
   defaultAction: 'deny',
   registries: [],
   timeouts: DEFAULT_TIMEOUTS,

@@ -8,8 +8,15 @@
 export interface ImageReference {
   /** The reference exactly as written in the object. */
   readonly original: string;
-  /** Registry host, with port when one was given: `docker.io`, `localhost:5000`, `[::1]:5000`. */
+  /**
+   * Registry host in canonical form, with port when one other than 443 was
+   * given: `docker.io`, `localhost:5000`, `[::1]:5000`. Lower case, and Docker
+   * Hub's host names (`index.docker.io`, `registry-1.docker.io`) as `docker.io`,
+   * so that policies match what the runtime pulls however it is written.
+   */
   readonly registry: string;
+  /** Whether the reference names its registry; a short name (`llama`) does not, and is taken as Docker Hub's. */
+  readonly qualified: boolean;
   /** Repository path inside the registry: `library/busybox`, `acme/models/llama`. */
   readonly repository: string;
   /** Tag, when one was given (with or without a digest). */
@@ -30,7 +37,8 @@ export class InvalidReferenceError extends Error {
 }
 
 export const DEFAULT_REGISTRY = 'docker.io';
-const LEGACY_DEFAULT_REGISTRY = 'index.docker.io';
+/** Host names that serve Docker Hub: references through them pull from docker.io. */
+const DOCKER_HUB_HOSTS: ReadonlySet<string> = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
 const OFFICIAL_REPOSITORY_PREFIX = 'library/';
 const MAX_NAME_LENGTH = 255;
 
@@ -50,6 +58,8 @@ export function parseReference(input: string): ImageReference {
   if (typeof input !== 'string') throw new InvalidReferenceError(String(input), 'the reference is not a string');
   if (input.length === 0) throw new InvalidReferenceError(input, 'the reference is empty');
   if (input !== input.trim()) throw new InvalidReferenceError(input, 'the reference has leading or trailing white space');
+  // A bare 64-hex string is an image ID, never a name (distribution/reference refuses it).
+  if (/^[a-f0-9]{64}$/.test(input)) throw new InvalidReferenceError(input, 'a 64-character hexadecimal string is an image ID, not a reference');
 
   let rest = input;
   let digest: string | undefined;
@@ -75,11 +85,8 @@ export function parseReference(input: string): ImageReference {
   }
 
   if (rest.length === 0) throw new InvalidReferenceError(input, 'the repository name is empty');
-  if (rest.length > MAX_NAME_LENGTH) {
-    throw new InvalidReferenceError(input, `the repository name is longer than ${MAX_NAME_LENGTH} characters`);
-  }
 
-  const { registry, path } = splitRegistry(input, rest);
+  const { registry, path, qualified } = splitRegistry(input, rest);
   const components = path.split('/');
   for (const component of components) {
     if (!PATH_COMPONENT.test(component)) {
@@ -91,19 +98,38 @@ export function parseReference(input: string): ImageReference {
     }
   }
   const repository = registry === DEFAULT_REGISTRY && components.length === 1 ? OFFICIAL_REPOSITORY_PREFIX + path : path;
-  return { original: input, registry, repository, tag, digest };
+  // As distribution/reference counts it: the repository path after normalisation, without the registry.
+  if (repository.length > MAX_NAME_LENGTH) {
+    throw new InvalidReferenceError(input, `the repository name is longer than ${MAX_NAME_LENGTH} characters`);
+  }
+  return { original: input, registry, qualified, repository, tag, digest };
 }
 
-function splitRegistry(input: string, name: string): { registry: string; path: string } {
+function splitRegistry(input: string, name: string): { registry: string; path: string; qualified: boolean } {
   const slash = name.indexOf('/');
   const first = slash === -1 ? '' : name.slice(0, slash);
   // Docker's rule: the first component is a registry when it has a '.' or ':', is
   // "localhost", or has upper-case letters (which a repository path cannot).
   const isRegistry = slash !== -1 && (/[.:]/.test(first) || first === 'localhost' || first.toLowerCase() !== first);
-  if (!isRegistry) return { registry: DEFAULT_REGISTRY, path: name };
+  if (!isRegistry) return { registry: DEFAULT_REGISTRY, path: name, qualified: false };
   validateRegistry(input, first);
-  const registry = first === LEGACY_DEFAULT_REGISTRY ? DEFAULT_REGISTRY : first;
-  return { registry, path: name.slice(slash + 1) };
+  return { registry: canonicalRegistry(first), path: name.slice(slash + 1), qualified: true };
+}
+
+/**
+ * The canonical form of a valid registry host: lower case (DNS names are
+ * case-insensitive), without the HTTPS default port 443, and Docker Hub's
+ * host names as `docker.io`.
+ */
+export function canonicalRegistry(registry: string): string {
+  let host = registry.toLowerCase();
+  const port = /:(\d+)$/.exec(host);
+  if (port !== null) {
+    // `:0443` is port 443 to any HTTP client: the port is a number, not its digits.
+    const number = Number(port[1]);
+    host = number === 443 ? host.slice(0, port.index) : `${host.slice(0, port.index)}:${number}`;
+  }
+  return DOCKER_HUB_HOSTS.has(host) ? DEFAULT_REGISTRY : host;
 }
 
 function validateRegistry(input: string, registry: string): void {

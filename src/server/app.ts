@@ -8,7 +8,8 @@ import type { NextFunction, Request, Response } from 'express';
 import { handleAdmission } from '../admission/handle.ts';
 import type { AdmissionOutcome } from '../admission/handle.ts';
 import { InvalidReviewError, parseAdmissionReview, reviewResponse } from '../admission/review.ts';
-import { BodyError, readJsonBody } from './body.ts';
+import { Limiter } from '../core/limiter.ts';
+import { BodyError, readJsonBody, reserveBody } from './body.ts';
 import type { AdmissionRequest, AdmissionResponse } from '../admission/review.ts';
 import type { Logger } from '../log.ts';
 import { reviewLogger } from './review-log.ts';
@@ -28,11 +29,24 @@ export interface AppOptions {
   readonly maxBodyBytes?: number;
   /** Review metrics, and `GET /metrics` serving them; no /metrics without. */
   readonly metrics?: Metrics;
+  /** Weighted bytes of large review bodies read and judged at once (server/body.ts). */
+  readonly bodyBudgetBytes?: number;
 }
 
+/**
+ * The largest review: the API server reads request bodies up to 3 MiB
+ * (k8s.io/apiserver MaxRequestBodyBytes), which can grow as JSON with defaults
+ * and managedFields, and an UPDATE also carries the stored object (etcd's
+ * limit is 1.5 MiB, more once turned from protobuf into JSON).
+ */
 export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
+/** Room for a couple of the largest reviews at once, beside everything small. */
+export const DEFAULT_BODY_BUDGET_BYTES = 48 * 1024 * 1024;
+/** How long a large review may wait for room before it is refused with 503. */
+const BODY_WAIT_MS = 2_000;
 
-function toResponse(request: AdmissionRequest, outcome: AdmissionOutcome): AdmissionResponse {
+/** The AdmissionResponse for a decided review. */
+export function toResponse(request: AdmissionRequest, outcome: AdmissionOutcome): AdmissionResponse {
   const { decision } = outcome;
   return {
     uid: request.uid,
@@ -73,11 +87,15 @@ export function createApp(options: AppOptions): express.Express {
 
   // The review route first: it is matched on every review.
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const budget = new Limiter(Math.max(options.bodyBudgetBytes ?? DEFAULT_BODY_BUDGET_BYTES, maxBodyBytes * 4), Number.POSITIVE_INFINITY, 'room for a large review');
   app.post('/validate', async (req: Request, res: Response) => {
     const started = process.hrtime.bigint();
     let request: AdmissionRequest;
     try {
-      request = parseAdmissionReview(await readJsonBody(req, maxBodyBytes));
+      // Room for a large body is held until its answer is written: parsed and judged, it still takes heap.
+      const room = await reserveBody(req, maxBodyBytes, budget, BODY_WAIT_MS);
+      res.once('close', room.release);
+      request = parseAdmissionReview(await readJsonBody(req, room.limit));
     } catch (error) {
       if (!(error instanceof BodyError || error instanceof InvalidReviewError)) {
         // The client went away mid-body: nobody to answer.
@@ -86,7 +104,7 @@ export function createApp(options: AppOptions): express.Express {
       }
       logger.warn({ err: error.message }, 'rejected a malformed AdmissionReview');
       // Unread body left over (413): close rather than read the rest of it.
-      sendJson(res, error instanceof BodyError ? error.status : 400, { error: error.message }, error instanceof BodyError && error.status === 413);
+      sendJson(res, error instanceof BodyError ? error.status : 400, { error: error.message }, error instanceof BodyError && error.status !== 400 && error.status !== 415);
       metrics?.observeReview('error', '', Number(process.hrtime.bigint() - started) / 1e9);
       return;
     }

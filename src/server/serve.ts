@@ -6,7 +6,32 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { createApp } from './app.ts';
 import type { EngineSource } from './app.ts';
+import { ConnectionGovernor, DEFAULT_CONNECTION_LIMITS } from './connections.ts';
+import type { ConnectionLimits } from './connections.ts';
 import { readKeyPair, watchKeyPair } from './tls.ts';
+
+/**
+ * TLS 1.3, and TLS 1.2 only with ECDHE key exchange and AEAD ciphers: what the
+ * API server's Go client offers first, without the CBC and static-RSA suites.
+ */
+export const TLS_OPTIONS = {
+  minVersion: 'TLSv1.2',
+  ciphers: [
+    'TLS_AES_128_GCM_SHA256',
+    'TLS_AES_256_GCM_SHA384',
+    'TLS_CHACHA20_POLY1305_SHA256',
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
+  ].join(':'),
+  honorCipherOrder: true,
+} as const;
+/** A TLS handshake must be over this soon; Node's default is two minutes. */
+const HANDSHAKE_TIMEOUT_MS = 5_000;
+
 
 export interface ServeOptions {
   readonly port: number;
@@ -20,11 +45,16 @@ export interface ServeOptions {
   readonly tlsPollMs?: number;
   /** Review metrics; also serves GET /metrics. */
   readonly metrics?: Metrics;
+  /** Bounds on connections (server/connections.ts). */
+  readonly connections?: ConnectionLimits;
+  /** Weighted bytes of large review bodies at once (server/body.ts). */
+  readonly bodyBudgetBytes?: number;
 }
 
 export interface RunningServer {
   readonly server: Server;
   readonly port: number;
+  readonly governor: ConnectionGovernor;
   /** Stops accepting connections and resolves when in-flight requests are answered. */
   close(): Promise<void>;
 }
@@ -37,19 +67,32 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     logger,
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+    ...(options.bodyBudgetBytes === undefined ? {} : { bodyBudgetBytes: options.bodyBudgetBytes }),
   });
-  const server = createServer({ cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' }, app);
+  const limits = options.connections ?? DEFAULT_CONNECTION_LIMITS;
+  const server = createServer(
+    {
+      cert: pair.cert,
+      key: pair.key,
+      ...TLS_OPTIONS,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      // A request must arrive whole (headers, then body) in time from its first byte; checked often.
+      headersTimeout: limits.requestMs,
+      requestTimeout: limits.requestMs,
+      connectionsCheckingInterval: Math.min(1_000, limits.requestMs),
+    },
+    app,
+  );
   // The API server keeps connections alive between reviews; keep ours open longer than its idle timeout.
   server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  server.requestTimeout = 30_000;
+  const governor = new ConnectionGovernor(server, limits);
   server.on('tlsClientError', (error) => logger.debug({ err: error.message }, 'TLS handshake failed'));
   const watcher = watchKeyPair(
     options.tlsCert,
     options.tlsKey,
     pair,
     // New handshakes use the new pair; established connections keep theirs, so nothing is dropped.
-    (next) => server.setSecureContext({ cert: next.cert, key: next.key, minVersion: 'TLSv1.2' }),
+    (next) => server.setSecureContext({ cert: next.cert, key: next.key, ...TLS_OPTIONS }),
     logger,
     options.tlsPollMs,
   );
@@ -65,9 +108,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   return {
     server,
     port,
+    governor,
     close: () =>
       new Promise<void>((resolve) => {
         watcher.close();
+        governor.stop();
         // Stops accepting connections; resolves once every connection is gone.
         server.close(() => {
           clearInterval(sweep);

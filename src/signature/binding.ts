@@ -10,6 +10,8 @@
  *   `https://sigstore.dev/cosign/sign/v1` and a subject whose digest is the admitted digest.
  *   cosign v3 writes subjects without a name, so there is no repository to compare.
  */
+import { ANY, STRING, STRING_MAP, describeRefusal, arrayOf, objectOf, parseStrictJson } from '../core/strict-json.ts';
+import type { JsonShape } from '../core/strict-json.ts';
 import type { RepositoryLocator } from '../oci/types.ts';
 import { parseReference } from '../reference/parse.ts';
 import { BindingError } from './errors.ts';
@@ -30,12 +32,30 @@ export interface PayloadClaims {
 
 const shortDigest = (digest: string): string => (digest.length > 19 ? `${digest.slice(0, 19)}…` : digest);
 
-function parseJson(bytes: Buffer, what: string): Record<string, unknown> {
+/** cosign's payload.SimpleContainerImage, as Go decodes it. */
+const SIMPLE_SIGNING_SHAPE: JsonShape = objectOf({
+  critical: objectOf({
+    identity: objectOf({ 'docker-reference': STRING }),
+    image: objectOf({ 'docker-manifest-digest': STRING }),
+    type: STRING,
+  }),
+  optional: ANY,
+});
+
+/** An in-toto Statement (v1 or v0.1) and its resource descriptors. */
+const STATEMENT_SHAPE: JsonShape = objectOf({
+  _type: STRING,
+  subject: arrayOf(objectOf({ name: STRING, uri: STRING, digest: STRING_MAP, content: STRING, downloadLocation: STRING, mediaType: STRING, annotations: ANY })),
+  predicateType: STRING,
+  predicate: ANY,
+});
+
+function parseJson(bytes: Buffer, what: string, shape: JsonShape): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new BindingError({ code: 'INVALID_PAYLOAD', message: `the ${what} is not valid JSON` });
+    value = parseStrictJson(bytes, shape);
+  } catch (error) {
+    throw new BindingError({ code: 'INVALID_PAYLOAD', message: describeRefusal(what, error) });
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new BindingError({ code: 'INVALID_PAYLOAD', message: `the ${what} is not a JSON object` });
@@ -51,7 +71,7 @@ const objectAt = (value: unknown, key: string): Record<string, unknown> | undefi
 
 /** Reads a cosign simple-signing payload. */
 export function parseSimpleSigning(payload: Buffer): PayloadClaims {
-  const json = parseJson(payload, 'simple-signing payload');
+  const json = parseJson(payload, 'simple-signing payload', SIMPLE_SIGNING_SHAPE);
   const critical = objectAt(json, 'critical');
   if (critical === undefined) throw new BindingError({ code: 'INVALID_PAYLOAD', message: 'the simple-signing payload has no "critical" section' });
   const type = critical['type'];
@@ -71,7 +91,7 @@ export function parseInTotoStatement(payloadType: string, payload: Buffer): Payl
   if (payloadType !== IN_TOTO_PAYLOAD_TYPE) {
     throw new BindingError({ code: 'INVALID_PAYLOAD', message: `the DSSE payload type is ${JSON.stringify(payloadType)}, not ${IN_TOTO_PAYLOAD_TYPE}` });
   }
-  const json = parseJson(payload, 'in-toto statement');
+  const json = parseJson(payload, 'in-toto statement', STATEMENT_SHAPE);
   const type = json['_type'];
   if (typeof type !== 'string' || !IN_TOTO_STATEMENT_TYPES.includes(type)) {
     throw new BindingError({ code: 'INVALID_PAYLOAD', message: `the DSSE payload is not an in-toto statement (_type ${JSON.stringify(type ?? null)})` });

@@ -5,6 +5,7 @@
  */
 import { bundleFromJSON } from '@sigstore/bundle';
 import type { Bundle } from '@sigstore/bundle';
+import { describeRefusal, parseStrictJson } from '../core/strict-json.ts';
 import { parseInTotoStatement } from './binding.ts';
 import type { PayloadClaims } from './binding.ts';
 import { SignatureFormatError, errorMessage } from './errors.ts';
@@ -32,9 +33,10 @@ export interface ParsedBundle {
 export function parseBundle(bytes: Buffer): ParsedBundle {
   let json: unknown;
   try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new SignatureFormatError({ code: 'MALFORMED_BUNDLE', message: 'the bundle is not valid JSON' });
+    // Protobuf JSON: field names are matched exactly, so duplicates are what could be read two ways.
+    json = parseStrictJson(bytes);
+  } catch (error) {
+    throw new SignatureFormatError({ code: 'MALFORMED_BUNDLE', message: describeRefusal('bundle', error) });
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new SignatureFormatError({ code: 'MALFORMED_BUNDLE', message: 'the bundle is not a JSON object' });

@@ -22,6 +22,8 @@ import type { Bundle, TransparencyLogEntry } from '@sigstore/bundle';
 import { X509Certificate, pem } from '@sigstore/core';
 import { HashAlgorithm } from '@sigstore/protobuf-specs';
 import type { RFC3161SignedTimestamp } from '@sigstore/protobuf-specs';
+import { ANY, INTEGER, STRING, describeRefusal, objectOf, parseStrictJson, parseStrictJsonText } from '../core/strict-json.ts';
+import type { JsonShape } from '../core/strict-json.ts';
 import { parseSimpleSigning } from './binding.ts';
 import type { ParsedBundle } from './bundle.ts';
 import { SignatureFormatError, errorMessage } from './errors.ts';
@@ -77,14 +79,25 @@ function pemCertificates(text: string, what: string): Buffer[] {
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** cosign's bundle.RekorBundle, as Go decodes the annotation. */
+const REKOR_BUNDLE_SHAPE: JsonShape = objectOf({
+  SignedEntryTimestamp: STRING,
+  Payload: objectOf({ body: ANY, integratedTime: INTEGER, logIndex: INTEGER, logID: STRING }),
+});
+const REKOR_ENTRY_SHAPE: JsonShape = objectOf({ kind: STRING, apiVersion: STRING, spec: ANY });
+const RFC3161_SHAPE: JsonShape = objectOf({ SignedRFC3161Timestamp: STRING });
+
+function strictAnnotation(annotation: string, what: string, shape: JsonShape): unknown {
+  try {
+    return parseStrictJsonText(annotation, shape);
+  } catch (error) {
+    throw malformed(describeRefusal(`${what} annotation`, error));
+  }
+}
+
 /** The Rekor entry of a `dev.sigstore.cosign/bundle` annotation as a tlog entry with an inclusion promise. */
 export function rekorBundleToTlogEntry(annotation: string): TransparencyLogEntry {
-  let json: unknown;
-  try {
-    json = JSON.parse(annotation);
-  } catch {
-    throw malformed('the Rekor bundle annotation is not valid JSON');
-  }
+  const json = strictAnnotation(annotation, 'Rekor bundle', REKOR_BUNDLE_SHAPE);
   const payload = isRecord(json) ? json['Payload'] : undefined;
   const set = isRecord(json) ? json['SignedEntryTimestamp'] : undefined;
   if (!isRecord(payload) || typeof set !== 'string') throw malformed('the Rekor bundle annotation lacks SignedEntryTimestamp or Payload');
@@ -98,9 +111,9 @@ export function rekorBundleToTlogEntry(annotation: string): TransparencyLogEntry
   const canonicalizedBody = decodeBase64(body, 'Rekor entry body');
   let entry: unknown;
   try {
-    entry = JSON.parse(canonicalizedBody.toString('utf8'));
-  } catch {
-    throw malformed('the Rekor entry body is not JSON');
+    entry = parseStrictJson(canonicalizedBody, REKOR_ENTRY_SHAPE);
+  } catch (error) {
+    throw malformed(describeRefusal('Rekor entry body', error));
   }
   const kind = isRecord(entry) ? entry['kind'] : undefined;
   const version = isRecord(entry) ? entry['apiVersion'] : undefined;
@@ -117,12 +130,7 @@ export function rekorBundleToTlogEntry(annotation: string): TransparencyLogEntry
 }
 
 function rfc3161Timestamp(annotation: string): RFC3161SignedTimestamp {
-  let json: unknown;
-  try {
-    json = JSON.parse(annotation);
-  } catch {
-    throw malformed('the RFC 3161 timestamp annotation is not valid JSON');
-  }
+  const json = strictAnnotation(annotation, 'RFC 3161 timestamp', RFC3161_SHAPE);
   const value = isRecord(json) ? json['SignedRFC3161Timestamp'] : undefined;
   if (typeof value !== 'string') throw malformed('the RFC 3161 timestamp annotation has no SignedRFC3161Timestamp');
   return { signedTimestamp: decodeBase64(value, 'RFC 3161 timestamp') };

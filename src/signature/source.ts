@@ -4,9 +4,14 @@
  * changes the cache key), so results are cached for a bounded time: passes
  * longer, failures briefly, and results a registry problem left incomplete
  * not at all. Concurrent admissions of one digest share one verification.
+ * A result built from reads with a pod's pull secret is given only to reviews
+ * that hold the same credential (oci/credentials.ts, audiences).
  */
 import { LruCache } from '../cache/lru.ts';
 import { SingleFlight } from '../cache/single-flight.ts';
+import { AudienceRecorder } from '../oci/audience.ts';
+import { PUBLIC } from '../oci/credentials.ts';
+import type { Audience } from '../oci/credentials.ts';
 import type { Registry, RepositoryLocator } from '../oci/types.ts';
 import { signatureCacheKey } from './policy.ts';
 import type { DiscoveryLimits, SignaturePolicy } from './policy.ts';
@@ -22,20 +27,27 @@ export interface SignatureSource {
 export const PASS_TTL_MS = 10 * 60_000;
 export const FAIL_TTL_MS = 30_000;
 
+interface CachedResult {
+  readonly result: SignatureResult;
+  readonly audience: Audience;
+}
+
 export class CachedSignatureVerifier implements SignatureSource {
   readonly #registry: Registry;
   readonly #roots: TrustedRoots;
   readonly #limits: DiscoveryLimits;
-  readonly #cache = new LruCache<string, SignatureResult>({ maxEntries: 50_000, maxBytes: 64 * 1024 * 1024 });
-  readonly #flights = new SingleFlight<string, SignatureResult>();
+  readonly #audienceOf: (locator: RepositoryLocator) => Promise<Audience>;
+  readonly #cache = new LruCache<string, CachedResult>({ maxEntries: 20_000, maxBytes: 16 * 1024 * 1024 });
+  readonly #flights = new SingleFlight<string, CachedResult>();
   /** Policy key per SignaturePolicy object: hashing the authorities once, not per review. */
   readonly #policyKeys = new WeakMap<SignaturePolicy, string>();
   readonly stats = { hits: 0, misses: 0 };
 
-  constructor(registry: Registry, roots: TrustedRoots, limits: DiscoveryLimits) {
+  constructor(registry: Registry, roots: TrustedRoots, limits: DiscoveryLimits, audienceOf: (locator: RepositoryLocator) => Promise<Audience> = () => Promise.resolve(PUBLIC)) {
     this.#registry = registry;
     this.#roots = roots;
     this.#limits = limits;
+    this.#audienceOf = audienceOf;
   }
 
   #policyKey(policy: SignaturePolicy): string {
@@ -50,15 +62,27 @@ export class CachedSignatureVerifier implements SignatureSource {
   verify(policy: SignaturePolicy, locator: RepositoryLocator, digest: string, deadline: number): SignatureResult | Promise<SignatureResult> {
     const key = `${locator.registry}/${locator.repository}@${digest}#${this.#policyKey(policy)}`;
     const cached = this.#cache.get(key);
-    if (cached !== undefined) {
+    if (cached !== undefined && !cached.audience.startsWith('pod:')) {
       this.stats.hits++;
-      return cached;
+      return cached.result;
+    }
+    return this.#verify(key, cached, policy, locator, digest, deadline);
+  }
+
+  async #verify(key: string, cached: CachedResult | undefined, policy: SignaturePolicy, locator: RepositoryLocator, digest: string, deadline: number): Promise<SignatureResult> {
+    const audience = await this.#audienceOf(locator);
+    if (cached !== undefined && cached.audience === audience) {
+      this.stats.hits++;
+      return cached.result;
     }
     this.stats.misses++;
-    return this.#flights.run(key, async () => {
-      const result = await verifySignatures({ policy, registry: this.#registry, locator, digest, deadline, trustedRoots: this.#roots, limits: this.#limits });
-      if (result.cacheable) this.#cache.set(key, result, 2048 + result.summary.length * 2, result.passed ? PASS_TTL_MS : FAIL_TTL_MS);
-      return result;
+    const outcome = await this.#flights.run(`${key}|${audience}`, async () => {
+      const registry = new AudienceRecorder(this.#registry);
+      const result = await verifySignatures({ policy, registry, locator, digest, deadline, trustedRoots: this.#roots, limits: this.#limits });
+      const entry = { result, audience: registry.audience };
+      if (result.cacheable) this.#cache.set(key, entry, 2048 + result.summary.length * 2, result.passed ? PASS_TTL_MS : FAIL_TTL_MS);
+      return entry;
     });
+    return outcome.result;
   }
 }

@@ -31,8 +31,8 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** A node:http server on a free loopback port, answering with `handler`. */
-export async function startServer(handler: Handler): Promise<RunningServer> {
+/** A node:http server on a free loopback port (of 127.0.0.1, or another loopback address as another host), answering with `handler`. */
+export async function startServer(handler: Handler, address = '127.0.0.1'): Promise<RunningServer> {
   const seen: string[] = [];
   const sockets = new Set<Socket>();
   const server: Server = createServer((req, res) => {
@@ -48,12 +48,12 @@ export async function startServer(handler: Handler): Promise<RunningServer> {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, address, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    host: `127.0.0.1:${port}`,
+    host: `${address}:${port}`,
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${address}:${port}`,
     seen,
     stop: () =>
       new Promise<void>((resolve) => {

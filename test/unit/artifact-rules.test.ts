@@ -67,8 +67,10 @@ describe('artifact.types', () => {
       artifactType: 'application/vnd.cnai.model.manifest.v1+json',
       config: { mediaType: 'application/vnd.cnai.model.config.v1+json', digest: digest(5), size: 1 },
     });
+    assert.deepEqual(reasons({ types: ['modelpack'] }, facts(legacy)), []);
+    // CRI-O names files from the title or org.cncf.model.filepath only: a layer named by the cnai annotation alone is not mounted.
     assert.deepEqual(reasons({ types: ['modelpack'], mountable: true }, facts(legacy)), [
-      `artifact.mountable warn: layer 1 (sha256:000000000000…, application/vnd.cnai.model.weight.v1.tar, w.tar) is a tar archive: CRI-O mounts it as one file and does not unpack it`,
+      `artifact.mountable enforce: layer 1 (sha256:000000000000…, application/vnd.cnai.model.weight.v1.tar, w.tar) has no file path annotation that CRI-O reads (a non-empty org.opencontainers.image.title, else org.cncf.model.filepath): CRI-O would not mount it and the model would start incomplete`,
     ]);
   });
   it('accepts a KitOps ModelKit, including older ones with only the config media type', () => {
@@ -101,7 +103,7 @@ describe('artifact.mountable', () => {
   it('names each layer CRI-O would skip', () => {
     const missing = modelpack([layer(1, WEIGHT, 'model.safetensors'), layer(2, WEIGHT), layer(3, WEIGHT, 'b.safetensors', 5, 'org.opencontainers.image.title')]);
     assert.deepEqual(reasons({ mountable: true }, facts(missing)), [
-      'artifact.mountable enforce: layer 2 (sha256:000000000000…, application/vnd.cncf.model.weight.v1.raw) has no file path annotation: CRI-O would not mount it and the model would start incomplete',
+      'artifact.mountable enforce: layer 2 (sha256:000000000000…, application/vnd.cncf.model.weight.v1.raw) has no file path annotation that CRI-O reads (a non-empty org.opencontainers.image.title, else org.cncf.model.filepath): CRI-O would not mount it and the model would start incomplete',
     ]);
   });
   it('an empty artifact is not mountable', () => {
@@ -111,6 +113,42 @@ describe('artifact.mountable', () => {
     const tarred = modelpack([layer(1, 'application/vnd.cncf.model.weight.v1.tar+zstd', 'weights.tar.zst')]);
     assert.deepEqual(reasons({ mountable: true }, facts(tarred)).map((r) => r.split(':')[0]), ['artifact.mountable warn']);
     assert.deepEqual(reasons({ mountable: true }, facts(tarred), 'audit').map((r) => r.split(':')[0]), ['artifact.mountable audit']);
+  });
+});
+
+const named = (n: number, annotations: Record<string, string>, mediaType = WEIGHT): Descriptor => ({ mediaType, digest: digest(n), size: 10, annotations });
+const TITLE = 'org.opencontainers.image.title';
+const FILEPATH = 'org.cncf.model.filepath';
+
+describe('file names as CRI-O writes them (issue 9)', () => {
+  it('denyFiles judges every name a layer carries: a pickle title behind a safetensors file path is denied', () => {
+    const hidden = modelpack([named(1, { [FILEPATH]: 'weights.safetensors', [TITLE]: 'weights.pkl' })]);
+    assert.match(reasons({ denyFiles: ['*.pkl'] }, facts(hidden))[0] ?? '', /^artifact\.denyFiles enforce: layer 1 \(.*, weights\.pkl\) is a denied file/);
+    const legacyName = modelpack([named(1, { [TITLE]: 'weights.safetensors', 'org.cnai.model.filepath': 'weights.pkl' })]);
+    assert.match(reasons({ denyFiles: ['*.pkl'] }, facts(legacyName))[0] ?? '', /weights\.safetensors\) is a denied file \(it is also named weights\.pkl\)/);
+  });
+  it('denyFiles compares names cleaned as securejoin cleans them, and without case', () => {
+    for (const name of ['weights.pkl/.', 'weights.pkl/', 'WEIGHTS.PKL', '../../weights.pkl', '/abs/dir/Weights.Pkl', 'a//b/../weights.pkl']) {
+      const found = reasons({ denyFiles: ['*.pkl'] }, facts(modelpack([named(1, { [TITLE]: name })])));
+      assert.equal(found.length, 1, name);
+      assert.match(found[0] ?? '', /is a denied file/, name);
+    }
+    assert.deepEqual(reasons({ denyFiles: ['*.pkl'] }, facts(modelpack([named(1, { [TITLE]: 'weights.pkl.safetensors' })]))), []);
+  });
+  it('with denyFiles, a tar layer is denied: the names inside it are unknown', () => {
+    const tarred = modelpack([named(1, { [TITLE]: 'weights.tar' }, 'application/vnd.cncf.model.weight.v1.tar')]);
+    assert.match(reasons({ denyFiles: ['*.pkl'] }, facts(tarred))[0] ?? '', /^artifact\.denyFiles enforce: .*is a tar archive: the files in it cannot be judged by name/);
+  });
+  it('mountable follows CRI-O: the title wins even when empty, names are cleaned, and clashes fail', () => {
+    const emptyTitle = modelpack([named(1, { [TITLE]: '', [FILEPATH]: 'model.safetensors' })]);
+    assert.match(reasons({ mountable: true }, facts(emptyTitle))[0] ?? '', /has no file path annotation that CRI-O reads/);
+    const overRoot = modelpack([named(1, { [TITLE]: '.' }), named(2, { [TITLE]: '../' })]);
+    assert.deepEqual(reasons({ mountable: true }, facts(overRoot)).map((r) => /would be mounted over the volume itself/.test(r)), [true, true]);
+    const clash = modelpack([named(1, { [TITLE]: 'model.safetensors' }), named(2, { [FILEPATH]: './model.safetensors/' })]);
+    assert.match(reasons({ mountable: true }, facts(clash))[0] ?? '', /layer 2 .* is mounted at model\.safetensors, like layer 1: the later one hides the earlier/);
+    const fileAndDirectory = modelpack([named(1, { [TITLE]: 'shards' }), named(2, { [TITLE]: 'shards/1.safetensors' })]);
+    assert.match(reasons({ mountable: true }, facts(fileAndDirectory))[0] ?? '', /layer 2 is mounted at shards\/1\.safetensors, inside shards, which layer 1 mounts as a file/);
+    assert.deepEqual(reasons({ mountable: true }, facts(modelpack([named(1, { [TITLE]: 'a/b.json' }), named(2, { [TITLE]: 'a/c.json' })]))), []);
   });
 });
 

@@ -3,7 +3,7 @@ import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { matchesGlob } from '../../src/policy/glob.ts';
+import { matchesGlob } from '../../src/core/glob.ts';
 import { PolicyLoadError, loadPolicySet, policySetFromTexts } from '../../src/policy/load.ts';
 import { matchingPolicies } from '../../src/policy/match.ts';
 import { BUNDLED_POLICY } from '../../src/package-root.ts';

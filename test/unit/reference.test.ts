@@ -22,8 +22,13 @@ describe('parseReference: valid references', () => {
     ['127.0.0.1:5000/a/b/c:latest', '127.0.0.1:5000', 'a/b/c', 'latest', undefined],
     ['[::1]:5000/model:v1', '[::1]:5000', 'model', 'v1', undefined],
     ['[fe80::1]/model', '[fe80::1]', 'model', undefined, undefined],
-    ['Registry.Example.COM/model', 'Registry.Example.COM', 'model', undefined, undefined],
-    ['my-registry:443/a.b/c_d/e__f/g-h/i--j:T_a.g-1', 'my-registry:443', 'a.b/c_d/e__f/g-h/i--j', 'T_a.g-1', undefined],
+    // Canonical registry names (issue 9): lower case, no HTTPS default port, Docker Hub's hosts as docker.io.
+    ['Registry.Example.COM/model', 'registry.example.com', 'model', undefined, undefined],
+    ['my-registry:443/a.b/c_d/e__f/g-h/i--j:T_a.g-1', 'my-registry', 'a.b/c_d/e__f/g-h/i--j', 'T_a.g-1', undefined],
+    ['GHCR.IO:443/acme/llama', 'ghcr.io', 'acme/llama', undefined, undefined],
+    ['registry-1.docker.io/acme/llama', 'docker.io', 'acme/llama', undefined, undefined],
+    ['Index.Docker.IO/busybox', 'docker.io', 'library/busybox', undefined, undefined],
+    ['ghcr.io:4443/acme/llama', 'ghcr.io:4443', 'acme/llama', undefined, undefined],
     ['example.com/m:_tag', 'example.com', 'm', '_tag', undefined],
     [`example.com/m:${'x'.repeat(128)}`, 'example.com', 'm', 'x'.repeat(128), undefined],
   ];
@@ -37,6 +42,13 @@ describe('parseReference: valid references', () => {
       assert.equal(ref.original, input);
     });
   }
+
+  it('says whether the registry was written: a short name is not qualified', () => {
+    assert.equal(parseReference('llama').qualified, false);
+    assert.equal(parseReference('acme/llama').qualified, false);
+    assert.equal(parseReference('docker.io/acme/llama').qualified, true);
+    assert.equal(parseReference('localhost/llama').qualified, true);
+  });
 
   it('formats the fully qualified reference', () => {
     assert.equal(formatReference(parseReference('busybox:1')), 'docker.io/library/busybox:1');
@@ -76,7 +88,10 @@ describe('parseReference: invalid references are rejected with a reason', () => 
     ['bad_host.io/a', /host name/],
     ['[::1/a', /IPv6/],
     ['[::1]x/a', /not valid/],
-    [`example.com/${'a'.repeat(250)}`, /longer than 255/],
+    // distribution/reference counts the repository path after normalisation, not the registry.
+    [`example.com/${'a'.repeat(256)}`, /longer than 255/],
+    ['a'.repeat(250), /longer than 255/],
+    ['0123456789abcdef'.repeat(4), /image ID/],
     [':v1', /repository name is empty/],
     ['@sha256:' + 'a'.repeat(64), /repository name is empty/],
     ['UPPER', /lowercase/],

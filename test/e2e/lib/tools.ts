@@ -17,6 +17,7 @@ export const TOOL_NAMES = [
   "COSIGN3",
   "ORAS",
   "REFERRERS_REGISTRY",
+  "ORACLE",
   "DOCKER_REGISTRY",
   "SKOPEO",
   "HTPASSWD",

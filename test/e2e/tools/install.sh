@@ -22,8 +22,10 @@ ETCD_VERSION=v3.6.16           # go.etcd.io/etcd/server/v3 (k8s 1.36 vendors etc
 COSIGN2_VERSION=v2.6.5         # legacy signatures: tag sha256-<hex>.sig
 COSIGN3_VERSION=v3.1.3         # sigstore bundle v0.3 as OCI 1.1 referrer
 ORAS_VERSION=v1.3.6
-# The referrers registry is our own main (tools/referrers-registry) on
-# go-containerregistry; its version is pinned in that directory's go.mod.
+# The referrers registry (tools/referrers-registry, on go-containerregistry)
+# and the decoding oracle (tools/oracle, on containers/image and
+# distribution/reference) are our own mains; their dependencies are pinned in
+# their go.mod files.
 DEBIAN_PACKAGES=(docker-registry skopeo apache2-utils openssl)
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -228,29 +230,28 @@ go_install() {
   report "$name" "$version" "$bin" "$start" built
 }
 
-# ---- the referrers registry (our own code) ----------------------------------------------------
-build_referrers_registry() {
-  local src="$HERE/referrers-registry" start ggcr hash version bin
+# ---- our own Go tools: the referrers registry and the decoding oracle ---------------------------
+# build_own KEY NAME DIR [BUILD TAGS]: `go build` of a module of ours; the directory
+# name carries a hash of its sources, so editing them rebuilds.
+build_own() {
+  local key=$1 name=$2 src="$HERE/$3" tags=${4:-} start hash version bin
   start=$(date +%s.%N)
-  ggcr=$(awk '$1 == "require" && $2 == "github.com/google/go-containerregistry" { print $3 }' "$src/go.mod")
-  [[ -n "$ggcr" ]] || die "cannot read the go-containerregistry version from $src/go.mod"
-  # The directory name carries a hash of the sources: editing main.go rebuilds.
-  hash=$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-12)
-  version="ggcr-$ggcr-$hash"
-  bin="$CACHE/referrers-registry-$version/bin/referrers-registry"
-  TOOL_VERSION[REFERRERS_REGISTRY]=$version
-  TOOL_PATH[REFERRERS_REGISTRY]=$bin
-  if have "$bin"; then report referrers-registry "$version" "$bin" "$start" cached; return; fi
-  (cd "$src" && go build -mod=readonly -ldflags "-s -w" -o "$OUT/referrers-registry" .)
-  place "$OUT/referrers-registry" "$bin"
-  report referrers-registry "$version" "$bin" "$start" built
+  hash=$(cat "$src/go.mod" "$src/go.sum" "$src"/*.go | sha256sum | cut -c1-12)
+  version="src-$hash"
+  bin="$CACHE/$name-$version/bin/$name"
+  TOOL_VERSION[$key]=$version
+  TOOL_PATH[$key]=$bin
+  if have "$bin"; then report "$name" "$version" "$bin" "$start" cached; return; fi
+  (cd "$src" && go build -mod=readonly ${tags:+-tags "$tags"} -ldflags "-s -w" -o "$OUT/$name" .)
+  place "$OUT/$name" "$bin"
+  report "$name" "$version" "$bin" "$start" built
 }
 
 # ---- outputs -----------------------------------------------------------------------------------
 json_string() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
 
 write_outputs() {
-  local keys=(KUBE_APISERVER ETCD KUBECTL COSIGN2 COSIGN3 ORAS REFERRERS_REGISTRY DOCKER_REGISTRY SKOPEO HTPASSWD OPENSSL)
+  local keys=(KUBE_APISERVER ETCD KUBECTL COSIGN2 COSIGN3 ORAS REFERRERS_REGISTRY ORACLE DOCKER_REGISTRY SKOPEO HTPASSWD OPENSSL)
   local k sep env_tmp="$CACHE/env.sh.tmp.$$" json_tmp="$CACHE/tools.json.tmp.$$"
   {
     echo "# Written by test/e2e/tools/install.sh: source it to get the test-bed tools."
@@ -278,6 +279,8 @@ build_etcd
 go_install COSIGN2 cosign github.com/sigstore/cosign/v2/cmd/cosign "$COSIGN2_VERSION"
 go_install COSIGN3 cosign github.com/sigstore/cosign/v3/cmd/cosign "$COSIGN3_VERSION"
 go_install ORAS oras oras.land/oras/cmd/oras "$ORAS_VERSION"
-build_referrers_registry
+build_own REFERRERS_REGISTRY referrers-registry referrers-registry
+# containers/image without its C dependencies (gpgme, btrfs): only its manifest package is used.
+build_own ORACLE oracle oracle containers_image_openpgp,exclude_graphdriver_btrfs
 write_outputs
 echo "wrote $CACHE/env.sh and $CACHE/tools.json in $(elapsed "$TOTAL_START") total"

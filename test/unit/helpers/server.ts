@@ -10,6 +10,7 @@ import { createLogger } from '../../../src/log.ts';
 import { PACKAGE_ROOT } from '../../../src/package-root.ts';
 import { startServer } from '../../../src/server/serve.ts';
 import type { RunningServer } from '../../../src/server/serve.ts';
+import type { ConnectionLimits } from '../../../src/server/connections.ts';
 import type { PolicySet } from '../../../src/policy/types.ts';
 
 const run = promisify(execFile);
@@ -32,7 +33,10 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(policySet: PolicySet | undefined, options: { tlsPollMs?: number } = {}): Promise<TestServer> {
+export async function startTestServer(
+  policySet: PolicySet | undefined,
+  options: { tlsPollMs?: number; connections?: ConnectionLimits; bodyBudgetBytes?: number; maxBodyBytes?: number } = {},
+): Promise<TestServer> {
   const certs = await makeCerts();
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
@@ -49,6 +53,9 @@ export async function startTestServer(policySet: PolicySet | undefined, options:
     engines: { current: () => (policySet === undefined ? undefined : { policySet, artifacts: undefined }) },
     logger: createLogger('info', sink),
     ...(options.tlsPollMs === undefined ? {} : { tlsPollMs: options.tlsPollMs }),
+    ...(options.connections === undefined ? {} : { connections: options.connections }),
+    ...(options.bodyBudgetBytes === undefined ? {} : { bodyBudgetBytes: options.bodyBudgetBytes }),
+    ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
   });
   const agent = new Agent({ connect: { ca: certs.ca, servername: 'localhost' } });
   const url = `https://127.0.0.1:${running.port}`;

@@ -12,7 +12,7 @@ import { Deadline } from '../../../src/oci/http.ts';
 import type { HttpRequest, HttpResponse } from '../../../src/oci/http.ts';
 
 const REGISTRY = 'registry.test';
-const CHALLENGE = `Bearer realm="https://auth.test/token",service="${REGISTRY}"`;
+const CHALLENGE = `Bearer realm="https://auth.registry.test/token",service="${REGISTRY}"`;
 
 /** A registry that accepts the tokens it has issued, and lets a test hold any of its answers. */
 class ScriptedRegistry implements RequestSender {
@@ -32,7 +32,7 @@ class ScriptedRegistry implements RequestSender {
 
   async send(request: HttpRequest): Promise<HttpResponse> {
     const url = request.url;
-    if (url.host === 'auth.test') {
+    if (url.host === 'auth.registry.test') {
       this.tokenRequests++;
       const token = `token-${this.tokenRequests}`;
       this.valid.add(token);
@@ -48,7 +48,7 @@ class ScriptedRegistry implements RequestSender {
 }
 
 function answer(status: number, url: URL, headers: Record<string, string>, body: string): HttpResponse {
-  return { status, url, headers, body: Buffer.from(body) };
+  return { status, url, headers, body: Buffer.from(body), redirected: false };
 }
 
 function manifestRequest(): HttpRequest {

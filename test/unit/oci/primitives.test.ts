@@ -4,7 +4,7 @@ import { parseChallenges, parseTokenResponse, selectChallenge, TokenCache, basic
 import { nextLink, parseDescriptor } from '../../../src/oci/client.ts';
 import { computeDigest, isDigest, parseDigest, referrersTag, verifyDigest } from '../../../src/oci/digest.ts';
 import { RegistryEndpoints } from '../../../src/oci/endpoints.ts';
-import { RegistryError, describeTarget, parseErrorBody, statusError } from '../../../src/oci/errors.ts';
+import { RegistryError, describeTarget, errorBodyCode, redact, statusError } from '../../../src/oci/errors.ts';
 import { parseRetryAfter, isRetryableStatus } from '../../../src/oci/http.ts';
 
 const HELLO_SHA256 = 'sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824';
@@ -162,10 +162,22 @@ describe('errors', () => {
     assert.equal(describeTarget({ ...target, operation: 'referrers' }), `referrers of ghcr.io/acme/model@${HELLO_SHA256}`);
   });
 
-  it('reads distribution error bodies defensively', () => {
-    assert.equal(parseErrorBody(Buffer.from('<html>')), undefined);
-    assert.equal(parseErrorBody(Buffer.from('{"errors":[]}')), undefined);
-    assert.deepEqual(parseErrorBody(Buffer.from('{"errors":[{"code":"DENIED","message":"a\\nb"}]}')), { code: 'DENIED', message: 'a b' });
+  it('takes only a specification error code from an error body, never its text (issue 9)', () => {
+    assert.equal(errorBodyCode(Buffer.from('<html>')), undefined);
+    assert.equal(errorBodyCode(Buffer.from('{"errors":[]}')), undefined);
+    assert.equal(errorBodyCode(Buffer.from('{"errors":[{"code":"DENIED","message":"a\\nb"}]}')), 'DENIED');
+    assert.equal(errorBodyCode(Buffer.from('{"errors":[{"code":"Authorization: Basic dXNlcjpwYXNz"}]}')), undefined);
+    const echo = statusError(target, 403, Buffer.from('{"errors":[{"code":"DENIED","message":"you sent Authorization: Basic dXNlcjpwYXNzd29yZA== and token abc"}]}'), {});
+    assert.doesNotMatch(echo.message, /dXNlc|you sent|token abc/);
+    assert.match(echo.message, /answered 403 Forbidden \(DENIED\)/);
+    assert.match(echo.diagnostic ?? '', /Basic \[redacted\]/);
+    assert.doesNotMatch(echo.diagnostic ?? '', /dXNlc/);
+  });
+
+  it('redacts credentials from text bound for the log', () => {
+    assert.equal(redact('Authorization: Bearer eyJhbGciOi.x.y and basic dXNlcjpw'), 'Authorization: Bearer [redacted] and basic [redacted]');
+    assert.equal(redact('{"token":"abc","access_token":"def","other":"ok"}'), '{"token":"[redacted]","access_token":"[redacted]","other":"ok"}');
+    assert.equal(redact('https://user:pass@example.com/x'), 'https://[redacted]@example.com/x');
   });
 });
 

@@ -146,11 +146,30 @@ describe('registry client against distribution over plain HTTP', { timeout: 180_
     });
 
     it('refuses plain HTTP to a registry not configured insecure', async () => {
-      const c = client([]);
+      // Listed, but not insecure: HTTPS to a plain HTTP server fails like any connection.
+      const c = client([{ host: registry.host, insecure: false, ca: undefined }]);
       const error = await rejectsWith(c.fetchManifest(at('acme/model'), model.digest), 'INSECURE_NOT_ALLOWED');
-      assert.match(error.message, /insecure: true/);
-      const c2 = client([{ host: registry.host, insecure: false, ca: undefined }]);
-      await rejectsWith(c2.fetchManifest(at('acme/model'), model.digest), 'INSECURE_NOT_ALLOWED');
+      assert.match(error.message, /could not connect to 127\.0\.0\.1:\d+ or get a complete answer in time/);
+      assert.match(error.diagnostic ?? '', /does not speak TLS/);
+    });
+
+    it('never connects to an internal address the Config does not list (issue 9)', async () => {
+      const c = client([]);
+      const error = await rejectsWith(c.fetchManifest(at('acme/model'), model.digest), 'EGRESS_DENIED');
+      assert.match(error.message, /refusing to connect to 127\.0\.0\.1:\d+: 127\.0\.0\.1 is an internal address/);
+      assert.equal(c.requestCount, 0);
+    });
+
+    it('insecure applies to the exact host and port listed, not to other ports of the host (issue 9)', async () => {
+      const other = await startServer((_req, res) => {
+        res.writeHead(200, { 'content-type': OCI_MANIFEST });
+        res.end(model.bytes);
+      });
+      servers.push(other);
+      const c = client([{ host: registry.host, insecure: true, ca: undefined }, { host: '127.0.0.1', insecure: true, ca: undefined }]);
+      assert.equal((await c.fetchManifest(at('acme/model'), model.digest)).digest, model.digest);
+      // 127.0.0.1 (no port) is listed insecure: that is port 80 only; another port gets HTTPS, which a plain server cannot speak.
+      await rejectsWith(c.fetchManifest({ registry: other.host, repository: 'acme/model' }, model.digest), 'INSECURE_NOT_ALLOWED');
     });
   });
 
@@ -409,7 +428,7 @@ describe('registry client against distribution over plain HTTP', { timeout: 180_
 
     it('returns no referrers when neither the API nor the tag exist', async () => {
       const referrers = await plainClient().fetchReferrers(at('acme/model'), lonely.digest);
-      assert.deepEqual(referrers, { subject: lonely.digest, descriptors: [], source: 'tag', truncated: false });
+      assert.deepEqual(referrers, { subject: lonely.digest, descriptors: [], source: 'tag', truncated: false, audience: 'public' });
     });
 
     it('reads a referrers tag that holds no index as no referrers (distribution hides it from an index-only Accept)', async () => {

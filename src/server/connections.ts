@@ -1,0 +1,96 @@
+/**
+ * Bounds on the connections a client can hold. An idle TLS connection costs
+ * about 90 KB, so thousands of them, or of handshakes never finished, would
+ * take the memory every review needs. Node closes a request that trickles in
+ * (headersTimeout, requestTimeout) and a keep-alive connection left idle after
+ * an answer (keepAliveTimeout), but not a connection that never sends a
+ * request at all. This governor adds:
+ * - at most `maxConnections` at once; past that the oldest connection with no
+ *   request in flight is closed (the API server reconnects at once, an idle
+ *   attacker does not), and when every one is busy the newcomer is refused;
+ * - a connection must have sent a whole request within `idleMs` of connecting
+ *   (its TLS handshake included), else it is closed.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server } from 'node:https';
+import type { Socket } from 'node:net';
+
+export interface ConnectionLimits {
+  readonly maxConnections: number;
+  /** From connecting (TLS handshake included) to the first request's headers. */
+  readonly idleMs: number;
+  /** From a request's first byte to its last (Node's headersTimeout and requestTimeout). */
+  readonly requestMs: number;
+}
+
+/** The API server sends a review at once: 10 s is far more than it needs, and bounds a trickle. */
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { maxConnections: 256, idleMs: 10_000, requestMs: 10_000 };
+
+interface Connection {
+  readonly socket: Socket;
+  /** Requests received on it that are not answered yet. */
+  busy: number;
+  /** Closes it unless a first request arrives in time. */
+  timer: NodeJS.Timeout | undefined;
+}
+
+const keyOf = (socket: Socket): string => `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`;
+
+export class ConnectionGovernor {
+  readonly #limits: ConnectionLimits;
+  /** Insertion order is age: the first idle one is the oldest. */
+  readonly #connections = new Map<string, Connection>();
+  #refused = 0;
+  #closedIdle = 0;
+
+  constructor(server: Server, limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS) {
+    this.#limits = limits;
+    server.on('connection', (socket: Socket) => this.#connected(socket));
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#request(req, res));
+  }
+
+  /** Connections refused or closed to stay within the limits, for logs and tests. */
+  get stats(): { readonly open: number; readonly refused: number; readonly closedIdle: number } {
+    return { open: this.#connections.size, refused: this.#refused, closedIdle: this.#closedIdle };
+  }
+
+  /** Stops every timer (the server is closing). */
+  stop(): void {
+    for (const connection of this.#connections.values()) clearTimeout(connection.timer);
+  }
+
+  #connected(socket: Socket): void {
+    if (this.#connections.size >= this.#limits.maxConnections && !this.#closeOldestIdle()) {
+      this.#refused++;
+      socket.destroy();
+      return;
+    }
+    const key = keyOf(socket);
+    const connection: Connection = { socket, busy: 0, timer: setTimeout(() => socket.destroy(), this.#limits.idleMs) };
+    connection.timer?.unref();
+    this.#connections.set(key, connection);
+    socket.once('close', () => {
+      clearTimeout(connection.timer);
+      if (this.#connections.get(key) === connection) this.#connections.delete(key);
+    });
+  }
+
+  #request(req: IncomingMessage, res: ServerResponse): void {
+    const connection = this.#connections.get(keyOf(req.socket));
+    if (connection === undefined) return;
+    clearTimeout(connection.timer);
+    connection.timer = undefined;
+    connection.busy++;
+    res.once('close', () => connection.busy--);
+  }
+
+  #closeOldestIdle(): boolean {
+    for (const connection of this.#connections.values()) {
+      if (connection.busy > 0) continue;
+      this.#closedIdle++;
+      connection.socket.destroy();
+      return true;
+    }
+    return false;
+  }
+}

@@ -67,13 +67,76 @@ function stopper(child: ChildProcess): () => Promise<void> {
     });
 }
 
-export async function startModelgate(certDir: string, ca: string, extraArgs: readonly string[] = [], extraEnv: Readonly<Record<string, string>> = {}): Promise<ServerProcess> {
-  const port = await freePort();
+/** Node's arguments for `modelgate serve` on a loopback port. */
+function serveArguments(port: number, certDir: string, extraArgs: readonly string[]): string[] {
   const policy = extraArgs.includes('--policy') ? [] : ['--policy', BUNDLED_POLICY];
+  // --max-semi-space-size=8 as in the container image (Dockerfile NODE_OPTIONS).
+  return ['--max-semi-space-size=8', join(PACKAGE_ROOT, 'bin', 'modelgate.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--tls-cert', join(certDir, 'tls.crt'), '--tls-key', join(certDir, 'tls.key'), ...policy, ...extraArgs];
+}
+
+/** The modelgate child process itself, for benchmarks that watch it (memory, death). */
+export interface ModelgateProcess extends ServerProcess {
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** Whether the process is still running. */
+  alive(): boolean;
+  /** How it ended (`exit code 1`, `signal SIGKILL`), or undefined while it runs. */
+  exitReason(): string | undefined;
+}
+
+/**
+ * Spawns `modelgate serve` as startModelgate does (same node flag, same entry
+ * point), and hands back the child process too. `stdout` is where its log
+ * goes (a file descriptor), /dev/null by default. stop() also ends a process
+ * that a signal killed, and sends SIGKILL when SIGTERM is not enough within 10 s.
+ */
+export async function spawnModelgate(
+  certDir: string,
+  ca: string,
+  extraArgs: readonly string[] = [],
+  extraEnv: Readonly<Record<string, string>> = {},
+  options: { readonly stdout?: number } = {},
+): Promise<ModelgateProcess> {
+  const port = await freePort();
   const child = spawn(
     process.execPath,
-    // --max-semi-space-size=8 as in the container image (Dockerfile NODE_OPTIONS).
-    ['--max-semi-space-size=8', join(PACKAGE_ROOT, 'bin', 'modelgate.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--tls-cert', join(certDir, 'tls.crt'), '--tls-key', join(certDir, 'tls.key'), ...policy, ...extraArgs],
+    serveArguments(port, certDir, extraArgs),
+    // Logs go to /dev/null: writing them is part of the measured cost, keeping them is not.
+    { stdio: ['ignore', options.stdout ?? 'ignore', 'inherit'], env: { ...process.env, MODELGATE_POLICY: '', MODELGATE_CONFIG: '', ...extraEnv } },
+  );
+  const origin = `https://127.0.0.1:${port}`;
+  const ended = (): boolean => child.exitCode !== null || child.signalCode !== null;
+  try {
+    await waitReady(origin, ca, child);
+  } catch (error) {
+    if (!ended()) child.kill('SIGKILL');
+    throw error;
+  }
+  return {
+    origin,
+    pid: child.pid as number,
+    child,
+    cpuMicros: cpuOf(child),
+    alive: () => !ended(),
+    exitReason: () => (child.signalCode !== null ? `signal ${child.signalCode}` : child.exitCode !== null ? `exit code ${child.exitCode}` : undefined),
+    stop: () =>
+      new Promise((resolve) => {
+        if (ended()) return resolve();
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export async function startModelgate(certDir: string, ca: string, extraArgs: readonly string[] = [], extraEnv: Readonly<Record<string, string>> = {}): Promise<ServerProcess> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    serveArguments(port, certDir, extraArgs),
     // Logs go to /dev/null: writing them is part of the measured cost, keeping them is not.
     { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, MODELGATE_POLICY: '', MODELGATE_CONFIG: '', ...extraEnv } },
   );

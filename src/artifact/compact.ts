@@ -8,20 +8,31 @@ import type { Descriptor } from '../oci/types.ts';
 import type { ImageIndex, ImageManifest } from './manifest.ts';
 import { NAME_ANNOTATIONS } from './file-names.ts';
 import { LICENSES_ANNOTATION } from './media-types.ts';
-import type { ArtifactFacts } from './rules.ts';
+import type { ArtifactFacts, ConfigFact } from './rules.ts';
 
 const KEPT_ANNOTATIONS: readonly string[] = [...NAME_ANNOTATIONS, LICENSES_ANNOTATION];
 const MAX_INTERNED = 4096;
 
-/** One shared copy of each frequent string, bounded so that hostile input cannot grow it without end. */
+/**
+ * A copy of a string that holds no reference to the text it came from. V8
+ * makes a substring of 13 or more characters a slice of its parent, and the
+ * JSON readers slice values out of the whole manifest text: one kept file name
+ * would keep a 4 MiB manifest alive in the cache.
+ */
+export function detach(value: string): string {
+  return value.length < 13 ? value : Buffer.from(value, 'utf8').toString('utf8');
+}
+
+/** One shared, detached copy of each frequent string, bounded so that hostile input cannot grow it without end. */
 class Interned {
   readonly #strings = new Map<string, string>();
 
   get(value: string): string {
     const known = this.#strings.get(value);
     if (known !== undefined) return known;
-    if (this.#strings.size < MAX_INTERNED) this.#strings.set(value, value);
-    return value;
+    const copy = detach(value);
+    if (this.#strings.size < MAX_INTERNED) this.#strings.set(copy, copy);
+    return copy;
   }
 }
 
@@ -47,7 +58,7 @@ function compactDescriptor(descriptor: Descriptor): Descriptor {
   const annotations = keptAnnotations(descriptor.annotations);
   return {
     mediaType: intern(descriptor.mediaType),
-    digest: descriptor.digest,
+    digest: detach(descriptor.digest),
     size: descriptor.size,
     ...(descriptor.artifactType === undefined ? {} : { artifactType: intern(descriptor.artifactType) }),
     ...(annotations === undefined ? {} : { annotations }),
@@ -57,7 +68,7 @@ function compactDescriptor(descriptor: Descriptor): Descriptor {
 function compactManifest(manifest: ImageManifest): ImageManifest {
   return {
     kind: 'manifest',
-    digest: manifest.digest,
+    digest: detach(manifest.digest),
     mediaType: intern(manifest.mediaType),
     artifactType: manifest.artifactType === undefined ? undefined : intern(manifest.artifactType),
     config: compactDescriptor(manifest.config),
@@ -71,8 +82,28 @@ export function compactFacts(facts: ArtifactFacts): ArtifactFacts {
   const root: ImageManifest | ImageIndex =
     facts.root.kind === 'manifest'
       ? (manifests[0] as ImageManifest)
-      : { kind: 'index', digest: facts.root.digest, mediaType: intern(facts.root.mediaType), artifactType: facts.root.artifactType, manifests: [], annotations: NO_ANNOTATIONS };
-  return { root, manifests, configs: facts.configs.size === 0 ? NO_CONFIGS : facts.configs };
+      : {
+          kind: 'index',
+          digest: detach(facts.root.digest),
+          mediaType: intern(facts.root.mediaType),
+          artifactType: facts.root.artifactType === undefined ? undefined : intern(facts.root.artifactType),
+          manifests: [],
+          annotations: NO_ANNOTATIONS,
+        };
+  return { root, manifests, configs: facts.configs.size === 0 ? NO_CONFIGS : compactConfigs(facts.configs) };
+}
+
+function compactConfigs(configs: ArtifactFacts['configs']): ArtifactFacts['configs'] {
+  const out = new Map<string, ConfigFact>();
+  for (const [digest, config] of configs) {
+    out.set(
+      detach(digest),
+      config.ok
+        ? { ok: true, config: { format: config.config.format === undefined ? undefined : values.get(config.config.format), licenses: config.config.licenses.map((license) => values.get(license)), name: config.config.name === undefined ? undefined : detach(config.config.name) } }
+        : { ok: false, reason: detach(config.reason) },
+    );
+  }
+  return out;
 }
 
 /** V8 object sizes on 64-bit Node (no pointer compression): header of map, properties and elements, then a word per field. */

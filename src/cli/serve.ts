@@ -32,6 +32,7 @@ import { loadPolicySet } from '../policy/load.ts';
 import type { PolicySet } from '../policy/types.ts';
 import { Metrics, engineCaches } from '../metrics/metrics.ts';
 import { startServer } from '../server/serve.ts';
+import type { RequestEvent } from '../oci/http.ts';
 import { env, portOption, stringOption } from './options.ts';
 import { UsageError } from './usage.ts';
 
@@ -65,6 +66,18 @@ export function shutdownDelayOption(flag: string | undefined): number {
   const seconds = Number(text.replace(/s$/, ''));
   if (!/^\d+(\.\d+)?s?$/.test(text) || seconds > 300) throw new UsageError(`--shutdown-delay must be seconds between 0 and 300, got ${JSON.stringify(text)}`);
   return seconds * 1000;
+}
+
+/**
+ * Registry exchanges that failed, with their cause: what an admission answer
+ * never says (connection errors, the registry's own words, redacted) is for
+ * the operator's log. A 401 before a token and a 404 of a referrers tag are
+ * the protocol at work, not trouble.
+ */
+function logRegistryTrouble(logger: Logger, event: RequestEvent): void {
+  const { registry, host, path, status, error, diagnostic, attempt } = event;
+  if (error !== undefined) logger.warn({ registry, host, path, error, diagnostic, attempt }, 'registry request failed');
+  else if (status >= 500 || status === 403 || status === 429) logger.info({ registry, host, path, status, diagnostic, attempt }, 'registry request answered with an error');
 }
 
 /** The `--policy` paths (or MODELGATE_POLICY) and `--config`, or undefined when policy is to come from ConfigMaps. */
@@ -124,6 +137,7 @@ export async function runServe(args: readonly string[], hooks: ServeHooks = {}):
       pullSecrets: lazyPullSecretReader(logger, getKubeConfig),
       onRequest: (event) => {
         metrics.observeRegistryRequest(event);
+        logRegistryTrouble(logger, event);
         hooks.onRegistryRequest?.(event);
       },
     },

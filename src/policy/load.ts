@@ -87,6 +87,7 @@ export function policySetFromTexts(texts: readonly PolicyText[]): PolicySet {
       }
     });
   }
+  problems.push(...namespaceBudgetProblems(policies));
   const seen = new Map<string, string>();
   for (const policy of policies) {
     const earlier = seen.get(policy.name);
@@ -102,6 +103,50 @@ export function policySetFromTexts(texts: readonly PolicyText[]): PolicySet {
   problems.push(...trustProblems(policies, config));
   if (problems.length > 0) throw new PolicyLoadError(problems);
   return makePolicySet(policies, config);
+}
+
+/**
+ * What one namespace's policies may ask of every review in that namespace: a
+ * tenant writes them, and each review matches all of them (core/glob.ts costs
+ * pattern × text). Cluster policies are the admin's and not counted.
+ */
+export const NAMESPACE_POLICY_LIMITS = { policies: 16, patternCharacters: 4096 } as const;
+
+/** The globs and regular expressions of a policy, whose length its matching costs. */
+function patternsOf(policy: ModelPolicy): string[] {
+  const identities = (policy.signatures?.authorities ?? []).flatMap((authority) => (authority.kind === 'keyless' ? authority.identities : []));
+  return [
+    ...policy.match.references,
+    ...policy.registries,
+    ...(policy.artifact?.denyFiles ?? []),
+    ...(policy.artifact?.layerMediaTypes ?? []),
+    ...identities.flatMap((identity) => [identity.issuerRegExp ?? '', identity.subjectRegExp ?? '']),
+  ];
+}
+
+function namespaceBudgetProblems(policies: readonly ModelPolicy[]): PolicyProblem[] {
+  const byNamespace = new Map<string, ModelPolicy[]>();
+  for (const policy of policies) {
+    if (policy.scope === undefined || policy.scope === CLUSTER_SCOPE) continue;
+    byNamespace.set(policy.scope, [...(byNamespace.get(policy.scope) ?? []), policy]);
+  }
+  const problems: PolicyProblem[] = [];
+  for (const [namespace, owned] of byNamespace) {
+    const first = owned[0]?.source ?? namespace;
+    if (owned.length > NAMESPACE_POLICY_LIMITS.policies) {
+      problems.push({ source: first, document: 0, path: '', message: `namespace ${namespace} has ${owned.length} ModelPolicies; a namespace may have at most ${NAMESPACE_POLICY_LIMITS.policies}` });
+    }
+    const characters = owned.reduce((sum, policy) => sum + patternsOf(policy).reduce((total, pattern) => total + pattern.length, 0), 0);
+    if (characters > NAMESPACE_POLICY_LIMITS.patternCharacters) {
+      problems.push({
+        source: first,
+        document: 0,
+        path: '',
+        message: `namespace ${namespace}'s policies hold ${characters} characters of patterns (globs and regular expressions); a namespace may hold at most ${NAMESPACE_POLICY_LIMITS.patternCharacters}`,
+      });
+    }
+  }
+  return problems;
 }
 
 /** Every trusted root must parse, and every root an authority names must exist. */

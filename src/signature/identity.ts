@@ -4,13 +4,16 @@
  *
  * Matching rules:
  * - `issuer` / `subject`: exact string equality.
- * - `issuerRegExp` / `subjectRegExp`: a JavaScript regular expression that is always anchored
- *   at the start (as if it began with `^`), and at the end only when it ends with `$`. So
+ * - `issuerRegExp` / `subjectRegExp`: a regular expression in RE2 syntax (Go's regexp, as
+ *   cosign and policy-controller use), matched in linear time (re2js: no backtracking, so no
+ *   pattern a tenant writes can stall the webhook), always anchored at the start (as if it
+ *   began with `^`), and at the end only when it ends with `$`. So
  *   `^https://github\.com/acme/models/\.github/workflows/release\.yml@refs/tags/v` accepts every
  *   `v…` tag of that workflow, while `https://accounts\.google\.com` can never match
  *   `https://evil.example/?https://accounts.google.com`. Write `$` for a whole-value match.
  */
 import type { X509Certificate } from '@sigstore/core';
+import { RE2JS } from 're2js';
 import { IdentityError } from './errors.ts';
 
 /** One accepted signer: an issuer (exact or pattern) and a subject (exact or pattern). */
@@ -34,28 +37,33 @@ export const OID_FULCIO_ISSUER_V2 = '1.3.6.1.4.1.57264.1.8';
 export const OID_EXTENDED_KEY_USAGE = '2.5.29.37';
 export const OID_CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
 
-const compiled = new Map<string, RegExp>();
+/** Longest pattern accepted: matching time grows with pattern × text, and tenants write patterns too. */
+export const MAX_PATTERN_LENGTH = 1024;
 
-/** The anchored form of a pattern (see the module comment); throws SyntaxError when invalid. */
-export function compilePattern(pattern: string): RegExp {
+const compiled = new Map<string, RE2JS>();
+
+/** The anchored form of a pattern (see the module comment); throws when it is not valid RE2 syntax. */
+export function compilePattern(pattern: string): { test(value: string): boolean } {
   let regexp = compiled.get(pattern);
   if (regexp === undefined) {
     const body = pattern.startsWith('^') ? pattern.slice(1) : pattern;
-    regexp = new RegExp(`^(?:${body})`);
+    regexp = RE2JS.compile(`^(?:${body})`);
     if (compiled.size > 1000) compiled.clear();
     compiled.set(pattern, regexp);
   }
-  return regexp;
+  const matcher = regexp;
+  return { test: (value) => matcher.matcher(value).find() };
 }
 
 /** Why a pattern cannot be used, for schema checks; undefined when it compiles. */
 export function patternProblem(pattern: string): string | undefined {
   if (pattern.trim() === '') return 'must not be empty';
+  if (pattern.length > MAX_PATTERN_LENGTH) return `must be at most ${MAX_PATTERN_LENGTH} characters long, got ${pattern.length}`;
   try {
     compilePattern(pattern);
     return undefined;
   } catch (error) {
-    return `is not a valid regular expression: ${(error as Error).message}`;
+    return `is not a valid RE2 regular expression (Go's regexp syntax: no lookaround or backreferences): ${(error as Error).message}`;
   }
 }
 

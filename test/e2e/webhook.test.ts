@@ -236,7 +236,8 @@ describe("modelgate as the cluster's validating webhook (kubectl end to end)", {
     const configFile = writeConfigFile({
       apiVersion: "modelgate.dev/v1alpha1",
       kind: "Config",
-      spec: { defaultAction: "allow", registries: [{ host: registry.host, insecure: true }] },
+      // Room for the widest objects etcd stores (the matchConditions test below).
+      spec: { defaultAction: "allow", registries: [{ host: registry.host, insecure: true }], limits: { maxReferencesPerObject: 100_000 } },
     });
     gate = await startModelgate({ certs, policyPaths: [policyDir], configFile });
 
@@ -283,7 +284,7 @@ describe("modelgate as the cluster's validating webhook (kubectl end to end)", {
     assert.equal(webhook["failurePolicy"], "Fail");
     assert.equal(webhook["sideEffects"], "None");
     assert.equal(webhook["matchPolicy"], "Equivalent");
-    assert.deepEqual(webhook.matchConditions.map((condition) => condition.name), ["has-image-volumes", "image-references-changed"]);
+    assert.deepEqual(webhook.matchConditions.map((condition) => condition.name), ["has-image-volumes", "image-volumes-changed"]);
     assert.deepEqual(webhook.namespaceSelector, {
       matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["kube-system", "modelgate"] }],
     });
@@ -440,6 +441,38 @@ describe("modelgate as the cluster's validating webhook (kubectl end to end)", {
       assert.deepEqual(seen, []);
       const stored = (await getJson("deployment", TEAM, "pinned-llm")) as { metadata: { labels?: Record<string, string> } };
       assert.equal(stored.metadata.labels?.["tier"], "gold");
+    });
+
+    it("a Job with 400 image volumes, and one near etcd's size limit: created, then label updates never reach modelgate (matchConditions within CEL's cost limit)", async () => {
+      for (const count of [400, 6_000]) {
+        const name = `wide-${count}`;
+        // No volumeMounts (image volumes need none) and `create`, not `apply`: apply's
+        // last-applied annotation would double the object and pass the 256 KiB annotation limit.
+        const job: KubeObject = {
+          apiVersion: "batch/v1",
+          kind: "Job",
+          metadata: { name, namespace: TEAM },
+          spec: {
+            template: {
+              spec: {
+                containers: [{ name: "server", image: APP_IMAGE }],
+                restartPolicy: "Never",
+                // Distinct references: a pairwise comparison of them costs n², identical ones would not show it.
+                volumes: Array.from({ length: count }, (_, index) => modelVolume(`ghcr.io/acme/models/m${index}@sha256:${hex(`m${index}`)}`, `m${index}`)),
+              },
+            },
+          },
+        };
+        const created = await kubectl(["create", "-f", "-"], job);
+        assert.equal(created.code, 0, `${name}: ${created.stderr.slice(0, 500)}`);
+        let labelled: RunResult | undefined;
+        const seen = await reviewsDuring(async () => {
+          labelled = await kubectl(["label", "job", name, "-n", TEAM, "tier=gold"]);
+        });
+        assert.equal(labelled?.code, 0, `${name}: ${labelled?.stderr.slice(0, 500)}`);
+        assert.equal(labelled?.stdout.trim(), `job.batch/${name} labeled`);
+        assert.deepEqual(seen, [], `${name}: a label change reached modelgate`);
+      }
     });
 
     it("kube-system is left out (namespaceSelector): a Pod with an unpinned model is created without a review", async () => {

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { handleAdmission } from '../../../src/admission/handle.ts';
 import type { AdmissionOutcome } from '../../../src/admission/handle.ts';
 import { parseAdmissionReview } from '../../../src/admission/review.ts';
-import { policySetFromTexts } from '../../../src/policy/load.ts';
+import { PolicyLoadError, policySetFromTexts } from '../../../src/policy/load.ts';
 import type { PolicyText } from '../../../src/policy/load.ts';
 import type { PolicySet } from '../../../src/policy/types.ts';
 import { DIGEST, PINNED, UNPINNED, admissionReview, kubeObject } from '../helpers/objects.ts';
@@ -83,5 +83,18 @@ describe('namespaced policies', () => {
     const policies = set(config('allow'), { 'team-a': doc('everywhere', '{match: {namespaces: ["*"]}}') });
     assert.equal(review(UNPINNED, 'team-b', policies).decision.allowed, true);
     assert.equal(review(UNPINNED, 'team-a', policies).decision.allowed, false);
+  });
+
+  it('a namespace holds at most 16 policies and 4,096 characters of patterns; a tenant’s glob is matched in linear time (issue 9)', () => {
+    const seventeen = Array.from({ length: 17 }, (_, i) => doc(`p${i}`, '{}')).join('');
+    assert.throws(() => set(doc('pinned', '{}'), { 'team-a': seventeen }), (error: unknown) => error instanceof PolicyLoadError && /namespace team-a has 17 ModelPolicies; a namespace may have at most 16/.test(error.message));
+    const globs = Array.from({ length: 20 }, (_, i) => `"ghcr.io/${'x'.repeat(240)}${i}/**"`).join(', ');
+    assert.throws(() => set(doc('pinned', '{}'), { 'team-a': doc('wide', `{match: {references: [${globs}]}}`) }), (error: unknown) => error instanceof PolicyLoadError && /policies hold \d+ characters of patterns .* at most 4096/.test(error.message));
+    assert.throws(() => set(doc('pinned', '{}'), { 'team-a': doc('long', `{match: {references: ["${'a'.repeat(256)}"]}}`) }), /at most 255 characters long/);
+    // The backtracking bomb of the issue, from a tenant: the review still returns at once.
+    const bomb = set(doc('pinned', '{}'), { 'team-a': doc('bomb', '{match: {references: ["**a**a**a**a**a**a**b"]}}') });
+    const started = performance.now();
+    review(`ghcr.io/${'a'.repeat(200)}@${DIGEST}`, 'team-a', bomb);
+    assert.ok(performance.now() - started < 1_000, `${performance.now() - started} ms`);
   });
 });

@@ -39,7 +39,17 @@ describe('identity matching', () => {
     identityError(exact, 'https://accounts.google.com.evil', 'a@b.c', 'ISSUER_MISMATCH');
     // An alternation cannot escape the anchor.
     identityError([{ issuer: GITHUB, subjectRegExp: 'a|b' }], GITHUB, 'xb', 'SUBJECT_MISMATCH');
-    assert.equal(compilePattern('^abc').source, '^(?:abc)');
+    assert.equal(compilePattern('^abc').test('abcdef'), true);
+    assert.equal(compilePattern('^abc').test('xabc'), false);
+  });
+
+  it('matches in linear time, RE2 syntax as Go and cosign read it (issue 9)', () => {
+    const started = performance.now();
+    assert.equal(compilePattern('(a+)+$').test(`${'a'.repeat(20_000)}b`), false);
+    assert.ok(performance.now() - started < 2_000, 'a pattern that backtracks exponentially in JavaScript returns at once');
+    assert.match(patternProblem('(?=lookahead)') ?? '', /not a valid RE2 regular expression/);
+    assert.match(patternProblem('(a)\\1') ?? '', /not a valid RE2 regular expression/);
+    assert.match(patternProblem('a'.repeat(1025)) ?? '', /at most 1024 characters/);
   });
 
   it('tries every identity and names what was expected', () => {
@@ -62,7 +72,7 @@ describe('identity matching', () => {
 
   it('reports invalid patterns', () => {
     assert.equal(patternProblem('^ok$'), undefined);
-    assert.match(patternProblem('(') ?? '', /not a valid regular expression/);
+    assert.match(patternProblem('(') ?? '', /not a valid RE2 regular expression/);
     assert.equal(patternProblem(' '), 'must not be empty');
   });
 });

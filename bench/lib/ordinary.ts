@@ -1,0 +1,123 @@
+/**
+ * The "ordinary" client of the abuse benchmark: what the API server sends while
+ * an attack runs. One small review every `intervalMs` on a schedule, over one
+ * keep-alive connection of its own (a new one only when the server closed it),
+ * each latency measured from its scheduled time, so that a stalled server or a
+ * queue behind a slow answer shows as latency (no coordinated omission).
+ */
+import { Client } from 'undici';
+
+export interface OrdinaryResult {
+  /** When it was due (performance.now()). */
+  readonly due: number;
+  readonly latencyMs: number;
+  readonly ok: boolean;
+  /** For a failure: the status, the wrong answer or the error code. */
+  readonly failure?: string;
+}
+
+export interface OrdinaryStats {
+  readonly sent: number;
+  readonly failed: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+  /** Failure kinds and their counts. */
+  readonly failures: ReadonlyMap<string, number>;
+  /** Connections the client had to open in the window (0 when the server kept the one it had). */
+  readonly connections: number;
+}
+
+export interface OrdinaryRun {
+  readonly results: readonly OrdinaryResult[];
+  /** When each connection was opened (performance.now()). */
+  readonly connectTimes: readonly number[];
+}
+
+export interface OrdinaryClient {
+  /** Stops sending, waits for the answers still due (at most `timeoutMs` each) and returns every result. */
+  stop(): Promise<OrdinaryRun>;
+}
+
+export const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+
+/**
+ * Starts sending `body(uid)` to `${origin}/validate`; an answer is right when
+ * it is a 200 AdmissionReview for the same uid with `allowed: true`.
+ */
+export function startOrdinary(origin: string, ca: string, body: (uid: string) => string, intervalMs = 50, timeoutMs = 10_000): OrdinaryClient {
+  const connectTimes: number[] = [];
+  const client = new Client(origin, {
+    connect: { ca, servername: 'localhost' },
+    pipelining: 1,
+    keepAliveTimeout: 60_000,
+    keepAliveMaxTimeout: 60_000,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
+  client.on('connect', () => connectTimes.push(performance.now()));
+  const results: OrdinaryResult[] = [];
+  const pending = new Set<Promise<void>>();
+  let stopped = false;
+  let n = 0;
+  const started = performance.now();
+
+  const once = async (due: number): Promise<void> => {
+    const uid = `ordinary-${++n}`;
+    let ok = false;
+    let failure: string | undefined;
+    try {
+      const response = await client.request({ path: '/validate', method: 'POST', body: body(uid), headers: { 'content-type': 'application/json' } });
+      const text = await response.body.text();
+      if (response.statusCode !== 200) {
+        failure = `HTTP ${response.statusCode}`;
+      } else {
+        const answer = JSON.parse(text) as { response?: { uid?: string; allowed?: boolean } };
+        if (answer.response?.uid !== uid) failure = 'wrong uid';
+        else if (answer.response.allowed !== true) failure = 'denied';
+        else ok = true;
+      }
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      failure = typeof code === 'string' ? code : (error as Error).message.slice(0, 60);
+    }
+    results.push({ due, latencyMs: performance.now() - due, ok, ...(failure === undefined ? {} : { failure }) });
+  };
+
+  const tick = (i: number): void => {
+    if (stopped) return;
+    const due = started + i * intervalMs;
+    const promise = once(due);
+    pending.add(promise);
+    void promise.finally(() => pending.delete(promise));
+    // The next one on schedule, whether or not this one has been answered.
+    setTimeout(() => tick(i + 1), Math.max(0, started + (i + 1) * intervalMs - performance.now()));
+  };
+  tick(0);
+
+  return {
+    async stop() {
+      stopped = true;
+      await Promise.all([...pending]);
+      await client.close().catch(() => undefined);
+      return { results, connectTimes };
+    },
+  };
+}
+
+/** Figures for the results due within [from, to). */
+export function summarize(run: OrdinaryRun, from: number, to: number): OrdinaryStats {
+  const window = run.results.filter((result) => result.due >= from && result.due < to);
+  const latencies = window.map((result) => result.latencyMs).sort((a, b) => a - b);
+  const failures = new Map<string, number>();
+  for (const result of window) if (!result.ok) failures.set(result.failure ?? '?', (failures.get(result.failure ?? '?') ?? 0) + 1);
+  return {
+    sent: window.length,
+    failed: window.filter((result) => !result.ok).length,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    max: latencies.at(-1) ?? Number.NaN,
+    failures,
+    connections: run.connectTimes.filter((time) => time >= from && time < to).length,
+  };
+}

@@ -1,11 +1,13 @@
 /**
  * The "ordinary" client of the abuse benchmark: what the API server sends while
- * an attack runs. One small review every `intervalMs` on a schedule, over one
- * keep-alive connection of its own (a new one only when the server closed it),
- * each latency measured from its scheduled time, so that a stalled server or a
- * queue behind a slow answer shows as latency (no coordinated omission).
+ * an attack runs. One small review every `intervalMs` on a schedule, over a
+ * keep-alive connection of its own; like the API server's Go client, it opens
+ * another connection only when its connection is busy (an answer slower than
+ * the interval) or was closed by the server. Each latency is measured from the
+ * scheduled time, so that a stalled server shows as latency (no coordinated
+ * omission).
  */
-import { Client } from 'undici';
+import { Pool } from 'undici';
 
 export interface OrdinaryResult {
   /** When it was due (performance.now()). */
@@ -24,7 +26,7 @@ export interface OrdinaryStats {
   readonly max: number;
   /** Failure kinds and their counts. */
   readonly failures: ReadonlyMap<string, number>;
-  /** Connections the client had to open in the window (0 when the server kept the one it had). */
+  /** Connections the client opened in the window (0 when the one it had stayed open and sufficed). */
   readonly connections: number;
 }
 
@@ -47,8 +49,9 @@ export const percentile = (sorted: readonly number[], p: number): number => sort
  */
 export function startOrdinary(origin: string, ca: string, body: (uid: string) => string, intervalMs = 50, timeoutMs = 10_000): OrdinaryClient {
   const connectTimes: number[] = [];
-  const client = new Client(origin, {
+  const client = new Pool(origin, {
     connect: { ca, servername: 'localhost' },
+    connections: 64,
     pipelining: 1,
     keepAliveTimeout: 60_000,
     keepAliveMaxTimeout: 60_000,

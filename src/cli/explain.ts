@@ -189,7 +189,12 @@ class Clock {
 }
 
 const round = (ms: number): number => Math.round(ms * 100) / 100;
-const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+/** The error, with the operator's detail a registry error keeps out of admission answers (explain runs on the operator's side). */
+const errorText = (error: unknown): string => {
+  if (!(error instanceof Error)) return String(error);
+  const diagnostic = (error as { diagnostic?: unknown }).diagnostic;
+  return typeof diagnostic === 'string' ? `${error.message} (cause: ${diagnostic})` : error.message;
+};
 
 function summarizeManifest(manifest: ImageManifest, facts: ArtifactFacts): ManifestSummary {
   const config = facts.configs.get(manifest.config.digest);

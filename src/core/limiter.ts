@@ -35,9 +35,9 @@ interface Waiter {
 
 /**
  * Slots of a total capacity, each waiter asking for a weight, with a cap per
- * key. Waiters are served in order, except that one that cannot start (its
- * key is at its cap, or its weight does not fit yet) does not hold up those
- * behind it that can.
+ * key. Waiters are served in order; one whose key is at its cap does not hold
+ * up those behind it for other keys, but one that waits for capacity does (a
+ * stream of small requests must not starve a large one).
  */
 export class Limiter {
   readonly #capacity: number;
@@ -64,7 +64,7 @@ export class Limiter {
   /** Resolves with a release function once `weight` fits for `key`; rejects with LimitWaitError at the deadline. */
   acquire(key: string, options: WaitOptions, weight = 1): Promise<Release> {
     const cost = Math.min(Math.max(0, weight), this.#capacity);
-    if (this.#queue.length === 0 && this.#fits(key, cost)) return Promise.resolve(this.#take(key, cost));
+    if (this.#fits(key, cost) && !this.#queue.some((waiter) => this.#waitsForCapacity(waiter))) return Promise.resolve(this.#take(key, cost));
     return new Promise<Release>((resolve, reject) => {
       const cleanUp = (): void => {
         clearTimeout(timer);
@@ -93,6 +93,10 @@ export class Limiter {
     });
   }
 
+  #waitsForCapacity(waiter: Waiter): boolean {
+    return this.#used + waiter.weight > this.#capacity;
+  }
+
   #fits(key: string, weight: number): boolean {
     return this.#used + weight <= this.#capacity && (this.#byKey.get(key) ?? 0) < this.#perKey;
   }
@@ -115,6 +119,7 @@ export class Limiter {
   #drain(): void {
     for (let i = 0; i < this.#queue.length && this.#used < this.#capacity; ) {
       const waiter = this.#queue[i] as Waiter;
+      if (this.#waitsForCapacity(waiter)) return;
       if (!this.#fits(waiter.key, waiter.weight)) {
         i++;
         continue;

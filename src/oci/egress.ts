@@ -71,7 +71,7 @@ export class EgressDeniedError extends Error {
   readonly code = 'EGRESS_DENIED';
   readonly host: string;
   constructor(host: string, address: string) {
-    super(`${host} is ${address === host ? 'an internal address' : `resolved to the internal address ${address}`}`);
+    super(address === host ? `${host} is an internal address` : `${host} resolved to the internal address ${address}`);
     this.name = 'EgressDeniedError';
     this.host = host;
   }

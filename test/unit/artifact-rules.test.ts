@@ -230,6 +230,8 @@ describe('manifest parsing', () => {
       [{ schemaVersion: 1, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'a/b', digest: digest(1), size: 1 } }, /schemaVersion/],
       [{ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: 'x' }, /no manifests list/],
       [{ schemaVersion: 2, mediaType: 'text/plain' }, /neither an image manifest nor an index/],
+      // Issue 9: the rules' work per manifest is bounded.
+      [{ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'a/b', digest: digest(1), size: 1 }, layers: Array.from({ length: 4097 }, (_, i) => ({ mediaType: 'c/d', digest: digest(i + 2), size: 1 })) }, /lists 4097 layers; modelgate judges at most 4096/],
     ];
     for (const [json, message] of cases) assert.throws(() => parseManifest(fetched(json)), (error: unknown) => error instanceof MalformedManifestError && message.test(error.message));
   });

@@ -82,3 +82,19 @@ describe('in-toto statements (cosign v3 DSSE bundles)', () => {
     bindingError(() => parseInTotoStatement('application/vnd.in-toto+json', Buffer.from('{"_type":"x"}')), 'INVALID_PAYLOAD', /not an in-toto statement/);
   });
 });
+
+describe('payloads read as cosign (Go) reads them (issue 9)', () => {
+  const digestKey = 'docker-manifest-digest';
+  it('refuses a simple-signing payload whose fields Go would read otherwise', () => {
+    const twoDigests = `{"critical":{"identity":{"docker-reference":"ghcr.io/acme/model"},"image":{"${digestKey}":"${DIGEST}","${digestKey}":"${OTHER}"},"type":"cosign container image signature"}}`;
+    bindingError(() => parseSimpleSigning(Buffer.from(twoDigests)), 'INVALID_PAYLOAD', /critical\.image: the key "docker-manifest-digest" appears more than once/);
+    const caseVariant = `{"critical":{"identity":{"docker-reference":"ghcr.io/acme/model"},"image":{"${digestKey}":"${DIGEST}"},"type":"cosign container image signature"},"Critical":{}}`;
+    bindingError(() => parseSimpleSigning(Buffer.from(caseVariant)), 'INVALID_PAYLOAD', /the key "Critical" differs from the field "critical" only in case/);
+  });
+  it('refuses an in-toto statement with a duplicate subject digest key or a case-variant predicateType', () => {
+    const duplicate = `{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"${'a'.repeat(64)}","sha256":"${'b'.repeat(64)}"}}],"predicateType":"https://sigstore.dev/cosign/sign/v1","predicate":{}}`;
+    bindingError(() => parseInTotoStatement('application/vnd.in-toto+json', Buffer.from(duplicate)), 'INVALID_PAYLOAD', /subject\[0\]\.digest: the key "sha256" appears more than once/);
+    const variant = `{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"${'a'.repeat(64)}"}}],"predicateType":"https://sigstore.dev/cosign/sign/v1","PredicateType":"x","predicate":{}}`;
+    bindingError(() => parseInTotoStatement('application/vnd.in-toto+json', Buffer.from(variant)), 'INVALID_PAYLOAD', /"PredicateType" differs from the field "predicateType"/);
+  });
+});

@@ -1,45 +1,84 @@
 /**
- * Finds the image-volume references in an object's pod spec. It walks only the
- * known path to `volumes[].image.reference`, never the whole object, so odd or
- * deeply nested input costs nothing extra.
+ * Finds the model references in an object: the image volumes of each of its
+ * pod specs, the `oci://` storage URIs of KServe components, and image volumes
+ * that an Argo podSpecPatch adds. It walks only the paths its kind declares
+ * (kinds.ts), never the whole object, so odd or deeply nested input costs
+ * nothing extra.
  */
+import { parse } from 'yaml';
 import { isPlainObject } from '../policy/schema.ts';
-import type { PodSpecLocation } from './kinds.ts';
+import type { PodSource, WorkloadKind } from './kinds.ts';
+import { walkPath } from '../core/paths.ts';
 
 export interface ModelReferenceSite {
-  /** The volume's name, or `#<index>` when it has none. */
+  /** An image volume, or a storage URI naming an OCI model (KServe modelcar). */
+  readonly kind: 'volume' | 'storageUri';
+  /** The volume's name (`#<index>` without one), or the URI field's name. */
   readonly volume: string;
   /** Field path, e.g. `spec.template.spec.volumes[2].image.reference`. */
   readonly path: string;
-  /** The value of `image.reference`; not necessarily a string in a malformed object. */
+  /** The reference as written (a storage URI without its `oci://`); not necessarily a string in a malformed object. */
   readonly reference: unknown;
+  /** Why the site cannot be judged (an unreadable podSpecPatch); its reference is then undefined. */
+  readonly problem?: string;
+  /** The object holding the pod's serviceAccountName and imagePullSecrets, for its pull secrets. */
+  readonly podSpec: Record<string, unknown> | undefined;
 }
 
-export function podSpecAt(object: unknown, location: PodSpecLocation): Record<string, unknown> | undefined {
-  let node: unknown = object;
-  for (const key of location.keys) {
-    if (!isPlainObject(node)) return undefined;
-    node = node[key];
-  }
-  return isPlainObject(node) ? node : undefined;
-}
+/** KServe pulls `oci://` (and `oci+native://`) storage URIs as images; other schemes (s3, gs, hf, pvc) are not OCI models. */
+const OCI_URI = /^oci(?:\+native)?:\/\//i;
+/** A podSpecPatch is a small document; a larger one is refused rather than parsed. */
+const MAX_PATCH_BYTES = 64 * 1024;
 
-export function extractModelReferences(object: unknown, location: PodSpecLocation): ModelReferenceSite[] {
-  const spec = podSpecAt(object, location);
-  const volumes = spec?.['volumes'];
-  if (!Array.isArray(volumes)) return [];
-  const sites: ModelReferenceSite[] = [];
-  for (let index = 0; index < volumes.length; index++) {
-    const volume: unknown = volumes[index];
-    if (!isPlainObject(volume) || !('image' in volume)) continue;
+function volumeSites(volumes: unknown, listPath: string, podSpec: Record<string, unknown>, into: ModelReferenceSite[]): void {
+  if (!Array.isArray(volumes)) return;
+  volumes.forEach((volume: unknown, index) => {
+    if (!isPlainObject(volume) || !('image' in volume)) return;
     const image = volume['image'];
-    const name = typeof volume['name'] === 'string' && volume['name'] !== '' ? volume['name'] : `#${index}`;
-    sites.push({
-      volume: name,
-      path: `${location.path}.volumes[${index}].image.reference`,
+    into.push({
+      kind: 'volume',
+      volume: typeof volume['name'] === 'string' && volume['name'] !== '' ? volume['name'] : `#${index}`,
+      path: `${listPath}[${index}].image.reference`,
       reference: isPlainObject(image) ? image['reference'] : undefined,
+      podSpec,
     });
+  });
+}
+
+/** The image volumes a strategic-merge patch of a PodSpec adds (Argo's podSpecPatch, JSON or YAML text). */
+function patchSites(patch: unknown, path: string, podSpec: Record<string, unknown>, into: ModelReferenceSite[]): void {
+  if (typeof patch !== 'string' || !patch.includes('image')) return;
+  let parsed: unknown;
+  try {
+    if (Buffer.byteLength(patch) > MAX_PATCH_BYTES) throw new Error('too large');
+    parsed = parse(patch, { maxAliasCount: 10, uniqueKeys: true });
+  } catch {
+    into.push({ kind: 'volume', volume: '(podSpecPatch)', path, reference: undefined, problem: 'the podSpecPatch cannot be read as YAML or JSON (or is over 64 KiB), so the image volumes it may add cannot be judged', podSpec });
+    return;
   }
+  if (isPlainObject(parsed)) volumeSites(parsed['volumes'], `${path}: volumes`, podSpec, into);
+}
+
+function sourceSites(object: unknown, source: PodSource, into: ModelReferenceSite[]): void {
+  for (const holder of walkPath(object, source.at)) {
+    if (!isPlainObject(holder.value)) continue;
+    const podSpec = holder.value;
+    for (const pattern of source.volumes) for (const list of walkPath(podSpec, pattern, holder.path)) volumeSites(list.value, list.path, podSpec, into);
+    for (const pattern of source.storageUris) {
+      for (const uri of walkPath(podSpec, pattern, holder.path)) {
+        if (typeof uri.value !== 'string') continue;
+        const scheme = OCI_URI.exec(uri.value);
+        if (scheme === null) continue;
+        into.push({ kind: 'storageUri', volume: pattern.source, path: uri.path, reference: uri.value.slice(scheme[0].length), podSpec });
+      }
+    }
+    for (const pattern of source.podSpecPatches) for (const patch of walkPath(podSpec, pattern, holder.path)) patchSites(patch.value, patch.path, podSpec, into);
+  }
+}
+
+export function extractModelReferences(object: unknown, kind: WorkloadKind): ModelReferenceSite[] {
+  const sites: ModelReferenceSite[] = [];
+  for (const source of kind.sources) sourceSites(object, source, sites);
   return sites;
 }
 
@@ -48,9 +87,9 @@ export function extractModelReferences(object: unknown, location: PodSpecLocatio
  * judged again, so that label changes or finalizer removal on running
  * workloads are never blocked by a policy that changed since they were admitted.
  */
-export function newReferences(sites: readonly ModelReferenceSite[], oldObject: unknown, location: PodSpecLocation): ModelReferenceSite[] {
+export function newReferences(sites: readonly ModelReferenceSite[], oldObject: unknown, kind: WorkloadKind): ModelReferenceSite[] {
   if (sites.length === 0) return [];
-  const previous = new Set<unknown>(extractModelReferences(oldObject, location).map((site) => site.reference));
+  const previous = new Set<unknown>(extractModelReferences(oldObject, kind).map((site) => site.reference));
   if (previous.size === 0) return [...sites];
-  return sites.filter((site) => typeof site.reference !== 'string' || !previous.has(site.reference));
+  return sites.filter((site) => site.problem !== undefined || typeof site.reference !== 'string' || !previous.has(site.reference));
 }

@@ -8,8 +8,8 @@ import type { Decision, ObjectIdentity } from '../engine/decision.ts';
 import { evaluateReferences } from '../engine/evaluate.ts';
 import type { Engine } from '../engine/engine.ts';
 import { isPlainObject } from '../policy/schema.ts';
-import { extractModelReferences, newReferences, podSpecAt } from './extract.ts';
-import { podSpecLocation } from './kinds.ts';
+import { extractModelReferences, newReferences } from './extract.ts';
+import { kindName, workloadKind } from './kinds.ts';
 import type { AdmissionRequest } from './review.ts';
 
 export interface AdmissionOutcome {
@@ -39,22 +39,23 @@ export function handleAdmission(request: AdmissionRequest, engine: Engine): Admi
   const skip = (skipped: string): AdmissionOutcome => ({ decision: ALLOW, object, skipped });
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return skip(`operation ${request.operation}`);
   if (request.subResource !== undefined) return skip(`subresource ${request.subResource}`);
-  const location = podSpecLocation(request.kind.group, request.kind.kind);
-  if (location === undefined) return skip(`kind ${request.kind.group === '' ? '' : `${request.kind.group}/`}${request.kind.kind} carries no pod spec`);
+  const kind = workloadKind(request.kind.group, request.kind.kind, engine.policySet.config.workloads);
+  if (kind === undefined) return skip(`kind ${kindName(request.kind)} carries no pod spec modelgate knows`);
   if (!isPlainObject(request.object)) return skip('no object');
-  let sites = extractModelReferences(request.object, location);
+  let sites = extractModelReferences(request.object, kind);
   if (sites.length === 0) return skip('no image volumes');
   if (request.operation === 'UPDATE') {
-    sites = newReferences(sites, request.oldObject, location);
+    sites = newReferences(sites, request.oldObject, kind);
     if (sites.length === 0) return skip('image volume references unchanged');
   }
   const limit = engine.policySet.config.limits.maxReferencesPerObject;
   if (sites.length > limit) return { decision: tooManyReferences(object, sites.length, limit), object, skipped: undefined };
   // Namespaced kinds always have a namespace on the request; `default` covers manifests checked offline.
-  const namespace = object.namespace === '' ? 'default' : object.namespace;
+  const namespace = !kind.namespaced ? '' : object.namespace === '' ? 'default' : object.namespace;
   const context = { engine, namespace, deadline: Date.now() + engine.policySet.config.timeouts.totalMs };
-  const evaluate = () => evaluateReferences(sites, context);
-  const verdicts = engine.withPod === undefined ? evaluate() : engine.withPod(namespace, podSpecAt(request.object, location), evaluate);
+  // Each reference with its pod's pull secrets in reach (pods of one object may pull with different ones).
+  const withPod = engine.withPod;
+  const verdicts = withPod === undefined ? evaluateReferences(sites, context) : evaluateReferences(sites, context, (site, work) => withPod(namespace, site.podSpec, work));
   if (verdicts instanceof Promise) return verdicts.then((list) => ({ decision: decide(object, list), object, skipped: undefined }));
   return { decision: decide(object, verdicts), object, skipped: undefined };
 }

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import type { KubeConfig, V1ConfigMap } from '@kubernetes/client-node';
 import type { KubeObject } from '../admission/objects.ts';
 import { extractModelReferences } from '../admission/extract.ts';
-import { groupOf, podSpecLocation } from '../admission/kinds.ts';
+import { groupOf, workloadKind } from '../admission/kinds.ts';
 import { createEngine } from '../engine/engine.ts';
 import { coreApi } from '../kube/client.ts';
 import { POLICY_LABEL_SELECTOR, policyUnit } from '../kube/policy-configmaps.ts';
@@ -86,8 +86,8 @@ function listed(object: KubeObject): Listed {
   const owners = Array.isArray(metadata['ownerReferences']) ? metadata['ownerReferences'] : [];
   const controller: unknown = owners.find((owner: unknown) => isPlainObject(owner) && owner['controller'] === true);
   const owner = isPlainObject(controller) ? controller : undefined;
-  const location = podSpecLocation(groupOf(str(object['apiVersion']) ?? ''), str(object['kind']) ?? '');
-  const sites = location === undefined ? [] : extractModelReferences(object, location);
+  const kind = workloadKind(groupOf(str(object['apiVersion']) ?? ''), str(object['kind']) ?? '');
+  const sites = kind === undefined ? [] : extractModelReferences(object, kind);
   return {
     object,
     uid: str(metadata['uid']),

@@ -16,6 +16,7 @@
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { ArtifactFacts } from '../artifact/rules.ts';
+import type { ModelReferenceSite } from '../admission/extract.ts';
 import { fileNameOf, rulesNeedConfig } from '../artifact/rules.ts';
 import type { ImageManifest } from '../artifact/manifest.ts';
 import { LICENSES_ANNOTATION } from '../artifact/media-types.ts';
@@ -374,7 +375,7 @@ async function evaluate(
   clock: Clock,
   step: string,
 ): Promise<Evaluation> {
-  const site = { volume: '(explain)', path: '(reference)', reference };
+  const site: ModelReferenceSite = { kind: 'volume', volume: '(explain)', path: '(reference)', reference, podSpec: undefined };
   const deadline = Date.now() + engine.policySet.config.timeouts.totalMs;
   const verdict = await clock.time(step, () => evaluateReference(site, { engine, namespace, deadline }));
   const matched = engine.policySet.policies.filter((policy) => verdict.policies.includes(policy.name));

@@ -53,7 +53,8 @@ function describeSite(verdict: ReferenceVerdict): string {
   const written = typeof verdict.site.reference === 'string' ? verdict.site.reference : JSON.stringify(verdict.site.reference ?? null);
   const resolved = verdict.reference === undefined ? '' : formatReference(verdict.reference);
   const shown = resolved !== '' && resolved !== written ? `${JSON.stringify(written)} (${resolved})` : JSON.stringify(written);
-  return `volume ${JSON.stringify(verdict.site.volume)} at ${verdict.site.path}, reference ${shown}`;
+  const what = verdict.site.kind === 'storageUri' ? 'storage URI' : `volume ${JSON.stringify(verdict.site.volume)}`;
+  return `${what} at ${verdict.site.path}, reference ${shown}`;
 }
 
 const firstLine = (text: string): string => text.split('\n', 1)[0] ?? '';
@@ -69,7 +70,8 @@ function describeFinding(finding: Finding, indent: string): string {
 /** One short line for kubectl's Warning output: which rule, which volume, why. */
 function describeWarning(verdict: ReferenceVerdict, finding: Finding): string {
   const rule = isBuiltIn(finding) ? finding.rule : `${finding.policy}/${finding.rule}`;
-  return truncate(`modelgate: ${rule}: volume ${JSON.stringify(verdict.site.volume)}: ${firstLine(finding.reason)}`, MAX_WARNING_LENGTH);
+  const what = verdict.site.kind === 'storageUri' ? `storage URI ${verdict.site.path}` : `volume ${JSON.stringify(verdict.site.volume)}`;
+  return truncate(`modelgate: ${rule}: ${what}: ${firstLine(finding.reason)}`, MAX_WARNING_LENGTH);
 }
 
 function truncate(text: string, max: number): string {

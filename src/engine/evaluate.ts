@@ -37,6 +37,9 @@ export interface EvaluationContext {
 }
 
 export function evaluateReference(site: ModelReferenceSite, context: EvaluationContext): ReferenceVerdict | Promise<ReferenceVerdict> {
+  if (site.problem !== undefined) {
+    return { site, reference: undefined, policies: [], findings: [{ policy: '(reference)', rule: 'reference', mode: 'enforce', reason: site.problem, fix: 'write the patch as valid YAML or JSON, under 64 KiB' }] };
+  }
   let ref: ImageReference;
   try {
     ref = parseReference(site.reference as string);
@@ -181,8 +184,12 @@ function defaultActionFindings(context: EvaluationContext, name: string, namespa
   ];
 }
 
-/** The verdicts of a pod's volumes, evaluated in parallel. */
-export function evaluateReferences(sites: readonly ModelReferenceSite[], context: EvaluationContext): ReferenceVerdict[] | Promise<ReferenceVerdict[]> {
-  const results = sites.map((site) => evaluateReference(site, context));
+/** Runs one reference's evaluation in its pod's context (its pull secrets); by default, as it is. */
+export type SiteScope = <T>(site: ModelReferenceSite, work: () => T) => T;
+const noScope: SiteScope = (_site, work) => work();
+
+/** The verdicts of an object's references, evaluated in parallel. */
+export function evaluateReferences(sites: readonly ModelReferenceSite[], context: EvaluationContext, scope: SiteScope = noScope): ReferenceVerdict[] | Promise<ReferenceVerdict[]> {
+  const results = sites.map((site) => scope(site, () => evaluateReference(site, context)));
   return results.some((result) => result instanceof Promise) ? Promise.all(results) : (results as ReferenceVerdict[]);
 }

@@ -5,12 +5,23 @@
 import { isKnownTypeName } from '../artifact/media-types.ts';
 import { checkSignatures, checkTrustedRoots, discoveryLimitsSchema, signaturesSchema, toDiscoveryLimits, toSignaturePolicy, toTrustedRootSettings, trustedRootsSchema } from '../signature/policy.ts';
 import { parseQuantity } from '../artifact/quantity.ts';
+import { PathPatternError, parsePathPattern } from '../core/paths.ts';
 import { API_VERSION, CLUSTER_SCOPE, DEFAULT_ACTIONS, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, ON_ERROR_ACTIONS, POLICY_MODES, SHORT_NAME_MODES } from './types.ts';
 import type { ArtifactRules, DefaultAction, ModelPolicy, ModelgateConfig, OnError, PolicyMode, RegistrySettings, ShortNameMode } from './types.ts';
 import type { Schema, SchemaError } from './schema.ts';
 import { isPlainObject, validate } from './schema.ts';
 
 const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+/** Why a workload's pod spec path cannot be used, or undefined. */
+function pathProblem(value: string): string | undefined {
+  try {
+    parsePathPattern(value);
+    return undefined;
+  } catch (error) {
+    return error instanceof PathPatternError ? error.message.replace(/^path "[^"]*" /, '') : String(error);
+  }
+}
 
 const nonEmpty = (value: string): string | undefined => (value.trim() === '' ? 'must not be empty' : undefined);
 /** Bounds on patterns: matching costs pattern length × text length (core/glob.ts), and tenants write namespaced policies. */
@@ -88,6 +99,20 @@ const configSpecSchema: Schema = {
     signatureDiscovery: discoveryLimitsSchema,
     namespacedPolicies: { type: 'boolean' },
     shortNames: { type: 'string', enum: SHORT_NAME_MODES },
+    workloads: {
+      type: 'array',
+      maxItems: 64,
+      items: {
+        type: 'object',
+        required: ['kind', 'podSpecPaths'],
+        properties: {
+          group: { type: 'string', maxLength: 253 },
+          kind: { type: 'string', check: (value) => (/^[A-Z][A-Za-z0-9]{0,62}$/.test(value) ? undefined : 'must be a Kubernetes kind such as LeaderWorkerSet') },
+          namespaced: { type: 'boolean' },
+          podSpecPaths: { type: 'array', minItems: 1, maxItems: 32, items: { type: 'string', maxLength: 255, check: pathProblem } },
+        },
+      },
+    },
     limits: {
       type: 'object',
       properties: {
@@ -206,8 +231,15 @@ function toConfig(data: Data, source: string): ModelgateConfig {
   const seconds = (key: string): number | undefined => (typeof timeouts[key] === 'number' ? timeouts[key] * 1000 : undefined);
   const limits = objectAt(spec, 'limits');
   const limit = (key: keyof typeof DEFAULT_LIMITS): number => (typeof limits[key] === 'number' ? limits[key] : DEFAULT_LIMITS[key]);
+  const workloads = Array.isArray(spec['workloads']) ? (spec['workloads'] as Data[]) : [];
   return {
     source,
+    workloads: workloads.map((entry) => ({
+      group: (entry['group'] as string | undefined) ?? '',
+      kind: entry['kind'] as string,
+      podSpecPaths: entry['podSpecPaths'] as string[],
+      ...(typeof entry['namespaced'] === 'boolean' ? { namespaced: entry['namespaced'] } : {}),
+    })),
     shortNames: (spec['shortNames'] as ShortNameMode | undefined) ?? 'docker.io',
     limits: {
       maxReferencesPerObject: limit('maxReferencesPerObject'),

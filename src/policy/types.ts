@@ -107,6 +107,15 @@ export interface CredentialSettings {
 export type ShortNameMode = 'docker.io' | 'deny';
 export const SHORT_NAME_MODES: readonly ShortNameMode[] = ['docker.io', 'deny'];
 
+/** A Config `workloads` entry: a kind and where its pod specs are (`spec.roles[].template.spec`). */
+export interface WorkloadSetting {
+  readonly group: string;
+  readonly kind: string;
+  readonly podSpecPaths: readonly string[];
+  /** Default true; false for cluster-scoped kinds. */
+  readonly namespaced?: boolean;
+}
+
 /** Bounds on the work one object or the whole webhook may cause. */
 export interface Limits {
   /** Model references judged per object; more is one denial, not a finding per volume. */
@@ -121,6 +130,8 @@ export const DEFAULT_LIMITS: Limits = { maxReferencesPerObject: 64, registryRequ
 
 export interface ModelgateConfig {
   readonly source: string;
+  /** Kinds beyond the built-in ones whose pod specs hold model references (admission/kinds.ts). */
+  readonly workloads: readonly WorkloadSetting[];
   readonly shortNames: ShortNameMode;
   readonly limits: Limits;
   readonly credentials: CredentialSettings;
@@ -150,6 +161,7 @@ export const DEFAULT_TIMEOUTS: RegistryTimeouts = { requestMs: 2_000, totalMs: 4
 
 export const DEFAULT_CONFIG: ModelgateConfig = {
   source: '(built-in)',
+  workloads: [],
   shortNames: 'docker.io',
   limits: DEFAULT_LIMITS,
   defaultAction: 'deny',

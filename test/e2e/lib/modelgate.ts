@@ -254,6 +254,21 @@ export interface RenderedWebhookConfiguration {
 }
 
 /**
+ * A webhook configuration file of manifests/ (e.g. optional/ai-workloads-webhook.yaml)
+ * with each webhook's clientConfig replaced by `{url, caBundle}`, as renderWebhookConfiguration does.
+ */
+export function renderWebhookFile(relativePath: string, gate: Pick<Modelgate, "url" | "port" | "certs">): Json {
+  const documents = parseAllDocuments(readFileSync(join(REPO_ROOT, "manifests", relativePath), "utf8"));
+  const list = Array.isArray(documents) ? documents : [documents];
+  const configuration = list.map((document) => document.toJS() as unknown).find((value): value is Json => isObject(value) && value["kind"] === "ValidatingWebhookConfiguration");
+  if (configuration === undefined) throw new Error(`no ValidatingWebhookConfiguration in manifests/${relativePath}`);
+  const caBundle = Buffer.from(gate.certs.caPem).toString("base64");
+  for (const webhook of webhooksOf(configuration)) webhook["clientConfig"] = { url: gate.url, caBundle };
+  assertLoopbackWebhooks(configuration, gate.port);
+  return configuration;
+}
+
+/**
  * `kubectl kustomize manifests`, picks the ValidatingWebhookConfiguration and
  * replaces each webhook's clientConfig by `{url, caBundle}`. Everything else
  * (rules, namespaceSelector, matchConditions, failurePolicy…) is kept as shipped.

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { AI_WORKLOAD_KINDS, KUBERNETES_KINDS } from '../../../src/admission/kinds.ts';
 import { PACKAGE_ROOT } from '../../../src/package-root.ts';
 
 type Json = Record<string, unknown>;
@@ -67,5 +68,26 @@ describe('manifests', () => {
     assert.equal(at(serving, 'spec', 'issuerRef', 'name'), 'modelgate-ca');
     const kustomization = readFileSync(join(MANIFESTS, 'overlays', 'cert-manager', 'kustomization.yaml'), 'utf8');
     assert.match(kustomization, /cert-manager\.io\/inject-ca-from: modelgate\/modelgate/);
+  });
+
+  it('the AI workloads webhook registers every AI workload kind modelgate knows, and the main one every Kubernetes kind', () => {
+    const resourcesByGroup = (configuration: Json | undefined): Record<string, string[]> => {
+      const out: Record<string, string[]> = {};
+      for (const rule of (at(configuration, 'webhooks', 0, 'rules') as Json[]) ?? []) {
+        for (const group of rule['apiGroups'] as string[]) out[group] = [...(out[group] ?? []), ...(rule['resources'] as string[])].sort();
+      }
+      return out;
+    };
+    const table = (kinds: readonly { group: string; resource: string }[]): Record<string, string[]> => {
+      const out: Record<string, string[]> = {};
+      for (const kind of kinds) out[kind.group] = [...(out[kind.group] ?? []), kind.resource].sort();
+      return out;
+    };
+    const [ai] = read('optional/ai-workloads-webhook.yaml');
+    assert.deepEqual(resourcesByGroup(ai), table(AI_WORKLOAD_KINDS));
+    const [main] = read('base/validatingwebhookconfiguration.yaml');
+    assert.deepEqual(resourcesByGroup(main), table(KUBERNETES_KINDS));
+    assert.equal(at(ai, 'webhooks', 0, 'failurePolicy'), 'Fail');
+    assert.deepEqual(at(ai, 'webhooks', 0, 'namespaceSelector'), at(main, 'webhooks', 0, 'namespaceSelector'));
   });
 });

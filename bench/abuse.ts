@@ -10,6 +10,14 @@
  * its own uid) within 1 s; where the attack itself sends reviews, each is
  * answered within the webhook timeout (5 s).
  *
+ * The ordinary client runs in a worker thread (lib/ordinary.ts), so that the
+ * attack's load generator cannot delay its sends; like the API server's Go
+ * client it opens another connection only when its own is busy or was closed,
+ * and measures each latency from the scheduled send time. In attack 2,
+ * modelgate reads docker-registry through a caching front (lib/caching-front.ts):
+ * on this machine docker-registry needs ~150 ms of CPU per 3.8 MiB manifest,
+ * so 16 at once would time out in the registry and never reach modelgate.
+ *
  *   1. four concurrent dry-run reviews of a 2.9 MB Pod with 11,000 unpinned image volumes, in a loop;
  *   2. 24 distinct 3.8 MiB manifests in docker-registry, pinned, under artifact rules, all reviewed at once, repeatedly;
  *   3. 40 stalled 8 MiB request bodies, reopened as the server closes them;
@@ -18,9 +26,14 @@
  *   6. a tenant glob `**a**a**a**a**a**a**b` in match.references, reviews of long references of `a`.
  *
  *   npm run bench:abuse     (BENCH_ABUSE_SECONDS per attack, default 20; BENCH_ABUSE_ONLY=1,4 to run some;
- *                            BENCH_ABUSE_REGISTRY_DELAY_MS for attack 5, default 1500; for diagnosis only,
- *                            BENCH_ABUSE_SERVER_NODE_OPTIONS, e.g. --trace-gc, given to the server as NODE_OPTIONS;
- *                            the server's log is kept in the run's directory, attack-N/server.log)
+ *                            BENCH_ABUSE_REGISTRY_DELAY_MS for attack 5, default 1500;
+ *                            BENCH_ABUSE_DIRECT_REGISTRY=1: attack 2 without the caching front;
+ *                            BENCH_ABUSE_CONTAINER_HEAP=1: the server gets the V8 heap limit Node 24 derives inside
+ *                            the Deployment's 256Mi memory limit (--max-old-space-size=128), which this machine,
+ *                            without that cgroup limit, does not impose (Node sizes the heap from its 24 GB); for diagnosis only,
+ *                            BENCH_ABUSE_SERVER_ENV="NAME=value …" added to the server's environment, e.g.
+ *                            NODE_OPTIONS=--import=$PWD/bench/lib/memory-probe.js; the server's log is kept
+ *                            in the run's directory, attack-N/server.log)
  */
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
@@ -38,7 +51,8 @@ import { DIGEST, PINNED, admissionReview, kubeObject } from '../test/unit/helper
 import type { ImageVolume, Json } from '../test/unit/helpers/objects.ts';
 import { makeCerts } from '../test/unit/helpers/server.ts';
 import { ensureBuilt } from './lib/build.ts';
-import { percentile, startOrdinary, summarize } from './lib/ordinary.ts';
+import { startCachingFront } from './lib/caching-front.ts';
+import { now, percentile, startOrdinaryInWorker, summarize } from './lib/ordinary.ts';
 import type { OrdinaryStats } from './lib/ordinary.ts';
 import { watchMemory } from './lib/process-watch.ts';
 import type { MemoryFigures } from './lib/process-watch.ts';
@@ -51,7 +65,21 @@ const MiB = 1024 * 1024;
 const SECONDS = Number(process.env['BENCH_ABUSE_SECONDS'] ?? '20');
 const ONLY = (process.env['BENCH_ABUSE_ONLY'] ?? '').split(',').filter((item) => item.trim() !== '').map(Number);
 const REGISTRY_DELAY_MS = Number(process.env['BENCH_ABUSE_REGISTRY_DELAY_MS'] ?? '1500');
-const SERVER_NODE_OPTIONS = process.env['BENCH_ABUSE_SERVER_NODE_OPTIONS'];
+/**
+ * Node 24 sizes V8's old generation from the cgroup memory limit (libuv's constrained memory): a
+ * quarter of it, times two on 64-bit, i.e. 128 MiB in the Deployment's 256Mi. Without such a limit
+ * here, the server's heap limit comes from the host's RAM and V8 collects far more lazily.
+ */
+const CONTAINER_HEAP = process.env['BENCH_ABUSE_CONTAINER_HEAP'] === '1' ? '--max-old-space-size=128' : undefined;
+/** Diagnosis only: extra environment for the server (`NAME=value` pairs separated by spaces; a value may hold spaces). */
+const SERVER_ENV: Record<string, string> = Object.fromEntries(
+  (process.env['BENCH_ABUSE_SERVER_ENV'] ?? '')
+    .trim()
+    .split(/\s+(?=[A-Z_][A-Z0-9_]*=)/)
+    .filter((pair) => pair.includes('='))
+    .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+);
+if (CONTAINER_HEAP !== undefined) SERVER_ENV['NODE_OPTIONS'] = `${CONTAINER_HEAP} ${SERVER_ENV['NODE_OPTIONS'] ?? ''}`.trim();
 const RSS_LIMIT = 256 * MiB;
 const ORDINARY_LIMIT_MS = 1000;
 const WEBHOOK_TIMEOUT_MS = 5000;
@@ -83,7 +111,6 @@ ${spec}`;
 
 // The ordinary review: one pinned image volume, allowed by the digest-pinning policy alone.
 const ordinaryTemplate = JSON.stringify(admissionReview(kubeObject('Pod', [{ name: 'model', reference: PINNED }]))).replace(/"uid":"0df28fbd[^"]*"/, '"uid":"@UID@"');
-const ordinaryBody = (uid: string): string => ordinaryTemplate.replace('@UID@', uid);
 
 // ---------------------------------------------------------------------------------------------
 // Measuring one attack
@@ -110,6 +137,8 @@ interface Attack {
   readonly policy: string;
   readonly config: string;
   run(context: AttackContext): Promise<AttackReport>;
+  /** Stops what the attack started besides the server (registries). */
+  cleanUp?(): Promise<void>;
 }
 
 interface Outcome {
@@ -149,20 +178,19 @@ async function measure(attack: Attack): Promise<Outcome> {
   await writeFile(policyFile, attack.policy);
   await writeFile(configFile, attack.config);
   const log = openSync(join(attackDir, 'server.log'), 'w');
-  const server = await spawnModelgate(certs.dir, ca, ['--policy', policyFile, '--config', configFile], SERVER_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: SERVER_NODE_OPTIONS }, { stdout: log });
-  closeSync(log);
+  const server = await spawnModelgate(certs.dir, ca, ['--policy', policyFile, '--config', configFile], SERVER_ENV, { stdout: log }).finally(() => closeSync(log));
   const memory = watchMemory(server.pid, 50);
   const startRss = memory.read().maxRss;
-  const ordinary = startOrdinary(server.origin, ca, ordinaryBody, ORDINARY_INTERVAL_MS);
+  const ordinary = startOrdinaryInWorker(server.origin, ca, ordinaryTemplate, ORDINARY_INTERVAL_MS);
   await sleep(WARM_UP_MS);
-  const from = performance.now();
+  const from = now();
   let report: AttackReport;
   try {
-    report = await attack.run({ server, until: from + SECONDS * 1000, dir: attackDir });
+    report = await attack.run({ server, until: performance.now() + SECONDS * 1000, dir: attackDir });
   } catch (error) {
     report = { lines: [`the attack itself failed: ${(error as Error).stack ?? String(error)}`] };
   }
-  const to = performance.now();
+  const to = now();
   const figures = memory.read();
   const run = await ordinary.stop();
   memory.stop();
@@ -183,9 +211,9 @@ function print(outcome: Outcome): void {
   const { attack, memory, ordinary } = outcome;
   console.log(`\n${attack.id}. ${attack.title} (${outcome.seconds.toFixed(1)} s)`);
   for (const line of outcome.report.lines) console.log(`   ${line}`);
-  console.log(`   server: peak RSS (VmHWM) ${mib(memory.hwm)}; largest VmRSS sampled every 50 ms ${mib(memory.maxRss)}; at start ${mib(outcome.startRss)}; alive afterwards: ${outcome.alive ? 'yes' : `NO (${outcome.exitReason ?? '?'})`}`);
+  console.log(`   server: peak RSS (VmHWM) ${mib(memory.hwm)}; largest VmRSS sampled every 50 ms ${mib(memory.maxRss)} (RssAnon ${mib(memory.maxAnon)}); at start ${mib(outcome.startRss)}; alive afterwards: ${outcome.alive ? 'yes' : `NO (${outcome.exitReason ?? '?'})`}`);
   console.log(
-    `   ordinary reviews: ${ordinary.sent} sent, ${ordinary.failed} failed${ordinary.failed > 0 ? ` (${counts(ordinary.failures)})` : ''}; latency p50 ${ms(ordinary.p50)}, p99 ${ms(ordinary.p99)}, max ${ms(ordinary.max)}; new connections ${ordinary.connections}`,
+    `   ordinary reviews: ${ordinary.sent} sent, ${ordinary.failed} failed${ordinary.failed > 0 ? ` (${counts(ordinary.failures)})` : ''}; latency p50 ${ms(ordinary.p50)}, p99 ${ms(ordinary.p99)}, max ${ms(ordinary.max)}; new connections ${ordinary.connections}; the generator's own send delay at most ${ms(ordinary.maxLag)}`,
   );
   const missed = outcome.checks.filter((check) => !check.ok);
   console.log(`   ${missed.length === 0 ? 'OK' : `MISSED: ${missed.map((check) => check.what).join('; ')}`}`);
@@ -375,10 +403,28 @@ function bigManifests(layer: TestBlob, configBlob: TestBlob): BigManifest[] {
   return out;
 }
 
-let registry: RunningDistribution | undefined;
+/** The reason of a denial's first failed rule, digests shortened, for counting alike denials together. */
+function denialReason(message: string | undefined): string {
+  const line = (message ?? '').split('\n').find((text) => /^\s+(?:policy "[^"]*" )?rule \w+: /.test(text)) ?? (message ?? '').split('\n', 1)[0] ?? '';
+  return line
+    .replace(/^\s+(?:policy "[^"]*" )?rule \w+: /, '')
+    .replace(/sha256:[0-9a-f]{64}/g, 'sha256:…')
+    .replace(/127\.0\.0\.1:\d+/g, 'the registry')
+    .slice(0, 150);
+}
 
 async function attack2(): Promise<Attack> {
-  registry = await startDistribution({ dir: join(dir, 'registry') });
+  // modelgate reads the manifests through a caching front (lib/caching-front.ts), filled before the
+  // attack: docker-registry here spends ~150 ms of CPU per 3.8 MiB manifest, on the cores modelgate
+  // uses, and 16 at once exceed modelgate's 2 s per request. Read directly, the registry gets one
+  // core of Go threads at most (GOMAXPROCS), so that it does not starve the server.
+  const direct = process.env['BENCH_ABUSE_DIRECT_REGISTRY'] === '1';
+  const goMaxProcs = process.env['GOMAXPROCS'];
+  if (direct) process.env['GOMAXPROCS'] = '1';
+  const registry: RunningDistribution = await startDistribution({ dir: join(dir, 'registry') }).finally(() => {
+    if (goMaxProcs === undefined) delete process.env['GOMAXPROCS'];
+    else process.env['GOMAXPROCS'] = goMaxProcs;
+  });
   const target = { url: registry.url };
   const layer = blob('weights: 0.1 0.2 0.3', WEIGHT);
   const configBlob = modelPackConfig({}, [layer]);
@@ -386,10 +432,14 @@ async function attack2(): Promise<Attack> {
   await pushBlob(target, 'models/big', configBlob);
   const started = performance.now();
   const manifests = bigManifests(layer, configBlob);
-  for (const manifest of manifests) await putManifest(target, 'models/big', manifest.digest, OCI_MANIFEST, manifest.bytes);
+  for (let i = 0; i < manifests.length; i += 4) {
+    await Promise.all(manifests.slice(i, i + 4).map((manifest) => putManifest(target, 'models/big', manifest.digest, OCI_MANIFEST, manifest.bytes)));
+  }
   await closePushAgents();
-  const pushed = `pushed ${manifests.length} manifests of ${mib(Math.min(...manifests.map((m) => m.bytes.length)))}–${mib(Math.max(...manifests.map((m) => m.bytes.length)))} (${[...new Set(manifests.map((m) => m.kind))].join('; ')}; layers ${[...new Set(manifests.map((m) => m.layers))].join(', ')}) to docker-registry at ${registry.host} in ${((performance.now() - started) / 1000).toFixed(1)} s`;
-  const host = registry.host;
+  const front = direct ? undefined : await startCachingFront(registry.url);
+  if (front !== undefined) for (const manifest of manifests) await front.warm(`/v2/models/big/manifests/${manifest.digest}`, OCI_MANIFEST);
+  const pushed = `pushed ${manifests.length} manifests of ${mib(Math.min(...manifests.map((m) => m.bytes.length)))}–${mib(Math.max(...manifests.map((m) => m.bytes.length)))} (${[...new Set(manifests.map((m) => m.kind))].join('; ')}; layers ${[...new Set(manifests.map((m) => m.layers))].join(', ')}) to docker-registry at ${registry.host} in ${((performance.now() - started) / 1000).toFixed(1)} s${front === undefined ? '; modelgate reads docker-registry directly' : `; modelgate reads them through a caching front at ${front.host}`}`;
+  const host = front?.host ?? registry.host;
   return {
     id: 2,
     title: '24 distinct 3.8 MiB manifests in docker-registry, pinned, artifact rules, all 24 reviewed at once, repeatedly',
@@ -419,7 +469,7 @@ spec:
                 const answer = await post(client, body);
                 answers.push(answer);
                 const kind = (manifests[i] as BigManifest).kind.slice(0, 1);
-                const outcome = answer.status !== 200 ? `HTTP ${answer.status}` : answer.allowed === true ? 'allowed' : `denied: ${(answer.message ?? '').split('\n').slice(1, 2).join('').trim().slice(0, 110)}`;
+                const outcome = answer.status !== 200 ? `HTTP ${answer.status}` : answer.allowed === true ? 'allowed' : `denied (${denialReason(answer.message)})`;
                 let map = byKind.get(kind);
                 if (map === undefined) byKind.set(kind, (map = new Map()));
                 bump(map, outcome);
@@ -438,6 +488,10 @@ spec:
         slowestReview: Math.max(0, ...answers.map((answer) => answer.latencyMs)),
         unanswered: errorTotal(errors),
       };
+    },
+    cleanUp: async () => {
+      await front?.close();
+      await registry.stop();
     },
   };
 }
@@ -573,6 +627,9 @@ spec:
             const code = (error as { code?: unknown }).code;
             bump(errors, typeof code === 'string' ? code : (error as Error).message.slice(0, 60));
           }
+          // A moment between reviews: the upstream requests modelgate abandoned at the deadline are
+          // seen closed here before the next review's requests arrive (else both count as in flight).
+          await sleep(250);
         }
       } finally {
         await client.close();
@@ -581,13 +638,14 @@ spec:
       return {
         lines: [
           `${answers.length} reviews of ${VOLUMES} volumes (${counts(outcomes)}${errors.size > 0 ? `; unanswered: ${counts(errors)}` : ''}), each answered in: ${answers.map((answer) => ms(answer.latencyMs)).join(', ')}`,
-          `upstream: ${slow.stats.requests} requests to the fake registries, at most ${slow.stats.maxInFlight} in flight at once (limit 64), at most ${slow.stats.maxInFlightPerHost} at one host (limit 16)`,
+          `upstream: ${slow.stats.requests} requests to the fake registries, at most ${slow.stats.maxInFlight} in flight at once as counted here (limit 64), at most ${slow.stats.maxInFlightPerHost} at one host (limit 16); ${slow.stats.abandoned} abandoned by modelgate before their answer (its deadline), ${slow.stats.abandonedAtOnce} of them within 20 ms of being sent (an abandoned request counts here until its connection is seen closed, so these can lift the count over 64 for a moment)`,
           `largest answer ${(Math.max(0, ...answers.map((answer) => answer.bytes)) / 1024).toFixed(1)} KiB${firstLine === undefined ? '' : `; denial begins: ${firstLine}`}`,
         ],
         slowestReview: Math.max(0, ...answers.map((answer) => answer.latencyMs)),
         unanswered: errorTotal(errors),
       };
     },
+    cleanUp: () => slow.close(),
   };
 }
 
@@ -647,7 +705,7 @@ spec:
 
 const selected = (id: number): boolean => ONLY.length === 0 || ONLY.includes(id);
 console.log(
-  `modelgate abuse benchmark: ${SECONDS} s per attack, a fresh \`modelgate serve\` (node --max-semi-space-size=8) per attack, ordinary review every ${ORDINARY_INTERVAL_MS} ms; Node ${process.version}; files in ${dir}`,
+  `modelgate abuse benchmark: ${SECONDS} s per attack, a fresh \`modelgate serve\` (node --max-semi-space-size=8) per attack, ordinary review every ${ORDINARY_INTERVAL_MS} ms; Node ${process.version}; files in ${dir}${Object.keys(SERVER_ENV).length > 0 ? `; server environment: ${JSON.stringify(SERVER_ENV)}` : ''}`,
 );
 const outcomes: Outcome[] = [];
 const plan: (() => Promise<Attack>)[] = [
@@ -661,23 +719,23 @@ const plan: (() => Promise<Attack>)[] = [
 for (const [index, make] of plan.entries()) {
   if (!selected(index + 1)) continue;
   const attack = await make();
-  const outcome = await measure(attack);
-  print(outcome);
-  outcomes.push(outcome);
-  if (attack.id === 2) {
-    await registry?.stop();
-    registry = undefined;
+  try {
+    const outcome = await measure(attack);
+    print(outcome);
+    outcomes.push(outcome);
+  } finally {
+    await attack.cleanUp?.();
   }
 }
 
 const yesNo = (ok: boolean): string => (ok ? 'yes' : 'NO');
 console.log('\nsummary (targets: peak RSS < 256 MiB, alive, every ordinary review answered within 1 s; attack reviews within 5 s where sent)\n');
-console.log('| attack | peak RSS (VmHWM) | alive | ordinary p99 | ordinary max | ordinary failed | slowest attack review | result |');
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('| attack | peak RSS (VmHWM) | largest RssAnon | alive | ordinary p99 | ordinary max | ordinary failed | slowest attack review | result |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const outcome of outcomes) {
   const missed = outcome.checks.filter((check) => !check.ok);
   console.log(
-    `| ${outcome.attack.id} | ${mib(outcome.memory.hwm)} | ${yesNo(outcome.alive)} | ${ms(outcome.ordinary.p99)} | ${ms(outcome.ordinary.max)} | ${outcome.ordinary.failed} / ${outcome.ordinary.sent} | ${outcome.report.slowestReview === undefined ? '–' : ms(outcome.report.slowestReview)} | ${missed.length === 0 ? 'OK' : `MISSED (${missed.map((check) => check.what).join('; ')})`} |`,
+    `| ${outcome.attack.id} | ${mib(outcome.memory.hwm)} | ${mib(outcome.memory.maxAnon)} | ${yesNo(outcome.alive)} | ${ms(outcome.ordinary.p99)} | ${ms(outcome.ordinary.max)} | ${outcome.ordinary.failed} / ${outcome.ordinary.sent} | ${outcome.report.slowestReview === undefined ? '–' : ms(outcome.report.slowestReview)} | ${missed.length === 0 ? 'OK' : `MISSED (${missed.map((check) => check.what).join('; ')})`} |`,
   );
 }
 console.log(`\ntotal ${((performance.now() - benchStarted) / 1000).toFixed(0)} s`);

@@ -13,6 +13,12 @@ export interface MemoryFigures {
   readonly maxRss: number;
   /** VmRSS at the first sample, in bytes. */
   readonly firstRss: number;
+  /**
+   * Largest RssAnon sampled, in bytes: the resident set without file-backed
+   * pages (the node binary, ~55 MiB), which the kernel can reclaim before it
+   * OOM-kills; memory a container limit cannot take back.
+   */
+  readonly maxAnon: number;
   readonly samples: number;
 }
 
@@ -31,6 +37,7 @@ export function watchMemory(pid: number, intervalMs = 50): MemoryWatch {
   let hwm = 0;
   let maxRss = 0;
   let firstRss = 0;
+  let maxAnon = 0;
   let samples = 0;
   const sample = (): void => {
     let status: string;
@@ -45,11 +52,12 @@ export function watchMemory(pid: number, intervalMs = 50): MemoryWatch {
     samples++;
     if (samples === 1) firstRss = rss;
     maxRss = Math.max(maxRss, rss);
+    maxAnon = Math.max(maxAnon, kib(status, 'RssAnon') ?? 0);
     hwm = Math.max(hwm, high);
   };
   sample();
   const timer = setInterval(sample, intervalMs);
-  const figures = (): MemoryFigures => ({ hwm, maxRss, firstRss, samples });
+  const figures = (): MemoryFigures => ({ hwm, maxRss, firstRss, maxAnon, samples });
   return {
     read: () => {
       sample();

@@ -16,6 +16,10 @@ export interface SlowRegistryStats {
   /** The largest number in flight at once at any one host. */
   maxInFlightPerHost: number;
   notFound: number;
+  /** Requests modelgate gave up on (closed) before their answer: at its deadline. */
+  abandoned: number;
+  /** Of those, the ones it gave up on within 20 ms of sending them. */
+  abandonedAtOnce: number;
 }
 
 export interface SlowRegistries {
@@ -31,7 +35,7 @@ export interface SlowRegistries {
 
 export async function startSlowRegistries(count: number, delayMs: number): Promise<SlowRegistries> {
   const manifests = new Map<string, { mediaType: string; bytes: Buffer }>();
-  const stats: SlowRegistryStats = { requests: 0, inFlight: 0, maxInFlight: 0, maxInFlightPerHost: 0, notFound: 0 };
+  const stats: SlowRegistryStats = { requests: 0, inFlight: 0, maxInFlight: 0, maxInFlightPerHost: 0, notFound: 0, abandoned: 0, abandonedAtOnce: 0 };
   const servers: Server[] = [];
   const hosts: string[] = [];
   for (let i = 0; i < count; i++) {
@@ -42,6 +46,7 @@ export async function startSlowRegistries(count: number, delayMs: number): Promi
       here++;
       stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
       stats.maxInFlightPerHost = Math.max(stats.maxInFlightPerHost, here);
+      const arrived = performance.now();
       let done = false;
       const finish = (): void => {
         if (done) return;
@@ -62,6 +67,10 @@ export async function startSlowRegistries(count: number, delayMs: number): Promi
       // Answered, or modelgate gave up (its deadline) and closed the connection: no longer in flight.
       res.once('close', () => {
         clearTimeout(timer);
+        if (!done && !res.writableEnded) {
+          stats.abandoned++;
+          if (performance.now() - arrived < 20) stats.abandonedAtOnce++;
+        }
         finish();
       });
     });
@@ -79,6 +88,8 @@ export async function startSlowRegistries(count: number, delayMs: number): Promi
       stats.maxInFlight = stats.inFlight;
       stats.maxInFlightPerHost = 0;
       stats.notFound = 0;
+      stats.abandoned = 0;
+      stats.abandonedAtOnce = 0;
     },
     close: async () => {
       await Promise.all(

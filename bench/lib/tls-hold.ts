@@ -5,7 +5,7 @@
  * closes is opened again at once. At most `opening` handshakes are under way
  * at a time, so the load generator does not spend itself on its own side.
  */
-import { connect } from 'node:tls';
+import { connect, createSecureContext } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 
 export interface HoldStats {
@@ -42,6 +42,8 @@ export interface HoldOptions {
 export function holdConnections(options: HoldOptions): Hold {
   const stats: HoldStats = { started: 0, handshakes: 0, open: 0, maxOpen: 0, closed: 0, failedHandshakes: 0, statuses: new Map() };
   const sockets = new Set<TLSSocket>();
+  // One context for all: a CA given to each connect() would be parsed again for each.
+  const secureContext = createSecureContext({ ca: options.ca });
   let opening = 0;
   let stopped = false;
   let scheduled = false;
@@ -60,7 +62,7 @@ export function holdConnections(options: HoldOptions): Hold {
     stats.started++;
     opening++;
     let secure = false;
-    const socket = connect({ host: '127.0.0.1', port: options.port, ca: options.ca, servername: 'localhost' });
+    const socket = connect({ host: '127.0.0.1', port: options.port, secureContext, servername: 'localhost' });
     sockets.add(socket);
     socket.setNoDelay(true);
     socket.once('secureConnect', () => {

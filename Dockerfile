@@ -39,10 +39,18 @@ FROM ${NODE_IMAGE}
 # and what scanners report against it.
 RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
       /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack
-# A small young generation: under a steady stream of reviews V8 otherwise grows
-# it to tens of MB per semi-space, which is most of the process's RSS
-# (npm run bench:registry: 339 MB → 189 MB after 100,000 admissions over 20,000 digests).
-ENV NODE_OPTIONS=--max-semi-space-size=8 \
+# The process's memory is bounded (the Deployment's limit is 256Mi) by what
+# package.json's "config" says, and a unit test keeps this file equal to it:
+# - a small young generation: under a steady stream of reviews V8 otherwise grows
+#   it to tens of MB per semi-space (npm run bench:registry: 339 MB → 189 MB
+#   after 100,000 admissions over 20,000 digests);
+# - an old generation of 160 MB: room for the caches and review budgets
+#   (about 110 MB together) and a collector that works before the limit nears;
+# - two malloc arenas, and large blocks from mmap, so that freed memory goes
+#   back to the system (npm run bench:abuse).
+ENV NODE_OPTIONS="--max-semi-space-size=8 --max-old-space-size=160" \
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=131072 \
     NODE_ENV=production \
     MODELGATE_PORT=8443 \
     MODELGATE_TLS_CERT=/etc/modelgate/tls/tls.crt \

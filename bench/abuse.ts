@@ -28,9 +28,8 @@
  *   npm run bench:abuse     (BENCH_ABUSE_SECONDS per attack, default 20; BENCH_ABUSE_ONLY=1,4 to run some;
  *                            BENCH_ABUSE_REGISTRY_DELAY_MS for attack 5, default 1500;
  *                            BENCH_ABUSE_DIRECT_REGISTRY=1: attack 2 without the caching front;
- *                            BENCH_ABUSE_CONTAINER_HEAP=1: the server gets the V8 heap limit Node 24 derives inside
- *                            the Deployment's 256Mi memory limit (--max-old-space-size=128), which this machine,
- *                            without that cgroup limit, does not impose (Node sizes the heap from its 24 GB); for diagnosis only,
+ *                            the server runs with the production node flags and malloc settings (package.json "config",
+ *                            as the Dockerfile sets them: --max-old-space-size=160, MALLOC_ARENA_MAX=2, ...);
  *                            BENCH_ABUSE_SERVER_ENV="NAME=value …" added to the server's environment, e.g.
  *                            NODE_OPTIONS=--import=$PWD/bench/lib/memory-probe.js; the server's log is kept
  *                            in the run's directory, attack-N/server.log)
@@ -56,7 +55,7 @@ import { now, percentile, startOrdinaryInWorker, summarize } from './lib/ordinar
 import type { OrdinaryStats } from './lib/ordinary.ts';
 import { watchMemory } from './lib/process-watch.ts';
 import type { MemoryFigures } from './lib/process-watch.ts';
-import { spawnModelgate } from './lib/servers.ts';
+import { PRODUCTION_NODE_FLAGS, spawnModelgate } from './lib/servers.ts';
 import type { ModelgateProcess } from './lib/servers.ts';
 import { startSlowRegistries } from './lib/slow-registries.ts';
 import { holdConnections } from './lib/tls-hold.ts';
@@ -70,7 +69,6 @@ const REGISTRY_DELAY_MS = Number(process.env['BENCH_ABUSE_REGISTRY_DELAY_MS'] ??
  * quarter of it, times two on 64-bit, i.e. 128 MiB in the Deployment's 256Mi. Without such a limit
  * here, the server's heap limit comes from the host's RAM and V8 collects far more lazily.
  */
-const CONTAINER_HEAP = process.env['BENCH_ABUSE_CONTAINER_HEAP'] === '1' ? '--max-old-space-size=128' : undefined;
 /** Diagnosis only: extra environment for the server (`NAME=value` pairs separated by spaces; a value may hold spaces). */
 const SERVER_ENV: Record<string, string> = Object.fromEntries(
   (process.env['BENCH_ABUSE_SERVER_ENV'] ?? '')
@@ -79,7 +77,6 @@ const SERVER_ENV: Record<string, string> = Object.fromEntries(
     .filter((pair) => pair.includes('='))
     .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
 );
-if (CONTAINER_HEAP !== undefined) SERVER_ENV['NODE_OPTIONS'] = `${CONTAINER_HEAP} ${SERVER_ENV['NODE_OPTIONS'] ?? ''}`.trim();
 const RSS_LIMIT = 256 * MiB;
 const ORDINARY_LIMIT_MS = 1000;
 const WEBHOOK_TIMEOUT_MS = 5000;
@@ -705,7 +702,7 @@ spec:
 
 const selected = (id: number): boolean => ONLY.length === 0 || ONLY.includes(id);
 console.log(
-  `modelgate abuse benchmark: ${SECONDS} s per attack, a fresh \`modelgate serve\` (node --max-semi-space-size=8) per attack, ordinary review every ${ORDINARY_INTERVAL_MS} ms; Node ${process.version}; files in ${dir}${Object.keys(SERVER_ENV).length > 0 ? `; server environment: ${JSON.stringify(SERVER_ENV)}` : ''}`,
+  `modelgate abuse benchmark: ${SECONDS} s per attack, a fresh \`modelgate serve\` (node ${PRODUCTION_NODE_FLAGS.join(' ')}) per attack, ordinary review every ${ORDINARY_INTERVAL_MS} ms; Node ${process.version}; files in ${dir}${Object.keys(SERVER_ENV).length > 0 ? `; server environment: ${JSON.stringify(SERVER_ENV)}` : ''}`,
 );
 const outcomes: Outcome[] = [];
 const plan: (() => Promise<Attack>)[] = [

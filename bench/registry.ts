@@ -26,10 +26,9 @@ import { goodLayers, modelPack, modelPackConfig } from '../test/unit/helpers/mod
 import { admissionReview, kubeObject } from '../test/unit/helpers/objects.ts';
 import { makeCerts } from '../test/unit/helpers/server.ts';
 import { compare, describeComparison, meetsTargets } from './lib/compare.ts';
-import { startAllowAll, startModelgate } from './lib/servers.ts';
+import { PRODUCTION_NODE_FLAGS, startAllowAll, startModelgate } from './lib/servers.ts';
 
 const run = promisify(execFile);
-const PRODUCTION_NODE_FLAG = '--max-semi-space-size=8';
 const DIGESTS = Number(process.env['BENCH_DIGESTS'] ?? '20000');
 const ADMISSIONS = Number(process.env['BENCH_ADMISSIONS'] ?? '100000');
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? '5');
@@ -144,7 +143,7 @@ const report = (line: string, ok: boolean): void => {
   await writeFile(digestsFile, digests.join('\n'));
   // Not spawnSync: this process must keep reading the registry's log pipe meanwhile.
   // The same V8 flag as the container image (Dockerfile NODE_OPTIONS).
-  const child = await run(process.execPath, [PRODUCTION_NODE_FLAG, '--expose-gc', join(PACKAGE_ROOT, 'bench', 'lib', 'memory-child.js'), policyFile, digestsFile, registry.host, String(ADMISSIONS)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const child = await run(process.execPath, [...PRODUCTION_NODE_FLAGS, '--expose-gc', join(PACKAGE_ROOT, 'bench', 'lib', 'memory-child.js'), policyFile, digestsFile, registry.host, String(ADMISSIONS)], { encoding: 'utf8', maxBuffer: 1 << 20 });
   const result = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as { rssMb: number; rssBeforeMb: number; heapUsedMb: number; seconds: number; cacheEntries: number; requests: number };
   console.log(
     `\n${ADMISSIONS} admissions over ${DIGESTS} distinct digests in ${result.seconds.toFixed(1)} s (${(ADMISSIONS / result.seconds).toFixed(0)}/s): RSS ${result.rssMb.toFixed(0)} MB (at start ${result.rssBeforeMb.toFixed(0)} MB, heap ${result.heapUsedMb.toFixed(0)} MB), cache ${result.cacheEntries} entries, ${result.requests} registry requests`,

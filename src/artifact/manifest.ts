@@ -5,7 +5,12 @@
  */
 import { baseMediaType, isImageManifestMediaType, isIndexMediaType } from '../oci/media-types.ts';
 import type { Descriptor, FetchedManifest } from '../oci/types.ts';
+import { MAX_LAYERS } from '../oci/documents.ts';
 import { isPlainObject } from '../policy/schema.ts';
+import { NAME_ANNOTATIONS } from './file-names.ts';
+import { LICENSES_ANNOTATION } from './media-types.ts';
+
+export { MAX_LAYERS };
 
 export interface ImageManifest {
   readonly kind: 'manifest';
@@ -51,6 +56,8 @@ export function parseDescriptor(value: unknown, where: string, digest: string): 
   if (typeof descriptorDigest !== 'string' || !DIGEST.test(descriptorDigest)) throw new MalformedManifestError(digest, `${where} has no valid digest`);
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw new MalformedManifestError(digest, `${where} has no valid size`);
   const annotations = stringMap(value['annotations']);
+  const problem = nameProblem(annotations);
+  if (problem !== undefined) throw new MalformedManifestError(digest, `${where}: ${problem}`);
   const artifactType = typeof value['artifactType'] === 'string' ? value['artifactType'] : undefined;
   return {
     mediaType,
@@ -62,8 +69,22 @@ export function parseDescriptor(value: unknown, where: string, digest: string): 
   };
 }
 
-/** Layers (and index entries) judged per manifest at most: a bound on the rules' work, far above any model's file count. */
-export const MAX_LAYERS = 4096;
+/** A file name longer than Linux allows (4,096 bytes a path, 255 a name) cannot be mounted; judging it costs for nothing. */
+const MAX_PATH_LENGTH = 4096;
+const MAX_NAME_LENGTH = 255;
+/** Other kept annotation values (licences) are short expressions. */
+const MAX_ANNOTATION_LENGTH = 4096;
+
+/** Why a layer's name annotations cannot name a file, or undefined. */
+function nameProblem(annotations: Readonly<Record<string, string>>): string | undefined {
+  for (const key of NAME_ANNOTATIONS) {
+    const name = annotations[key];
+    if (name === undefined) continue;
+    if (Buffer.byteLength(name) > MAX_PATH_LENGTH) return `its ${key} is longer than ${MAX_PATH_LENGTH} bytes, more than a path can be`;
+    if (name.split('/').some((part) => Buffer.byteLength(part) > MAX_NAME_LENGTH)) return `its ${key} has a part longer than ${MAX_NAME_LENGTH} bytes, more than a file name can be`;
+  }
+  return undefined;
+}
 
 export function parseManifest(fetched: FetchedManifest): ImageManifest | ImageIndex {
   const { json, digest } = fetched;
@@ -71,6 +92,8 @@ export function parseManifest(fetched: FetchedManifest): ImageManifest | ImageIn
   const mediaType = baseMediaType(typeof json['mediaType'] === 'string' && json['mediaType'] !== '' ? json['mediaType'] : fetched.mediaType);
   const artifactType = typeof json['artifactType'] === 'string' ? json['artifactType'] : undefined;
   const annotations = stringMap(json['annotations']);
+  const licenses = annotations[LICENSES_ANNOTATION];
+  if (licenses !== undefined && licenses.length > MAX_ANNOTATION_LENGTH) throw new MalformedManifestError(digest, `its ${LICENSES_ANNOTATION} annotation is longer than ${MAX_ANNOTATION_LENGTH} characters`);
   if (isIndexMediaType(mediaType)) {
     const list = json['manifests'];
     if (!Array.isArray(list)) throw new MalformedManifestError(digest, 'the index has no manifests list');

@@ -60,10 +60,18 @@ interface Context {
   readonly prefix: string;
   readonly config: ConfigFact | undefined;
   readonly findings: Finding[];
+  /** Failures per rule, listed or not. */
+  readonly counts: Map<string, number>;
 }
 
+/** Findings listed per rule and manifest: a manifest of thousands of layers that all fail must not make thousands of findings. */
+const FINDINGS_PER_RULE = 10;
+
 function fail(context: Context, rule: string, reason: string, fix: string, mode: PolicyMode = context.policy.mode): void {
-  context.findings.push({ policy: context.policy.name, rule: `artifact.${rule}`, mode, reason: `${context.prefix}${reason}`, fix });
+  const name = `artifact.${rule}`;
+  const count = (context.counts.get(name) ?? 0) + 1;
+  context.counts.set(name, count);
+  if (count <= FINDINGS_PER_RULE) context.findings.push({ policy: context.policy.name, rule: name, mode, reason: `${context.prefix}${reason}`, fix });
 }
 
 function checkTypes(context: Context): void {
@@ -151,7 +159,7 @@ function checkMountable(context: Context): void {
 function checkDenyFiles(context: Context): void {
   const { rules, manifest } = context;
   if (rules.denyFiles.length === 0) return;
-  const globs = lowerCaseGlobs(rules.denyFiles);
+  const globs = denyGlobs(rules.denyFiles);
   manifest.layers.forEach((layer, index) => {
     if (isTarLayer(layer.mediaType)) {
       fail(
@@ -165,7 +173,7 @@ function checkDenyFiles(context: Context): void {
     // Every name the layer carries, whichever a runtime or tool uses; by name, not by content.
     const denied = layerNames(layer).find((name) => {
       const lower = name.toLowerCase();
-      return matchesAny(globs, lower) || matchesAny(globs, baseName(lower));
+      return matchesAny(globs.paths, lower) || matchesAny(globs.baseNames, baseName(lower));
     });
     if (denied !== undefined) {
       fail(
@@ -178,16 +186,24 @@ function checkDenyFiles(context: Context): void {
   });
 }
 
-const lowerCased = new WeakMap<readonly string[], readonly string[]>();
+interface DenyGlobs {
+  /** Globs with a `/`, matched against the whole path. */
+  readonly paths: readonly string[];
+  /** Globs without one, matched against the base name (a path with a `/` never matches them whole). */
+  readonly baseNames: readonly string[];
+}
 
-/** denyFiles compare without case; the lowered list is kept per policy list. */
-function lowerCaseGlobs(globs: readonly string[]): readonly string[] {
-  let lower = lowerCased.get(globs);
-  if (lower === undefined) {
-    lower = globs.map((glob) => glob.toLowerCase());
-    lowerCased.set(globs, lower);
+const denyGlobsCache = new WeakMap<readonly string[], DenyGlobs>();
+
+/** denyFiles compare without case; the lowered lists are kept per policy list. */
+function denyGlobs(globs: readonly string[]): DenyGlobs {
+  let split = denyGlobsCache.get(globs);
+  if (split === undefined) {
+    const lower = globs.map((glob) => glob.toLowerCase());
+    split = { paths: lower.filter((glob) => glob.includes('/')), baseNames: lower.filter((glob) => !glob.includes('/')) };
+    denyGlobsCache.set(globs, split);
   }
-  return lower;
+  return split;
 }
 
 function checkMaxSize(context: Context): void {
@@ -255,14 +271,46 @@ function checkLicenses(context: Context): void {
 
 const CHECKS: readonly ((context: Context) => void)[] = [checkTypes, checkLayerMediaTypes, checkMountable, checkDenyFiles, checkMaxSize, checkFormats, checkLicenses];
 
-/** Every artifact finding of one policy for one artifact. */
+/** Every artifact finding of one policy for one artifact (the first 10 per rule and manifest, then how many more). */
 export function checkArtifact(policy: ModelPolicy, rules: ArtifactRules, facts: ArtifactFacts): Finding[] {
   const findings: Finding[] = [];
   const several = facts.root.kind === 'index';
   facts.manifests.forEach((manifest, index) => {
     const prefix = several ? `manifest ${index + 1} of the index (${short(manifest.digest)}): ` : '';
-    const context: Context = { policy, rules, manifest, prefix, config: facts.configs.get(manifest.config.digest), findings };
+    const context: Context = { policy, rules, manifest, prefix, config: facts.configs.get(manifest.config.digest), findings, counts: new Map() };
     for (const check of CHECKS) check(context);
+    for (const [rule, count] of context.counts) {
+      if (count <= FINDINGS_PER_RULE) continue;
+      const last = findings.findLast((finding) => finding.rule === rule);
+      findings.push({
+        policy: policy.name,
+        rule,
+        mode: last?.mode ?? policy.mode,
+        reason: `${prefix}… and ${count - FINDINGS_PER_RULE} more layers fail this rule`,
+        fix: last?.fix ?? 'see the findings above',
+      });
+    }
   });
+  return findings;
+}
+
+/**
+ * Findings by cached facts and policy: facts are immutable (content by digest)
+ * and a policy object lives as long as its revision, so a warm review reads
+ * the findings instead of judging thousands of layers again.
+ */
+const judged = new WeakMap<ArtifactFacts, WeakMap<ModelPolicy, Finding[]>>();
+
+export function checkArtifactOnce(policy: ModelPolicy, rules: ArtifactRules, facts: ArtifactFacts): Finding[] {
+  let byPolicy = judged.get(facts);
+  if (byPolicy === undefined) {
+    byPolicy = new WeakMap();
+    judged.set(facts, byPolicy);
+  }
+  let findings = byPolicy.get(policy);
+  if (findings === undefined) {
+    findings = checkArtifact(policy, rules, facts);
+    byPolicy.set(policy, findings);
+  }
   return findings;
 }

@@ -11,6 +11,7 @@
 import { LruCache } from '../cache/lru.ts';
 import type { LruOptions } from '../cache/lru.ts';
 import { SingleFlight } from '../cache/single-flight.ts';
+import { isContentProblem } from '../core/errors.ts';
 import { describeRefusal, parseStrictJson } from '../core/strict-json.ts';
 import { PUBLIC, narrower } from '../oci/credentials.ts';
 import type { Audience } from '../oci/credentials.ts';
@@ -120,8 +121,10 @@ interface CachedFacts {
   readonly audience: Audience;
 }
 
+const REFUSAL_TTL_MS = 10 * 60_000;
+
 /** Sized by estimated heap (compact.ts): with the other caches and the body budgets it keeps the process inside its 256 MiB limit. */
-export const DEFAULT_FACTS_CACHE: LruOptions = { maxEntries: 50_000, maxBytes: 48 * 1024 * 1024 };
+export const DEFAULT_FACTS_CACHE: LruOptions = { maxEntries: 50_000, maxBytes: 24 * 1024 * 1024 };
 
 export class CachedArtifactSource implements ArtifactSource {
   readonly #inner: RegistryArtifactSource;
@@ -129,6 +132,12 @@ export class CachedArtifactSource implements ArtifactSource {
   readonly #cache: LruCache<string, CachedFacts>;
   readonly #flights = new SingleFlight<string, FetchedFacts>();
   readonly #audienceOf: AudienceOf;
+  /**
+   * Content refused by digest (malformed, ambiguous, too many layers): the same
+   * bytes are refused again, so a hostile artifact is fetched and parsed once,
+   * not on every review. Kept a while, not for ever: a tampering proxy may go away.
+   */
+  readonly #refused = new LruCache<string, Error>({ maxEntries: 10_000, maxBytes: 8 * 1024 * 1024 });
   readonly stats: CacheStats = { hits: 0, misses: 0, shared: 0 };
 
   constructor(inner: RegistryArtifactSource, options: LruOptions = DEFAULT_FACTS_CACHE, audienceOf: AudienceOf = () => Promise.resolve(PUBLIC)) {
@@ -140,6 +149,8 @@ export class CachedArtifactSource implements ArtifactSource {
   facts(locator: RepositoryLocator, digest: string, withConfigs: boolean, deadline: number): ArtifactFacts | Promise<ArtifactFacts> {
     // The repository is part of the key: a digest readable in one repository says nothing about another.
     const key = `${locator.registry}/${locator.repository}@${digest}`;
+    const refused = this.#refused.get(key);
+    if (refused !== undefined) throw refused;
     const cached = this.#cache.get(key);
     if (cached !== undefined && (cached.configsRead || !withConfigs)) {
       // Public and shared facts are everyone's: the warm path stays synchronous.
@@ -169,7 +180,13 @@ export class CachedArtifactSource implements ArtifactSource {
     const flight = `${key}${withConfigs ? '+configs' : ''}|${audience}`;
     const joining = this.#flights.size > 0 && this.#flights.has(flight);
     if (joining) this.stats.shared++;
-    const fetched = await this.#flights.run(flight, () => this.#inner.facts(locator, digest, withConfigs, deadline));
+    let fetched: FetchedFacts;
+    try {
+      fetched = await this.#flights.run(flight, () => this.#inner.facts(locator, digest, withConfigs, deadline));
+    } catch (error) {
+      if (isContentProblem(error) && error instanceof Error) this.#refused.set(key, error, 512 + error.message.length * 2, REFUSAL_TTL_MS);
+      throw error;
+    }
     // Never replace facts with configs by facts without (a concurrent manifest-only fetch may end last).
     if (!joining && (withConfigs || this.#cache.get(key)?.configsRead !== true)) {
       const compact = compactFacts(fetched);

@@ -180,6 +180,18 @@ export function compileGlob(pattern: string, kind: GlobKind = 'path'): CompiledG
     const prefix = `${root}/`;
     return { test: (text) => text === root || text.startsWith(prefix) };
   }
+  // `*.pkl`, `team-*`, `ghcr.io/acme/*`: one star at an end of a path glob is a suffix or prefix test.
+  const star = source.indexOf('*');
+  if (kind === 'path' && star === source.lastIndexOf('*') && !source.includes('?')) {
+    if (star === 0 && !source.includes('/')) {
+      const suffix = source.slice(1);
+      return { test: (text) => text.endsWith(suffix) && !text.includes('/') };
+    }
+    if (star === source.length - 1) {
+      const prefix = source.slice(0, -1);
+      return { test: (text) => text.startsWith(prefix) && text.indexOf('/', prefix.length) === -1 };
+    }
+  }
   return new Nfa(build(source, kind));
 }
 

@@ -28,7 +28,8 @@ export type JsonShape =
   | { readonly type: 'boolean' }
   /** A whole number written without fraction or exponent, within JavaScript's safe integers. */
   | { readonly type: 'integer' }
-  | { readonly type: 'array'; readonly items: JsonShape }
+  /** `max`: more items is refused as soon as the parser meets them, before it reads the rest. */
+  | { readonly type: 'array'; readonly items: JsonShape; readonly max?: number }
   /** A map: arbitrary keys (matched exactly, as Go's maps are), values of one shape. */
   | { readonly type: 'map'; readonly values: JsonShape }
   /** A struct: known fields (matched as Go matches them), others ignored. */
@@ -39,7 +40,7 @@ export const STRING: JsonShape = { type: 'string' };
 export const BYTES: JsonShape = { type: 'bytes' };
 export const INTEGER: JsonShape = { type: 'integer' };
 export const BOOLEAN: JsonShape = { type: 'boolean' };
-export const arrayOf = (items: JsonShape): JsonShape => ({ type: 'array', items });
+export const arrayOf = (items: JsonShape, max?: number): JsonShape => (max === undefined ? { type: 'array', items } : { type: 'array', items, max });
 export const mapOf = (values: JsonShape): JsonShape => ({ type: 'map', values });
 export const objectOf = (fields: Readonly<Record<string, JsonShape>>): JsonShape => ({ type: 'object', fields });
 export const STRING_MAP: JsonShape = mapOf(STRING);
@@ -148,7 +149,7 @@ class Parser {
         return this.#object(shape, path, depth);
       case 0x5b: // [
         if (shape.type !== 'any' && shape.type !== 'array') this.#wrongType(path, shape, 'a list');
-        return this.#array(shape.type === 'array' ? shape.items : shape, path, depth);
+        return this.#array(shape.type === 'array' ? shape.items : shape, path, depth, shape.type === 'array' ? shape.max : undefined);
       case 0x22: { // "
         if (shape.type !== 'any' && shape.type !== 'string' && shape.type !== 'bytes') this.#wrongType(path, shape, 'a string');
         const text = this.#string(path);
@@ -305,7 +306,7 @@ class Parser {
     return Number.parseInt(digits, 16);
   }
 
-  #array(items: JsonShape, path: string, depth: number): unknown[] {
+  #array(items: JsonShape, path: string, depth: number, max = Number.POSITIVE_INFINITY): unknown[] {
     this.#at++;
     const out: unknown[] = [];
     this.#skipSpace();
@@ -315,6 +316,7 @@ class Parser {
     }
     for (;;) {
       this.#skipSpace();
+      if (out.length === max) this.#fail(path, `has more than ${max} items; modelgate reads at most ${max}`, 'type');
       out.push(this.#value(items, `${path}[${out.length}]`, depth + 1));
       this.#skipSpace();
       const code = this.#text.charCodeAt(this.#at);

@@ -5,7 +5,7 @@
  * only I/O is reading artifact facts through the engine's ArtifactSource.
  */
 import type { ModelReferenceSite } from '../admission/extract.ts';
-import { checkArtifact, rulesNeedConfig } from '../artifact/rules.ts';
+import { checkArtifactOnce, rulesNeedConfig } from '../artifact/rules.ts';
 import type { ArtifactFacts } from '../artifact/rules.ts';
 import { matchingPolicies } from '../policy/match.ts';
 import { REFERENCE_RULES } from '../policy/rules.ts';
@@ -139,7 +139,7 @@ function artifactFindings(ref: ImageReference, digest: string, policies: readonl
   const source = context.engine.artifacts;
   const failed = (error: unknown): Finding[] => policies.map((policy) => failedCheck(policy, error, 'artifact'));
   if (source === undefined) return failed(new Error('no registry access is configured'));
-  const judge = (facts: ArtifactFacts): Finding[] => policies.flatMap((policy) => (policy.artifact === undefined ? [] : checkArtifact(policy, policy.artifact, facts)));
+  const judge = (facts: ArtifactFacts): Finding[] => policies.flatMap((policy) => (policy.artifact === undefined ? [] : checkArtifactOnce(policy, policy.artifact, facts)));
   const withConfigs = policies.some((policy) => policy.artifact !== undefined && rulesNeedConfig(policy.artifact));
   try {
     const facts = source.facts({ registry: ref.registry, repository: ref.repository }, digest, withConfigs, context.deadline);

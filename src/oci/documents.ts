@@ -32,6 +32,9 @@ export const DESCRIPTOR_SHAPE: JsonShape = objectOf({
   artifactType: STRING,
 });
 
+/** Layers read per manifest at most: a bound on the work of every rule, far above any model's file count. */
+export const MAX_LAYERS = 4096;
+
 /**
  * Every field of an OCI manifest, OCI index, Docker manifest and manifest
  * list, and the schema 1 fields: a case variant of any of them is refused,
@@ -42,7 +45,7 @@ export const MANIFEST_SHAPE: JsonShape = objectOf({
   mediaType: STRING,
   artifactType: STRING,
   config: DESCRIPTOR_SHAPE,
-  layers: arrayOf(DESCRIPTOR_SHAPE),
+  layers: arrayOf(DESCRIPTOR_SHAPE, MAX_LAYERS),
   manifests: arrayOf(DESCRIPTOR_SHAPE),
   subject: DESCRIPTOR_SHAPE,
   annotations: STRING_MAP,

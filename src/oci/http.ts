@@ -109,6 +109,8 @@ export interface HttpResponse {
 }
 
 const ERROR_BODY_LIMIT = 64 * 1024;
+/** Less time than this left, and a request is not started (nor retried: see retryDelay). */
+const MINIMUM_ATTEMPT_MS = 250;
 const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 /** Connection-level failures that a new connection may not hit. */
 const RESET_CODES: ReadonlySet<string> = new Set([
@@ -216,7 +218,7 @@ export class HttpTransport {
     const retryAfter = response === undefined ? undefined : parseRetryAfter(response.headers['retry-after']);
     if (retryAfter !== undefined) wait = Math.max(wait, retryAfter);
     // Leave the next attempt some time of its own, or it only turns a clear status into a TIMEOUT.
-    const minimumAttempt = Math.min(250, this.options.requestTimeoutMs);
+    const minimumAttempt = Math.min(MINIMUM_ATTEMPT_MS, this.options.requestTimeoutMs);
     if (deadline.remaining() - wait < minimumAttempt) return undefined;
     return wait;
   }
@@ -285,7 +287,8 @@ export class HttpTransport {
     if (this.closed) throw new RegistryError('ABORTED', request.target, 'the registry client is closed', { retryable: false });
     const { deadline } = request;
     if (deadline.signal?.aborted === true) throw callerAbort(request);
-    if (deadline.remaining() <= 0) throw deadlineExceeded(request, url);
+    // An attempt with almost no time left only adds load: it could not finish.
+    if (deadline.remaining() < Math.min(MINIMUM_ATTEMPT_MS, this.options.requestTimeoutMs)) throw deadlineExceeded(request, url);
     const slot = await this.wait(this.slots, url.host, 1, request, url);
     let room: Release | undefined;
     const remaining = deadline.remaining();
@@ -325,7 +328,7 @@ export class HttpTransport {
           discard(response.body);
           throw error;
         }
-        const read = await readCapped(response.body, request.maxBytes);
+        const read = known ? await readExactly(response.body, declared) : await readCapped(response.body, request.maxBytes);
         if (read === undefined) throw tooLarge(request, 'reading stopped at the limit');
         body = read;
       } else if (REDIRECT_STATUSES.has(status)) {
@@ -461,6 +464,25 @@ interface Body extends AsyncIterable<Buffer> {
 function discard(body: Body): void {
   body.on('error', () => {});
   body.destroy();
+}
+
+/**
+ * A body of announced length, read into one buffer of that length: the chunks
+ * and a concatenated copy of them would hold it twice. More or fewer bytes than
+ * announced is undici's UND_ERR_RES_CONTENT_LENGTH_MISMATCH, as with readCapped.
+ */
+async function readExactly(body: Body, length: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(length);
+  let offset = 0;
+  for await (const chunk of body) {
+    if (offset + chunk.length > length) {
+      discard(body);
+      throw Object.assign(new Error('the answer is longer than its Content-Length'), { code: 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' });
+    }
+    chunk.copy(buffer, offset);
+    offset += chunk.length;
+  }
+  return offset === length ? buffer : buffer.subarray(0, offset);
 }
 
 /** The body up to `limit` bytes; undefined when it is longer (unless `truncate`, which returns the first bytes). */

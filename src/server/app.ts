@@ -9,7 +9,7 @@ import { handleAdmission } from '../admission/handle.ts';
 import type { AdmissionOutcome } from '../admission/handle.ts';
 import { InvalidReviewError, parseAdmissionReview, reviewResponse } from '../admission/review.ts';
 import { Limiter } from '../core/limiter.ts';
-import { BodyError, readJsonBody, reserveBody } from './body.ts';
+import { BodyError, BodyRoom, bodyLimit, readJsonBody } from './body.ts';
 import type { AdmissionRequest, AdmissionResponse } from '../admission/review.ts';
 import type { Logger } from '../log.ts';
 import { reviewLogger } from './review-log.ts';
@@ -40,8 +40,8 @@ export interface AppOptions {
  * limit is 1.5 MiB, more once turned from protobuf into JSON).
  */
 export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
-/** Room for a couple of the largest reviews at once, beside everything small. */
-export const DEFAULT_BODY_BUDGET_BYTES = 48 * 1024 * 1024;
+/** Room for the largest review (weighted ×4 for parsing), or several smaller ones, beside everything small. */
+export const DEFAULT_BODY_BUDGET_BYTES = 32 * 1024 * 1024;
 /** How long a large review may wait for room before it is refused with 503. */
 const BODY_WAIT_MS = 2_000;
 
@@ -93,9 +93,9 @@ export function createApp(options: AppOptions): express.Express {
     let request: AdmissionRequest;
     try {
       // Room for a large body is held until its answer is written: parsed and judged, it still takes heap.
-      const room = await reserveBody(req, maxBodyBytes, budget, BODY_WAIT_MS);
-      res.once('close', room.release);
-      request = parseAdmissionReview(await readJsonBody(req, room.limit));
+      const room = new BodyRoom(budget, BODY_WAIT_MS);
+      res.once('close', () => room.release());
+      request = parseAdmissionReview(await readJsonBody(req, bodyLimit(req, maxBodyBytes), room));
     } catch (error) {
       if (!(error instanceof BodyError || error instanceof InvalidReviewError)) {
         // The client went away mid-body: nobody to answer.

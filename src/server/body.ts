@@ -55,33 +55,72 @@ export const SMALL_BODY_BYTES = 64 * 1024;
  */
 const HEAP_PER_BODY_BYTE = 4;
 
+/** Room is taken in steps of this many body bytes: a few acquisitions per large review, not one per chunk. */
+const ROOM_STEP_BYTES = 256 * 1024;
+
 /**
- * Room in the budget for a large body, reserved before it is read and kept
- * until its answer is written; small bodies need none. A body over 64 KiB
- * must announce its length (the API server always does). Rejects with a
- * BodyError: 411 without Content-Length, 413 over the limit, 503 when the
- * budget has no room before `waitMs` (other large reviews are being judged).
+ * The room a large body takes in the budget, taken as its bytes arrive (a
+ * body that stalls or trickles holds only what it sent) and kept until its
+ * answer is written. Small bodies need none: connections are bounded, so are they.
  */
-export async function reserveBody(req: IncomingMessage, limitBytes: number, budget: Limiter, waitMs: number): Promise<{ readonly limit: number; readonly release: Release }> {
-  checkHeaders(req, limitBytes);
-  const header = req.headers['content-length'];
-  const declared = header === undefined ? undefined : Number(header);
-  if (declared === undefined || !Number.isSafeInteger(declared) || declared < 0) return { limit: Math.min(SMALL_BODY_BYTES, limitBytes), release: () => undefined };
-  if (declared <= SMALL_BODY_BYTES) return { limit: declared, release: () => undefined };
-  try {
-    const release = await budget.acquire('', { deadline: Date.now() + waitMs }, declared * HEAP_PER_BODY_BYTE);
-    return { limit: declared, release };
-  } catch (error) {
-    if (error instanceof LimitWaitError) throw new BodyError(503, 'modelgate is judging other large objects right now; retry shortly');
-    throw error;
+export class BodyRoom {
+  readonly #budget: Limiter;
+  readonly #waitMs: number;
+  readonly #releases: Release[] = [];
+  #covered = 0;
+
+  constructor(budget: Limiter, waitMs: number) {
+    this.#budget = budget;
+    this.#waitMs = waitMs;
+  }
+
+  /** Undefined when `received` bytes are covered, else a promise for room for them; it rejects with a 503 BodyError when none comes in time. */
+  cover(received: number): Promise<void> | undefined {
+    if (received <= SMALL_BODY_BYTES || received <= this.#covered) return undefined;
+    const target = Math.ceil(received / ROOM_STEP_BYTES) * ROOM_STEP_BYTES;
+    const weight = (target - this.#covered) * HEAP_PER_BODY_BYTE;
+    this.#covered = target;
+    return this.#budget.acquire('', { deadline: Date.now() + this.#waitMs }, weight).then(
+      (release) => {
+        this.#releases.push(release);
+      },
+      (error: unknown) => {
+        if (error instanceof LimitWaitError) throw new BodyError(503, 'modelgate is judging other large objects right now; retry shortly');
+        throw error;
+      },
+    );
+  }
+
+  release(): void {
+    for (const release of this.#releases.splice(0)) release();
   }
 }
 
-/** Resolves with the parsed body (any JSON value: the caller checks its shape); rejects with a BodyError (or the stream's error when the client went away). */
-export function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+/**
+ * The most a body may hold: its Content-Length when it announces one (up to
+ * the limit), else 64 KiB (a body over that must announce its length, as the
+ * API server always does). Throws a BodyError for bad headers: 413 over the
+ * limit, 415 for a content type or encoding other than identity UTF-8 JSON.
+ */
+export function bodyLimit(req: IncomingMessage, limitBytes: number): number {
+  checkHeaders(req, limitBytes);
+  const header = req.headers['content-length'];
+  const declared = header === undefined ? undefined : Number(header);
+  if (declared === undefined || !Number.isSafeInteger(declared) || declared < 0) return Math.min(SMALL_BODY_BYTES, limitBytes);
+  return declared;
+}
+
+/**
+ * Resolves with the parsed body (any JSON value: the caller checks its shape); rejects with a
+ * BodyError (or the stream's error when the client went away). With `room`, a large body is
+ * read only as fast as the budget makes room for it.
+ */
+export function readJsonBody(req: IncomingMessage, limitBytes: number, room?: BodyRoom): Promise<unknown> {
   return new Promise((resolve, reject) => {
+    let settled = false;
     const fail = (error: BodyError): void => {
       // Stop reading; the answer is sent and the connection closed without reading the rest.
+      settled = true;
       req.removeListener('data', onData);
       req.removeListener('end', onEnd);
       req.pause();
@@ -107,10 +146,19 @@ export function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<
         return;
       }
       chunks.push(chunk);
+      const waiting = room?.cover(received);
+      if (waiting !== undefined) {
+        req.pause();
+        waiting.then(
+          () => req.resume(),
+          (error: unknown) => fail(error instanceof BodyError ? error : new BodyError(503, 'modelgate could not make room for this review')),
+        );
+      }
     };
     let ended = false;
     const onEnd = (): void => {
       ended = true;
+      if (settled) return;
       const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received);
       if (bytes.length === 0) {
         reject(new BodyError(400, 'the request body is empty; POST an AdmissionReview'));

@@ -5,9 +5,11 @@
  * (headersTimeout, requestTimeout) and a keep-alive connection left idle after
  * an answer (keepAliveTimeout), but not a connection that never sends a
  * request at all. This governor adds:
- * - at most `maxConnections` at once; past that the oldest connection with no
- *   request in flight is closed (the API server reconnects at once, an idle
- *   attacker does not), and when every one is busy the newcomer is refused;
+ * - at most `maxConnections` at once; past that an idle connection is closed:
+ *   first one that never sent a request (an attacker's), else the least
+ *   recently used (the API server's keep-alive connections are in use, and
+ *   closing one it is about to reuse could fail a review); when every one is
+ *   busy the newcomer is refused;
  * - a connection must have sent a whole request within `idleMs` of connecting
  *   (its TLS handshake included), else it is closed.
  */
@@ -30,6 +32,8 @@ interface Connection {
   readonly socket: Socket;
   /** Requests received on it that are not answered yet. */
   busy: number;
+  /** Whether it ever sent a request. */
+  used: boolean;
   /** Closes it unless a first request arrives in time. */
   timer: NodeJS.Timeout | undefined;
 }
@@ -38,7 +42,7 @@ const keyOf = (socket: Socket): string => `${socket.remoteAddress ?? ''}:${socke
 
 export class ConnectionGovernor {
   readonly #limits: ConnectionLimits;
-  /** Insertion order is age: the first idle one is the oldest. */
+  /** In order of last use: a connection moves to the end when a request arrives on it. */
   readonly #connections = new Map<string, Connection>();
   #refused = 0;
   #closedIdle = 0;
@@ -66,7 +70,7 @@ export class ConnectionGovernor {
       return;
     }
     const key = keyOf(socket);
-    const connection: Connection = { socket, busy: 0, timer: setTimeout(() => socket.destroy(), this.#limits.idleMs) };
+    const connection: Connection = { socket, busy: 0, used: false, timer: setTimeout(() => socket.destroy(), this.#limits.idleMs) };
     connection.timer?.unref();
     this.#connections.set(key, connection);
     socket.once('close', () => {
@@ -76,21 +80,31 @@ export class ConnectionGovernor {
   }
 
   #request(req: IncomingMessage, res: ServerResponse): void {
-    const connection = this.#connections.get(keyOf(req.socket));
+    const key = keyOf(req.socket);
+    const connection = this.#connections.get(key);
     if (connection === undefined) return;
     clearTimeout(connection.timer);
     connection.timer = undefined;
+    connection.used = true;
     connection.busy++;
+    this.#connections.delete(key);
+    this.#connections.set(key, connection);
     res.once('close', () => connection.busy--);
   }
 
   #closeOldestIdle(): boolean {
+    let leastRecentlyUsed: Connection | undefined;
     for (const connection of this.#connections.values()) {
       if (connection.busy > 0) continue;
-      this.#closedIdle++;
-      connection.socket.destroy();
-      return true;
+      if (!connection.used) return this.#close(connection);
+      leastRecentlyUsed ??= connection;
     }
-    return false;
+    return leastRecentlyUsed === undefined ? false : this.#close(leastRecentlyUsed);
+  }
+
+  #close(connection: Connection): true {
+    this.#closedIdle++;
+    connection.socket.destroy();
+    return true;
   }
 }

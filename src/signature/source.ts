@@ -37,7 +37,7 @@ export class CachedSignatureVerifier implements SignatureSource {
   readonly #roots: TrustedRoots;
   readonly #limits: DiscoveryLimits;
   readonly #audienceOf: (locator: RepositoryLocator) => Promise<Audience>;
-  readonly #cache = new LruCache<string, CachedResult>({ maxEntries: 20_000, maxBytes: 16 * 1024 * 1024 });
+  readonly #cache = new LruCache<string, CachedResult>({ maxEntries: 20_000, maxBytes: 8 * 1024 * 1024 });
   readonly #flights = new SingleFlight<string, CachedResult>();
   /** Policy key per SignaturePolicy object: hashing the authorities once, not per review. */
   readonly #policyKeys = new WeakMap<SignaturePolicy, string>();

@@ -84,6 +84,35 @@ describe('connections are bounded (issue 9)', { timeout: 60_000 }, () => {
     for (const socket of idle) socket.destroy();
   });
 
+  it('past the limit, connections that never sent a request go first: a keep-alive connection in use survives', async () => {
+    const kept = await openTls(server);
+    const body = review();
+    const exchange = (): Promise<string> =>
+      new Promise((resolve, reject) => {
+        let text = '';
+        const onData = (chunk: Buffer): void => {
+          text += chunk.toString();
+          if (/\r\n\r\n[\s\S]*"uid"/.test(text) && text.trimEnd().endsWith('}}')) {
+            kept.off('data', onData);
+            resolve(text);
+          }
+        };
+        kept.on('data', onData);
+        kept.once('close', () => reject(new Error('the kept connection was closed')));
+        kept.write(`POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      });
+    assert.match(await exchange(), /^HTTP\/1\.1 200 /);
+    const idle: TLSSocket[] = [];
+    for (let i = 0; i < 20; i++) {
+      const socket = await openTls(server);
+      socket.on('error', () => undefined);
+      idle.push(socket);
+    }
+    assert.match(await exchange(), /^HTTP\/1\.1 200 /, 'the connection that served a review is still there');
+    kept.destroy();
+    for (const socket of idle) socket.destroy();
+  });
+
   it('a TCP connection that never finishes its TLS handshake is closed', async () => {
     const socket = netConnect(server.running.port, '127.0.0.1');
     socket.on('error', () => undefined);
@@ -100,25 +129,37 @@ describe('large bodies share one budget (issue 9)', { timeout: 60_000 }, () => {
   });
   after(async () => server?.close());
 
-  it('stalled large bodies hold their room; more large ones are refused with 503, small ones still answered', async () => {
-    const big = 1024 * 1024 - 1000;
+  it('a stalled or trickling large body holds only the room for what it sent: other large reviews are answered meanwhile', async () => {
     const stalled: TLSSocket[] = [];
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < 8; i++) {
       const socket = await openTls(server);
       socket.on('error', () => undefined);
-      socket.write(`POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${big}\r\n\r\n{"apiVersion":`);
+      socket.write(`POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${1024 * 1024 - 1000}\r\n\r\n{"apiVersion":`);
       stalled.push(socket);
     }
     await sleep(100);
     const padded = JSON.stringify({ ...JSON.parse(review()), padding: 'x'.repeat(200 * 1024) });
+    assert.equal((await server.post(padded)).status, 200);
+    for (const socket of stalled) socket.destroy();
+  });
+
+  it('large bodies that did arrive fill the budget: another large one waits, then gets 503; small ones are still answered', async () => {
+    const big = 1024 * 1024 - 1000;
+    const held: TLSSocket[] = [];
+    // All but the last byte: the room for a whole 1 MiB body (×4 for parsing) is the whole budget.
+    const socket = await openTls(server);
+    socket.on('error', () => undefined);
+    socket.write(`POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${big}\r\n\r\n${' '.repeat(big - 1)}`);
+    held.push(socket);
+    await sleep(300);
+    const padded = JSON.stringify({ ...JSON.parse(review()), padding: 'x'.repeat(200 * 1024) });
     const refused = await server.post(padded);
     assert.equal(refused.status, 503);
     assert.match(String(refused.json['error']), /judging other large objects right now; retry shortly/);
-    const small = await server.post(review());
-    assert.equal(small.status, 200);
-    for (const socket of stalled) socket.destroy();
+    assert.equal((await server.post(review())).status, 200);
+    for (const each of held) each.destroy();
     await sleep(100);
-    assert.equal((await server.post(padded)).status, 200, 'room comes back when the stalled bodies are gone');
+    assert.equal((await server.post(padded)).status, 200, 'room comes back when the held body is gone');
   });
 
   it('a body over 64 KiB without Content-Length is refused with 411', async () => {

@@ -90,4 +90,11 @@ describe('manifests', () => {
     assert.equal(at(ai, 'webhooks', 0, 'failurePolicy'), 'Fail');
     assert.deepEqual(at(ai, 'webhooks', 0, 'namespaceSelector'), at(main, 'webhooks', 0, 'namespaceSelector'));
   });
+
+  it('the image runs with the node flags and malloc settings the benchmarks measure (package.json "config")', () => {
+    const config = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { config: { nodeFlags: string; mallocEnv: string } }).config;
+    const dockerfile = readFileSync(join(PACKAGE_ROOT, 'Dockerfile'), 'utf8');
+    assert.match(dockerfile, new RegExp(`NODE_OPTIONS="${config.nodeFlags}"`));
+    for (const setting of config.mallocEnv.split(' ')) assert.ok(dockerfile.includes(` ${setting} `) || dockerfile.includes(` ${setting}\n`), setting);
+  });
 });

@@ -12,6 +12,9 @@ import { LruCache } from '../cache/lru.ts';
 import type { LruOptions } from '../cache/lru.ts';
 import { SingleFlight } from '../cache/single-flight.ts';
 import { isContentProblem } from '../core/errors.ts';
+import { LimitWaitError, Limiter } from '../core/limiter.ts';
+import type { Release } from '../core/limiter.ts';
+import { RegistryError } from '../oci/errors.ts';
 import { describeRefusal, parseStrictJson } from '../core/strict-json.ts';
 import { PUBLIC, narrower } from '../oci/credentials.ts';
 import type { Audience } from '../oci/credentials.ts';
@@ -40,14 +43,39 @@ export class IndexTooLargeError extends Error {
   }
 }
 
+/**
+ * Artifacts read and judged at once: a manifest of up to 4 MiB is held as bytes,
+ * text and parsed objects until it is judged, so a burst of large ones must
+ * queue (inside the review's deadline) rather than all be in memory together.
+ */
+const ARTIFACTS_AT_ONCE = 4;
+
 export class RegistryArtifactSource implements ArtifactSource {
   readonly #registry: Registry;
+  readonly #reading = new Limiter(ARTIFACTS_AT_ONCE, ARTIFACTS_AT_ONCE, 'artifact read slot');
 
   constructor(registry: Registry) {
     this.#registry = registry;
   }
 
   async facts(locator: RepositoryLocator, digest: string, withConfigs: boolean, deadline: number): Promise<FetchedFacts> {
+    let release: Release;
+    try {
+      release = await this.#reading.acquire('', { deadline });
+    } catch (error) {
+      if (!(error instanceof LimitWaitError)) throw error;
+      throw new RegistryError('TIMEOUT', { operation: 'manifest', registry: locator.registry, repository: locator.repository, reference: digest }, 'modelgate was too busy reading other artifacts to read this one before the deadline', {
+        retryable: false,
+      });
+    }
+    try {
+      return await this.#read(locator, digest, withConfigs, deadline);
+    } finally {
+      release();
+    }
+  }
+
+  async #read(locator: RepositoryLocator, digest: string, withConfigs: boolean, deadline: number): Promise<FetchedFacts> {
     const root = await this.#registry.fetchManifest(locator, digest, { deadline });
     let bytes = root.bytes.length;
     let audience = root.audience ?? PUBLIC;

@@ -67,7 +67,7 @@ export interface RegistryClientOptions {
   /** Requests in flight at once, in all (default 64) and per host (default 16); more wait inside their deadline. */
   readonly maxInFlight?: number;
   readonly maxInFlightPerHost?: number;
-  /** Bytes of registry answers held at once (default 16 MiB); larger answers wait inside their deadline. */
+  /** Bytes of registry answers held at once (default 8 MiB); larger answers wait inside their deadline. */
   readonly bodyBudgetBytes?: number;
 }
 
@@ -88,7 +88,7 @@ export const DEFAULT_CLIENT_OPTIONS = {
   maxReferrersPages: 8,
   maxInFlight: 64,
   maxInFlightPerHost: 16,
-  bodyBudgetBytes: 16 * MiB,
+  bodyBudgetBytes: 8 * MiB,
   userAgent: 'modelgate/0.1 (+registry client)',
 } as const;
 

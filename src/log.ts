@@ -5,6 +5,9 @@ import { TurnBatchedDestination } from './log-destination.ts';
 
 export type { Logger };
 
+/** The levels createLogger accepts (MODELGATE_LOG_LEVEL): pino's, and silent. */
+export const LOG_LEVELS: readonly string[] = [...Object.keys(pino.levels.values), 'silent'];
+
 /** One per process, however many loggers write to stdout: their lines stay in order. */
 let stdout: TurnBatchedDestination | undefined;
 

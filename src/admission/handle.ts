@@ -35,12 +35,16 @@ export function identify(request: Pick<AdmissionRequest, 'kind' | 'namespace' | 
 
 /** Synchronous unless a matching policy has artifact rules that need the registry. */
 export function handleAdmission(request: AdmissionRequest, engine: Engine): AdmissionOutcome | Promise<AdmissionOutcome> {
-  const object = identify(request);
-  const skip = (skipped: string): AdmissionOutcome => ({ decision: ALLOW, object, skipped });
-  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return skip(`operation ${request.operation}`);
-  if (request.subResource !== undefined) return skip(`subresource ${request.subResource}`);
+  const identity = identify(request);
+  const skipAs = (object: ObjectIdentity, skipped: string): AdmissionOutcome => ({ decision: ALLOW, object, skipped });
+  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return skipAs(identity, `operation ${request.operation}`);
+  if (request.subResource !== undefined) return skipAs(identity, `subresource ${request.subResource}`);
   const kind = workloadKind(request.kind.group, request.kind.kind, engine.policySet.config.workloads);
-  if (kind === undefined) return skip(`kind ${kindName(request.kind)} carries no pod spec modelgate knows`);
+  if (kind === undefined) return skipAs(identity, `kind ${kindName(request.kind)} carries no pod spec modelgate knows`);
+  // The API server sends a namespace for every namespaced object; manifests checked offline may lack one, and kubectl would put those into `default`.
+  const namespace = !kind.namespaced ? '' : identity.namespace === '' ? 'default' : identity.namespace;
+  const object: ObjectIdentity = { ...identity, namespace };
+  const skip = (skipped: string): AdmissionOutcome => skipAs(object, skipped);
   if (!isPlainObject(request.object)) return skip('no object');
   let sites = extractModelReferences(request.object, kind);
   if (sites.length === 0) return skip('no image volumes');
@@ -50,8 +54,6 @@ export function handleAdmission(request: AdmissionRequest, engine: Engine): Admi
   }
   const limit = engine.policySet.config.limits.maxReferencesPerObject;
   if (sites.length > limit) return { decision: tooManyReferences(object, sites.length, limit), object, skipped: undefined };
-  // Namespaced kinds always have a namespace on the request; `default` covers manifests checked offline.
-  const namespace = !kind.namespaced ? '' : object.namespace === '' ? 'default' : object.namespace;
   const context = { engine, namespace, deadline: Date.now() + engine.policySet.config.timeouts.totalMs };
   // Each reference with its pod's pull secrets in reach (pods of one object may pull with different ones).
   const withPod = engine.withPod;

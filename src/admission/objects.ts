@@ -57,8 +57,8 @@ export function creationRequest(object: KubeObject): AdmissionRequest {
     kind: { group: groupOf(apiVersion), version: slash === -1 ? apiVersion : apiVersion.slice(slash + 1), kind: str(object['kind']) ?? '' },
     subResource: undefined,
     name: str(metadata['name']),
-    // kubectl puts namespaced objects without a namespace into `default`.
-    namespace: str(metadata['namespace']) ?? 'default',
+    // Absent for cluster-scoped kinds; handleAdmission puts namespaced objects without one into `default`, as kubectl would.
+    namespace: str(metadata['namespace']),
     operation: 'CREATE',
     object,
     oldObject: null,

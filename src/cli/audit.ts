@@ -1,46 +1,51 @@
 /**
  * `modelgate audit` (also `kubectl modelgate audit`): the admission engine over
- * what already runs in a cluster. Lists Pods and every workload kind that
- * carries a pod template, judges each exactly as a CREATE would be judged, and
- * prints the same table or JSON as `check`.
+ * what already runs in a cluster. Lists Pods, every workload kind that
+ * carries a pod template, and the AI workloads (and the Config's workloads)
+ * whose kinds the cluster serves; judges each exactly as a CREATE would be
+ * judged, and prints the same table or JSON as `check`.
+ *
+ * Like the webhook's namespaceSelector, it leaves out kube-system and the
+ * webhook's own namespace (--policy-namespace) unless asked to include them.
  *
  * Objects a controller made from its owner's template (a ReplicaSet of a
- * Deployment, the Pods of a ReplicaSet or Job, the Jobs of a CronJob) are
- * reported once, at the top-level owner, as long as their image-volume
- * references equal the owner's; one whose references differ (an old
- * ReplicaSet still running a previous template) is reported on its own.
- * `--all-objects` reports every object.
+ * Deployment, the Pods of a ReplicaSet, Job or RayCluster, the StatefulSets
+ * of a LeaderWorkerSet) are reported once, at the top-level owner, as long
+ * as their image-volume references are among the owner's; one with other
+ * references (an old ReplicaSet still running a previous template) is
+ * reported on its own. `--all-objects` reports every object.
  *
- * Policy: the files given with --policy, else the ConfigMaps labelled
- * modelgate.dev/policy=true in --policy-namespace (default modelgate), read
- * once — what the webhook in that cluster enforces.
+ * Policy: policy-source.ts's rule, with a cluster: the files given with
+ * --policy, else the ConfigMaps labelled modelgate.dev/policy=true in
+ * --policy-namespace (default modelgate), read once — what the webhook in
+ * that cluster enforces.
  */
-import { parseArgs } from 'node:util';
-import type { KubeConfig, V1ConfigMap } from '@kubernetes/client-node';
 import type { KubeObject } from '../admission/objects.ts';
 import { extractModelReferences } from '../admission/extract.ts';
-import { groupOf, workloadKind } from '../admission/kinds.ts';
-import { createEngine } from '../engine/engine.ts';
+import { AI_WORKLOAD_KINDS, KUBERNETES_KINDS, groupOf, workloadKind } from '../admission/kinds.ts';
+import type { WorkloadKind } from '../admission/kinds.ts';
 import { coreApi } from '../kube/client.ts';
-import { POLICY_LABEL_SELECTOR, policyUnit } from '../kube/policy-configmaps.ts';
 import { KubePullSecretReader } from '../kube/pull-secrets.ts';
-import { PolicyLoadError, loadPolicySet, policySetFromTexts, readPolicyTexts } from '../policy/load.ts';
-import { CLUSTER_SCOPE } from '../policy/types.ts';
-import type { PolicySet } from '../policy/types.ts';
+import type { WorkloadSetting } from '../policy/types.ts';
 import { isPlainObject } from '../policy/schema.ts';
-import { contextNamespace, listPolicyConfigMaps, listWorkloads, loadClusterConfig } from './cluster.ts';
+import { contextNamespace, listWorkloads, loadClusterConfig } from './cluster.ts';
+import { AUDIT, DEFAULT_POLICY_NAMESPACE } from './commands.ts';
+import { commandEngine } from './engine.ts';
+import { parseFlags } from './flags.ts';
+import { choosePolicySource, loadPolicy, policyLines } from './policy-source.ts';
+import type { PolicyInfo } from './policy-source.ts';
 import { evaluateObjects, outputFormat, printJson, printTable } from './report.ts';
 import type { CheckRow, CommandIO, ObjectResult, RowVerdict } from './report.ts';
 import { EXIT_DENIED, EXIT_OK, UsageError } from './usage.ts';
 
-export const DEFAULT_POLICY_NAMESPACE = 'modelgate';
+export { DEFAULT_POLICY_NAMESPACE } from './commands.ts';
 /** Objects judged at once; registry facts are cached and shared, so this only bounds waiting. */
 const CONCURRENCY = 8;
 
 export interface AuditRow extends CheckRow {
   /** The controller owner, for an object reported on its own although it has one. */
   readonly owner?: string;
-  /** Objects reported at this one: made from its template, with the same references. */
+  /** Objects reported at this one: made from its template, their references among its own. */
   readonly covers?: readonly string[];
 }
 
@@ -49,9 +54,17 @@ export interface AuditReport {
   readonly policyRevision: string;
   /** Where the policy came from: the files, or the ConfigMaps read. */
   readonly policySources: readonly string[];
+  /** The policy's source, revision and warnings. */
+  readonly policy?: PolicyInfo;
   /** `all namespaces` or `namespace NAME`. */
   readonly scope: string;
-  /** Objects listed from the cluster. */
+  /** Namespaces left out as the webhook's namespaceSelector leaves them out (kube-system, the webhook's own). */
+  readonly skippedNamespaces?: readonly string[];
+  /** Objects listed in them and not judged. */
+  readonly skippedObjects?: number;
+  /** Custom workload kinds looked for that the cluster does not serve (`group/Kind`). */
+  readonly absentKinds?: readonly string[];
+  /** Objects listed from the cluster (without those of skipped namespaces). */
   readonly listed: number;
   /** Objects reported (listed minus those folded into their owner). */
   readonly objects: number;
@@ -69,8 +82,8 @@ interface Listed {
   /** The controller owner's uid, when it has one. */
   readonly ownerUid: string | undefined;
   readonly ownerLabel: string | undefined;
-  /** The image-volume references, `volume=reference` in volume order; equal for a template and what was made from it. */
-  readonly references: string;
+  /** The image-volume references as `volume reference` pairs; what was made from a template has some of its owner's. */
+  readonly references: ReadonlySet<string>;
 }
 
 const str = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
@@ -81,12 +94,12 @@ function describe(object: KubeObject): string {
   return `${str(object['kind']) ?? '?'} ${namespace === undefined ? '' : `${namespace}/`}${str(metadata['name']) ?? '(unnamed)'}`;
 }
 
-function listed(object: KubeObject): Listed {
+function listed(object: KubeObject, workloads: readonly WorkloadSetting[]): Listed {
   const metadata = isPlainObject(object['metadata']) ? object['metadata'] : {};
   const owners = Array.isArray(metadata['ownerReferences']) ? metadata['ownerReferences'] : [];
   const controller: unknown = owners.find((owner: unknown) => isPlainObject(owner) && owner['controller'] === true);
   const owner = isPlainObject(controller) ? controller : undefined;
-  const kind = workloadKind(groupOf(str(object['apiVersion']) ?? ''), str(object['kind']) ?? '');
+  const kind = workloadKind(groupOf(str(object['apiVersion']) ?? ''), str(object['kind']) ?? '', workloads);
   const sites = kind === undefined ? [] : extractModelReferences(object, kind);
   return {
     object,
@@ -94,7 +107,7 @@ function listed(object: KubeObject): Listed {
     label: describe(object),
     ownerUid: owner === undefined ? undefined : str(owner['uid']),
     ownerLabel: owner === undefined ? undefined : `${str(owner['kind']) ?? '?'} ${str(owner['name']) ?? '?'}`,
-    references: JSON.stringify(sites.map((site) => [site.volume, site.reference])),
+    references: new Set(sites.map((site) => JSON.stringify([site.volume, site.reference]))),
   };
 }
 
@@ -105,17 +118,28 @@ export interface FoldedObject {
 }
 
 /**
- * Which objects to report: each object whose controller owner was listed too
- * and has the same references is folded into that owner (up to the top-level
- * one); with `all`, every object is reported.
+ * Whether an object made from its owner's templates says nothing the owner
+ * does not: its references are among the owner's (a LeaderWorkerSet's leader
+ * StatefulSet holds one of its two templates), or neither has any.
  */
-export function foldIntoOwners(objects: readonly KubeObject[], all: boolean): FoldedObject[] {
-  const entries = objects.map(listed);
+function amongOwners(child: Listed, owner: Listed): boolean {
+  if (child.references.size === 0) return owner.references.size === 0;
+  return [...child.references].every((reference) => owner.references.has(reference));
+}
+
+/**
+ * Which objects to report: each object whose controller owner was listed too
+ * and whose references are among the owner's is folded into that owner (up
+ * to the top-level one); with `all`, every object is reported. `workloads`:
+ * the Config's, so that their references are found.
+ */
+export function foldIntoOwners(objects: readonly KubeObject[], all: boolean, workloads: readonly WorkloadSetting[] = []): FoldedObject[] {
+  const entries = objects.map((object) => listed(object, workloads));
   const byUid = new Map<string, Listed>();
   for (const entry of entries) if (entry.uid !== undefined) byUid.set(entry.uid, entry);
   const parentOf = (entry: Listed): Listed | undefined => {
     const parent = entry.ownerUid === undefined ? undefined : byUid.get(entry.ownerUid);
-    return parent !== undefined && parent !== entry && parent.references === entry.references ? parent : undefined;
+    return parent !== undefined && parent !== entry && amongOwners(entry, parent) ? parent : undefined;
   };
   const topOf = (entry: Listed): Listed => {
     let current = entry;
@@ -142,102 +166,77 @@ export function foldIntoOwners(objects: readonly KubeObject[], all: boolean): Fo
   }));
 }
 
-// ---- policy -------------------------------------------------------------------------
-
-interface LoadedPolicy {
-  readonly policySet: PolicySet;
-  readonly sources: readonly string[];
-}
-
-/**
- * The policy the webhook builds from its ConfigMaps (policyUnit, as the
- * watcher reads them): the labelled ConfigMaps of the webhook namespace, and
- * with namespaced policies those of every namespace, each confined to its
- * own. Unlike the webhook, which keeps serving without an invalid ConfigMap,
- * audit refuses to run on a partial policy: every problem is an error.
- */
-async function clusterPolicy(config: KubeConfig, policyNamespace: string, configPath: string | undefined, namespacedFlag: boolean): Promise<LoadedPolicy> {
-  const extra = configPath === undefined ? [] : await readPolicyTexts([configPath]);
-  const load = (maps: readonly V1ConfigMap[]): LoadedPolicy => {
-    const units = maps.map((map) => policyUnit(map, policyNamespace)).filter((unit) => unit.texts.length > 0 || unit.problems.length > 0);
-    const problems = units.flatMap((unit) => unit.problems);
-    if (problems.length > 0) throw new PolicyLoadError(problems);
-    // Cluster ConfigMaps first (they hold the Config), then namespaced ones by namespace and name, as the watcher orders them.
-    const ordered = [...units.filter((unit) => unit.scope === CLUSTER_SCOPE), ...units.filter((unit) => unit.scope !== CLUSTER_SCOPE)];
-    return {
-      policySet: policySetFromTexts([...ordered.flatMap((unit) => unit.texts), ...extra]),
-      sources: ordered.map((unit) => `ConfigMap ${unit.key}${unit.scope === CLUSTER_SCOPE ? '' : ' (namespaced)'}`),
-    };
-  };
-  const maps = await listPolicyConfigMaps(config, policyNamespace);
-  const loaded = load(maps);
-  if (loaded.sources.length === 0) {
-    const found = maps.length === 0 ? 'none' : `${maps.map((map) => map.metadata?.name ?? '?').join(', ')}, none with a .yaml or .yml key`;
-    throw new PolicyLoadError([
-      {
-        source: `namespace ${policyNamespace}`,
-        document: 0,
-        path: '',
-        message: `no policy ConfigMaps labelled ${POLICY_LABEL_SELECTOR} (found: ${found}); pass --policy-namespace NAMESPACE or --policy FILE`,
-      },
-    ]);
-  }
-  if (!namespacedFlag && !loaded.policySet.config.namespacedPolicies) return loaded;
-  return load(await listPolicyConfigMaps(config, undefined));
-}
-
 // ---- the command ----------------------------------------------------------------------
 
+/**
+ * The namespaces the webhook's namespaceSelector leaves out
+ * (manifests/base/validatingwebhookconfiguration.yaml): kube-system, whose
+ * control plane must never wait on modelgate, and the webhook's own.
+ */
+export function unreviewedNamespaces(webhookNamespace: string): string[] {
+  return [...new Set(['kube-system', webhookNamespace])];
+}
+
+/** The custom kinds to look for: the AI workloads and the Config's workloads (its row winning), Kubernetes' own kinds aside. */
+export function customKinds(workloads: readonly WorkloadSetting[]): WorkloadKind[] {
+  const keyOf = (kind: { group: string; kind: string }): string => `${kind.group}/${kind.kind}`;
+  const builtIn = new Set(KUBERNETES_KINDS.map(keyOf));
+  const wanted = new Map<string, WorkloadKind>();
+  for (const { group, kind } of [...AI_WORKLOAD_KINDS, ...workloads]) {
+    const row = workloadKind(group, kind, workloads);
+    if (group !== '' && !builtIn.has(keyOf({ group, kind })) && row !== undefined) wanted.set(keyOf(row), row);
+  }
+  return [...wanted.values()];
+}
+
+const namespaceOf = (object: KubeObject): string | undefined => str((isPlainObject(object['metadata']) ? object['metadata'] : {})['namespace']);
+
 export async function runAudit(args: readonly string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...args],
-    options: {
-      namespace: { type: 'string', short: 'n' },
-      'all-namespaces': { type: 'boolean', short: 'A', default: false },
-      policy: { type: 'string', multiple: true },
-      config: { type: 'string' },
-      'policy-namespace': { type: 'string', default: DEFAULT_POLICY_NAMESPACE },
-      'namespaced-policies': { type: 'boolean', default: false },
-      context: { type: 'string' },
-      kubeconfig: { type: 'string' },
-      output: { type: 'string', short: 'o', default: 'table' },
-      'all-objects': { type: 'boolean', default: false },
-      offline: { type: 'boolean', default: false },
-    },
-    allowPositionals: true,
-  });
+  const { values, positionals } = parseFlags('audit', AUDIT.flags, args);
   if (positionals.length > 0) throw new UsageError(`audit takes no arguments, got ${JSON.stringify(positionals.join(' '))} (objects come from the cluster; use -n NAMESPACE or -A)`);
   if (values.namespace !== undefined && values['all-namespaces'] === true) throw new UsageError('use either -n NAMESPACE or -A, not both');
+  if (values.namespace === '' || values['policy-namespace'] === '') throw new UsageError(`${values.namespace === '' ? '-n' : '--policy-namespace'} needs a namespace name`);
   const output = outputFormat(values.output, ['table', 'json']);
   const policyNamespace = values['policy-namespace'] ?? DEFAULT_POLICY_NAMESPACE;
+  const allObjects = values['all-objects'] === true;
 
   const kubeConfig = loadClusterConfig({ kubeconfig: values.kubeconfig, context: values.context });
   const namespace = values['all-namespaces'] === true ? undefined : (values.namespace ?? contextNamespace(kubeConfig));
   const scope = namespace === undefined ? 'all namespaces' : `namespace ${namespace}`;
+  const unreviewed = values['include-system-namespaces'] === true ? [] : unreviewedNamespaces(policyNamespace);
+  const skippedNamespaces = namespace === undefined ? unreviewed : unreviewed.filter((name) => name === namespace);
 
-  const policyPaths = values.policy ?? [];
-  const { policySet, sources } =
-    policyPaths.length > 0
-      ? { policySet: await loadPolicySet(policyPaths, values.config), sources: [...policyPaths, ...(values.config === undefined ? [] : [values.config])] }
-      : await clusterPolicy(kubeConfig, policyNamespace, values.config, values['namespaced-policies'] === true);
+  const source = choosePolicySource({ policy: values.policy, config: values.config, cluster: 'always', policyNamespace, namespacedPolicies: values['namespaced-policies'] === true });
+  const { policySet, info } = await loadPolicy(source, kubeConfig);
+  if (output === 'table') io.stderr(policyLines(info));
 
   const pullSecrets = policySet.config.credentials.pullSecrets ? new KubePullSecretReader(coreApi(kubeConfig), (message) => io.stderr(`modelgate: warning: ${message}\n`)) : undefined;
-  const engine = createEngine(policySet, { offline: values.offline === true, ...(pullSecrets === undefined ? {} : { pullSecrets }) });
+  const engine = await commandEngine(policySet, { offline: values.offline === true, ...(pullSecrets === undefined ? {} : { pullSecrets }) });
 
   try {
-    const objects = sortObjects(await listWorkloads(kubeConfig, namespace));
-    const folded = foldIntoOwners(objects, values['all-objects'] === true);
+    const listing = await listWorkloads(kubeConfig, namespace, customKinds(policySet.config.workloads));
+    const objects = sortObjects(listing.objects.filter((object) => !skippedNamespaces.includes(namespaceOf(object) ?? '')));
+    const folded = foldIntoOwners(objects, allObjects, policySet.config.workloads);
     const results = await evaluateObjects(
       folded.map((entry) => entry.object),
       engine,
       CONCURRENCY,
     );
-    const report = auditReport(results, folded, { policyRevision: policySet.revision, policySources: sources, scope, listed: objects.length });
+    const report = auditReport(results, folded, {
+      policyRevision: policySet.revision,
+      policySources: info.sources,
+      policy: info,
+      scope,
+      skippedNamespaces,
+      skippedObjects: listing.objects.length - objects.length,
+      absentKinds: listing.absentKinds,
+      listed: objects.length,
+    });
     if (output === 'json') {
       printJson(io, report);
     } else {
       printTable(io, report.rows, report.objects, report.denials);
-      io.stderr(`\n${summaryLine(report, values['all-objects'] === true)}\n`);
+      io.stderr(`\n${summaryLine(report, allObjects)}\n${skippedLine(report)}`);
     }
     return report.allowed ? EXIT_OK : EXIT_DENIED;
   } finally {
@@ -245,18 +244,20 @@ export async function runAudit(args: readonly string[], io: CommandIO): Promise<
   }
 }
 
+/** Custom kinds (the AI workloads) first: they own Kubernetes' own kinds, never the other way round. */
 const KIND_ORDER = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'Job', 'ReplicaSet', 'ReplicationController', 'PodTemplate', 'Pod'];
 
 /** Namespace, then kind (owners before what they own), then name: a stable order for people and tests. */
 function sortObjects(objects: readonly KubeObject[]): KubeObject[] {
-  const key = (object: KubeObject): [string, number, string] => {
+  const key = (object: KubeObject): [string, number, string, string] => {
     const metadata = isPlainObject(object['metadata']) ? object['metadata'] : {};
-    return [str(metadata['namespace']) ?? '', KIND_ORDER.indexOf(str(object['kind']) ?? ''), str(metadata['name']) ?? ''];
+    const kind = str(object['kind']) ?? '';
+    return [str(metadata['namespace']) ?? '', KIND_ORDER.indexOf(kind), kind, str(metadata['name']) ?? ''];
   };
   return [...objects].sort((a, b) => {
-    const [na, ka, ma] = key(a);
-    const [nb, kb, mb] = key(b);
-    return na.localeCompare(nb) || ka - kb || ma.localeCompare(mb);
+    const [na, ka, kna, ma] = key(a);
+    const [nb, kb, knb, mb] = key(b);
+    return na.localeCompare(nb) || ka - kb || kna.localeCompare(knb) || ma.localeCompare(mb);
   });
 }
 
@@ -270,7 +271,7 @@ function worstVerdict(rows: readonly CheckRow[]): RowVerdict {
 export function auditReport(
   results: readonly ObjectResult[],
   folded: readonly FoldedObject[],
-  context: { readonly policyRevision: string; readonly policySources: readonly string[]; readonly scope: string; readonly listed: number },
+  context: Omit<AuditReport, 'allowed' | 'objects' | 'summary' | 'rows' | 'denials'>,
 ): AuditReport {
   const summary: Record<RowVerdict | 'none', number> = { allow: 0, warn: 0, audit: 0, deny: 0, none: 0 };
   const rows: AuditRow[] = [];
@@ -294,5 +295,13 @@ export function summaryLine(report: AuditReport, allObjects: boolean): string {
   const folded = report.listed - report.objects;
   const counts = [`${report.summary.deny} denied`, `${report.summary.warn} warned`, `${report.summary.audit} audited`, `${report.summary.allow} allowed`, `${report.summary.none} without image volumes`];
   const foldNote = allObjects || folded === 0 ? '' : `, ${folded} more reported at their owner (--all-objects lists each)`;
-  return `audited ${report.objects} object(s) in ${report.scope}${foldNote}: ${counts.join(', ')}; policy revision ${report.policyRevision} from ${report.policySources.join(', ')}`;
+  return `audited ${report.objects} object(s) in ${report.scope}${foldNote}: ${counts.join(', ')}`;
+}
+
+/** The namespaces left out, as the webhook leaves them out; empty when none were. */
+export function skippedLine(report: AuditReport): string {
+  const skipped = report.skippedNamespaces ?? [];
+  if (skipped.length === 0) return '';
+  const them = skipped.length === 1 ? 'it' : 'them';
+  return `skipped ${skipped.join(' and ')} (${report.skippedObjects ?? 0} object(s)): the webhook's namespaceSelector leaves ${them} out; --include-system-namespaces audits ${them} too\n`;
 }

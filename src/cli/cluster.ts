@@ -1,12 +1,17 @@
 /**
- * Reading a live cluster for `modelgate audit`: the kubeconfig (KUBECONFIG,
- * ~/.kube/config, --kubeconfig, --context, or the in-cluster service account),
- * every object that carries a pod spec, and the policy ConfigMaps. API errors
- * become ClusterError with a message that says what could not be read and why
- * (unreachable, TLS, unauthorized, forbidden), never a stack trace.
+ * Reading a live cluster for `modelgate audit` and `explain`: the kubeconfig
+ * (KUBECONFIG, ~/.kube/config, --kubeconfig, --context, or the in-cluster
+ * service account), every object that carries a pod spec, and the policy
+ * ConfigMaps. Kubernetes' own workload kinds are always there; custom ones
+ * (the AI workloads, the Config's workloads) are found through API discovery
+ * and listed where the cluster serves them. API errors become ClusterError
+ * with a message that says what could not be read and why (unreachable, TLS,
+ * unauthorized, forbidden), never a stack trace.
  */
-import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import type { V1ConfigMap, V1ConfigMapList } from '@kubernetes/client-node';
+import { ApisApi, AppsV1Api, BatchV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import type { V1APIGroup, V1APIResource, V1ConfigMap, V1ConfigMapList } from '@kubernetes/client-node';
+import { kindName } from '../admission/kinds.ts';
+import type { WorkloadKind } from '../admission/kinds.ts';
 import type { KubeObject } from '../admission/objects.ts';
 import { POLICY_LABEL_SELECTOR } from '../kube/policy-configmaps.ts';
 import { isPlainObject } from '../policy/schema.ts';
@@ -56,7 +61,8 @@ export function contextNamespace(config: KubeConfig): string {
 
 interface ListPage {
   readonly items: readonly object[];
-  readonly metadata?: { readonly _continue?: string | undefined } | undefined;
+  /** `_continue` from the typed clients, `continue` in the raw JSON of custom object lists. */
+  readonly metadata?: { readonly _continue?: string | undefined; readonly continue?: string | undefined } | undefined;
 }
 
 interface PageParams {
@@ -67,8 +73,12 @@ interface PageParams {
 interface Lister {
   readonly kind: string;
   readonly apiVersion: string;
-  /** Plural resource name, for messages. */
+  /** Plural resource name, for messages: `pods`, `leaderworkersets.leaderworkerset.x-k8s.io`. */
   readonly resource: string;
+  /** Listed only across all namespaces (-A). */
+  readonly clusterScoped?: boolean;
+  /** Found through discovery: a 404 means the kind went away meanwhile, not an error. */
+  readonly discovered?: boolean;
   readonly all: (params: PageParams) => Promise<ListPage>;
   readonly namespaced: (namespace: string, params: PageParams) => Promise<ListPage>;
 }
@@ -133,9 +143,12 @@ function statusMessage(body: unknown): string | undefined {
   return isPlainObject(value) && typeof value['message'] === 'string' ? value['message'] : undefined;
 }
 
+/** The HTTP status of a failed API call, when the API server answered. */
+const apiStatus = (error: unknown): number | undefined => (isPlainObject(error) && typeof error['code'] === 'number' ? error['code'] : undefined);
+
 /** A clear message for a failed API call: `what` is e.g. `list pods in all namespaces`. */
 export function describeApiError(error: unknown, what: string, server: string): ClusterError {
-  const code = isPlainObject(error) && typeof error['code'] === 'number' ? error['code'] : undefined;
+  const code = apiStatus(error);
   if (code !== undefined) {
     const detail = statusMessage((error as { body?: unknown }).body);
     const suffix = detail === undefined ? '' : ` (the API server said: ${detail})`;
@@ -154,31 +167,121 @@ export function describeApiError(error: unknown, what: string, server: string): 
   return new ClusterError(`cannot reach the cluster at ${server} to ${what}: ${reason}`);
 }
 
-async function listAll(lister: Lister, namespace: string | undefined, server: string): Promise<KubeObject[]> {
+/** Every object of one kind; undefined when a discovered kind is no longer served. */
+async function listAll(lister: Lister, namespace: string | undefined, server: string): Promise<KubeObject[] | undefined> {
+  if (lister.clusterScoped === true && namespace !== undefined) return [];
   const objects: KubeObject[] = [];
   let token: string | undefined;
   do {
     const params: PageParams = token === undefined ? { limit: PAGE_SIZE } : { limit: PAGE_SIZE, _continue: token };
     let page: ListPage;
     try {
-      page = namespace === undefined ? await lister.all(params) : await lister.namespaced(namespace, params);
+      page = namespace === undefined || lister.clusterScoped === true ? await lister.all(params) : await lister.namespaced(namespace, params);
     } catch (error) {
+      if (lister.discovered === true && apiStatus(error) === 404) return undefined;
       throw describeApiError(error, `list ${lister.resource} ${namespace === undefined ? 'in all namespaces' : `in namespace ${namespace}`}`, server);
     }
     for (const item of page.items) {
-      // List items carry neither apiVersion nor kind; the engine needs both to find the pod spec.
+      // Typed list items carry neither apiVersion nor kind; the engine needs both to find the pod spec.
       objects.push({ ...(item as KubeObject), apiVersion: lister.apiVersion, kind: lister.kind });
     }
-    token = page.metadata?._continue === undefined || page.metadata._continue === '' ? undefined : page.metadata._continue;
+    const next = page.metadata?._continue ?? page.metadata?.continue;
+    token = next === undefined || next === '' ? undefined : next;
   } while (token !== undefined);
   return objects;
 }
 
-/** Every object of the kinds that carry a pod spec, in one namespace or (undefined) all of them. */
-export async function listWorkloads(config: KubeConfig, namespace: string | undefined): Promise<KubeObject[]> {
+/** What discovery says about an API group: the versions it serves and the one it prefers. */
+type GroupVersions = Pick<V1APIGroup, 'versions' | 'preferredVersion'>;
+
+/**
+ * The versions to look for a kind at: those of its table row (the paths were
+ * read for them) that the group serves, the group's preferred one first; a
+ * Config kind names no versions, so every served one.
+ */
+export function versionsToTry(kind: Pick<WorkloadKind, 'versions'>, group: GroupVersions | undefined): string[] {
+  if (group === undefined) return [];
+  const served = group.versions.map((entry) => entry.version);
+  const known = kind.versions.length === 0 ? served : kind.versions.filter((version) => served.includes(version));
+  const preferred = group.preferredVersion?.version;
+  return preferred !== undefined && known.includes(preferred) ? [preferred, ...known.filter((version) => version !== preferred)] : known;
+}
+
+export interface WorkloadListing {
+  readonly objects: KubeObject[];
+  /** Custom kinds the cluster does not serve (`group/Kind`), skipped. */
+  readonly absentKinds: string[];
+}
+
+/** Listers for the custom kinds the cluster serves, found through discovery (GET /apis, then /apis/GROUP/VERSION). */
+async function discoveredListers(config: KubeConfig, kinds: readonly WorkloadKind[], server: string): Promise<{ listers: Lister[]; absent: WorkloadKind[] }> {
+  if (kinds.length === 0) return { listers: [], absent: [] };
+  let groups: readonly V1APIGroup[];
+  try {
+    groups = (await config.makeApiClient(ApisApi).getAPIVersions()).groups;
+  } catch (error) {
+    throw describeApiError(error, 'discover the API groups', server);
+  }
+  const custom = config.makeApiClient(CustomObjectsApi);
+  const resourceLists = new Map<string, Promise<readonly V1APIResource[]>>();
+  const resourcesOf = (group: string, version: string): Promise<readonly V1APIResource[]> => {
+    const key = `${group}/${version}`;
+    let list = resourceLists.get(key);
+    if (list === undefined) {
+      list = custom.getAPIResources({ group, version }).then(
+        (found) => found.resources,
+        (error: unknown) => {
+          // Discovery said the group serves it; gone since (a CRD deleted) is the same as absent.
+          if (apiStatus(error) === 404) return [];
+          throw describeApiError(error, `discover the resources of ${key}`, server);
+        },
+      );
+      resourceLists.set(key, list);
+    }
+    return list;
+  };
+  const listers: Lister[] = [];
+  const absent: WorkloadKind[] = [];
+  await Promise.all(
+    kinds.map(async (kind) => {
+      for (const version of versionsToTry(kind, groups.find((group) => group.name === kind.group))) {
+        const resource = (await resourcesOf(kind.group, version)).find((entry) => entry.kind === kind.kind && !entry.name.includes('/'));
+        if (resource === undefined) continue;
+        const base = { group: kind.group, version };
+        const plural = resource.name;
+        listers.push({
+          kind: kind.kind,
+          apiVersion: `${kind.group}/${version}`,
+          resource: `${plural}.${kind.group}`,
+          clusterScoped: !resource.namespaced,
+          discovered: true,
+          all: (p) => (resource.namespaced ? custom.listCustomObjectForAllNamespaces({ ...base, resourcePlural: plural, ...p }) : custom.listClusterCustomObject({ ...base, plural, ...p })) as Promise<ListPage>,
+          namespaced: (namespace, p) => custom.listNamespacedCustomObject({ ...base, namespace, plural, ...p }) as Promise<ListPage>,
+        });
+        return;
+      }
+      absent.push(kind);
+    }),
+  );
+  return { listers, absent };
+}
+
+/**
+ * Every object of the kinds that carry a pod spec, in one namespace or
+ * (undefined) all of them: Kubernetes' own kinds, and those of `customKinds`
+ * the cluster serves. Cluster-scoped kinds are listed for all namespaces only.
+ */
+export async function listWorkloads(config: KubeConfig, namespace: string | undefined, customKinds: readonly WorkloadKind[] = []): Promise<WorkloadListing> {
   const server = config.getCurrentCluster()?.server ?? '(unknown)';
-  const lists = await Promise.all(listers(config).map((lister) => listAll(lister, namespace, server)));
-  return lists.flat();
+  const [builtIn, discovered] = await Promise.all([
+    Promise.all(listers(config).map((lister) => listAll(lister, namespace, server))),
+    discoveredListers(config, customKinds, server).then(async ({ listers: found, absent }) => {
+      const lists = await Promise.all(found.map(async (lister) => ({ lister, objects: await listAll(lister, namespace, server) })));
+      const gone = lists.filter((entry) => entry.objects === undefined).map((entry) => `${entry.lister.apiVersion.split('/')[0]}/${entry.lister.kind}`);
+      return { objects: lists.flatMap((entry) => entry.objects ?? []), absent: [...absent.map(kindName), ...gone] };
+    }),
+  ]);
+  return { objects: [...builtIn.flatMap((objects) => objects ?? []), ...discovered.objects], absentKinds: discovered.absent.sort() };
 }
 
 /** ConfigMaps labelled modelgate.dev/policy=true in one namespace or (undefined) all, sorted by namespace and name. */

@@ -14,7 +14,6 @@
  * trace says what pinning it would change.
  */
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import type { ArtifactFacts } from '../artifact/rules.ts';
 import type { ModelReferenceSite } from '../admission/extract.ts';
 import { fileNameOf, rulesNeedConfig } from '../artifact/rules.ts';
@@ -26,13 +25,15 @@ import type { RegistryAccess, RegistryBackedEngine } from '../engine/engine.ts';
 import { evaluateReference } from '../engine/evaluate.ts';
 import type { ReferenceVerdict } from '../engine/evaluate.ts';
 import type { Finding } from '../engine/finding.ts';
-import { loadPolicySet } from '../policy/load.ts';
 import { matchingPolicies } from '../policy/match.ts';
 import type { ModelPolicy, PolicyMode, PolicySet } from '../policy/types.ts';
 import { InvalidReferenceError, formatReference, parseReference, repositoryName } from '../reference/parse.ts';
 import type { ImageReference } from '../reference/parse.ts';
 import type { SignatureResult } from '../signature/verify.ts';
-import { policyOptions } from './options.ts';
+import { EXPLAIN } from './commands.ts';
+import { parseFlags } from './flags.ts';
+import { choosePolicySource, loadPolicy } from './policy-source.ts';
+import type { PolicyInfo } from './policy-source.ts';
 import { outputFormat, printJson, verdictOf } from './report.ts';
 import type { CommandIO, RowVerdict } from './report.ts';
 import { renderTable } from './table.ts';
@@ -160,6 +161,8 @@ export interface ExplainReport {
   readonly reference: ParsedReference;
   readonly namespace: string;
   readonly policyRevision: string;
+  /** Where the policy came from (runExplain sets it): files, the bundled file, or the cluster's ConfigMaps. */
+  readonly policy?: PolicyInfo;
   readonly resolution: Resolution;
   readonly artifact?: ArtifactSummary | { readonly error: string };
   /** The reference as written: what the webhook decides, and the exit code. */
@@ -593,6 +596,10 @@ export function renderExplain(report: ExplainReport): string {
     }
   }
   out.push('');
+  if (report.policy !== undefined) {
+    out.push(`Policy      ${report.policy.description}`);
+    for (const warning of report.policy.warnings) out.push(`  warning: ${warning}`);
+  }
   out.push(`Policies    namespace ${report.namespace}, policy revision ${report.policyRevision}`);
   out.push(indent(evaluationText(report.evaluation), 2));
   out.push('');
@@ -616,24 +623,25 @@ export function renderExplain(report: ExplainReport): string {
 // ---- the command -------------------------------------------------------------------------------
 
 export async function runExplain(args: readonly string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...args],
-    options: {
-      policy: { type: 'string', multiple: true },
-      config: { type: 'string' },
-      namespace: { type: 'string', short: 'n', default: 'default' },
-      output: { type: 'string', short: 'o', default: 'text' },
-      offline: { type: 'boolean', default: false },
-    },
-    allowPositionals: true,
-  });
+  const { values, positionals } = parseFlags('explain', EXPLAIN.flags, args);
   if (positionals.length !== 1) throw new UsageError(`explain needs exactly one REFERENCE, got ${positionals.length}`);
   const output = outputFormat(values.output, ['text', 'json']);
-  const namespace = values.namespace ?? 'default';
-  if (namespace === '') throw new UsageError('-n needs a namespace name');
-  const { policyPaths, configPath } = policyOptions(values);
-  const policySet = await loadPolicySet(policyPaths, configPath);
-  const report = await explainReference(positionals[0] as string, policySet, { namespace, offline: values.offline === true });
+  if (values.namespace === '' || values['policy-namespace'] === '') throw new UsageError(`${values.namespace === '' ? '-n' : '--policy-namespace'} needs a namespace name`);
+  const source = choosePolicySource({
+    policy: values.policy,
+    config: values.config,
+    cluster: 'when-configured',
+    clusterFlags: values.kubeconfig !== undefined || values.context !== undefined,
+    policyNamespace: values['policy-namespace'],
+    namespacedPolicies: values['namespaced-policies'] === true,
+  });
+  // The Kubernetes client is loaded only when the policy comes from the cluster.
+  const cluster = source.kind === 'configmaps' ? await import('./cluster.ts') : undefined;
+  const kubeConfig = cluster?.loadClusterConfig({ kubeconfig: values.kubeconfig, context: values.context });
+  const { policySet, info } = await loadPolicy(source, kubeConfig);
+  // As kubectl: the context's namespace where a cluster is used.
+  const namespace = values.namespace ?? (cluster === undefined || kubeConfig === undefined ? 'default' : cluster.contextNamespace(kubeConfig));
+  const report: ExplainReport = { ...(await explainReference(positionals[0] as string, policySet, { namespace, offline: values.offline === true })), policy: info };
   if (output === 'json') printJson(io, report);
   else io.stdout(renderExplain(report));
   return report.evaluation.verdict === 'deny' ? EXIT_DENIED : EXIT_OK;

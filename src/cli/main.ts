@@ -1,14 +1,35 @@
-/** Entry point of the `modelgate` and `kubectl-modelgate` executables. */
-import { ManifestError } from '../admission/objects.ts';
-import { PolicyLoadError } from '../policy/load.ts';
-import { TlsFilesError } from '../server/tls.ts';
-import { runAudit } from './audit.ts';
-import { runCheck } from './check.ts';
-import { ClusterError } from './cluster.ts';
-import { runExplain } from './explain.ts';
+/**
+ * Entry point of the `modelgate` and `kubectl-modelgate` executables.
+ *
+ * Each command's module is imported when that command runs: the Kubernetes
+ * client, express, pino and the registry client take a second to load, and
+ * `--help` or a `check` of one file needs none of them.
+ */
+import { COMMANDS, commandSpec } from './commands.ts';
+import type { CommandSpec } from './commands.ts';
+import { asksForHelp, editDistance } from './flags.ts';
+import { commandHelp, overviewHelp, version } from './help.ts';
 import type { CommandIO } from './report.ts';
-import { runServe } from './serve.ts';
-import { EXIT_USAGE, HELP, UsageError } from './usage.ts';
+import { EXIT_USAGE, UsageError } from './usage.ts';
+
+type Runner = (args: readonly string[], io: CommandIO) => Promise<number>;
+
+const RUNNERS: Readonly<Record<string, () => Promise<Runner>>> = {
+  serve: async () => {
+    const { runServe } = await import('./serve.ts');
+    return (args) => runServe(args);
+  },
+  check: async () => (await import('./check.ts')).runCheck,
+  audit: async () => (await import('./audit.ts')).runAudit,
+  explain: async () => (await import('./explain.ts')).runExplain,
+};
+
+/**
+ * Errors whose message says everything the user needs: exit 2, no stack
+ * trace. Known by name so that this module need not load theirs (policy
+ * loading, the TLS server, the Kubernetes client) to recognise them.
+ */
+export const USER_ERRORS: ReadonlySet<string> = new Set(['UsageError', 'PolicyLoadError', 'ManifestError', 'TlsFilesError', 'ClusterError']);
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -22,36 +43,51 @@ const processIO: CommandIO = {
   stdin: readStdin,
 };
 
+function unknownCommand(command: string): UsageError {
+  if (command.startsWith('-')) return new UsageError(`unknown flag ${command}: flags go after the command, as in modelgate check ${command} ...`);
+  const closest = COMMANDS.map((spec) => ({ name: spec.name, distance: editDistance(command.toLowerCase(), spec.name) })).sort((a, b) => a.distance - b.distance)[0];
+  if (closest !== undefined && closest.distance <= 2) return new UsageError(`unknown command ${JSON.stringify(command)}; did you mean ${closest.name}?`, { pointToHelp: false });
+  return new UsageError(`unknown command ${JSON.stringify(command)} (commands: ${COMMANDS.map((spec) => spec.name).join(', ')}, help, version)`);
+}
+
+function help(topic: string | undefined): string {
+  if (topic === undefined) return overviewHelp();
+  const spec = commandSpec(topic);
+  if (spec === undefined) throw unknownCommand(topic);
+  return commandHelp(spec);
+}
+
 export async function main(argv: readonly string[], io: CommandIO = processIO): Promise<number> {
   const [command, ...rest] = argv;
+  let spec: CommandSpec | undefined;
   try {
     switch (command) {
-      case 'serve':
-        return await runServe(rest);
-      case 'check':
-        return await runCheck(rest, io);
-      case 'audit':
-        return await runAudit(rest, io);
-      case 'explain':
-        return await runExplain(rest, io);
       case undefined:
+        io.stdout(overviewHelp());
+        return EXIT_USAGE;
       case 'help':
       case '--help':
       case '-h':
-        io.stdout(HELP);
-        return command === undefined ? EXIT_USAGE : 0;
-      default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+        io.stdout(help(rest[0]));
+        return 0;
+      case 'version':
+      case '--version':
+      case '-v':
+        io.stdout(`modelgate ${version()}\n`);
+        return 0;
     }
+    spec = commandSpec(command);
+    if (spec === undefined) throw unknownCommand(command);
+    if (asksForHelp(rest, spec.flags)) {
+      io.stdout(commandHelp(spec));
+      return 0;
+    }
+    const run = await (RUNNERS[spec.name] as () => Promise<Runner>)();
+    return await run(rest, io);
   } catch (error) {
-    if (error instanceof PolicyLoadError || error instanceof ManifestError || error instanceof TlsFilesError || error instanceof ClusterError) {
-      io.stderr(`modelgate: ${error.message}\n`);
-      return EXIT_USAGE;
-    }
-    if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
-      io.stderr(`modelgate: ${error.message}\nRun \`modelgate help\` for usage.\n`);
-      return EXIT_USAGE;
-    }
-    throw error;
+    if (!(error instanceof Error) || !USER_ERRORS.has(error.name)) throw error;
+    const hint = error instanceof UsageError && error.pointToHelp ? `Run \`modelgate ${spec === undefined ? 'help' : `${spec.name} --help`}\` for usage.\n` : '';
+    io.stderr(`modelgate: ${error.message}\n${hint}`);
+    return EXIT_USAGE;
   }
 }

@@ -14,8 +14,7 @@
  * close the registry clients and exit 0.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
-import { createLogger } from '../log.ts';
+import { LOG_LEVELS, createLogger } from '../log.ts';
 import type { Logger } from '../log.ts';
 import { checkRegistryConfig } from '../engine/engine.ts';
 import { EngineManager } from '../engine/manager.ts';
@@ -33,6 +32,8 @@ import type { PolicySet } from '../policy/types.ts';
 import { Metrics, engineCaches } from '../metrics/metrics.ts';
 import { startServer } from '../server/serve.ts';
 import type { RequestEvent } from '../oci/http.ts';
+import { SERVE } from './commands.ts';
+import { parseFlags } from './flags.ts';
 import { env, portOption, stringOption } from './options.ts';
 import { UsageError } from './usage.ts';
 
@@ -80,6 +81,24 @@ function logRegistryTrouble(logger: Logger, event: RequestEvent): void {
   else if (status >= 500 || status === 403 || status === 429) logger.info({ registry, host, path, status, diagnostic, attempt }, 'registry request answered with an error');
 }
 
+/** MODELGATE_LOG_LEVEL, checked: pino's own error for a typo is a stack trace. */
+function logLevel(): string {
+  const level = env('MODELGATE_LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(level)) throw new UsageError(`MODELGATE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`, { pointToHelp: false });
+  return level;
+}
+
+/** A listen error as one line the operator can act on; undefined for errors that are not about the address. */
+export function listenError(error: unknown, port: number, host: string | undefined): UsageError | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const where = `${host ?? 'all addresses'} port ${port}`;
+  const plain = { pointToHelp: false };
+  if (code === 'EADDRINUSE') return new UsageError(`cannot listen on ${where}: the port is in use (EADDRINUSE); stop what uses it or pass --port N (MODELGATE_PORT)`, plain);
+  if (code === 'EACCES') return new UsageError(`cannot listen on ${where}: permission denied (EACCES); ports below 1024 need privileges, pass --port N (MODELGATE_PORT)`, plain);
+  if (code === 'EADDRNOTAVAIL') return new UsageError(`cannot listen on ${where}: no such local address (EADDRNOTAVAIL); check --host (MODELGATE_HOST)`, plain);
+  return undefined;
+}
+
 /** The `--policy` paths (or MODELGATE_POLICY) and `--config`, or undefined when policy is to come from ConfigMaps. */
 function policyFiles(values: { policy?: string[] | undefined; config?: string | undefined }): { paths: readonly string[]; configPath: string | undefined } | undefined {
   const fromEnv = env('MODELGATE_POLICY')?.split(',').map((path) => path.trim()).filter((path) => path !== '');
@@ -102,21 +121,9 @@ function lazyPullSecretReader(logger: Logger, kubeConfig: () => ReturnType<typeo
 }
 
 export async function runServe(args: readonly string[], hooks: ServeHooks = {}): Promise<number> {
-  const { values } = parseArgs({
-    args: [...args],
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      policy: { type: 'string', multiple: true },
-      config: { type: 'string' },
-      namespace: { type: 'string' },
-      'namespaced-policies': { type: 'boolean' },
-      'shutdown-delay': { type: 'string' },
-    },
-  });
-  const logger = hooks.logger ?? createLogger();
+  const { values, positionals } = parseFlags('serve', SERVE.flags, args);
+  if (positionals.length > 0) throw new UsageError(`serve takes no arguments, got ${JSON.stringify(positionals.join(' '))}`);
+  const logger = hooks.logger ?? createLogger(logLevel());
   const port = portOption(values.port);
   const shutdownDelayMs = shutdownDelayOption(values['shutdown-delay']);
   const namespacedPolicies = booleanOption(values['namespaced-policies'], 'MODELGATE_NAMESPACED_POLICIES');
@@ -188,8 +195,8 @@ export async function runServe(args: readonly string[], hooks: ServeHooks = {}):
   }
 
   let server: Awaited<ReturnType<typeof startServer>>;
+  const host = values.host ?? env('MODELGATE_HOST');
   try {
-    const host = values.host ?? env('MODELGATE_HOST');
     server = await startServer({
       port,
       ...(host === undefined ? {} : { host }),
@@ -202,7 +209,7 @@ export async function runServe(args: readonly string[], hooks: ServeHooks = {}):
   } catch (error) {
     stopPolicy();
     await manager.close();
-    throw error;
+    throw listenError(error, port, host) ?? error;
   }
 
   return new Promise<number>((resolve) => {

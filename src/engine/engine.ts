@@ -16,10 +16,13 @@ import { DockerConfigCredentialProvider } from '../oci/credentials.ts';
 import type { Audience } from '../oci/credentials.ts';
 import type { RepositoryLocator } from '../oci/types.ts';
 import { PolicyLoadError } from '../policy/load.ts';
+import { needsRegistry } from './registry-needs.ts';
 import type { ModelgateConfig, PolicySet } from '../policy/types.ts';
 import { CachedSignatureVerifier } from '../signature/source.ts';
 import type { SignatureSource } from '../signature/source.ts';
 import { TrustedRoots } from '../signature/trust.ts';
+
+export { needsRegistry } from './registry-needs.ts';
 
 export interface Engine {
   readonly policySet: PolicySet;
@@ -87,10 +90,6 @@ export function checkRegistryConfig(config: ModelgateConfig): void {
 export function connectionKey(config: ModelgateConfig): string {
   const { registries, credentials, timeouts, trustedRoots, signatureDiscovery, limits } = config;
   return JSON.stringify({ registries, credentials, timeouts, trustedRoots, signatureDiscovery, limits: [limits.registryRequests, limits.registryRequestsPerHost] });
-}
-
-export function needsRegistry(policySet: PolicySet): boolean {
-  return policySet.policies.some((policy) => policy.artifact !== undefined || policy.signatures !== undefined);
 }
 
 /** A registry client, its credentials and caches for a Config; throws PolicyLoadError like createEngine. */

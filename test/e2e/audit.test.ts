@@ -16,6 +16,10 @@
 // - Errors: a user without RBAC (forbidden), then the same user with a
 //   least-privilege ClusterRole; an API server that is not there; a CA that
 //   does not match.
+// - Issue 10: `explain` without --policy reads the same ConfigMaps; kube-system
+//   and the webhook's namespace are left out as the webhook leaves them out;
+//   AI workloads are listed through discovery once their CRDs
+//   (fixtures/ai-workload-crds.yaml) are installed, and skipped before.
 // Everything talks to 127.0.0.1 only.
 
 import assert from "node:assert/strict";
@@ -129,7 +133,11 @@ interface AuditJson {
   allowed: boolean;
   policyRevision: string;
   policySources: string[];
+  policy: { source: string; namespace?: string; sources: string[]; revision: string; description: string };
   scope: string;
+  skippedNamespaces: string[];
+  skippedObjects: number;
+  absentKinds: string[];
   listed: number;
   objects: number;
   summary: Record<string, number>;
@@ -255,10 +263,8 @@ describe("modelgate audit against a real kube-apiserver", { timeout: 600_000 }, 
     assert.equal(rows.find((row) => row.object === "Deployment team-a/llm")?.reference, PINNED);
     assert.match(run.stderr, /modelgate denied ReplicaSet team-a\/llm-5c9b: a model reference failed policy\n- volume "model" at spec\.template\.spec\.volumes\[0\]\.image\.reference/);
     assert.match(run.stderr, /modelgate denied Pod team-a\/bare: a model reference failed policy/);
-    assert.match(
-      run.stderr,
-      /^audited 10 object\(s\) in all namespaces, 6 more reported at their owner \(--all-objects lists each\): 2 denied, 2 warned, 0 audited, 5 allowed, 1 without image volumes; policy revision [0-9a-f]{12} from .*$/m,
-    );
+    assert.match(run.stderr, /^policy: \S+, revision [0-9a-f]{12}$/m);
+    assert.match(run.stderr, /^audited 10 object\(s\) in all namespaces, 6 more reported at their owner \(--all-objects lists each\): 2 denied, 2 warned, 0 audited, 5 allowed, 1 without image volumes$/m);
   });
 
   it("kubectl modelgate audit -A: kubectl runs the plugin from PATH with the same result", async () => {
@@ -406,5 +412,79 @@ describe("modelgate audit against a real kube-apiserver", { timeout: 600_000 }, 
     const context = await modelgate(["audit", "-A", "--context", "prod", "--policy", policyDir]);
     assert.equal(context.code, 2);
     assert.match(context.stderr, /context "prod" is not in the kubeconfig \(contexts: modelgate-e2e\)/);
+  });
+  it("explain without --policy judges with the cluster's policy ConfigMaps, as audit does, and names them", async () => {
+    const audit = JSON.parse((await modelgate(["audit", "-A", "-o", "json"])).stdout) as AuditJson;
+    assert.equal(audit.policy.source, "configmaps");
+    const explain = await modelgate(["explain", UNPINNED, "--offline", "-o", "json"]);
+    assert.equal(explain.code, 1, explain.stderr);
+    const report = JSON.parse(explain.stdout) as { namespace: string; policy: AuditJson["policy"]; evaluation: { verdict: string } };
+    assert.deepEqual(
+      { source: report.policy.source, namespace: report.policy.namespace, sources: report.policy.sources, revision: report.policy.revision },
+      { source: "configmaps", namespace: "modelgate", sources: ["ConfigMap modelgate/modelgate-policies"], revision: audit.policyRevision },
+    );
+    assert.equal(report.namespace, "default", "the context's namespace (the admin's context names none)");
+    assert.equal(report.evaluation.verdict, "deny");
+    const text = await kubectlPlugin(["explain", UNPINNED, "--offline"]);
+    assert.match(text.stdout, /^Policy {6}ConfigMaps in namespace modelgate \(modelgate\/modelgate-policies\), revision [0-9a-f]{12}$/m);
+    // The ConfigMap in ops is invalid: an error, never the bundled file instead.
+    const ops = await modelgate(["explain", UNPINNED, "--offline", "--policy-namespace", "ops"]);
+    assert.equal(ops.code, 2);
+    assert.match(ops.stderr, /configmap ops\/broken key p\.yaml/);
+  });
+
+  it("leaves out kube-system and the webhook's namespace as the webhook's namespaceSelector does", async () => {
+    // PodTemplates: these namespaces have no default ServiceAccount for a Pod (no controller manager runs).
+    await create("kube-system", "PodTemplate", "system-model", UNPINNED);
+    await create("modelgate", "PodTemplate", "gate-model", UNPINNED);
+    const report = JSON.parse((await modelgate(["audit", "-A", "--policy", policyDir, "-o", "json"])).stdout) as AuditJson;
+    assert.deepEqual(report.skippedNamespaces, ["kube-system", "modelgate"]);
+    assert.equal(report.skippedObjects, 2);
+    assert.deepEqual(report.rows.map((row) => [row.object, row.verdict.toUpperCase()]), EXPECTED_ALL);
+    const table = await modelgate(["audit", "-A", "--policy", policyDir]);
+    assert.match(table.stderr, /^skipped kube-system and modelgate \(2 object\(s\)\): the webhook's namespaceSelector leaves them out; --include-system-namespaces audits them too$/m);
+    const all = JSON.parse((await modelgate(["audit", "-A", "--policy", policyDir, "--include-system-namespaces", "-o", "json"])).stdout) as AuditJson;
+    assert.deepEqual(all.skippedNamespaces, []);
+    assert.ok(all.rows.some((row) => row.object === "PodTemplate kube-system/system-model" && row.verdict === "deny"));
+    assert.ok(all.rows.some((row) => row.object === "PodTemplate modelgate/gate-model" && row.verdict === "deny"));
+  });
+
+  it("lists AI workloads through discovery once their CRDs are installed, and skips their kinds before", async () => {
+    const before = JSON.parse((await modelgate(["audit", "-A", "--policy", policyDir, "-o", "json"])).stdout) as AuditJson;
+    assert.ok(before.absentKinds.includes("leaderworkerset.x-k8s.io/LeaderWorkerSet"), before.absentKinds.join(" "));
+    assert.ok(before.absentKinds.includes("serving.kserve.io/InferenceService"));
+
+    const crds = await cluster.kubectl(["create", "-f", join(REPO_ROOT, "test", "e2e", "fixtures", "ai-workload-crds.yaml")], { allowFailure: true, timeoutMs: 60_000 });
+    assert.equal(crds.code, 0, crds.stderr);
+    const established = await cluster.kubectl(["wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"], { allowFailure: true, timeoutMs: 90_000 });
+    assert.equal(established.code, 0, established.stderr);
+    for (const fixture of ["leaderworkerset.yaml", "inferenceservice.yaml"]) {
+      const applied = await cluster.kubectl(["apply", "-f", join(REPO_ROOT, "test", "fixtures", "workloads", fixture)], { allowFailure: true, timeoutMs: 60_000 });
+      assert.equal(applied.code, 0, applied.stderr);
+    }
+    // Discovery of new CRDs reaches the aggregated API a moment after they are established.
+    let report: AuditJson | undefined;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      report = JSON.parse((await modelgate(["audit", "-n", "team-a", "--policy", policyDir, "-o", "json"])).stdout) as AuditJson;
+      if (report.rows.some((row) => row.object.startsWith("InferenceService"))) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.ok(report !== undefined);
+    assert.ok(!report.absentKinds.includes("leaderworkerset.x-k8s.io/LeaderWorkerSet"));
+    assert.ok(!report.absentKinds.includes("serving.kserve.io/InferenceService"));
+    const ai = report.rows.filter((row) => row.object.startsWith("LeaderWorkerSet") || row.object.startsWith("InferenceService"));
+    assert.deepEqual(
+      ai.map((row) => [row.object, row.path, row.reference, row.verdict]),
+      [
+        ["InferenceService team-a/llama", "spec.predictor.model.storageUri", "ghcr.io/acme/models/llama:v1", "deny"],
+        ["InferenceService team-a/llama", "spec.transformer.volumes[0].image.reference", "ghcr.io/acme/models/tokenizer:v1", "deny"],
+        ["LeaderWorkerSet team-a/vllm", "spec.leaderWorkerTemplate.leaderTemplate.spec.volumes[0].image.reference", UNPINNED, "deny"],
+        ["LeaderWorkerSet team-a/vllm", "spec.leaderWorkerTemplate.workerTemplate.spec.volumes[0].image.reference", UNPINNED, "deny"],
+      ],
+    );
+    assert.match(report.rows.find((row) => row.object === "LeaderWorkerSet team-a/vllm")?.reasons[0] ?? "", /^pinned-models\/requireDigest: .*tag "v1"/);
+    const table = await kubectlPlugin(["audit", "-n", "team-a", "--policy", policyDir]);
+    assert.equal(table.code, 1);
+    assert.match(table.stderr, /modelgate denied LeaderWorkerSet team-a\/vllm: 2 model references failed policy\n- volume "model" at spec\.leaderWorkerTemplate\.leaderTemplate\.spec\.volumes\[0\]\.image\.reference/);
   });
 });

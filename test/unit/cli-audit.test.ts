@@ -1,20 +1,22 @@
 /**
  * `modelgate audit`: folding owned objects into their owner, the report and
- * its table/JSON output, policy from ConfigMaps, and the errors (forbidden,
- * unreachable, bad context), against an in-process fake of the Kubernetes API
- * on loopback (list endpoints with pagination). test/e2e/audit.test.ts runs
- * the same command against a real kube-apiserver.
+ * its table/JSON output, policy from ConfigMaps, the namespaces the webhook
+ * leaves out, custom kinds found through discovery, and the errors
+ * (forbidden, unreachable, bad context), against an in-process fake of the
+ * Kubernetes API on loopback (helpers/fake-kube.ts). test/e2e/audit.test.ts
+ * runs the same command against a real kube-apiserver.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { foldIntoOwners, summaryLine } from '../../src/cli/audit.ts';
+import { customKinds, foldIntoOwners, skippedLine, summaryLine } from '../../src/cli/audit.ts';
 import type { AuditReport } from '../../src/cli/audit.ts';
-import { describeApiError } from '../../src/cli/cluster.ts';
-import { closedPort, startServer } from '../support/fake-servers.ts';
-import type { RunningServer } from '../support/fake-servers.ts';
+import { describeApiError, versionsToTry } from '../../src/cli/cluster.ts';
+import { closedPort } from '../support/fake-servers.ts';
+import { startFakeApi } from './helpers/fake-kube.ts';
+import type { FakeApi } from './helpers/fake-kube.ts';
 import { PINNED, UNPINNED, kubeObject } from './helpers/objects.ts';
 import type { Json } from './helpers/objects.ts';
 import { runCli } from './helpers/cli.ts';
@@ -62,113 +64,6 @@ function cluster(): Json[] {
 }
 
 const labelOf = (o: Json): string => `${String(o['kind'])} ${String((o['metadata'] as Json)['namespace'])}/${String((o['metadata'] as Json)['name'])}`;
-
-// ---- a fake Kubernetes API --------------------------------------------------------------------
-
-interface FakeApi {
-  readonly server: RunningServer;
-  readonly kubeconfig: string;
-  objects: Json[];
-  configMaps: Json[];
-  forbidden: Set<string>;
-  readonly requests: string[];
-}
-
-const RESOURCES: Readonly<Record<string, { prefix: string; kind: string }>> = {
-  pods: { prefix: '/api/v1', kind: 'Pod' },
-  podtemplates: { prefix: '/api/v1', kind: 'PodTemplate' },
-  replicationcontrollers: { prefix: '/api/v1', kind: 'ReplicationController' },
-  configmaps: { prefix: '/api/v1', kind: 'ConfigMap' },
-  deployments: { prefix: '/apis/apps/v1', kind: 'Deployment' },
-  replicasets: { prefix: '/apis/apps/v1', kind: 'ReplicaSet' },
-  statefulsets: { prefix: '/apis/apps/v1', kind: 'StatefulSet' },
-  daemonsets: { prefix: '/apis/apps/v1', kind: 'DaemonSet' },
-  jobs: { prefix: '/apis/batch/v1', kind: 'Job' },
-  cronjobs: { prefix: '/apis/batch/v1', kind: 'CronJob' },
-};
-/** Items per page, small so that every list is paginated with continue tokens. */
-const PAGE = 2;
-
-async function startFakeApi(dir: string): Promise<FakeApi> {
-  const state = { objects: [] as Json[], configMaps: [] as Json[], forbidden: new Set<string>(), requests: [] as string[] };
-  const server = await startServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    state.requests.push(`${req.method} ${url.pathname}${url.search}`);
-    const match = /^(\/api\/v1|\/apis\/(?:apps|batch)\/v1)(?:\/namespaces\/([^/]+))?\/([a-z]+)$/.exec(url.pathname);
-    const resource = match === null ? undefined : RESOURCES[match[3] as string];
-    const send = (status: number, body: unknown): void => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
-    if (match === null || resource === undefined || resource.prefix !== match[1]) {
-      send(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'the server could not find the requested resource', reason: 'NotFound', code: 404 });
-      return;
-    }
-    const namespace = match[2];
-    const name = match[3] as string;
-    if (state.forbidden.has(name)) {
-      const scope = namespace === undefined ? 'at the cluster scope' : `in the namespace "${namespace}"`;
-      const group = resource.prefix === '/api/v1' ? '' : (resource.prefix.split('/')[2] ?? '');
-      // As kube-apiserver words it: `pods is forbidden`, `replicasets.apps is forbidden`.
-      send(403, { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `${name}${group === '' ? '' : `.${group}`} is forbidden: User "jane" cannot list resource "${name}" in API group "${group}" ${scope}`, reason: 'Forbidden', code: 403 });
-      return;
-    }
-    const source = name === 'configmaps' ? state.configMaps : state.objects.filter((o) => o['kind'] === resource.kind);
-    const selector = url.searchParams.get('labelSelector');
-    const items = source
-      .filter((o) => namespace === undefined || (o['metadata'] as Json)['namespace'] === namespace)
-      .filter((o) => {
-        if (selector === null) return true;
-        const [key, wanted] = selector.split('=');
-        return ((o['metadata'] as Json)['labels'] as Json | undefined)?.[key as string] === wanted;
-      })
-      // The API server sends list items without kind and apiVersion.
-      .map(({ kind: _kind, apiVersion: _apiVersion, ...rest }) => rest);
-    const start = Number(url.searchParams.get('continue') ?? '0');
-    const page = items.slice(start, start + PAGE);
-    const next = start + PAGE < items.length ? String(start + PAGE) : undefined;
-    send(200, { kind: `${resource.kind}List`, apiVersion: resource.prefix.replace(/^\/apis?\//, ''), metadata: { resourceVersion: '7', ...(next === undefined ? {} : { continue: next }) }, items: page });
-  });
-  const kubeconfig = join(dir, `kubeconfig-${server.port}`);
-  await writeFile(
-    kubeconfig,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      // client-node refuses plain HTTP unless TLS verification is off; the fake serves HTTP on loopback only.
-      clusters: [{ name: 'fake', cluster: { server: server.url, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'jane', user: { token: 'fake-token' } }],
-      contexts: [
-        { name: 'fake', context: { cluster: 'fake', user: 'jane', namespace: 'lab' } },
-        { name: 'other', context: { cluster: 'fake', user: 'jane', namespace: 'team-a' } },
-      ],
-      'current-context': 'fake',
-    }),
-  );
-  return {
-    server,
-    kubeconfig,
-    get objects() {
-      return state.objects;
-    },
-    set objects(value) {
-      state.objects = value;
-    },
-    get configMaps() {
-      return state.configMaps;
-    },
-    set configMaps(value) {
-      state.configMaps = value;
-    },
-    get forbidden() {
-      return state.forbidden;
-    },
-    set forbidden(value) {
-      state.forbidden = value;
-    },
-    requests: state.requests,
-  };
-}
 
 const run = (args: string[]): Promise<Run> => runCli(args);
 
@@ -219,9 +114,36 @@ describe('audit: folding owned objects into their owner', () => {
     };
     assert.equal(
       summaryLine(report, false),
-      'audited 10 object(s) in all namespaces, 6 more reported at their owner (--all-objects lists each): 3 denied, 1 warned, 0 audited, 5 allowed, 1 without image volumes; policy revision abc from ConfigMap modelgate/modelgate-policies',
+      'audited 10 object(s) in all namespaces, 6 more reported at their owner (--all-objects lists each): 3 denied, 1 warned, 0 audited, 5 allowed, 1 without image volumes',
     );
     assert.doesNotMatch(summaryLine(report, true), /reported at their owner/);
+    assert.equal(skippedLine(report), '');
+    assert.equal(
+      skippedLine({ ...report, skippedNamespaces: ['kube-system', 'modelgate'], skippedObjects: 3 }),
+      "skipped kube-system and modelgate (3 object(s)): the webhook's namespaceSelector leaves them out; --include-system-namespaces audits them too\n",
+    );
+  });
+});
+
+describe('audit: custom kinds', () => {
+  it("tries the kind's versions that the group serves, the group's preferred first", () => {
+    const group = (versions: string[], preferred?: string) => ({ versions: versions.map((version) => ({ groupVersion: `g/${version}`, version })), ...(preferred === undefined ? {} : { preferredVersion: { groupVersion: `g/${preferred}`, version: preferred } }) });
+    assert.deepEqual(versionsToTry({ versions: ['v1', 'v1alpha1'] }, group(['v1alpha1', 'v1'], 'v1alpha1')), ['v1alpha1', 'v1']);
+    assert.deepEqual(versionsToTry({ versions: ['v1', 'v1alpha1'] }, group(['v1alpha1', 'v1'])), ['v1', 'v1alpha1']);
+    assert.deepEqual(versionsToTry({ versions: ['v2beta1', 'v1'] }, group(['v1'], 'v1')), ['v1']);
+    assert.deepEqual(versionsToTry({ versions: ['v1'] }, group(['v2'], 'v2')), [], 'a version whose paths we do not know is not listed (nor sent to the webhook)');
+    assert.deepEqual(versionsToTry({ versions: [] }, group(['v1', 'v2'], 'v2')), ['v2', 'v1'], 'a Config kind: every served version');
+    assert.deepEqual(versionsToTry({ versions: ['v1'] }, undefined), []);
+  });
+
+  it('looks for the AI workloads and the Config kinds, not for Kubernetes\' own', () => {
+    const kinds = customKinds([{ group: 'example.com', kind: 'Trainer', podSpecPaths: ['spec.pod'] }, { group: 'apps', kind: 'Deployment', podSpecPaths: ['spec.template.spec'] }]);
+    const names = kinds.map((kind) => `${kind.group}/${kind.kind}`);
+    assert.ok(names.includes('leaderworkerset.x-k8s.io/LeaderWorkerSet'));
+    assert.ok(names.includes('argoproj.io/ClusterWorkflowTemplate'));
+    assert.ok(names.includes('example.com/Trainer'));
+    assert.ok(!names.includes('apps/Deployment'));
+    assert.equal(kinds.find((kind) => kind.kind === 'Trainer')?.origin, 'config');
   });
 });
 
@@ -275,10 +197,9 @@ spec: {mode: warn, match: {namespaces: [lab]}}
     assert.match(result.stdout, /Pod team-a\/bare\s+model\s+ghcr\.io\/acme\/models\/llama:v1\s+DENY\s+pinned-models\/requireDigest: .*tag "v1"/);
     assert.match(result.stderr, /modelgate denied ReplicaSet team-a\/llm-5c9b: a model reference failed policy/);
     assert.match(result.stderr, /modelgate denied Pod team-a\/bare: a model reference failed policy/);
-    assert.match(
-      result.stderr,
-      /audited 10 object\(s\) in all namespaces, 6 more reported at their owner \(--all-objects lists each\): 2 denied, 2 warned, 0 audited, 5 allowed, 1 without image volumes; policy revision [0-9a-f]{12} from .*policy\.yaml$/m,
-    );
+    assert.match(result.stderr, /^policy: \/\S+\/policy\.yaml, revision [0-9a-f]{12}\n/, 'the policy used comes first');
+    assert.match(result.stderr, /^audited 10 object\(s\) in all namespaces, 6 more reported at their owner \(--all-objects lists each\): 2 denied, 2 warned, 0 audited, 5 allowed, 1 without image volumes$/m);
+    assert.match(result.stderr, /^skipped kube-system and modelgate \(0 object\(s\)\): the webhook's namespaceSelector leaves them out; --include-system-namespaces audits them too$/m);
     // Every list was paginated (page size 2) and every kind was listed cluster-wide.
     for (const resource of ['pods', 'podtemplates', 'replicationcontrollers', 'deployments', 'replicasets', 'statefulsets', 'daemonsets', 'jobs', 'cronjobs']) {
       assert.ok(api.requests.some((line) => new RegExp(`^GET /apis?/(?:[a-z]+/)?v1/${resource}\\?`).test(line)), `${resource} listed in all namespaces`);
@@ -443,6 +364,96 @@ spec: {mode: warn, match: {namespaces: [lab]}}
         if (saved_ === undefined) delete process.env[key];
         else process.env[key] = saved_;
       }
+    }
+  });
+
+  it("leaves out kube-system and the webhook's namespace as its namespaceSelector does; --include-system-namespaces keeps them", async () => {
+    const saved = api.objects;
+    api.objects = [...cluster(), object('Pod', 'coredns', 'kube-system', UNPINNED), object('Pod', 'modelgate-abc', 'modelgate', UNPINNED), object('Pod', 'gate', 'gate-ns', UNPINNED)];
+    try {
+      const all = await run(['audit', '-A', '--kubeconfig', api.kubeconfig, '--policy', policy, '-o', 'json']);
+      const report = JSON.parse(all.stdout) as AuditReport;
+      assert.deepEqual(report.skippedNamespaces, ['kube-system', 'modelgate']);
+      assert.equal(report.skippedObjects, 2);
+      assert.ok(!report.rows.some((row) => /kube-system|modelgate\//.test(row.object)));
+      assert.ok(report.rows.some((row) => row.object === 'Pod gate-ns/gate'));
+      // The webhook's namespace is --policy-namespace.
+      const moved = JSON.parse((await run(['audit', '-A', '--kubeconfig', api.kubeconfig, '--policy', policy, '--policy-namespace', 'gate-ns', '-o', 'json'])).stdout) as AuditReport;
+      assert.deepEqual(moved.skippedNamespaces, ['kube-system', 'gate-ns']);
+      assert.ok(moved.rows.some((row) => row.object === 'Pod modelgate/modelgate-abc'));
+      const included = await run(['audit', '-A', '--kubeconfig', api.kubeconfig, '--policy', policy, '--include-system-namespaces']);
+      assert.match(included.stdout, /Pod kube-system\/coredns/);
+      assert.doesNotMatch(included.stderr, /^skipped/m);
+      const system = await run(['audit', '-n', 'kube-system', '--kubeconfig', api.kubeconfig, '--policy', policy]);
+      assert.equal(system.code, 0);
+      assert.equal(system.stdout, 'no image-volume model references in 0 object(s)\n');
+      assert.match(system.stderr, /^skipped kube-system \(1 object\(s\)\): the webhook's namespaceSelector leaves it out; --include-system-namespaces audits it too$/m);
+    } finally {
+      api.objects = saved;
+    }
+  });
+
+  it('lists the custom kinds the cluster serves, found through discovery, and skips the others', async () => {
+    const saved = api.objects;
+    const lws = {
+      apiVersion: 'leaderworkerset.x-k8s.io/v1',
+      kind: 'LeaderWorkerSet',
+      metadata: { name: 'vllm', namespace: 'team-a', uid: 'lws-1' },
+      spec: { leaderWorkerTemplate: { leaderTemplate: { spec: kubeObject('Pod', [{ name: 'model', reference: UNPINNED }])['spec'] }, workerTemplate: { spec: kubeObject('Pod', [{ name: 'model', reference: PINNED }])['spec'] } } },
+    };
+    // Made by the operator from the leader template: its references are among the LeaderWorkerSet's.
+    const leaders = object('StatefulSet', 'vllm', 'team-a', UNPINNED, lws);
+    const ray = { apiVersion: 'ray.io/v1', kind: 'RayCluster', metadata: { name: 'ray', namespace: 'lab' }, spec: { headGroupSpec: { template: { spec: kubeObject('Pod', [{ name: 'model', reference: UNPINNED }])['spec'] } }, workerGroupSpecs: [] } };
+    const runtime = { apiVersion: 'serving.kserve.io/v1alpha1', kind: 'ClusterServingRuntime', metadata: { name: 'vllm-runtime' }, spec: kubeObject('Pod', [{ name: 'model', reference: UNPINNED }])['spec'] };
+    const trainer = { apiVersion: 'example.com/v2', kind: 'Trainer', metadata: { name: 't', namespace: 'lab' }, spec: { pod: kubeObject('Pod', [{ name: 'model', reference: UNPINNED }])['spec'] } };
+    api.objects = [lws, leaders, ray, runtime, trainer];
+    api.custom = [
+      { group: 'leaderworkerset.x-k8s.io', version: 'v1', kind: 'LeaderWorkerSet', plural: 'leaderworkersets', namespaced: true },
+      // Served at both versions, v1 preferred: listed at v1.
+      { group: 'ray.io', version: 'v1alpha1', kind: 'RayCluster', plural: 'rayclusters', namespaced: true },
+      { group: 'ray.io', version: 'v1', kind: 'RayCluster', plural: 'rayclusters', namespaced: true },
+      { group: 'serving.kserve.io', version: 'v1alpha1', kind: 'ClusterServingRuntime', plural: 'clusterservingruntimes', namespaced: false },
+      // A Config kind with a plural no rule would guess: discovery names it.
+      { group: 'example.com', version: 'v2', kind: 'Trainer', plural: 'trainerz', namespaced: true },
+    ];
+    api.groupVersions.set('ray.io', ['v1', 'v1alpha1']);
+    const config = join(dir, 'workloads-config.yaml');
+    await writeFile(config, 'apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: {workloads: [{group: example.com, kind: Trainer, podSpecPaths: [spec.pod]}]}\n');
+    try {
+      const result = await run(['audit', '-A', '--kubeconfig', api.kubeconfig, '--policy', policy, '--config', config, '-o', 'json']);
+      assert.equal(result.code, 1, result.stderr);
+      const report = JSON.parse(result.stdout) as AuditReport;
+      assert.deepEqual(
+        report.rows.map((row) => [row.object, row.path, row.verdict]),
+        [
+          ['ClusterServingRuntime vllm-runtime', 'spec.volumes[1].image.reference', 'deny'],
+          ['RayCluster lab/ray', 'spec.headGroupSpec.template.spec.volumes[1].image.reference', 'warn'],
+          ['Trainer lab/t', 'spec.pod.volumes[1].image.reference', 'warn'],
+          ['LeaderWorkerSet team-a/vllm', 'spec.leaderWorkerTemplate.leaderTemplate.spec.volumes[1].image.reference', 'deny'],
+          ['LeaderWorkerSet team-a/vllm', 'spec.leaderWorkerTemplate.workerTemplate.spec.volumes[1].image.reference', 'allow'],
+        ],
+      );
+      assert.deepEqual(report.rows.find((row) => row.object === 'LeaderWorkerSet team-a/vllm')?.covers, ['StatefulSet team-a/vllm']);
+      assert.ok(report.absentKinds?.includes('jobset.x-k8s.io/JobSet'));
+      assert.ok(report.absentKinds?.includes('ray.io/RayJob'), 'ray.io is served, rayjobs are not');
+      assert.ok(!report.absentKinds?.includes('ray.io/RayCluster'));
+      assert.ok(api.requests.some((line) => line.startsWith('GET /apis/ray.io/v1/rayclusters?')));
+      assert.ok(!api.requests.some((line) => line.startsWith('GET /apis/ray.io/v1alpha1/rayclusters')));
+      assert.ok(api.requests.some((line) => line.startsWith('GET /apis/example.com/v2/trainerz?')));
+      // Absent kinds are no news in the table output; cluster-scoped kinds need -A.
+      const lab = await run(['audit', '-n', 'lab', '--kubeconfig', api.kubeconfig, '--policy', policy, '--config', config]);
+      assert.doesNotMatch(lab.stderr, /JobSet/);
+      assert.match(lab.stdout, /RayCluster lab\/ray/);
+      assert.doesNotMatch(lab.stdout, /ClusterServingRuntime/);
+      api.forbidden = new Set(['rayclusters']);
+      const forbidden = await run(['audit', '-A', '--kubeconfig', api.kubeconfig, '--policy', policy]);
+      assert.equal(forbidden.code, 2);
+      assert.match(forbidden.stderr, /^modelgate: cannot list rayclusters\.ray\.io in all namespaces: forbidden .*; the user needs RBAC list permission on it$/m);
+    } finally {
+      api.objects = saved;
+      api.custom = [];
+      api.groupVersions.clear();
+      api.forbidden = new Set();
     }
   });
 

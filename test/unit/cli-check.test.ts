@@ -1,11 +1,31 @@
+/**
+ * `modelgate check` and what every command shares: the real executable for
+ * exit codes and streams; main() in process for flags, --help, --version,
+ * namespaces, directories, empty input and the policy line; a fresh process
+ * for which modules a command loads.
+ */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
+import { createServer as createNetServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
+import { USER_ERRORS } from '../../src/cli/main.ts';
+import { commandEngine } from '../../src/cli/engine.ts';
+import { editDistance, suggestFlag } from '../../src/cli/flags.ts';
+import { CHECK } from '../../src/cli/commands.ts';
+import { ClusterError } from '../../src/cli/cluster.ts';
+import { UsageError } from '../../src/cli/usage.ts';
+import { ManifestError } from '../../src/admission/objects.ts';
+import { needsRegistry } from '../../src/engine/registry-needs.ts';
+import { PolicyLoadError, loadPolicySet, policySetFromTexts } from '../../src/policy/load.ts';
+import { TlsFilesError } from '../../src/server/tls.ts';
 import { PACKAGE_ROOT } from '../../src/package-root.ts';
+import { runCli } from './helpers/cli.ts';
+import { makeCerts } from './helpers/server.ts';
 import { PINNED, UNPINNED, kubeObject } from './helpers/objects.ts';
 
 interface Run {
@@ -101,7 +121,8 @@ describe('modelgate check', () => {
       ['no files', ['check'], '', /check needs manifests/],
       ['a missing file', ['check', '-f', '/nonexistent.yaml'], '', /cannot read \/nonexistent\.yaml: ENOENT/],
       ['an unknown output', ['check', '-f', '-', '-o', 'xml'], 'a: 1', /-o must be table or json/],
-      ['an unknown flag', ['check', '--frobnicate'], '', /Unknown option '--frobnicate'/],
+      ['an unknown flag', ['check', '--frobnicate'], '', /^modelgate: unknown flag --frobnicate for check\nRun `modelgate check --help` for usage\.\n$/],
+      ['empty input', ['check', '-f', '-'], '', /^modelgate: no Kubernetes objects in stdin \(an empty file, or a failed kubectl get\?\); pass --allow-empty to accept that\n/],
       ['an unknown command', ['frobnicate'], '', /unknown command "frobnicate"/],
       ['an invalid policy', ['check', '-f', '-', '--policy', 'POLICY'], 'a: 1', /broken-policy\.yaml \(document 1\) spec\.mode: must be one of enforce, warn, audit, got "strict"/],
       ['invalid YAML manifests', ['check', '-f', '-'], 'a: [1, 2', /\(stdin\) \(document 1\)/],
@@ -140,5 +161,277 @@ describe('modelgate serve', () => {
     const run = await modelgate(['serve', '--port', 'http']);
     assert.equal(run.code, 2);
     assert.match(run.stderr, /--port must be a port number/);
+  });
+});
+
+describe('modelgate check, in process', () => {
+  let dir: string;
+  const docs = (...objects: unknown[]): string => objects.map((object) => stringify(object)).join('---\n');
+  const withoutNamespace = (kind: string, reference: string, name = 'llm'): Record<string, unknown> => {
+    const object = kubeObject(kind, [{ name: 'm', reference }], { name });
+    delete (object['metadata'] as Record<string, unknown>)['namespace'];
+    return object;
+  };
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'modelgate-check-in-process-'));
+  });
+
+  it('--help and -h print the command\'s usage, exit 0, for every command, without loading it', async () => {
+    for (const command of ['check', 'audit', 'explain', 'serve']) {
+      for (const flag of ['--help', '-h']) {
+        const run = await runCli([command, flag]);
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(run.stdout, new RegExp(`^modelgate ${command}: `));
+        assert.match(run.stdout, /^Usage:\n {2}modelgate /m);
+        assert.match(run.stdout, /^ {2}-h, --help {3,}print this command's usage$/m);
+      }
+    }
+    const check = await runCli(['check', '-f', 'x.yaml', '--help']);
+    assert.match(check.stdout, /^ {2}-n, --namespace NS {3,}namespace of objects that name none/m);
+    assert.match(check.stdout, /^ {6}--policy PATH {3,}ModelPolicy file or directory; repeatable \(env MODELGATE_POLICY, comma-separated\)$/m);
+    assert.match((await runCli(['audit', '--help'])).stdout, /^ {6}--include-system-namespaces {3,}also kube-system and the webhook's own namespace/m);
+    assert.equal((await runCli(['help', 'explain'])).stdout, (await runCli(['explain', '--help'])).stdout);
+    // After `--`, --help is a file name, not a flag.
+    const literal = await runCli(['check', '--', '--help']);
+    assert.equal(literal.code, 2);
+    assert.match(literal.stderr, /cannot read --help: ENOENT/);
+  });
+
+  it('help lists every command; --version, -v and version print the package version', async () => {
+    const help = await runCli(['--help']);
+    assert.equal(help.code, 0);
+    for (const command of ['serve', 'check', 'audit', 'explain']) assert.match(help.stdout, new RegExp(`^ {2}modelgate ${command} `, 'm'));
+    assert.match(help.stdout, /modelgate COMMAND --help/);
+    const { version } = JSON.parse(await readFile(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-v', 'version']) assert.deepEqual(await runCli([flag]), { code: 0, stdout: `modelgate ${version}\n`, stderr: '' });
+    assert.equal((await runCli([])).code, 2, 'no command at all is a usage error');
+  });
+
+  it('an unknown flag is one line with a "did you mean", exit 2', async () => {
+    const cases: [string[], string][] = [
+      [['check', '--polcy', 'p.yaml'], 'unknown flag --polcy for check; did you mean --policy?'],
+      [['check', '--namepsace=prod'], 'unknown flag --namepsace for check; did you mean --namespace?'],
+      [['check', '-policy', 'p.yaml'], 'unknown flag -policy for check; did you mean --policy?'],
+      [['check', '-F', 'x.yaml'], 'unknown flag -F for check; did you mean -f?'],
+      [['check', '--off'], 'unknown flag --off for check; did you mean --offline?'],
+      [['audit', '--all-namespace'], 'unknown flag --all-namespace for audit; did you mean --all-namespaces?'],
+      [['explain', 'x', '--kube-config', 'k'], 'unknown flag --kube-config for explain; did you mean --kubeconfig?'],
+      [['serve', '--prot', '1'], 'unknown flag --prot for serve; did you mean --port?'],
+      [['chek'], 'unknown command "chek"; did you mean check?'],
+    ];
+    for (const [args, message] of cases) {
+      const run = await runCli(args);
+      assert.equal(run.code, 2, args.join(' '));
+      assert.equal(run.stderr, `modelgate: ${message}\n`);
+    }
+    const far = await runCli(['check', '--frobnicate']);
+    assert.equal(far.stderr, 'modelgate: unknown flag --frobnicate for check\nRun `modelgate check --help` for usage.\n');
+    const value = await runCli(['check', '-f']);
+    assert.equal(value.stderr, 'modelgate: -f/--filename needs a value (FILE|DIR|-)\nRun `modelgate check --help` for usage.\n');
+    assert.equal((await runCli(['check', '--offline=yes', '-f', 'x'])).stderr.split('\n')[0], 'modelgate: --offline takes no value');
+    assert.equal((await runCli(['--policy', 'p', 'check'])).stderr.split('\n')[0], 'modelgate: unknown flag --policy: flags go after the command, as in modelgate check --policy ...');
+  });
+
+  it('suggests by edit distance, only when the flag is close and unambiguous', () => {
+    assert.equal(editDistance('namepsace', 'namespace'), 1);
+    assert.equal(editDistance('', 'abc'), 3);
+    assert.equal(editDistance('kitten', 'sitting'), 3);
+    assert.equal(suggestFlag('--outptu', CHECK.flags), '--output');
+    assert.equal(suggestFlag('--o', CHECK.flags), undefined, 'too short to guess');
+    assert.equal(suggestFlag('--xyz', CHECK.flags), undefined);
+    assert.equal(suggestFlag('-x', CHECK.flags), undefined);
+  });
+
+  it('every error main() reports without a stack trace is named as its class', () => {
+    const errors: Error[] = [new UsageError('u'), new PolicyLoadError([]), new ManifestError('m'), new TlsFilesError('t'), new ClusterError('c')];
+    assert.deepEqual(errors.map((error) => USER_ERRORS.has(error.name)), [true, true, true, true, true]);
+    assert.equal(USER_ERRORS.size, errors.length);
+  });
+
+  it('-n places objects without a namespace (Helm and kustomize output); those with one keep it', async () => {
+    const file = join(dir, 'helm.yaml');
+    await writeFile(file, docs(withoutNamespace('Deployment', UNPINNED), kubeObject('Pod', [{ name: 'm', reference: UNPINNED }], { name: 'own', namespace: 'team-a' })));
+    const policy = join(dir, 'prod-warns.yaml');
+    await writeFile(policy, 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: prod}\nspec: {mode: warn, match: {namespaces: [prod]}}\n---\napiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: others}\nspec: {match: {excludeNamespaces: [prod]}}\n');
+    const objectsOf = (stdout: string): string[][] => (JSON.parse(stdout) as { rows: { object: string; verdict: string }[] }).rows.map((row) => [row.object, row.verdict]);
+    const plain = await runCli(['check', '-f', file, '--policy', policy, '-o', 'json']);
+    assert.equal(plain.code, 1);
+    assert.deepEqual(objectsOf(plain.stdout), [['Deployment default/llm', 'deny'], ['Pod team-a/own', 'deny']]);
+    const prod = await runCli(['check', '-f', file, '--policy', policy, '-n', 'prod', '-o', 'json']);
+    assert.deepEqual(objectsOf(prod.stdout), [['Deployment prod/llm', 'warn'], ['Pod team-a/own', 'deny']]);
+    const long = await runCli(['check', '-f', file, '--policy', policy, '--namespace=prod', '-o', 'json']);
+    assert.deepEqual(objectsOf(long.stdout), objectsOf(prod.stdout));
+    assert.match((await runCli(['check', '-f', file, '-n', ''])).stderr, /-n needs a namespace name/);
+  });
+
+  it('-f DIR reads *.yaml, *.yml and *.json below it in name order, as kubectl -R does (-R accepted)', async () => {
+    const root = join(dir, 'chart');
+    await mkdir(join(root, 'b', 'c'), { recursive: true });
+    await mkdir(join(root, '.git'), { recursive: true });
+    await writeFile(join(root, 'a.yaml'), stringify(withoutNamespace('Pod', PINNED, 'a')));
+    await writeFile(join(root, 'b', 'c', 'd.yml'), stringify(withoutNamespace('Pod', PINNED, 'd')));
+    await writeFile(join(root, 'b', 'b.json'), JSON.stringify(withoutNamespace('Pod', UNPINNED, 'b')));
+    await writeFile(join(root, 'c.YAML'), stringify(withoutNamespace('Pod', PINNED, 'e')));
+    await writeFile(join(root, 'notes.txt'), 'not: a manifest\n');
+    await writeFile(join(root, '.git', 'x.yaml'), stringify(withoutNamespace('Pod', UNPINNED, 'hidden')));
+    await symlink(join(root, 'a.yaml'), join(root, 'z-link.yaml'));
+    const rows = (stdout: string): string[] => (JSON.parse(stdout) as { rows: { object: string }[] }).rows.map((row) => row.object);
+    const run = await runCli(['check', '-f', root, '-o', 'json']);
+    assert.equal(run.code, 1, run.stderr);
+    assert.deepEqual(rows(run.stdout), ['Pod default/a', 'Pod default/b', 'Pod default/d', 'Pod default/e', 'Pod default/a']);
+    const recursive = await runCli(['check', '-R', '-f', root, '-o', 'json']);
+    assert.deepEqual(rows(recursive.stdout), rows(run.stdout));
+    const table = await runCli(['check', '-f', root]);
+    assert.match(table.stderr, /modelgate denied Pod default\/b/);
+    const empty = join(dir, 'empty-dir');
+    await mkdir(empty);
+    await writeFile(join(empty, 'README.md'), '# nothing\n');
+    const none = await runCli(['check', '-f', empty]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /^modelgate: no Kubernetes objects in .*empty-dir, which holds no \.yaml, \.yml or \.json file \(an empty file, or a failed kubectl get\?\); pass --allow-empty to accept that$/m);
+    assert.equal((await runCli(['check', '-f', empty, '--allow-empty'])).code, 0);
+  });
+
+  it('empty input is exit 2 unless --allow-empty; comments and `---` alone are empty too', async () => {
+    for (const text of ['', '# kubectl get failed\n', '---\n---\n', 'apiVersion: v1\nkind: List\nitems: []\n']) {
+      const run = await runCli(['check', '-f', '-'], text);
+      assert.equal(run.code, 2, JSON.stringify(text));
+      assert.match(run.stderr, /no Kubernetes objects in stdin/);
+      const allowed = await runCli(['check', '-f', '-', '--allow-empty'], text);
+      assert.equal(allowed.code, 0);
+      assert.equal(allowed.stdout, 'no image-volume model references in 0 object(s)\n');
+    }
+    const file = join(dir, 'empty.yaml');
+    await writeFile(file, '');
+    assert.match((await runCli(['check', '-f', file])).stderr, /no Kubernetes objects in .*empty\.yaml \(/);
+    const json = await runCli(['check', '-f', '-', '--allow-empty', '-o', 'json'], '');
+    assert.equal((JSON.parse(json.stdout) as { objects: number }).objects, 0);
+  });
+
+  it('names the policy it used: the bundled file by default, else the files given', async () => {
+    const manifest = stringify(kubeObject('Pod', [{ name: 'm', reference: PINNED }]));
+    const bundled = await runCli(['check', '-f', '-'], manifest);
+    assert.equal(bundled.code, 0);
+    const revision = (await loadPolicySet([join(PACKAGE_ROOT, 'manifests', 'policy.yaml')])).revision;
+    assert.equal(bundled.stderr, `policy: manifests/policy.yaml (bundled), revision ${revision}\n`);
+    const json = JSON.parse((await runCli(['check', '-f', '-', '-o', 'json'], manifest)).stdout) as { policy: Record<string, unknown> };
+    assert.deepEqual(json.policy, {
+      source: 'bundled',
+      description: `manifests/policy.yaml (bundled), revision ${revision}`,
+      sources: [join(PACKAGE_ROOT, 'manifests', 'policy.yaml')],
+      revision,
+      policies: 1,
+      defaultAction: 'deny',
+      warnings: [],
+    });
+    const policy = join(dir, 'one.yaml');
+    const config = join(dir, 'allow.yaml');
+    await writeFile(policy, 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: one}\nspec: {}\n');
+    await writeFile(config, 'apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: {defaultAction: allow}\n');
+    const files = await runCli(['check', '-f', '-', '--policy', policy, '--config', config], manifest);
+    assert.match(files.stderr, new RegExp(`^policy: ${policy} with Config ${config}, revision [0-9a-f]{12}\\n$`));
+    const fromEnv = await runCli(['check', '-f', '-'], manifest, { MODELGATE_POLICY: policy });
+    assert.match(fromEnv.stderr, new RegExp(`^policy: ${policy}, revision`));
+    // check never reads a cluster, even with one configured.
+    const clustered = await runCli(['check', '-f', '-'], manifest, { KUBECONFIG: join(dir, 'some-kubeconfig') });
+    assert.match(clustered.stderr, /^policy: manifests\/policy\.yaml \(bundled\)/);
+  });
+
+  it('says so when the policy holds no ModelPolicy: everything falls to the defaultAction', async () => {
+    const config = join(dir, 'only-config.yaml');
+    await writeFile(config, 'apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: {defaultAction: allow}\n');
+    const manifest = stringify(kubeObject('Pod', [{ name: 'm', reference: UNPINNED }]));
+    const run = await runCli(['check', '-f', '-', '--policy', config], manifest);
+    assert.equal(run.code, 0);
+    assert.match(run.stderr, /^modelgate: warning: the policy holds no ModelPolicy: every model reference gets the Config's defaultAction \(allow\), so every image volume is allowed$/m);
+    const json = JSON.parse((await runCli(['check', '-f', '-', '--policy', config, '-o', 'json'], manifest)).stdout) as { policy: { policies: number; warnings: string[] } };
+    assert.equal(json.policy.policies, 0);
+    assert.equal(json.policy.warnings.length, 1);
+    const denying = join(dir, 'only-deny.yaml');
+    await writeFile(denying, 'apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: {defaultAction: deny}\n');
+    const denied = await runCli(['check', '-f', '-', '--policy', denying], manifest);
+    assert.equal(denied.code, 1);
+    assert.match(denied.stderr, /defaultAction \(deny\), so every image volume is denied/);
+  });
+
+  it('makes no registry client when no policy reads a registry, as createEngine', async () => {
+    const text = (spec: string): string => `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: p}\nspec: ${spec}\n`;
+    const cases: Array<[string, boolean]> = [
+      ['{}', false],
+      ['{registries: [ghcr.io]}', false],
+      ['{artifact: {maxSize: 1Gi}}', true],
+    ];
+    for (const [spec, readsRegistry] of cases) {
+      const policySet = policySetFromTexts([{ source: 'p.yaml', text: text(spec) }]);
+      assert.equal(needsRegistry(policySet), readsRegistry, spec);
+      const engine = await commandEngine(policySet, {});
+      assert.equal(engine.client !== undefined, readsRegistry, spec);
+      await engine.client?.close();
+      assert.equal((await commandEngine(policySet, { offline: true })).client, undefined);
+    }
+  });
+});
+
+describe('what each command loads', () => {
+  /** Runs main() in a fresh Node with a resolve hook that records every package imported. */
+  async function packagesLoaded(args: string[]): Promise<string[]> {
+    const dir = await mkdtemp(join(tmpdir(), 'modelgate-loaded-'));
+    const script = join(dir, 'loaded.mjs');
+    await writeFile(
+      script,
+      `import { registerHooks } from 'node:module';
+const seen = new Set();
+registerHooks({ resolve(specifier, context, next) {
+  if (!/^(\\.|\\/|node:|file:)/.test(specifier)) seen.add(specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/'));
+  return next(specifier, context);
+} });
+const { main } = await import(${JSON.stringify(join(PACKAGE_ROOT, 'src', 'cli', 'main.ts'))});
+await main(process.argv.slice(2), { stdout: () => {}, stderr: () => {}, stdin: async () => '' });
+process.stdout.write(JSON.stringify([...seen].sort()));
+`,
+    );
+    const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, MODELGATE_POLICY: '', MODELGATE_CONFIG: '' } });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    await new Promise((resolve) => child.on('close', resolve));
+    return JSON.parse(stdout) as string[];
+  }
+  const HEAVY = ['@kubernetes/client-node', 'express', 'pino', 'prom-client', 'undici', 'sigstore', '@sigstore/tuf'];
+
+  it('help and version load no package at all', async () => {
+    for (const args of [['--help'], ['--version'], ['check', '--help'], ['audit', '--help'], ['serve', '-h']]) assert.deepEqual(await packagesLoaded(args), [], args.join(' '));
+  });
+
+  it('check with a policy that reads no registry loads neither the Kubernetes client, express, pino nor the registry client', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'modelgate-loaded-check-'));
+    const file = join(dir, 'pod.yaml');
+    await writeFile(file, stringify(kubeObject('Pod', [{ name: 'm', reference: PINNED }])));
+    const loaded = await packagesLoaded(['check', '-f', file]);
+    assert.ok(loaded.includes('yaml'), `the check ran: ${loaded.join(' ')}`);
+    for (const heavy of HEAVY) assert.ok(!loaded.includes(heavy), `${heavy} loaded: ${loaded.join(' ')}`);
+  });
+});
+
+describe('modelgate serve: startup errors are one line, exit 2', () => {
+  it('a port in use (EADDRINUSE), from the real executable, which then exits', async () => {
+    const certs = await makeCerts();
+    const busy = createNetServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const { port } = busy.address() as AddressInfo;
+    const dir = await mkdtemp(join(tmpdir(), 'modelgate-serve-busy-'));
+    await writeFile(join(dir, 'p.yaml'), 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: p}\nspec: {}\n');
+    try {
+      const run = await modelgate(['serve', '--host', '127.0.0.1', '--port', String(port), '--tls-cert', join(certs.dir, 'tls.crt'), '--tls-key', join(certs.dir, 'tls.key'), '--policy', join(dir, 'p.yaml')]);
+      assert.equal(run.code, 2);
+      assert.equal(run.stderr, `modelgate: cannot listen on 127.0.0.1 port ${port}: the port is in use (EADDRINUSE); stop what uses it or pass --port N (MODELGATE_PORT)\n`);
+    } finally {
+      busy.close();
+    }
+  });
+
+  it('an unknown MODELGATE_LOG_LEVEL', async () => {
+    const run = await runCli(['serve', '--port', '0'], '', { MODELGATE_LOG_LEVEL: 'verbose' });
+    assert.equal(run.code, 2);
+    assert.equal(run.stderr, 'modelgate: MODELGATE_LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, got "verbose"\n');
   });
 });

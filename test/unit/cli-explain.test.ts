@@ -1,7 +1,9 @@
 /**
  * `modelgate explain`: offline (reference rules only) through main(), the real
- * executable once, and against a real registry (docker-registry) for tag
- * resolution, the manifest summary, artifact rules and signature authorities.
+ * executable once, the policy source rule (files, a cluster's ConfigMaps
+ * through a fake Kubernetes API, the bundled file), and against a real
+ * registry (docker-registry) for tag resolution, the manifest summary,
+ * artifact rules and signature authorities.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -15,9 +17,13 @@ import { PACKAGE_ROOT } from '../../src/package-root.ts';
 import { startDistribution } from '../support/distribution.ts';
 import type { RunningDistribution } from '../support/distribution.ts';
 import { closePushAgents, pushManifest } from '../support/push.ts';
+import { closedPort } from '../support/fake-servers.ts';
+import { loadPolicySet } from '../../src/policy/load.ts';
 import { fixtureModels } from './helpers/models.ts';
 import { runCli } from './helpers/cli.ts';
-import type { Run } from './helpers/cli.ts';
+import type { Run, RunEnv } from './helpers/cli.ts';
+import { startFakeApi } from './helpers/fake-kube.ts';
+import type { FakeApi } from './helpers/fake-kube.ts';
 
 const DIGEST = `sha256:${'b'.repeat(64)}`;
 
@@ -166,6 +172,77 @@ spec: {match: {namespaces: [secure]}, registries: ["localhost:5000", "*.internal
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     assert.equal(code, 1);
     assert.match(stdout, /^Verdict {5}DENY$/m);
+  });
+});
+
+describe('modelgate explain: where the policy comes from', () => {
+  let dir: string;
+  let api: FakeApi;
+  /** No kubeconfig anywhere: HOME without ~/.kube, no KUBECONFIG, not in a pod. */
+  let noCluster: RunEnv;
+  const labelled = { 'modelgate.dev/policy': 'true' };
+  // The cluster's policy warns about tags where the bundled one denies them.
+  const clusterPolicy = 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: relaxed}\nspec: {mode: warn}\n';
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'modelgate-explain-source-'));
+    api = await startFakeApi(dir);
+    api.configMaps = [{ metadata: { name: 'modelgate-policies', namespace: 'modelgate', labels: labelled }, data: { 'policy.yaml': clusterPolicy } }];
+    noCluster = { HOME: dir, KUBECONFIG: undefined, KUBERNETES_SERVICE_HOST: undefined };
+  });
+  after(async () => api?.server.stop());
+
+  it('without a cluster: the bundled policy, named in the output', async () => {
+    const result = await runCli(['explain', 'ghcr.io/acme/llama:v1', '--offline'], '', noCluster);
+    assert.equal(result.code, 1);
+    const revision = (await loadPolicySet([join(PACKAGE_ROOT, 'manifests', 'policy.yaml')])).revision;
+    assert.match(result.stdout, new RegExp(`^Policy {6}manifests/policy\\.yaml \\(bundled\\), revision ${revision}$`, 'm'));
+    assert.match(result.stdout, /^Policies {4}namespace default, policy revision/m);
+    const json = report(await runCli(['explain', 'ghcr.io/acme/llama:v1', '--offline', '-o', 'json'], '', noCluster));
+    assert.equal(json.policy?.source, 'bundled');
+    assert.equal(json.policy?.revision, revision);
+  });
+
+  it("with a cluster configured (KUBECONFIG or --kubeconfig): the cluster's policy ConfigMaps, as audit and the webhook", async () => {
+    const viaEnv = await runCli(['explain', 'ghcr.io/acme/llama:v1', '--offline'], '', { ...noCluster, KUBECONFIG: api.kubeconfig });
+    assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    assert.match(viaEnv.stdout, /^Policy {6}ConfigMaps in namespace modelgate \(modelgate\/modelgate-policies\), revision [0-9a-f]{12}$/m);
+    assert.match(viaEnv.stdout, /^Verdict {5}WARN$/m);
+    // As kubectl: the context's namespace (lab) unless -n.
+    assert.match(viaEnv.stdout, /^Policies {4}namespace lab, /m);
+    const json = report(await runCli(['explain', 'ghcr.io/acme/llama:v1', '--offline', '--kubeconfig', api.kubeconfig, '--context', 'other', '-o', 'json'], '', noCluster));
+    assert.deepEqual(
+      { source: json.policy?.source, namespace: json.policy?.namespace, sources: json.policy?.sources, verdict: json.evaluation.verdict, in: json.namespace },
+      { source: 'configmaps', namespace: 'modelgate', sources: ['ConfigMap modelgate/modelgate-policies'], verdict: 'warn', in: 'team-a' },
+    );
+    assert.ok(api.requests.some((line) => line.startsWith('GET /api/v1/namespaces/modelgate/configmaps?')));
+    const named = report(await runCli(['explain', 'ghcr.io/acme/llama:v1', '--offline', '-n', 'prod', '-o', 'json'], '', { ...noCluster, KUBECONFIG: api.kubeconfig }));
+    assert.equal(named.namespace, 'prod');
+  });
+
+  it('--policy wins over a configured cluster; the cluster is not asked', async () => {
+    const policy = join(dir, 'strict.yaml');
+    await writeFile(policy, 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: strict}\nspec: {}\n');
+    const before = api.requests.length;
+    const result = await runCli(['explain', 'ghcr.io/acme/llama:v1', '--offline', '--policy', policy, '-o', 'json'], '', { ...noCluster, KUBECONFIG: api.kubeconfig });
+    assert.equal(result.code, 1);
+    assert.equal(report(result).policy?.source, 'files');
+    assert.equal(report(result).namespace, 'default');
+    assert.equal(api.requests.length, before);
+  });
+
+  it('never falls back to the bundled policy when the cluster cannot give its own: exit 2', async () => {
+    const none = await runCli(['explain', 'ghcr.io/acme/llama:v1', '--offline', '--policy-namespace', 'elsewhere'], '', { ...noCluster, KUBECONFIG: api.kubeconfig });
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /namespace elsewhere: no policy ConfigMaps labelled modelgate\.dev\/policy=true \(found: none\); pass --policy-namespace NAMESPACE or --policy FILE/);
+    const port = await closedPort();
+    const unreachable = join(dir, 'unreachable.json');
+    await writeFile(
+      unreachable,
+      JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'c', cluster: { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true } }], users: [{ name: 'u', user: {} }], contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }], 'current-context': 'c' }),
+    );
+    const down = await runCli(['explain', 'ghcr.io/acme/llama:v1', '--offline', '--kubeconfig', unreachable], '', noCluster);
+    assert.equal(down.code, 2);
+    assert.match(down.stderr, /^modelgate: cannot reach the cluster at http:\/\/127\.0\.0\.1:\d+ to list the policy ConfigMaps/m);
   });
 });
 

@@ -76,6 +76,18 @@ describe('AI workloads (issue 10)', () => {
     assert.match(outcome.decision.message ?? '', /at spec\.podSpecPatch, .*the podSpecPatch cannot be read as YAML or JSON/s);
   });
 
+  it('a cluster-scoped kind is named without a namespace; a namespaced object without one is in `default`, as kubectl puts it', async () => {
+    const volume = { volumes: [{ name: 'm', image: { reference: 'ghcr.io/acme/m:v1' } }] };
+    const runtime = { apiVersion: 'serving.kserve.io/v1alpha1', kind: 'ClusterServingRuntime', metadata: { name: 'vllm', namespace: 'ignored' }, spec: { containers: [], ...volume } };
+    const clustered = await handleAdmission(creationRequest(runtime), engine);
+    assert.deepEqual(clustered.object, { kind: 'ClusterServingRuntime', namespace: '', name: 'vllm' });
+    assert.match(clustered.decision.message ?? '', /^modelgate denied ClusterServingRuntime vllm: /);
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [], ...volume } };
+    const defaulted = await handleAdmission(creationRequest(pod), engine);
+    assert.deepEqual(defaulted.object, { kind: 'Pod', namespace: 'default', name: 'p' });
+    assert.match(defaulted.decision.message ?? '', /^modelgate denied Pod default\/p: /);
+  });
+
   it('a Config adds kinds with podSpecPaths, validated at load', async () => {
     const config = (paths: string): string => `apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec:\n  workloads: [{group: example.com, kind: ModelServer, podSpecPaths: ${paths}}]\n`;
     const policy = 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: pinned}\nspec: {}\n---\n';

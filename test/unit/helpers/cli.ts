@@ -7,9 +7,29 @@ export interface Run {
   readonly stderr: string;
 }
 
-export async function runCli(args: string[], stdin = ''): Promise<Run> {
+/**
+ * Environment for one run: MODELGATE_POLICY and MODELGATE_CONFIG are unset
+ * unless given, so that the shell running the tests does not change them.
+ * `undefined` unsets a variable.
+ */
+export type RunEnv = Readonly<Record<string, string | undefined>>;
+
+export async function runCli(args: string[], stdin = '', env: RunEnv = {}): Promise<Run> {
   let stdout = '';
   let stderr = '';
-  const code = await main(args, { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text), stdin: async () => stdin });
-  return { code, stdout, stderr };
+  const wanted: RunEnv = { MODELGATE_POLICY: undefined, MODELGATE_CONFIG: undefined, ...env };
+  const saved = Object.fromEntries(Object.keys(wanted).map((key) => [key, process.env[key]]));
+  const apply = (values: RunEnv): void => {
+    for (const [key, value] of Object.entries(values)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  };
+  apply(wanted);
+  try {
+    const code = await main(args, { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text), stdin: async () => stdin });
+    return { code, stdout, stderr };
+  } finally {
+    apply(saved);
+  }
 }

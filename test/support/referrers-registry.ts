@@ -27,13 +27,23 @@ process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-export function hasGo(): boolean {
-  try {
-    execFileSync('go', ['version'], { stdio: 'ignore' });
-    return existsSync(join(SOURCE_DIR, 'main.go'));
-  } catch {
-    return false;
+/** `go` on PATH, else Go's default install directory (non-login shells may lack it on PATH, as install.sh knows). */
+function goBinary(): string | undefined {
+  for (const candidate of ['go', '/usr/local/go/bin/go']) {
+    try {
+      execFileSync(candidate, ['version'], { stdio: 'ignore' });
+      return candidate;
+    } catch {
+      // try the next one
+    }
   }
+  return undefined;
+}
+
+const GO = goBinary();
+
+export function hasGo(): boolean {
+  return GO !== undefined && existsSync(join(SOURCE_DIR, 'main.go'));
 }
 
 let built: Promise<string> | undefined;
@@ -51,7 +61,7 @@ export function buildReferrersRegistry(): Promise<string> {
     const binary = join(dir, `referrers-registry-${hash.digest('hex').slice(0, 16)}`);
     if (existsSync(binary)) return binary;
     await new Promise<void>((resolve, reject) => {
-      execFile('go', ['build', '-o', binary, '.'], { cwd: SOURCE_DIR, timeout: 8 * 60_000 }, (error, _stdout, stderr) => {
+      execFile(GO ?? 'go', ['build', '-o', binary, '.'], { cwd: SOURCE_DIR, timeout: 8 * 60_000 }, (error, _stdout, stderr) => {
         if (error === null) resolve();
         else reject(new Error(`go build of the referrers registry failed: ${stderr}`));
       });

@@ -4,6 +4,7 @@
  * across thousands of manifests, are shared strings. Measured: about half
  * the heap per cached ModelPack manifest.
  */
+import { detach } from '../core/detach.ts';
 import type { Descriptor } from '../oci/types.ts';
 import type { ImageIndex, ImageManifest } from './manifest.ts';
 import { NAME_ANNOTATIONS } from './file-names.ts';
@@ -12,16 +13,6 @@ import type { ArtifactFacts, ConfigFact } from './rules.ts';
 
 const KEPT_ANNOTATIONS: readonly string[] = [...NAME_ANNOTATIONS, LICENSES_ANNOTATION];
 const MAX_INTERNED = 4096;
-
-/**
- * A copy of a string that holds no reference to the text it came from. V8
- * makes a substring of 13 or more characters a slice of its parent, and the
- * JSON readers slice values out of the whole manifest text: one kept file name
- * would keep a 4 MiB manifest alive in the cache.
- */
-export function detach(value: string): string {
-  return value.length < 13 ? value : Buffer.from(value, 'utf8').toString('utf8');
-}
 
 /** One shared, detached copy of each frequent string, bounded so that hostile input cannot grow it without end. */
 class Interned {

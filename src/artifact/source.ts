@@ -12,6 +12,7 @@ import { LruCache } from '../cache/lru.ts';
 import type { LruOptions } from '../cache/lru.ts';
 import { SingleFlight } from '../cache/single-flight.ts';
 import { isContentProblem } from '../core/errors.ts';
+import { KeptRefusal } from '../core/detach.ts';
 import { LimitWaitError, Limiter } from '../core/limiter.ts';
 import type { Release } from '../core/limiter.ts';
 import { RegistryError } from '../oci/errors.ts';
@@ -212,7 +213,10 @@ export class CachedArtifactSource implements ArtifactSource {
     try {
       fetched = await this.#flights.run(flight, () => this.#inner.facts(locator, digest, withConfigs, deadline));
     } catch (error) {
-      if (isContentProblem(error) && error instanceof Error) this.#refused.set(key, error, 512 + error.message.length * 2, REFUSAL_TTL_MS);
+      if (isContentProblem(error) && error instanceof Error) {
+        const kept = new KeptRefusal(error);
+        this.#refused.set(key, kept, 512 + kept.message.length * 2 + (kept.stack?.length ?? 0) * 2, REFUSAL_TTL_MS);
+      }
       throw error;
     }
     // Never replace facts with configs by facts without (a concurrent manifest-only fetch may end last).

@@ -9,6 +9,7 @@
  */
 import { LruCache } from '../cache/lru.ts';
 import { SingleFlight } from '../cache/single-flight.ts';
+import { detach } from '../core/detach.ts';
 import { AudienceRecorder } from '../oci/audience.ts';
 import { PUBLIC } from '../oci/credentials.ts';
 import type { Audience } from '../oci/credentials.ts';
@@ -79,10 +80,35 @@ export class CachedSignatureVerifier implements SignatureSource {
     const outcome = await this.#flights.run(`${key}|${audience}`, async () => {
       const registry = new AudienceRecorder(this.#registry);
       const result = await verifySignatures({ policy, registry, locator, digest, deadline, trustedRoots: this.#roots, limits: this.#limits });
-      const entry = { result, audience: registry.audience };
-      if (result.cacheable) this.#cache.set(key, entry, 2048 + result.summary.length * 2, result.passed ? PASS_TTL_MS : FAIL_TTL_MS);
+      if (!result.cacheable) return { result, audience: registry.audience };
+      const kept = keptResult(result);
+      const entry = { result: kept, audience: registry.audience };
+      this.#cache.set(key, entry, resultBytes(kept), result.passed ? PASS_TTL_MS : FAIL_TTL_MS);
       return entry;
     });
     return outcome.result;
   }
+}
+
+/** The result as the cache keeps it: strings detached from the signatures and payloads they were cut from. */
+function keptResult(result: SignatureResult): SignatureResult {
+  return {
+    ...result,
+    authorities: result.authorities.map((authority) => ({
+      ...authority,
+      name: detach(authority.name),
+      reason: detach(authority.reason),
+      signature: authority.signature === undefined ? undefined : detach(authority.signature),
+    })),
+    problems: result.problems.map(detach),
+    summary: detach(result.summary),
+  };
+}
+
+/** Heap of a kept result: its strings (two bytes per character at worst) and a fixed share per object. */
+function resultBytes(result: SignatureResult): number {
+  let characters = result.summary.length;
+  for (const authority of result.authorities) characters += authority.name.length + authority.reason.length + (authority.signature?.length ?? 0);
+  for (const problem of result.problems) characters += problem.length;
+  return 1024 + 256 * (result.authorities.length + result.problems.length) + 2 * characters;
 }

@@ -62,7 +62,10 @@ import { holdConnections } from './lib/tls-hold.ts';
 
 const MiB = 1024 * 1024;
 const SECONDS = Number(process.env['BENCH_ABUSE_SECONDS'] ?? '20');
-const ONLY = (process.env['BENCH_ABUSE_ONLY'] ?? '').split(',').filter((item) => item.trim() !== '').map(Number);
+const ONLY = (process.env['BENCH_ABUSE_ONLY'] ?? '')
+  .split(',')
+  .filter((item) => item.trim() !== '')
+  .map(Number);
 const REGISTRY_DELAY_MS = Number(process.env['BENCH_ABUSE_REGISTRY_DELAY_MS'] ?? '1500');
 /**
  * Node 24 sizes V8's old generation from the cgroup memory limit (libuv's constrained memory): a
@@ -107,7 +110,10 @@ spec:
 ${spec}`;
 
 // The ordinary review: one pinned image volume, allowed by the digest-pinning policy alone.
-const ordinaryTemplate = JSON.stringify(admissionReview(kubeObject('Pod', [{ name: 'model', reference: PINNED }]))).replace(/"uid":"0df28fbd[^"]*"/, '"uid":"@UID@"');
+const ordinaryTemplate = JSON.stringify(admissionReview(kubeObject('Pod', [{ name: 'model', reference: PINNED }]))).replace(
+  /"uid":"0df28fbd[^"]*"/,
+  '"uid":"@UID@"',
+);
 
 // ---------------------------------------------------------------------------------------------
 // Measuring one attack
@@ -175,7 +181,9 @@ async function measure(attack: Attack): Promise<Outcome> {
   await writeFile(policyFile, attack.policy);
   await writeFile(configFile, attack.config);
   const log = openSync(join(attackDir, 'server.log'), 'w');
-  const server = await spawnModelgate(certs.dir, ca, ['--policy', policyFile, '--config', configFile], SERVER_ENV, { stdout: log }).finally(() => closeSync(log));
+  const server = await spawnModelgate(certs.dir, ca, ['--policy', policyFile, '--config', configFile], SERVER_ENV, { stdout: log }).finally(() =>
+    closeSync(log),
+  );
   const memory = watchMemory(server.pid, 50);
   const startRss = memory.read().maxRss;
   const ordinary = startOrdinaryInWorker(server.origin, ca, ordinaryTemplate, ORDINARY_INTERVAL_MS);
@@ -199,7 +207,9 @@ async function measure(attack: Attack): Promise<Outcome> {
     { what: 'peak RSS < 256 MiB', ok: figures.hwm < RSS_LIMIT },
     { what: 'alive', ok: alive },
     { what: 'every ordinary review answered within 1 s', ok: stats.failed === 0 && stats.sent > 0 && stats.max <= ORDINARY_LIMIT_MS },
-    ...(report.slowestReview === undefined ? [] : [{ what: 'attack reviews answered within 5 s', ok: (report.unanswered ?? 0) === 0 && report.slowestReview <= WEBHOOK_TIMEOUT_MS }]),
+    ...(report.slowestReview === undefined
+      ? []
+      : [{ what: 'attack reviews answered within 5 s', ok: (report.unanswered ?? 0) === 0 && report.slowestReview <= WEBHOOK_TIMEOUT_MS }]),
   ];
   return { attack, memory: figures, startRss, alive, exitReason, ordinary: stats, report, seconds: (to - from) / 1000, checks };
 }
@@ -208,7 +218,9 @@ function print(outcome: Outcome): void {
   const { attack, memory, ordinary } = outcome;
   console.log(`\n${attack.id}. ${attack.title} (${outcome.seconds.toFixed(1)} s)`);
   for (const line of outcome.report.lines) console.log(`   ${line}`);
-  console.log(`   server: peak RSS (VmHWM) ${mib(memory.hwm)}; largest VmRSS sampled every 50 ms ${mib(memory.maxRss)} (RssAnon ${mib(memory.maxAnon)}); at start ${mib(outcome.startRss)}; alive afterwards: ${outcome.alive ? 'yes' : `NO (${outcome.exitReason ?? '?'})`}`);
+  console.log(
+    `   server: peak RSS (VmHWM) ${mib(memory.hwm)}; largest VmRSS sampled every 50 ms ${mib(memory.maxRss)} (RssAnon ${mib(memory.maxAnon)}); at start ${mib(outcome.startRss)}; alive afterwards: ${outcome.alive ? 'yes' : `NO (${outcome.exitReason ?? '?'})`}`,
+  );
   console.log(
     `   ordinary reviews: ${ordinary.sent} sent, ${ordinary.failed} failed${ordinary.failed > 0 ? ` (${counts(ordinary.failures)})` : ''}; latency p50 ${ms(ordinary.p50)}, p99 ${ms(ordinary.p99)}, max ${ms(ordinary.max)}; new connections ${ordinary.connections}; the generator's own send delay at most ${ms(ordinary.maxLag)}`,
   );
@@ -306,9 +318,16 @@ const attack1: Attack = {
     const client = pool(server.origin, 4);
     try {
       const { answers, errors } = await loop(until, 4, () => post(client, body));
-      const sample = answers.find((answer) => answer.status === 200)?.message?.split('\n')[0]?.slice(0, 160);
+      const sample = answers
+        .find((answer) => answer.status === 200)
+        ?.message?.split('\n')[0]
+        ?.slice(0, 160);
       return {
-        lines: [`review body ${(body.length / 1e6).toFixed(2)} MB (${Buffer.byteLength(body)} bytes)`, ...describeAnswers(answers, errors), ...(sample === undefined ? [] : [`denial: ${sample}`])],
+        lines: [
+          `review body ${(body.length / 1e6).toFixed(2)} MB (${Buffer.byteLength(body)} bytes)`,
+          ...describeAnswers(answers, errors),
+          ...(sample === undefined ? [] : [`denial: ${sample}`]),
+        ],
         slowestReview: Math.max(0, ...answers.map((answer) => answer.latencyMs)),
         unanswered: errorTotal(errors),
       };
@@ -363,7 +382,10 @@ function bigManifests(layer: TestBlob, configBlob: TestBlob): BigManifest[] {
         (pad) => {
           const fill = 'x'.repeat(pad);
           return {
-            document: head({ 'org.opencontainers.image.version': `a-${i}` }, Array.from({ length: 4096 }, (_, j) => descriptor(`weights/${fill}/m${i}-shard-${j}.safetensors`, `m${i}-${fill}-shard-${j}.safetensors`))),
+            document: head(
+              { 'org.opencontainers.image.version': `a-${i}` },
+              Array.from({ length: 4096 }, (_, j) => descriptor(`weights/${fill}/m${i}-shard-${j}.safetensors`, `m${i}-${fill}-shard-${j}.safetensors`)),
+            ),
             layers: 4096,
           };
         },
@@ -375,7 +397,10 @@ function bigManifests(layer: TestBlob, configBlob: TestBlob): BigManifest[] {
       sized(
         'B: 16 layers, one 3.8 MiB annotation',
         (pad) => ({
-          document: head({ 'org.opencontainers.image.version': `b-${i}`, 'org.opencontainers.image.licenses': `Apache-2.0 ${'x'.repeat(pad)}` }, Array.from({ length: 16 }, (_, j) => descriptor(`m${i}-shard-${j}.safetensors`, `m${i}-shard-${j}.safetensors`))),
+          document: head(
+            { 'org.opencontainers.image.version': `b-${i}`, 'org.opencontainers.image.licenses': `Apache-2.0 ${'x'.repeat(pad)}` },
+            Array.from({ length: 16 }, (_, j) => descriptor(`m${i}-shard-${j}.safetensors`, `m${i}-shard-${j}.safetensors`)),
+          ),
           layers: 16,
         }),
         1,
@@ -389,7 +414,12 @@ function bigManifests(layer: TestBlob, configBlob: TestBlob): BigManifest[] {
         (pad) => {
           const count = 1 + pad;
           return {
-            document: head({ 'org.opencontainers.image.version': `c-${i}` }, Array.from({ length: count }, (_, j) => descriptor(`m${i}-s${String(j).padStart(5, '0')}.safetensors`, `m${i}-s${String(j).padStart(5, '0')}.safetensors`))),
+            document: head(
+              { 'org.opencontainers.image.version': `c-${i}` },
+              Array.from({ length: count }, (_, j) =>
+                descriptor(`m${i}-s${String(j).padStart(5, '0')}.safetensors`, `m${i}-s${String(j).padStart(5, '0')}.safetensors`),
+              ),
+            ),
             layers: count,
           };
         },
@@ -451,7 +481,9 @@ spec:
 `,
     config: config(`  registries: [{host: "${host}", insecure: true}]\n`),
     async run({ server, until }) {
-      const bodies = manifests.map((manifest) => JSON.stringify(admissionReview(kubeObject('Pod', [{ name: 'model', reference: `${host}/models/big@${manifest.digest}` }]))));
+      const bodies = manifests.map((manifest) =>
+        JSON.stringify(admissionReview(kubeObject('Pod', [{ name: 'model', reference: `${host}/models/big@${manifest.digest}` }]))),
+      );
       const client = pool(server.origin, manifests.length);
       const answers: Answer[] = [];
       const errors = new Map<string, number>();
@@ -466,7 +498,8 @@ spec:
                 const answer = await post(client, body);
                 answers.push(answer);
                 const kind = (manifests[i] as BigManifest).kind.slice(0, 1);
-                const outcome = answer.status !== 200 ? `HTTP ${answer.status}` : answer.allowed === true ? 'allowed' : `denied (${denialReason(answer.message)})`;
+                const outcome =
+                  answer.status !== 200 ? `HTTP ${answer.status}` : answer.allowed === true ? 'allowed' : `denied (${denialReason(answer.message)})`;
                 let map = byKind.get(kind);
                 if (map === undefined) byKind.set(kind, (map = new Map()));
                 bump(map, outcome);
@@ -481,7 +514,12 @@ spec:
         await client.close();
       }
       return {
-        lines: [pushed, `${rounds} rounds of 24 reviews`, ...describeAnswers(answers, errors), ...[...byKind].sort().map(([kind, map]) => `manifests ${kind}: ${counts(map)}`)],
+        lines: [
+          pushed,
+          `${rounds} rounds of 24 reviews`,
+          ...describeAnswers(answers, errors),
+          ...[...byKind].sort().map(([kind, map]) => `manifests ${kind}: ${counts(map)}`),
+        ],
         slowestReview: Math.max(0, ...answers.map((answer) => answer.latencyMs)),
         unanswered: errorTotal(errors),
       };
@@ -497,7 +535,9 @@ spec:
 // 3. 40 stalled 8 MiB request bodies
 
 /** A large review the API server could send (a Pod with 200 KB of annotations), for a look at what stalled bodies do to it. */
-const largeLegitBody = JSON.stringify(admissionReview(kubeObject('Pod', [{ name: 'model', reference: PINNED }], { annotations: { 'example.com/notes': 'n'.repeat(200_000) } })));
+const largeLegitBody = JSON.stringify(
+  admissionReview(kubeObject('Pod', [{ name: 'model', reference: PINNED }], { annotations: { 'example.com/notes': 'n'.repeat(200_000) } })),
+);
 
 const attack3: Attack = {
   id: 3,
@@ -512,7 +552,9 @@ const attack3: Attack = {
       count: 40,
       opening: 40,
       afterHandshake: (socket) => {
-        socket.write('POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 8388608\r\n\r\n{"apiVersion":"admission.k8s.io/v1","kind":"Adm');
+        socket.write(
+          'POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 8388608\r\n\r\n{"apiVersion":"admission.k8s.io/v1","kind":"Adm',
+        );
       },
     });
     // Meanwhile, one large legitimate review a second (informational, not a target).
@@ -603,7 +645,9 @@ spec:
   requireDigest: true
   artifact: {${ARTIFACT_RULES}}
 `,
-    config: config(`  limits: {maxReferencesPerObject: ${VOLUMES}}\n  registries:\n${slow.hosts.map((host) => `    - {host: "${host}", insecure: true}\n`).join('')}`),
+    config: config(
+      `  limits: {maxReferencesPerObject: ${VOLUMES}}\n  registries:\n${slow.hosts.map((host) => `    - {host: "${host}", insecure: true}\n`).join('')}`,
+    ),
     async run({ server, until }) {
       slow.reset();
       const client = new Client(server.origin, { connect: { ca, servername: 'localhost' }, headersTimeout: 30_000, bodyTimeout: 30_000 });
@@ -631,7 +675,12 @@ spec:
       } finally {
         await client.close();
       }
-      const firstLine = answers.find((answer) => answer.allowed === false)?.message?.split('\n').slice(0, 3).join(' | ').slice(0, 240);
+      const firstLine = answers
+        .find((answer) => answer.allowed === false)
+        ?.message?.split('\n')
+        .slice(0, 3)
+        .join(' | ')
+        .slice(0, 240);
       return {
         lines: [
           `${answers.length} reviews of ${VOLUMES} volumes (${counts(outcomes)}${errors.size > 0 ? `; unanswered: ${counts(errors)}` : ''}), each answered in: ${answers.map((answer) => ms(answer.latencyMs)).join(', ')}`,
@@ -705,14 +754,7 @@ console.log(
   `modelgate abuse benchmark: ${SECONDS} s per attack, a fresh \`modelgate serve\` (node ${PRODUCTION_NODE_FLAGS.join(' ')}) per attack, ordinary review every ${ORDINARY_INTERVAL_MS} ms; Node ${process.version}; files in ${dir}${Object.keys(SERVER_ENV).length > 0 ? `; server environment: ${JSON.stringify(SERVER_ENV)}` : ''}`,
 );
 const outcomes: Outcome[] = [];
-const plan: (() => Promise<Attack>)[] = [
-  async () => attack1,
-  attack2,
-  async () => attack3,
-  async () => attack4,
-  attack5,
-  async () => attack6,
-];
+const plan: (() => Promise<Attack>)[] = [async () => attack1, attack2, async () => attack3, async () => attack4, attack5, async () => attack6];
 for (const [index, make] of plan.entries()) {
   if (!selected(index + 1)) continue;
   const attack = await make();

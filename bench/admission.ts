@@ -27,7 +27,15 @@ const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? '3');
 let failed = false;
 console.log(`modelgate admission benchmark: ${ROUNDS} alternating rounds of ${seconds} s per server, fixed load ${RATE} req/s, Node ${process.version}`);
 for (const [name, body] of Object.entries(bodies)) {
-  const comparison = await compare({ baseline: () => startAllowAll(certs.dir, ca), gate: () => startModelgate(certs.dir, ca), ca, body, seconds, rounds: ROUNDS, rate: RATE });
+  const comparison = await compare({
+    baseline: () => startAllowAll(certs.dir, ca),
+    gate: () => startModelgate(certs.dir, ca),
+    ca,
+    body,
+    seconds,
+    rounds: ROUNDS,
+    rate: RATE,
+  });
   const ok = meetsTargets(comparison);
   failed ||= !ok;
   console.log(`\n${name}`);

@@ -43,7 +43,10 @@ spec:
 );
 // What bin/modelgate.js does, with the sources instead of dist/.
 const fromSources = join(work, 'modelgate-sources.mjs');
-writeFileSync(fromSources, `const { main } = await import(${JSON.stringify(new URL('../src/cli/main.ts', import.meta.url).href)});\nprocess.exitCode = await main(process.argv.slice(2));\n`);
+writeFileSync(
+  fromSources,
+  `const { main } = await import(${JSON.stringify(new URL('../src/cli/main.ts', import.meta.url).href)});\nprocess.exitCode = await main(process.argv.slice(2));\n`,
+);
 
 interface Case {
   readonly name: string;
@@ -93,7 +96,8 @@ const median = (values: readonly number[]): number => {
 };
 
 if (!built) console.log('dist/ is not built (npm run build): measuring the sources only\n');
-else if (newest(join(ROOT, 'src')) > newest(join(ROOT, 'dist', 'src'))) console.log('warning: src/ changed after the last build; run npm run build for current dist/ figures\n');
+else if (newest(join(ROOT, 'src')) > newest(join(ROOT, 'dist', 'src')))
+  console.log('warning: src/ changed after the last build; run npm run build for current dist/ figures\n');
 
 for (let round = 0; round < WARMUP; round++) for (const entry of cases) once(entry);
 const times = new Map<Case, number[]>(cases.map((entry) => [entry, []]));
@@ -104,10 +108,22 @@ const rows = cases.map((entry) => {
   const samples = times.get(entry) ?? [];
   const value = median(samples);
   const over = value - floor;
-  return [entry.name, `${value.toFixed(0)} ms`, `${Math.min(...samples).toFixed(0)} ms`, entry.judged ? `+${over.toFixed(0)} ms` : '-', entry.judged ? (over <= TARGET_MS ? 'OK' : 'MISSED') : '-'];
+  return [
+    entry.name,
+    `${value.toFixed(0)} ms`,
+    `${Math.min(...samples).toFixed(0)} ms`,
+    entry.judged ? `+${over.toFixed(0)} ms` : '-',
+    entry.judged ? (over <= TARGET_MS ? 'OK' : 'MISSED') : '-',
+  ];
 });
 const headers = ['CASE', 'MEDIAN', 'MIN', 'OVER node -e 0', `TARGET (<= +${TARGET_MS} ms)`];
 const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)));
-for (const row of [headers, ...rows]) console.log(row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('   ').trimEnd());
+for (const row of [headers, ...rows])
+  console.log(
+    row
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join('   ')
+      .trimEnd(),
+  );
 console.log(`\n${RUNS} runs of each case, interleaved, after ${WARMUP} warm-up rounds; Node ${process.version}, ${process.platform}/${process.arch}`);
 process.exitCode = rows.some((row) => row[4] === 'MISSED') ? 1 : 0;

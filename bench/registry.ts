@@ -63,7 +63,8 @@ for (let i = 0; i < DIGESTS; i++) {
   digests.push(manifest.digest);
 }
 console.log(`${((performance.now() - started) / 1000).toFixed(1)} s`);
-const reviewFor = (digest: string) => parseAdmissionReview(admissionReview(kubeObject('Pod', [{ name: 'model', reference: `${registry.host}/models/llama@${digest}` }])));
+const reviewFor = (digest: string) =>
+  parseAdmissionReview(admissionReview(kubeObject('Pod', [{ name: 'model', reference: `${registry.host}/models/llama@${digest}` }])));
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 const results: string[] = [];
 let failed = false;
@@ -93,7 +94,9 @@ const report = (line: string, ok: boolean): void => {
   const median = percentile(latencies, 50);
   const maxRequests = Math.max(...requests);
   console.log(`\ncold admission, manifest-only policy (${COLD} distinct digests, in-process engine):`);
-  console.log(`  median ${median.toFixed(2)} ms  p99 ${percentile(latencies, 99).toFixed(2)} ms  HTTP requests per admission: max ${maxRequests}, mean ${(requests.reduce((a, b) => a + b, 0) / requests.length).toFixed(2)}`);
+  console.log(
+    `  median ${median.toFixed(2)} ms  p99 ${percentile(latencies, 99).toFixed(2)} ms  HTTP requests per admission: max ${maxRequests}, mean ${(requests.reduce((a, b) => a + b, 0) / requests.length).toFixed(2)}`,
+  );
   report(`cold median ${median.toFixed(2)} ms (≤ 15 ms), ≤ ${maxRequests} requests (≤ 3)`, median <= 15 && maxRequests <= 3);
   await client.close();
 }
@@ -132,7 +135,10 @@ const report = (line: string, ok: boolean): void => {
   });
   console.log(`\nwarm admission through HTTPS (cached facts), alternating rounds of ${SECONDS} s:`);
   for (const line of describeComparison(comparison, 500)) console.log(line);
-  report(`warm ratio ${(comparison.ratio * 100).toFixed(1)}% (≥ 80%, CPU-cost ratio ${(comparison.cpuRatio * 100).toFixed(1)}%), p99 ${comparison.gateLatency.p99.toFixed(2)} ms (≤ 5 ms)`, meetsTargets(comparison));
+  report(
+    `warm ratio ${(comparison.ratio * 100).toFixed(1)}% (≥ 80%, CPU-cost ratio ${(comparison.cpuRatio * 100).toFixed(1)}%), p99 ${comparison.gateLatency.p99.toFixed(2)} ms (≤ 5 ms)`,
+    meetsTargets(comparison),
+  );
 }
 
 // 4. Memory over many distinct digests, in a process of its own.
@@ -143,8 +149,27 @@ const report = (line: string, ok: boolean): void => {
   await writeFile(digestsFile, digests.join('\n'));
   // Not spawnSync: this process must keep reading the registry's log pipe meanwhile.
   // The same V8 flag as the container image (Dockerfile NODE_OPTIONS).
-  const child = await run(process.execPath, [...PRODUCTION_NODE_FLAGS, '--expose-gc', join(PACKAGE_ROOT, 'bench', 'lib', 'memory-child.js'), policyFile, digestsFile, registry.host, String(ADMISSIONS)], { encoding: 'utf8', maxBuffer: 1 << 20 });
-  const result = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as { rssMb: number; rssBeforeMb: number; heapUsedMb: number; seconds: number; cacheEntries: number; requests: number };
+  const child = await run(
+    process.execPath,
+    [
+      ...PRODUCTION_NODE_FLAGS,
+      '--expose-gc',
+      join(PACKAGE_ROOT, 'bench', 'lib', 'memory-child.js'),
+      policyFile,
+      digestsFile,
+      registry.host,
+      String(ADMISSIONS),
+    ],
+    { encoding: 'utf8', maxBuffer: 1 << 20 },
+  );
+  const result = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as {
+    rssMb: number;
+    rssBeforeMb: number;
+    heapUsedMb: number;
+    seconds: number;
+    cacheEntries: number;
+    requests: number;
+  };
   console.log(
     `\n${ADMISSIONS} admissions over ${DIGESTS} distinct digests in ${result.seconds.toFixed(1)} s (${(ADMISSIONS / result.seconds).toFixed(0)}/s): RSS ${result.rssMb.toFixed(0)} MB (at start ${result.rssBeforeMb.toFixed(0)} MB, heap ${result.heapUsedMb.toFixed(0)} MB), cache ${result.cacheEntries} entries, ${result.requests} registry requests`,
   );
@@ -155,4 +180,3 @@ await closePushAgents();
 await registry.stop();
 console.log(`\nsummary:\n${results.join('\n')}`);
 process.exitCode = failed ? 1 : 0;
-

@@ -23,7 +23,14 @@ import { EMPTY_CONFIG, blob, ociManifest } from '../test/support/artifacts.ts';
 import { startDistribution } from '../test/support/distribution.ts';
 import { closePushAgents, pushManifest } from '../test/support/push.ts';
 import { hasGo, startReferrersRegistry } from '../test/support/referrers-registry.ts';
-import { BUNDLE_TYPE, SIMPLE_SIGNING, bundleSignature, cosignStatement, legacySignature, simpleSigningPayload } from '../test/unit/signature/fixtures/cosign.ts';
+import {
+  BUNDLE_TYPE,
+  SIMPLE_SIGNING,
+  bundleSignature,
+  cosignStatement,
+  legacySignature,
+  simpleSigningPayload,
+} from '../test/unit/signature/fixtures/cosign.ts';
 import type { Signer } from '../test/unit/signature/fixtures/cosign.ts';
 import { modelFile, modelPack } from '../test/unit/helpers/models.ts';
 import { admissionReview, kubeObject } from '../test/unit/helpers/objects.ts';
@@ -94,11 +101,17 @@ async function run(label: string, host: string, url: string, sign: (digest: stri
   const median = percentile(latencies, 50);
   const maxRequests = Math.max(...requests);
   console.log(`\n${label} (${latencies.length} cold admissions, in-process engine):`);
-  console.log(`  cold: median ${median.toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms, HTTP requests per admission max ${maxRequests}, mean ${(requests.reduce((a, b) => a + b, 0) / requests.length).toFixed(2)}`);
-  console.log(`  warm: median ${(percentile(warm, 50) * 1000).toFixed(0)} µs, p99 ${(percentile(warm, 99) * 1000).toFixed(0)} µs, ${warmRequests} HTTP requests`);
+  console.log(
+    `  cold: median ${median.toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms, HTTP requests per admission max ${maxRequests}, mean ${(requests.reduce((a, b) => a + b, 0) / requests.length).toFixed(2)}`,
+  );
+  console.log(
+    `  warm: median ${(percentile(warm, 50) * 1000).toFixed(0)} µs, p99 ${(percentile(warm, 99) * 1000).toFixed(0)} µs, ${warmRequests} HTTP requests`,
+  );
   const ok = median <= 25 && maxRequests <= 5 && warmRequests === 0;
   failed ||= !ok;
-  results.push(`  ${label}: cold median ${median.toFixed(2)} ms (≤ 25 ms), ≤ ${maxRequests} requests (≤ 5), warm ${warmRequests} requests   ${ok ? 'OK' : 'MISSED'}`);
+  results.push(
+    `  ${label}: cold median ${median.toFixed(2)} ms (≤ 25 ms), ≤ ${maxRequests} requests (≤ 5), warm ${warmRequests} requests   ${ok ? 'OK' : 'MISSED'}`,
+  );
   await client.close();
 }
 
@@ -106,7 +119,10 @@ const dir = await mkdtemp(join(tmpdir(), 'modelgate-bench-signatures-'));
 const distribution = await startDistribution({ dir });
 await run('cosign v2 legacy .sig tag, docker-registry (no referrers API)', distribution.host, distribution.url, async (digest) => {
   const layer = legacySignature(signer, simpleSigningPayload(`${distribution.host}/models/llama`, digest));
-  const signature = ociManifest({ config: blob('{"architecture":"","os":""}', 'application/vnd.oci.image.config.v1+json'), layers: [blob(layer.payload, SIMPLE_SIGNING, layer.annotations)] });
+  const signature = ociManifest({
+    config: blob('{"architecture":"","os":""}', 'application/vnd.oci.image.config.v1+json'),
+    layers: [blob(layer.payload, SIMPLE_SIGNING, layer.annotations)],
+  });
   await pushManifest({ url: distribution.url }, 'models/llama', signature, `${digest.replace(':', '-')}.sig`);
 });
 await distribution.stop();

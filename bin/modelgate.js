@@ -5,7 +5,9 @@ import { existsSync } from 'node:fs';
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
   // One line instead of a stack trace from a dependency that needs a newer Node.
-  process.stderr.write(`modelgate: Node.js 24 or newer is needed, this is ${process.version}; install Node.js 24 LTS (in a checkout, npm start and npm test fetch it themselves)\n`);
+  process.stderr.write(
+    `modelgate: Node.js 24 or newer is needed, this is ${process.version}; install Node.js 24 LTS (in a checkout, npm start and npm test fetch it themselves)\n`,
+  );
   process.exit(2);
 }
 

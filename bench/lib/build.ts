@@ -29,6 +29,9 @@ export function staleSource(): string | undefined {
 export function ensureBuilt(): string | undefined {
   const stale = staleSource();
   if (stale === undefined) return undefined;
-  execFileSync(process.execPath, [join(PACKAGE_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(PACKAGE_ROOT, 'tsconfig.build.json')], { cwd: PACKAGE_ROOT, stdio: 'inherit' });
+  execFileSync(process.execPath, [join(PACKAGE_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(PACKAGE_ROOT, 'tsconfig.build.json')], {
+    cwd: PACKAGE_ROOT,
+    stdio: 'inherit',
+  });
   return stale;
 }

@@ -56,7 +56,8 @@ export async function throughput(target: Target, seconds: number, connections = 
   return { requests, seconds: elapsed, perSecond: requests / elapsed, errors };
 }
 
-const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+const percentile = (sorted: readonly number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 
 /** Sends `rate` requests per second for `seconds`, on schedule whatever the answers' pace, and measures each. */
 export async function latencyAtRate(target: Target, rate: number, seconds: number, connections = 32): Promise<Latency> {

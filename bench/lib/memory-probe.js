@@ -32,7 +32,10 @@ const timer = setInterval(() => {
   const usage = process.memoryUsage();
   const spaces = {};
   for (const space of getHeapSpaceStatistics()) if (space.space_size > 0) spaces[space.space_name.replace(/_space$/, '')] = mib(space.space_size);
-  appendFileSync(file, `${JSON.stringify({ t: Math.round(at), lag, gcMs: Math.round(gcMs), gcMax: Math.round(gcMax), majorGcs, rss: mib(usage.rss), heapTotal: mib(usage.heapTotal), heapUsed: mib(usage.heapUsed), external: mib(usage.external), arrayBuffers: mib(usage.arrayBuffers), spaces })}\n`);
+  appendFileSync(
+    file,
+    `${JSON.stringify({ t: Math.round(at), lag, gcMs: Math.round(gcMs), gcMax: Math.round(gcMax), majorGcs, rss: mib(usage.rss), heapTotal: mib(usage.heapTotal), heapUsed: mib(usage.heapUsed), external: mib(usage.external), arrayBuffers: mib(usage.arrayBuffers), spaces })}\n`,
+  );
   gcMs = 0;
   gcMax = 0;
   majorGcs = 0;

@@ -49,7 +49,8 @@ export interface OrdinaryClient {
 /** Milliseconds since the epoch, with performance.now()'s resolution: one clock for every thread. */
 export const now = (): number => performance.timeOrigin + performance.now();
 
-export const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+export const percentile = (sorted: readonly number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 
 /**
  * Starts sending `body(uid)` to `${origin}/validate`; an answer is right when

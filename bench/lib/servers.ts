@@ -70,12 +70,28 @@ function stopper(child: ChildProcess): () => Promise<void> {
 const PACKAGE = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { config: { nodeFlags: string; mallocEnv: string } };
 /** The production node flags and malloc settings (package.json "config", the Dockerfile's ENV). */
 export const PRODUCTION_NODE_FLAGS: readonly string[] = PACKAGE.config.nodeFlags.split(' ');
-export const PRODUCTION_ENV: Readonly<Record<string, string>> = Object.fromEntries(PACKAGE.config.mallocEnv.split(' ').map((pair) => pair.split('=') as [string, string]));
+export const PRODUCTION_ENV: Readonly<Record<string, string>> = Object.fromEntries(
+  PACKAGE.config.mallocEnv.split(' ').map((pair) => pair.split('=') as [string, string]),
+);
 
 /** Node's arguments for `modelgate serve` on a loopback port. */
 function serveArguments(port: number, certDir: string, extraArgs: readonly string[]): string[] {
   const policy = extraArgs.includes('--policy') ? [] : ['--policy', BUNDLED_POLICY];
-  return [...PRODUCTION_NODE_FLAGS, join(PACKAGE_ROOT, 'bin', 'modelgate.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--tls-cert', join(certDir, 'tls.crt'), '--tls-key', join(certDir, 'tls.key'), ...policy, ...extraArgs];
+  return [
+    ...PRODUCTION_NODE_FLAGS,
+    join(PACKAGE_ROOT, 'bin', 'modelgate.js'),
+    'serve',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--tls-cert',
+    join(certDir, 'tls.crt'),
+    '--tls-key',
+    join(certDir, 'tls.key'),
+    ...policy,
+    ...extraArgs,
+  ];
 }
 
 /** The modelgate child process itself, for benchmarks that watch it (memory, death). */
@@ -106,7 +122,10 @@ export async function spawnModelgate(
     process.execPath,
     serveArguments(port, certDir, extraArgs),
     // Logs go to /dev/null: writing them is part of the measured cost, keeping them is not.
-    { stdio: ['ignore', options.stdout ?? 'ignore', 'inherit'], env: { ...process.env, ...PRODUCTION_ENV, MODELGATE_POLICY: '', MODELGATE_CONFIG: '', ...extraEnv } },
+    {
+      stdio: ['ignore', options.stdout ?? 'ignore', 'inherit'],
+      env: { ...process.env, ...PRODUCTION_ENV, MODELGATE_POLICY: '', MODELGATE_CONFIG: '', ...extraEnv },
+    },
   );
   const origin = `https://127.0.0.1:${port}`;
   const ended = (): boolean => child.exitCode !== null || child.signalCode !== null;
@@ -136,7 +155,12 @@ export async function spawnModelgate(
   };
 }
 
-export async function startModelgate(certDir: string, ca: string, extraArgs: readonly string[] = [], extraEnv: Readonly<Record<string, string>> = {}): Promise<ServerProcess> {
+export async function startModelgate(
+  certDir: string,
+  ca: string,
+  extraArgs: readonly string[] = [],
+  extraEnv: Readonly<Record<string, string>> = {},
+): Promise<ServerProcess> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
@@ -151,7 +175,9 @@ export async function startModelgate(certDir: string, ca: string, extraArgs: rea
 
 export async function startAllowAll(certDir: string, ca: string): Promise<ServerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bench', 'lib', 'allow-all.ts'), String(port), certDir], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bench', 'lib', 'allow-all.ts'), String(port), certDir], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const origin = `https://127.0.0.1:${port}`;
   await waitReady(origin, ca, child);
   return { origin, stop: stopper(child), cpuMicros: cpuOf(child) };

@@ -62,7 +62,9 @@ export async function startSlowRegistries(count: number, delayMs: number): Promi
           res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}');
           return;
         }
-        res.writeHead(200, { 'content-type': manifest.mediaType, 'content-length': manifest.bytes.length, 'docker-content-digest': match?.[1] as string }).end(manifest.bytes);
+        res
+          .writeHead(200, { 'content-type': manifest.mediaType, 'content-length': manifest.bytes.length, 'docker-content-digest': match?.[1] as string })
+          .end(manifest.bytes);
       }, delayMs);
       // Answered, or modelgate gave up (its deadline) and closed the connection: no longer in flight.
       res.once('close', () => {

@@ -53,7 +53,14 @@ function patchSites(patch: unknown, path: string, podSpec: Record<string, unknow
     if (Buffer.byteLength(patch) > MAX_PATCH_BYTES) throw new Error('too large');
     parsed = parse(patch, { maxAliasCount: 10, uniqueKeys: true });
   } catch {
-    into.push({ kind: 'volume', volume: '(podSpecPatch)', path, reference: undefined, problem: 'the podSpecPatch cannot be read as YAML or JSON (or is over 64 KiB), so the image volumes it may add cannot be judged', podSpec });
+    into.push({
+      kind: 'volume',
+      volume: '(podSpecPatch)',
+      path,
+      reference: undefined,
+      problem: 'the podSpecPatch cannot be read as YAML or JSON (or is over 64 KiB), so the image volumes it may add cannot be judged',
+      podSpec,
+    });
     return;
   }
   if (isPlainObject(parsed)) volumeSites(parsed['volumes'], `${path}: volumes`, podSpec, into);
@@ -72,7 +79,8 @@ function sourceSites(object: unknown, source: PodSource, into: ModelReferenceSit
         into.push({ kind: 'storageUri', volume: pattern.source, path: uri.path, reference: uri.value.slice(scheme[0].length), podSpec });
       }
     }
-    for (const pattern of source.podSpecPatches) for (const patch of walkPath(podSpec, pattern, holder.path)) patchSites(patch.value, patch.path, podSpec, into);
+    for (const pattern of source.podSpecPatches)
+      for (const patch of walkPath(podSpec, pattern, holder.path)) patchSites(patch.value, patch.path, podSpec, into);
   }
 }
 

@@ -57,7 +57,8 @@ export function handleAdmission(request: AdmissionRequest, engine: Engine): Admi
   const context = { engine, namespace, deadline: Date.now() + engine.policySet.config.timeouts.totalMs };
   // Each reference with its pod's pull secrets in reach (pods of one object may pull with different ones).
   const withPod = engine.withPod;
-  const verdicts = withPod === undefined ? evaluateReferences(sites, context) : evaluateReferences(sites, context, (site, work) => withPod(namespace, site.podSpec, work));
+  const verdicts =
+    withPod === undefined ? evaluateReferences(sites, context) : evaluateReferences(sites, context, (site, work) => withPod(namespace, site.podSpec, work));
   if (verdicts instanceof Promise) return verdicts.then((list) => ({ decision: decide(object, list), object, skipped: undefined }));
   return { decision: decide(object, verdicts), object, skipped: undefined };
 }

@@ -99,7 +99,13 @@ const ARGO = (at: string): SourceSpec => ({
   volumes: ['volumes', 'templates[].volumes', 'templateDefaults.volumes', 'templates[].steps[][].inline.volumes', 'templates[].dag.tasks[].inline.volumes'],
   podSpecPatches: ['podSpecPatch', 'templates[].podSpecPatch', 'templateDefaults.podSpecPatch'],
 });
-const kubeflowV1 = (kind: string, replicas: string): KindSpec => ({ group: 'kubeflow.org', kind, resource: `${kind.toLowerCase()}s`, versions: ['v1'], sources: [`spec.${replicas}.*.template.spec`] });
+const kubeflowV1 = (kind: string, replicas: string): KindSpec => ({
+  group: 'kubeflow.org',
+  kind,
+  resource: `${kind.toLowerCase()}s`,
+  versions: ['v1'],
+  sources: [`spec.${replicas}.*.template.spec`],
+});
 
 const AI_WORKLOADS: readonly WorkloadKind[] = kinds('ai-workload', [
   // sigs.k8s.io/lws v0.9.0, api/leaderworkerset/v1
@@ -126,12 +132,31 @@ const AI_WORKLOADS: readonly WorkloadKind[] = kinds('ai-workload', [
     ],
   },
   { group: 'serving.kserve.io', kind: 'ServingRuntime', resource: 'servingruntimes', versions: ['v1alpha1'], sources: ['spec', 'spec.workerSpec'] },
-  { group: 'serving.kserve.io', kind: 'ClusterServingRuntime', resource: 'clusterservingruntimes', versions: ['v1alpha1'], namespaced: false, sources: ['spec', 'spec.workerSpec'] },
+  {
+    group: 'serving.kserve.io',
+    kind: 'ClusterServingRuntime',
+    resource: 'clusterservingruntimes',
+    versions: ['v1alpha1'],
+    namespaced: false,
+    sources: ['spec', 'spec.workerSpec'],
+  },
   // github.com/ray-project/kuberay/ray-operator v1.6.2, apis/ray/v1 (v1alpha1 still served)
   { group: 'ray.io', kind: 'RayCluster', resource: 'rayclusters', versions: ['v1', 'v1alpha1'], sources: RAY_CLUSTER('spec') },
-  { group: 'ray.io', kind: 'RayJob', resource: 'rayjobs', versions: ['v1', 'v1alpha1'], sources: [...RAY_CLUSTER('spec.rayClusterSpec'), 'spec.submitterPodTemplate.spec'] },
+  {
+    group: 'ray.io',
+    kind: 'RayJob',
+    resource: 'rayjobs',
+    versions: ['v1', 'v1alpha1'],
+    sources: [...RAY_CLUSTER('spec.rayClusterSpec'), 'spec.submitterPodTemplate.spec'],
+  },
   { group: 'ray.io', kind: 'RayService', resource: 'rayservices', versions: ['v1', 'v1alpha1'], sources: RAY_CLUSTER('spec.rayClusterConfig') },
-  { group: 'ray.io', kind: 'RayCronJob', resource: 'raycronjobs', versions: ['v1'], sources: [...RAY_CLUSTER('spec.jobTemplate.rayClusterSpec'), 'spec.jobTemplate.submitterPodTemplate.spec'] },
+  {
+    group: 'ray.io',
+    kind: 'RayCronJob',
+    resource: 'raycronjobs',
+    versions: ['v1'],
+    sources: [...RAY_CLUSTER('spec.jobTemplate.rayClusterSpec'), 'spec.jobTemplate.submitterPodTemplate.spec'],
+  },
   // github.com/kubeflow/trainer/v2 v2.3.0: runtimes embed a JobSet; a TrainJob patches pods
   // (runtimePatches since v2.2, podTemplateOverrides in v2.1, podSpecOverrides in v2.0).
   {
@@ -141,8 +166,21 @@ const AI_WORKLOADS: readonly WorkloadKind[] = kinds('ai-workload', [
     versions: ['v1alpha1'],
     sources: [`spec.runtimePatches[].trainingRuntimeSpec.template.spec.${JOBSET_PODS}`, 'spec.podTemplateOverrides[].spec', 'spec.podSpecOverrides[]'],
   },
-  { group: 'trainer.kubeflow.org', kind: 'TrainingRuntime', resource: 'trainingruntimes', versions: ['v1alpha1'], sources: [`spec.template.spec.${JOBSET_PODS}`] },
-  { group: 'trainer.kubeflow.org', kind: 'ClusterTrainingRuntime', resource: 'clustertrainingruntimes', versions: ['v1alpha1'], namespaced: false, sources: [`spec.template.spec.${JOBSET_PODS}`] },
+  {
+    group: 'trainer.kubeflow.org',
+    kind: 'TrainingRuntime',
+    resource: 'trainingruntimes',
+    versions: ['v1alpha1'],
+    sources: [`spec.template.spec.${JOBSET_PODS}`],
+  },
+  {
+    group: 'trainer.kubeflow.org',
+    kind: 'ClusterTrainingRuntime',
+    resource: 'clustertrainingruntimes',
+    versions: ['v1alpha1'],
+    namespaced: false,
+    sources: [`spec.template.spec.${JOBSET_PODS}`],
+  },
   // github.com/kubeflow/training-operator v1.9.4 (kubeflow.org/v1) and mpi-operator v0.8.0 (MPIJob v2beta1)
   kubeflowV1('PyTorchJob', 'pytorchReplicaSpecs'),
   kubeflowV1('TFJob', 'tfReplicaSpecs'),
@@ -153,7 +191,14 @@ const AI_WORKLOADS: readonly WorkloadKind[] = kinds('ai-workload', [
   // github.com/argoproj/argo-workflows/v3 v3.7.18, pkg/apis/workflow/v1alpha1
   { group: 'argoproj.io', kind: 'Workflow', resource: 'workflows', versions: ['v1alpha1'], sources: [ARGO('spec')] },
   { group: 'argoproj.io', kind: 'WorkflowTemplate', resource: 'workflowtemplates', versions: ['v1alpha1'], sources: [ARGO('spec')] },
-  { group: 'argoproj.io', kind: 'ClusterWorkflowTemplate', resource: 'clusterworkflowtemplates', versions: ['v1alpha1'], namespaced: false, sources: [ARGO('spec')] },
+  {
+    group: 'argoproj.io',
+    kind: 'ClusterWorkflowTemplate',
+    resource: 'clusterworkflowtemplates',
+    versions: ['v1alpha1'],
+    namespaced: false,
+    sources: [ARGO('spec')],
+  },
   { group: 'argoproj.io', kind: 'CronWorkflow', resource: 'cronworkflows', versions: ['v1alpha1'], sources: [ARGO('spec.workflowSpec')] },
 ]);
 

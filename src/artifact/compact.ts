@@ -90,7 +90,14 @@ function compactConfigs(configs: ArtifactFacts['configs']): ArtifactFacts['confi
     out.set(
       detach(digest),
       config.ok
-        ? { ok: true, config: { format: config.config.format === undefined ? undefined : values.get(config.config.format), licenses: config.config.licenses.map((license) => values.get(license)), name: config.config.name === undefined ? undefined : detach(config.config.name) } }
+        ? {
+            ok: true,
+            config: {
+              format: config.config.format === undefined ? undefined : values.get(config.config.format),
+              licenses: config.config.licenses.map((license) => values.get(license)),
+              name: config.config.name === undefined ? undefined : detach(config.config.name),
+            },
+          }
         : { ok: false, reason: detach(config.reason) },
     );
   }
@@ -128,6 +135,10 @@ export function estimateHeapBytes(facts: ArtifactFacts): number {
   let bytes = 256;
   for (const manifest of facts.manifests) bytes += manifestBytes(manifest);
   if (facts.root.kind === 'index') bytes += OBJECT + 6 * WORD + stringBytes(facts.root.digest);
-  for (const [digest, config] of facts.configs) bytes += 64 + stringBytes(digest) + (config.ok ? 128 + config.config.licenses.reduce((sum, license) => sum + stringBytes(license), 0) : stringBytes(config.reason));
+  for (const [digest, config] of facts.configs)
+    bytes +=
+      64 +
+      stringBytes(digest) +
+      (config.ok ? 128 + config.config.licenses.reduce((sum, license) => sum + stringBytes(license), 0) : stringBytes(config.reason));
   return bytes;
 }

@@ -81,7 +81,8 @@ function nameProblem(annotations: Readonly<Record<string, string>>): string | un
     const name = annotations[key];
     if (name === undefined) continue;
     if (Buffer.byteLength(name) > MAX_PATH_LENGTH) return `its ${key} is longer than ${MAX_PATH_LENGTH} bytes, more than a path can be`;
-    if (name.split('/').some((part) => Buffer.byteLength(part) > MAX_NAME_LENGTH)) return `its ${key} has a part longer than ${MAX_NAME_LENGTH} bytes, more than a file name can be`;
+    if (name.split('/').some((part) => Buffer.byteLength(part) > MAX_NAME_LENGTH))
+      return `its ${key} has a part longer than ${MAX_NAME_LENGTH} bytes, more than a file name can be`;
   }
   return undefined;
 }
@@ -93,11 +94,19 @@ export function parseManifest(fetched: FetchedManifest): ImageManifest | ImageIn
   const artifactType = typeof json['artifactType'] === 'string' ? json['artifactType'] : undefined;
   const annotations = stringMap(json['annotations']);
   const licenses = annotations[LICENSES_ANNOTATION];
-  if (licenses !== undefined && licenses.length > MAX_ANNOTATION_LENGTH) throw new MalformedManifestError(digest, `its ${LICENSES_ANNOTATION} annotation is longer than ${MAX_ANNOTATION_LENGTH} characters`);
+  if (licenses !== undefined && licenses.length > MAX_ANNOTATION_LENGTH)
+    throw new MalformedManifestError(digest, `its ${LICENSES_ANNOTATION} annotation is longer than ${MAX_ANNOTATION_LENGTH} characters`);
   if (isIndexMediaType(mediaType)) {
     const list = json['manifests'];
     if (!Array.isArray(list)) throw new MalformedManifestError(digest, 'the index has no manifests list');
-    return { kind: 'index', digest, mediaType, artifactType, annotations, manifests: list.map((item, index) => parseDescriptor(item, `manifests[${index}]`, digest)) };
+    return {
+      kind: 'index',
+      digest,
+      mediaType,
+      artifactType,
+      annotations,
+      manifests: list.map((item, index) => parseDescriptor(item, `manifests[${index}]`, digest)),
+    };
   }
   if (!isImageManifestMediaType(mediaType) && !('config' in json)) {
     throw new MalformedManifestError(digest, `media type ${mediaType} is neither an image manifest nor an index`);

@@ -48,7 +48,8 @@ export const PRESETS: ReadonlyMap<string, ArtifactPreset> = new Map([
       name: 'oci-image',
       artifactTypes: [],
       configTypes: ['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json'],
-      layerTypes: /^application\/vnd\.(?:oci\.image\.layer\.(?:nondistributable\.)?v1\.tar(?:\+gzip|\+zstd)?|docker\.image\.rootfs\.(?:foreign\.)?diff\.tar\.gzip)$/,
+      layerTypes:
+        /^application\/vnd\.(?:oci\.image\.layer\.(?:nondistributable\.)?v1\.tar(?:\+gzip|\+zstd)?|docker\.image\.rootfs\.(?:foreign\.)?diff\.tar\.gzip)$/,
       description: 'a container image',
     },
   ],

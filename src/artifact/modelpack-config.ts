@@ -67,7 +67,10 @@ export const MODELPACK_CONFIG_SCHEMA: Schema = {
             reasoning: { type: 'boolean' },
             toolUsage: { type: 'boolean' },
             reward: { type: 'boolean' },
-            languages: { type: 'array', items: { type: 'string', check: (value) => (/^[a-z]{2}$/.test(value) ? undefined : 'must be a two-letter ISO 639-1 code') } },
+            languages: {
+              type: 'array',
+              items: { type: 'string', check: (value) => (/^[a-z]{2}$/.test(value) ? undefined : 'must be a two-letter ISO 639-1 code') },
+            },
           },
         },
       },

@@ -90,7 +90,12 @@ function checkTypes(context: Context): void {
     const foreign = manifest.layers.findIndex((layer) => !preset.layerTypes.test(layer.mediaType));
     if (foreign === -1) return;
     const layer = manifest.layers[foreign] as Descriptor;
-    fail(context, 'types', `${describeLayer(layer, foreign)} is not a layer type of ${preset.description}`, `rebuild the artifact with ${preset.name} layer media types`);
+    fail(
+      context,
+      'types',
+      `${describeLayer(layer, foreign)} is not a layer type of ${preset.description}`,
+      `rebuild the artifact with ${preset.name} layer media types`,
+    );
     return;
   }
   fail(
@@ -106,7 +111,12 @@ function checkLayerMediaTypes(context: Context): void {
   if (rules.layerMediaTypes.length === 0) return;
   manifest.layers.forEach((layer, index) => {
     if (!matchesAny(rules.layerMediaTypes, layer.mediaType)) {
-      fail(context, 'layerMediaTypes', `${describeLayer(layer, index)} has a media type outside spec.artifact.layerMediaTypes`, 'repackage the layer with an allowed media type, or allow it in the policy');
+      fail(
+        context,
+        'layerMediaTypes',
+        `${describeLayer(layer, index)} has a media type outside spec.artifact.layerMediaTypes`,
+        'repackage the layer with an allowed media type, or allow it in the policy',
+      );
     }
   });
 }
@@ -131,17 +141,33 @@ function checkMountable(context: Context): void {
       return;
     }
     if (path === '') {
-      fail(context, 'mountable', `${describeLayer(layer, index)} is named so that it would be mounted over the volume itself`, 'name every layer with a file path inside the model directory');
+      fail(
+        context,
+        'mountable',
+        `${describeLayer(layer, index)} is named so that it would be mounted over the volume itself`,
+        'name every layer with a file path inside the model directory',
+      );
       return;
     }
     const earlier = mountedBy.get(path);
     if (earlier !== undefined) {
-      fail(context, 'mountable', `${describeLayer(layer, index)} is mounted at ${path}, like layer ${earlier + 1}: the later one hides the earlier`, 'give every layer its own file path');
+      fail(
+        context,
+        'mountable',
+        `${describeLayer(layer, index)} is mounted at ${path}, like layer ${earlier + 1}: the later one hides the earlier`,
+        'give every layer its own file path',
+      );
     } else {
       mountedBy.set(path, index);
     }
     if (isTarLayer(layer.mediaType)) {
-      fail(context, 'mountable', `${describeLayer(layer, index)} is a tar archive: CRI-O mounts it as one file and does not unpack it`, 'push model files as raw layers', advisoryMode(policy.mode));
+      fail(
+        context,
+        'mountable',
+        `${describeLayer(layer, index)} is a tar archive: CRI-O mounts it as one file and does not unpack it`,
+        'push model files as raw layers',
+        advisoryMode(policy.mode),
+      );
     }
   });
   // A file cannot also be a directory of other files: the container would fail to start.
@@ -149,7 +175,12 @@ function checkMountable(context: Context): void {
     for (let parent = path.lastIndexOf('/'); parent > 0; parent = path.lastIndexOf('/', parent - 1)) {
       const owner = mountedBy.get(path.slice(0, parent));
       if (owner !== undefined) {
-        fail(context, 'mountable', `layer ${index + 1} is mounted at ${path}, inside ${path.slice(0, parent)}, which layer ${owner + 1} mounts as a file`, 'give every layer its own file path');
+        fail(
+          context,
+          'mountable',
+          `layer ${index + 1} is mounted at ${path}, inside ${path.slice(0, parent)}, which layer ${owner + 1} mounts as a file`,
+          'give every layer its own file path',
+        );
         break;
       }
     }
@@ -211,18 +242,33 @@ function checkMaxSize(context: Context): void {
   if (rules.maxSize === undefined) return;
   const total = manifest.layers.reduce((sum, layer) => sum + layer.size, 0);
   if (total > rules.maxSize) {
-    fail(context, 'maxSize', `the layers add up to ${formatBytes(total)}, over the limit of ${formatBytes(rules.maxSize)}`, 'use a smaller model or quantisation, or raise spec.artifact.maxSize');
+    fail(
+      context,
+      'maxSize',
+      `the layers add up to ${formatBytes(total)}, over the limit of ${formatBytes(rules.maxSize)}`,
+      'use a smaller model or quantisation, or raise spec.artifact.maxSize',
+    );
   }
 }
 
 function needModelPackConfig(context: Context, rule: string): ModelPackConfig | undefined {
   const { manifest, config } = context;
   if (!isModelPackConfig(manifest.config.mediaType)) {
-    fail(context, rule, `the config is ${manifest.config.mediaType}, not a ModelPack config, so ${rule === 'formats' ? 'the model format' : 'the licence'} cannot be read`, 'package the model with a ModelPack config (modctl build)');
+    fail(
+      context,
+      rule,
+      `the config is ${manifest.config.mediaType}, not a ModelPack config, so ${rule === 'formats' ? 'the model format' : 'the licence'} cannot be read`,
+      'package the model with a ModelPack config (modctl build)',
+    );
     return undefined;
   }
   if (config === undefined || !config.ok) {
-    fail(context, rule, `the ModelPack config ${short(manifest.config.digest)} is not valid: ${config?.ok === false ? config.reason : 'it was not read'}`, 'rebuild the artifact with a config that follows the ModelPack config schema');
+    fail(
+      context,
+      rule,
+      `the ModelPack config ${short(manifest.config.digest)} is not valid: ${config?.ok === false ? config.reason : 'it was not read'}`,
+      'rebuild the artifact with a config that follows the ModelPack config schema',
+    );
     return undefined;
   }
   return config.config;
@@ -236,7 +282,12 @@ function checkFormats(context: Context): void {
   if (config.format === undefined) {
     fail(context, 'formats', 'the ModelPack config declares no config.format', `set config.format to one of ${rules.formats.join(', ')}`);
   } else if (!rules.formats.some((format) => format.toLowerCase() === config.format?.toLowerCase())) {
-    fail(context, 'formats', `the model format is ${config.format}, not one of ${rules.formats.join(', ')}`, 'convert the model to an allowed format, or allow it in spec.artifact.formats');
+    fail(
+      context,
+      'formats',
+      `the model format is ${config.format}, not one of ${rules.formats.join(', ')}`,
+      'convert the model to an allowed format, or allow it in spec.artifact.formats',
+    );
   }
 }
 
@@ -253,7 +304,12 @@ function checkLicenses(context: Context): void {
     expressions = fromAnnotation === undefined ? [] : [fromAnnotation];
   }
   if (expressions.length === 0) {
-    fail(context, 'licenses', 'the artifact declares no licence (ModelPack descriptor.licenses or the org.opencontainers.image.licenses annotation)', 'declare the model licence when packaging it');
+    fail(
+      context,
+      'licenses',
+      'the artifact declares no licence (ModelPack descriptor.licenses or the org.opencontainers.image.licenses annotation)',
+      'declare the model licence when packaging it',
+    );
     return;
   }
   const allowed = new Set(rules.licenses.map((license) => license.toLowerCase()));
@@ -265,11 +321,25 @@ function checkLicenses(context: Context): void {
       fail(context, 'licenses', (error as LicenseExpressionError).message, 'declare the licence as an SPDX expression');
       continue;
     }
-    if (!ok) fail(context, 'licenses', `the licence ${text} is not allowed (allowed: ${rules.licenses.join(', ')})`, 'use a model under an allowed licence, or allow it in spec.artifact.licenses');
+    if (!ok)
+      fail(
+        context,
+        'licenses',
+        `the licence ${text} is not allowed (allowed: ${rules.licenses.join(', ')})`,
+        'use a model under an allowed licence, or allow it in spec.artifact.licenses',
+      );
   }
 }
 
-const CHECKS: readonly ((context: Context) => void)[] = [checkTypes, checkLayerMediaTypes, checkMountable, checkDenyFiles, checkMaxSize, checkFormats, checkLicenses];
+const CHECKS: readonly ((context: Context) => void)[] = [
+  checkTypes,
+  checkLayerMediaTypes,
+  checkMountable,
+  checkDenyFiles,
+  checkMaxSize,
+  checkFormats,
+  checkLicenses,
+];
 
 /** Every artifact finding of one policy for one artifact (the first 10 per rule and manifest, then how many more). */
 export function checkArtifact(policy: ModelPolicy, rules: ArtifactRules, facts: ArtifactFacts): Finding[] {

@@ -65,9 +65,14 @@ export class RegistryArtifactSource implements ArtifactSource {
       release = await this.#reading.acquire('', { deadline });
     } catch (error) {
       if (!(error instanceof LimitWaitError)) throw error;
-      throw new RegistryError('TIMEOUT', { operation: 'manifest', registry: locator.registry, repository: locator.repository, reference: digest }, 'modelgate was too busy reading other artifacts to read this one before the deadline', {
-        retryable: false,
-      });
+      throw new RegistryError(
+        'TIMEOUT',
+        { operation: 'manifest', registry: locator.registry, repository: locator.repository, reference: digest },
+        'modelgate was too busy reading other artifacts to read this one before the deadline',
+        {
+          retryable: false,
+        },
+      );
     }
     try {
       return await this.#read(locator, digest, withConfigs, deadline);

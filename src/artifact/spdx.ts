@@ -6,9 +6,7 @@
  * or the licence alone is judged.
  */
 
-type Expression =
-  | { readonly kind: 'license'; readonly id: string }
-  | { readonly kind: 'and' | 'or'; readonly left: Expression; readonly right: Expression };
+type Expression = { readonly kind: 'license'; readonly id: string } | { readonly kind: 'and' | 'or'; readonly left: Expression; readonly right: Expression };
 
 export class LicenseExpressionError extends Error {
   constructor(message: string) {
@@ -18,7 +16,10 @@ export class LicenseExpressionError extends Error {
 }
 
 function tokenize(text: string): string[] {
-  return text.replace(/([()])/g, ' $1 ').split(/\s+/).filter((token) => token !== '');
+  return text
+    .replace(/([()])/g, ' $1 ')
+    .split(/\s+/)
+    .filter((token) => token !== '');
 }
 
 export function parseLicenseExpression(text: string): Expression {
@@ -33,7 +34,8 @@ export function parseLicenseExpression(text: string): Expression {
       if (tokens[position++] !== ')') throw new LicenseExpressionError(`licence expression ${JSON.stringify(text)} has an unclosed "("`);
       return inner;
     }
-    if (token === ')' || /^(AND|OR|WITH)$/i.test(token)) throw new LicenseExpressionError(`licence expression ${JSON.stringify(text)} has an unexpected ${JSON.stringify(token)}`);
+    if (token === ')' || /^(AND|OR|WITH)$/i.test(token))
+      throw new LicenseExpressionError(`licence expression ${JSON.stringify(text)} has an unexpected ${JSON.stringify(token)}`);
     if (peek()?.toUpperCase() === 'WITH') {
       position++;
       const exception = tokens[position++];
@@ -59,7 +61,8 @@ export function parseLicenseExpression(text: string): Expression {
     return left;
   };
   const result = or();
-  if (position !== tokens.length) throw new LicenseExpressionError(`licence expression ${JSON.stringify(text)} has trailing ${JSON.stringify(tokens[position])}`);
+  if (position !== tokens.length)
+    throw new LicenseExpressionError(`licence expression ${JSON.stringify(text)} has trailing ${JSON.stringify(tokens[position])}`);
   return result;
 }
 

@@ -193,9 +193,11 @@ const namespaceOf = (object: KubeObject): string | undefined => str((isPlainObje
 
 export async function runAudit(args: readonly string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parseFlags('audit', AUDIT.flags, args);
-  if (positionals.length > 0) throw new UsageError(`audit takes no arguments, got ${JSON.stringify(positionals.join(' '))} (objects come from the cluster; use -n NAMESPACE or -A)`);
+  if (positionals.length > 0)
+    throw new UsageError(`audit takes no arguments, got ${JSON.stringify(positionals.join(' '))} (objects come from the cluster; use -n NAMESPACE or -A)`);
   if (values.namespace !== undefined && values['all-namespaces'] === true) throw new UsageError('use either -n NAMESPACE or -A, not both');
-  if (values.namespace === '' || values['policy-namespace'] === '') throw new UsageError(`${values.namespace === '' ? '-n' : '--policy-namespace'} needs a namespace name`);
+  if (values.namespace === '' || values['policy-namespace'] === '')
+    throw new UsageError(`${values.namespace === '' ? '-n' : '--policy-namespace'} needs a namespace name`);
   const output = outputFormat(values.output, ['table', 'json']);
   const policyNamespace = values['policy-namespace'] ?? DEFAULT_POLICY_NAMESPACE;
   const allObjects = values['all-objects'] === true;
@@ -206,11 +208,19 @@ export async function runAudit(args: readonly string[], io: CommandIO): Promise<
   const unreviewed = values['include-system-namespaces'] === true ? [] : unreviewedNamespaces(policyNamespace);
   const skippedNamespaces = namespace === undefined ? unreviewed : unreviewed.filter((name) => name === namespace);
 
-  const source = choosePolicySource({ policy: values.policy, config: values.config, cluster: 'always', policyNamespace, namespacedPolicies: values['namespaced-policies'] === true });
+  const source = choosePolicySource({
+    policy: values.policy,
+    config: values.config,
+    cluster: 'always',
+    policyNamespace,
+    namespacedPolicies: values['namespaced-policies'] === true,
+  });
   const { policySet, info } = await loadPolicy(source, kubeConfig);
   if (output === 'table') io.stderr(policyLines(info));
 
-  const pullSecrets = policySet.config.credentials.pullSecrets ? new KubePullSecretReader(coreApi(kubeConfig), (message) => io.stderr(`modelgate: warning: ${message}\n`)) : undefined;
+  const pullSecrets = policySet.config.credentials.pullSecrets
+    ? new KubePullSecretReader(coreApi(kubeConfig), (message) => io.stderr(`modelgate: warning: ${message}\n`))
+    : undefined;
   const engine = await commandEngine(policySet, { offline: values.offline === true, ...(pullSecrets === undefined ? {} : { pullSecrets }) });
 
   try {
@@ -293,7 +303,13 @@ export function auditReport(
 
 export function summaryLine(report: AuditReport, allObjects: boolean): string {
   const folded = report.listed - report.objects;
-  const counts = [`${report.summary.deny} denied`, `${report.summary.warn} warned`, `${report.summary.audit} audited`, `${report.summary.allow} allowed`, `${report.summary.none} without image volumes`];
+  const counts = [
+    `${report.summary.deny} denied`,
+    `${report.summary.warn} warned`,
+    `${report.summary.audit} audited`,
+    `${report.summary.allow} allowed`,
+    `${report.summary.none} without image volumes`,
+  ];
   const foldNote = allObjects || folded === 0 ? '' : `, ${folded} more reported at their owner (--all-objects lists each)`;
   return `audited ${report.objects} object(s) in ${report.scope}${foldNote}: ${counts.join(', ')}`;
 }

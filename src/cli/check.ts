@@ -26,7 +26,13 @@ export interface CheckReport {
 export async function checkObjects(objects: readonly KubeObject[], engine: Engine): Promise<CheckReport> {
   const results = await evaluateObjects(objects, engine);
   const denials = results.flatMap((result) => (result.denial === undefined ? [] : [result.denial]));
-  return { allowed: denials.length === 0, policyRevision: engine.policySet.revision, objects: objects.length, rows: results.flatMap((result) => result.rows), denials };
+  return {
+    allowed: denials.length === 0,
+    policyRevision: engine.policySet.revision,
+    objects: objects.length,
+    rows: results.flatMap((result) => result.rows),
+    denials,
+  };
 }
 
 /** A failed `kubectl get … | modelgate check -f -` gives empty input: that must not read as "allowed". */

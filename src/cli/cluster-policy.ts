@@ -12,7 +12,12 @@ import { CLUSTER_SCOPE } from '../policy/types.ts';
 import { listPolicyConfigMaps } from './cluster.ts';
 import type { ConfigMapPolicy } from './policy-source.ts';
 
-export async function clusterPolicy(config: KubeConfig, policyNamespace: string, configPath: string | undefined, namespacedFlag: boolean): Promise<ConfigMapPolicy> {
+export async function clusterPolicy(
+  config: KubeConfig,
+  policyNamespace: string,
+  configPath: string | undefined,
+  namespacedFlag: boolean,
+): Promise<ConfigMapPolicy> {
   const extra = configPath === undefined ? [] : await readPolicyTexts([configPath]);
   const load = (maps: readonly V1ConfigMap[]): ConfigMapPolicy => {
     const units = maps.map((map) => policyUnit(map, policyNamespace)).filter((unit) => unit.texts.length > 0 || unit.problems.length > 0);

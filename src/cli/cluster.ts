@@ -88,8 +88,20 @@ function listers(config: KubeConfig): Lister[] {
   const apps = config.makeApiClient(AppsV1Api);
   const batch = config.makeApiClient(BatchV1Api);
   return [
-    { kind: 'Pod', apiVersion: 'v1', resource: 'pods', all: (p) => core.listPodForAllNamespaces(p), namespaced: (namespace, p) => core.listNamespacedPod({ namespace, ...p }) },
-    { kind: 'PodTemplate', apiVersion: 'v1', resource: 'podtemplates', all: (p) => core.listPodTemplateForAllNamespaces(p), namespaced: (namespace, p) => core.listNamespacedPodTemplate({ namespace, ...p }) },
+    {
+      kind: 'Pod',
+      apiVersion: 'v1',
+      resource: 'pods',
+      all: (p) => core.listPodForAllNamespaces(p),
+      namespaced: (namespace, p) => core.listNamespacedPod({ namespace, ...p }),
+    },
+    {
+      kind: 'PodTemplate',
+      apiVersion: 'v1',
+      resource: 'podtemplates',
+      all: (p) => core.listPodTemplateForAllNamespaces(p),
+      namespaced: (namespace, p) => core.listNamespacedPodTemplate({ namespace, ...p }),
+    },
     {
       kind: 'ReplicationController',
       apiVersion: 'v1',
@@ -97,12 +109,48 @@ function listers(config: KubeConfig): Lister[] {
       all: (p) => core.listReplicationControllerForAllNamespaces(p),
       namespaced: (namespace, p) => core.listNamespacedReplicationController({ namespace, ...p }),
     },
-    { kind: 'Deployment', apiVersion: 'apps/v1', resource: 'deployments', all: (p) => apps.listDeploymentForAllNamespaces(p), namespaced: (namespace, p) => apps.listNamespacedDeployment({ namespace, ...p }) },
-    { kind: 'ReplicaSet', apiVersion: 'apps/v1', resource: 'replicasets', all: (p) => apps.listReplicaSetForAllNamespaces(p), namespaced: (namespace, p) => apps.listNamespacedReplicaSet({ namespace, ...p }) },
-    { kind: 'StatefulSet', apiVersion: 'apps/v1', resource: 'statefulsets', all: (p) => apps.listStatefulSetForAllNamespaces(p), namespaced: (namespace, p) => apps.listNamespacedStatefulSet({ namespace, ...p }) },
-    { kind: 'DaemonSet', apiVersion: 'apps/v1', resource: 'daemonsets', all: (p) => apps.listDaemonSetForAllNamespaces(p), namespaced: (namespace, p) => apps.listNamespacedDaemonSet({ namespace, ...p }) },
-    { kind: 'Job', apiVersion: 'batch/v1', resource: 'jobs', all: (p) => batch.listJobForAllNamespaces(p), namespaced: (namespace, p) => batch.listNamespacedJob({ namespace, ...p }) },
-    { kind: 'CronJob', apiVersion: 'batch/v1', resource: 'cronjobs', all: (p) => batch.listCronJobForAllNamespaces(p), namespaced: (namespace, p) => batch.listNamespacedCronJob({ namespace, ...p }) },
+    {
+      kind: 'Deployment',
+      apiVersion: 'apps/v1',
+      resource: 'deployments',
+      all: (p) => apps.listDeploymentForAllNamespaces(p),
+      namespaced: (namespace, p) => apps.listNamespacedDeployment({ namespace, ...p }),
+    },
+    {
+      kind: 'ReplicaSet',
+      apiVersion: 'apps/v1',
+      resource: 'replicasets',
+      all: (p) => apps.listReplicaSetForAllNamespaces(p),
+      namespaced: (namespace, p) => apps.listNamespacedReplicaSet({ namespace, ...p }),
+    },
+    {
+      kind: 'StatefulSet',
+      apiVersion: 'apps/v1',
+      resource: 'statefulsets',
+      all: (p) => apps.listStatefulSetForAllNamespaces(p),
+      namespaced: (namespace, p) => apps.listNamespacedStatefulSet({ namespace, ...p }),
+    },
+    {
+      kind: 'DaemonSet',
+      apiVersion: 'apps/v1',
+      resource: 'daemonsets',
+      all: (p) => apps.listDaemonSetForAllNamespaces(p),
+      namespaced: (namespace, p) => apps.listNamespacedDaemonSet({ namespace, ...p }),
+    },
+    {
+      kind: 'Job',
+      apiVersion: 'batch/v1',
+      resource: 'jobs',
+      all: (p) => batch.listJobForAllNamespaces(p),
+      namespaced: (namespace, p) => batch.listNamespacedJob({ namespace, ...p }),
+    },
+    {
+      kind: 'CronJob',
+      apiVersion: 'batch/v1',
+      resource: 'cronjobs',
+      all: (p) => batch.listCronJobForAllNamespaces(p),
+      namespaced: (namespace, p) => batch.listNamespacedCronJob({ namespace, ...p }),
+    },
   ];
 }
 
@@ -244,7 +292,10 @@ async function discoveredListers(config: KubeConfig, kinds: readonly WorkloadKin
   const absent: WorkloadKind[] = [];
   await Promise.all(
     kinds.map(async (kind) => {
-      for (const version of versionsToTry(kind, groups.find((group) => group.name === kind.group))) {
+      for (const version of versionsToTry(
+        kind,
+        groups.find((group) => group.name === kind.group),
+      )) {
         const resource = (await resourcesOf(kind.group, version)).find((entry) => entry.kind === kind.kind && !entry.name.includes('/'));
         if (resource === undefined) continue;
         const base = { group: kind.group, version };
@@ -255,7 +306,10 @@ async function discoveredListers(config: KubeConfig, kinds: readonly WorkloadKin
           resource: `${plural}.${kind.group}`,
           clusterScoped: !resource.namespaced,
           discovered: true,
-          all: (p) => (resource.namespaced ? custom.listCustomObjectForAllNamespaces({ ...base, resourcePlural: plural, ...p }) : custom.listClusterCustomObject({ ...base, plural, ...p })) as Promise<ListPage>,
+          all: (p) =>
+            (resource.namespaced
+              ? custom.listCustomObjectForAllNamespaces({ ...base, resourcePlural: plural, ...p })
+              : custom.listClusterCustomObject({ ...base, plural, ...p })) as Promise<ListPage>,
           namespaced: (namespace, p) => custom.listNamespacedCustomObject({ ...base, namespace, plural, ...p }) as Promise<ListPage>,
         });
         return;
@@ -296,7 +350,11 @@ export async function listPolicyConfigMaps(config: KubeConfig, namespace: string
     try {
       page = namespace === undefined ? await core.listConfigMapForAllNamespaces(params) : await core.listNamespacedConfigMap({ namespace, ...params });
     } catch (error) {
-      throw describeApiError(error, `list the policy ConfigMaps (label ${POLICY_LABEL_SELECTOR}) ${namespace === undefined ? 'in all namespaces' : `in namespace ${namespace}`}`, server);
+      throw describeApiError(
+        error,
+        `list the policy ConfigMaps (label ${POLICY_LABEL_SELECTOR}) ${namespace === undefined ? 'in all namespaces' : `in namespace ${namespace}`}`,
+        server,
+      );
     }
     maps.push(...page.items);
     token = page.metadata?._continue === undefined || page.metadata._continue === '' ? undefined : page.metadata._continue;

@@ -37,9 +37,13 @@ const clusterPolicyFlags = {
     type: 'string',
     default: DEFAULT_POLICY_NAMESPACE,
     value: 'NS',
-    help: "where the webhook runs and its policy ConfigMaps (label modelgate.dev/policy=true) are (default modelgate)",
+    help: 'where the webhook runs and its policy ConfigMaps (label modelgate.dev/policy=true) are (default modelgate)',
   },
-  'namespaced-policies': { type: 'boolean', default: false, help: "also each namespace's labelled ConfigMaps, confined to it (as the Config's namespacedPolicies)" },
+  'namespaced-policies': {
+    type: 'boolean',
+    default: false,
+    help: "also each namespace's labelled ConfigMaps, confined to it (as the Config's namespacedPolicies)",
+  },
 } as const;
 
 const kubeconfigFlags = {
@@ -68,7 +72,13 @@ export const CHECK = {
       help: 'manifests: a file, a directory (every *.yaml, *.yml and *.json in it and below, in name order,\nas kubectl -R reads them), or - for stdin; repeatable',
     },
     recursive: { type: 'boolean', short: 'R', default: false, help: 'accepted for kubectl habits: directories are always read recursively' },
-    namespace: { type: 'string', short: 'n', default: 'default', value: 'NS', help: 'namespace of objects that name none, as kubectl apply -n puts them (default default)' },
+    namespace: {
+      type: 'string',
+      short: 'n',
+      default: 'default',
+      value: 'NS',
+      help: 'namespace of objects that name none, as kubectl apply -n puts them (default default)',
+    },
     ...policyFlags,
     output: { type: 'string', short: 'o', default: 'table', value: 'table|json', help: 'output format (default table)' },
     offline: offlineFlag,
@@ -113,11 +123,19 @@ ${POLICY_RULE}`,
 export const EXPLAIN = {
   name: 'explain',
   summary: 'the whole trace for one model reference',
-  synopsis: ['explain REFERENCE [-n NAMESPACE] [--policy PATH]... [--config FILE] [--policy-namespace NS] [--context CTX]', '        [--kubeconfig FILE] [-o text|json] [--offline]'],
+  synopsis: [
+    'explain REFERENCE [-n NAMESPACE] [--policy PATH]... [--config FILE] [--policy-namespace NS] [--context CTX]',
+    '        [--kubeconfig FILE] [-o text|json] [--offline]',
+  ],
   about: `The whole trace for one reference: parsed form, digest resolved from a tag, manifest, every matching
 policy and rule, signature authorities, and the time of each step.`,
   flags: {
-    namespace: { type: 'string', short: 'n', value: 'NS', help: "judge it as in this namespace (default: the context's namespace with a cluster's policy, else default)" },
+    namespace: {
+      type: 'string',
+      short: 'n',
+      value: 'NS',
+      help: "judge it as in this namespace (default: the context's namespace with a cluster's policy, else default)",
+    },
     ...policyFlags,
     ...clusterPolicyFlags,
     ...kubeconfigFlags,
@@ -149,8 +167,17 @@ export const SERVE = {
       env: 'MODELGATE_NAMESPACE',
       help: "where the policy ConfigMaps are watched (default: the pod's namespace, else modelgate)",
     },
-    'namespaced-policies': { type: 'boolean', env: 'MODELGATE_NAMESPACED_POLICIES', help: "also labelled ConfigMaps in each workload's own namespace; they can only add requirements" },
-    'shutdown-delay': { type: 'string', value: 'SECONDS', env: 'MODELGATE_SHUTDOWN_DELAY', help: 'keep serving this long after SIGTERM before closing (default 0)' },
+    'namespaced-policies': {
+      type: 'boolean',
+      env: 'MODELGATE_NAMESPACED_POLICIES',
+      help: "also labelled ConfigMaps in each workload's own namespace; they can only add requirements",
+    },
+    'shutdown-delay': {
+      type: 'string',
+      value: 'SECONDS',
+      env: 'MODELGATE_SHUTDOWN_DELAY',
+      help: 'keep serving this long after SIGTERM before closing (default 0)',
+    },
     help: HELP_FLAG,
   },
   notes: `Policy: --policy (or MODELGATE_POLICY) files, followed on disk; a Config file alone goes with the bundled policy;

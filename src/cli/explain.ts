@@ -270,8 +270,16 @@ function policyTrace(policy: ModelPolicy, verdict: ReferenceVerdict, signatures:
   };
   const pinned = verdict.reference?.digest !== undefined;
   const rules: RuleTrace[] = [];
-  rules.push(policy.requireDigest ? judge('requireDigest', 'the reference carries a digest') : { rule: 'requireDigest', result: 'off', details: ['not required by this policy'] });
-  rules.push(policy.registries.length > 0 ? judge('registries', `registry is one of ${policy.registries.join(', ')}`) : { rule: 'registries', result: 'off', details: ['any registry is allowed'] });
+  rules.push(
+    policy.requireDigest
+      ? judge('requireDigest', 'the reference carries a digest')
+      : { rule: 'requireDigest', result: 'off', details: ['not required by this policy'] },
+  );
+  rules.push(
+    policy.registries.length > 0
+      ? judge('registries', `registry is one of ${policy.registries.join(', ')}`)
+      : { rule: 'registries', result: 'off', details: ['any registry is allowed'] },
+  );
   for (const [rule, configured] of [
     ['artifact', policy.artifact !== undefined],
     ['signatures', policy.signatures !== undefined],
@@ -284,7 +292,8 @@ function policyTrace(policy: ModelPolicy, verdict: ReferenceVerdict, signatures:
     if (rule === 'artifact') {
       if (notChecked) {
         if (blocked.length > 0) rules.push(failed('artifact', blocked));
-        for (const { rule: sub } of configuredArtifactRules(policy)) rules.push({ rule: sub, result: 'not checked', details: blocked.length > 0 ? ['see artifact'] : reason });
+        for (const { rule: sub } of configuredArtifactRules(policy))
+          rules.push({ rule: sub, result: 'not checked', details: blocked.length > 0 ? ['see artifact'] : reason });
       } else {
         for (const { rule: sub, what } of configuredArtifactRules(policy)) rules.push(judge(sub, what));
       }
@@ -299,7 +308,13 @@ function policyTrace(policy: ModelPolicy, verdict: ReferenceVerdict, signatures:
   }
   // Anything not attributed above (a rule added later) is still shown.
   const rest = own.filter((finding) => !used.has(finding));
-  for (const rule of [...new Set(rest.map((finding) => finding.rule))]) rules.push(failed(rule, rest.filter((finding) => finding.rule === rule)));
+  for (const rule of [...new Set(rest.map((finding) => finding.rule))])
+    rules.push(
+      failed(
+        rule,
+        rest.filter((finding) => finding.rule === rule),
+      ),
+    );
   return {
     name: policy.name,
     mode: policy.mode,
@@ -367,7 +382,12 @@ async function prefetch(
 
 function builtInRules(verdict: ReferenceVerdict): RuleTrace[] {
   const outside = verdict.findings.filter((finding) => finding.policy === '(reference)' || finding.policy === '(default)');
-  return [...new Set(outside.map((finding) => finding.rule))].map((rule) => failed(rule, outside.filter((finding) => finding.rule === rule)));
+  return [...new Set(outside.map((finding) => finding.rule))].map((rule) =>
+    failed(
+      rule,
+      outside.filter((finding) => finding.rule === rule),
+    ),
+  );
 }
 
 async function evaluate(
@@ -437,7 +457,9 @@ export async function explainReference(input: string, policySet: PolicySet, opti
         resolution = { source: 'none', tag, note: `not resolved: --offline (the reference means tag ${JSON.stringify(tag)})` };
       } else {
         try {
-          const fetched = await clock.time(`resolve tag ${tag}`, () => access.client.fetchManifestByTag(locator, tag, { deadline: Date.now() + policySet.config.timeouts.totalMs }));
+          const fetched = await clock.time(`resolve tag ${tag}`, () =>
+            access.client.fetchManifestByTag(locator, tag, { deadline: Date.now() + policySet.config.timeouts.totalMs }),
+          );
           resolution = {
             source: 'tag',
             digest: fetched.digest,
@@ -458,7 +480,10 @@ export async function explainReference(input: string, policySet: PolicySet, opti
     }
 
     const evaluation = await evaluate(input, engine, namespace, parsed.digest === undefined ? undefined : prepared, clock, 'evaluate');
-    const pinnedReference = resolution.source === 'tag' && resolution.digest !== undefined ? formatReference({ ...parsed, tag: resolution.tag, digest: resolution.digest }) : undefined;
+    const pinnedReference =
+      resolution.source === 'tag' && resolution.digest !== undefined
+        ? formatReference({ ...parsed, tag: resolution.tag, digest: resolution.digest })
+        : undefined;
     const ifPinned = pinnedReference === undefined ? undefined : await evaluate(pinnedReference, engine, namespace, prepared, clock, 'evaluate if pinned');
     clock.total();
     return {
@@ -514,7 +539,8 @@ function evaluationText(evaluation: Evaluation): string {
   const out: string[] = [];
   const invalid = evaluation.builtIn.some((rule) => rule.rule === 'reference');
   if (invalid) out.push('the reference is invalid: no policy is consulted, it is always denied');
-  else if (evaluation.policies.length === 0) out.push(`no policy matches; the Config's defaultAction ${evaluation.builtIn.length === 0 ? 'allows it' : 'decides'}`);
+  else if (evaluation.policies.length === 0)
+    out.push(`no policy matches; the Config's defaultAction ${evaluation.builtIn.length === 0 ? 'allows it' : 'decides'}`);
   for (const policy of evaluation.policies) {
     out.push(`policy ${policy.name} (mode ${policy.mode}, onError ${policy.onError}, from ${policy.source})`);
     out.push(indent(rulesTable(policy.rules).trimEnd(), 2));
@@ -530,7 +556,12 @@ function evaluationText(evaluation: Evaluation): string {
           indent(
             renderTable(
               ['AUTHORITY', 'KIND', 'RESULT', 'REASON'],
-              signatures.authorities.map((authority) => [authority.name, authority.kind, authority.passed ? 'PASS' : 'FAIL', `${authority.reason}${authority.signature === undefined ? '' : ` (${authority.signature})`}`]),
+              signatures.authorities.map((authority) => [
+                authority.name,
+                authority.kind,
+                authority.passed ? 'PASS' : 'FAIL',
+                `${authority.reason}${authority.signature === undefined ? '' : ` (${authority.signature})`}`,
+              ]),
             ).trimEnd(),
             2,
           ),
@@ -583,14 +614,30 @@ export function renderExplain(report: ExplainReport): string {
     } else {
       const artifact = report.artifact;
       out.push(`Manifest    ${artifact.digest}`);
-      out.push(`  ${artifact.kind === 'index' ? 'index' : 'manifest'} ${artifact.mediaType}${artifact.artifactType === undefined ? '' : `, artifactType ${artifact.artifactType}`}`);
+      out.push(
+        `  ${artifact.kind === 'index' ? 'index' : 'manifest'} ${artifact.mediaType}${artifact.artifactType === undefined ? '' : `, artifactType ${artifact.artifactType}`}`,
+      );
       artifact.manifests.forEach((manifest, index) => {
-        if (artifact.kind === 'index') out.push(`  manifest ${index + 1} of the index: ${manifest.digest}${manifest.artifactType === undefined ? '' : `, artifactType ${manifest.artifactType}`}`);
-        const facts = [manifest.format === undefined ? undefined : `format ${manifest.format}`, manifest.licenses === undefined ? undefined : `licenses ${manifest.licenses.join(', ')}`].filter((fact) => fact !== undefined);
+        if (artifact.kind === 'index')
+          out.push(
+            `  manifest ${index + 1} of the index: ${manifest.digest}${manifest.artifactType === undefined ? '' : `, artifactType ${manifest.artifactType}`}`,
+          );
+        const facts = [
+          manifest.format === undefined ? undefined : `format ${manifest.format}`,
+          manifest.licenses === undefined ? undefined : `licenses ${manifest.licenses.join(', ')}`,
+        ].filter((fact) => fact !== undefined);
         out.push(`  config ${manifest.config.mediaType} (${formatBytes(manifest.config.size)})${facts.length === 0 ? '' : `: ${facts.join('; ')}`}`);
         out.push(`  ${manifest.layers.length} layer(s), ${formatBytes(manifest.totalSize)} in total`);
         if (manifest.layers.length > 0) {
-          out.push(indent(renderTable(['MEDIA TYPE', 'SIZE', 'FILE'], manifest.layers.map((layer) => [layer.mediaType, formatBytes(layer.size), layer.file ?? '(no file path)'])).trimEnd(), 4));
+          out.push(
+            indent(
+              renderTable(
+                ['MEDIA TYPE', 'SIZE', 'FILE'],
+                manifest.layers.map((layer) => [layer.mediaType, formatBytes(layer.size), layer.file ?? '(no file path)']),
+              ).trimEnd(),
+              4,
+            ),
+          );
         }
       });
     }
@@ -616,7 +663,15 @@ export function renderExplain(report: ExplainReport): string {
   out.push('');
   out.push('Timing');
   const width = Math.max(...report.timings.map((timing) => timing.ms.toFixed(2).length));
-  out.push(indent(renderTable(['STEP', 'TIME'], report.timings.map((timing) => [timing.step, `${timing.ms.toFixed(2).padStart(width)} ms`])).trimEnd(), 2));
+  out.push(
+    indent(
+      renderTable(
+        ['STEP', 'TIME'],
+        report.timings.map((timing) => [timing.step, `${timing.ms.toFixed(2).padStart(width)} ms`]),
+      ).trimEnd(),
+      2,
+    ),
+  );
   return `${out.join('\n')}\n`;
 }
 
@@ -626,7 +681,8 @@ export async function runExplain(args: readonly string[], io: CommandIO): Promis
   const { values, positionals } = parseFlags('explain', EXPLAIN.flags, args);
   if (positionals.length !== 1) throw new UsageError(`explain needs exactly one REFERENCE, got ${positionals.length}`);
   const output = outputFormat(values.output, ['text', 'json']);
-  if (values.namespace === '' || values['policy-namespace'] === '') throw new UsageError(`${values.namespace === '' ? '-n' : '--policy-namespace'} needs a namespace name`);
+  if (values.namespace === '' || values['policy-namespace'] === '')
+    throw new UsageError(`${values.namespace === '' ? '-n' : '--policy-namespace'} needs a namespace name`);
   const source = choosePolicySource({
     policy: values.policy,
     config: values.config,
@@ -641,7 +697,10 @@ export async function runExplain(args: readonly string[], io: CommandIO): Promis
   const { policySet, info } = await loadPolicy(source, kubeConfig);
   // As kubectl: the context's namespace where a cluster is used.
   const namespace = values.namespace ?? (cluster === undefined || kubeConfig === undefined ? 'default' : cluster.contextNamespace(kubeConfig));
-  const report: ExplainReport = { ...(await explainReference(positionals[0] as string, policySet, { namespace, offline: values.offline === true })), policy: info };
+  const report: ExplainReport = {
+    ...(await explainReference(positionals[0] as string, policySet, { namespace, offline: values.offline === true })),
+    policy: info,
+  };
   if (output === 'json') printJson(io, report);
   else io.stdout(renderExplain(report));
   return report.evaluation.verdict === 'deny' ? EXIT_DENIED : EXIT_OK;

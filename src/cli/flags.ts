@@ -25,8 +25,7 @@ export type Flags = Readonly<Record<string, Flag>>;
 /** Every command takes -h/--help; main.ts answers it before loading the command. */
 export const HELP_FLAG = { type: 'boolean', short: 'h', help: "print this command's usage" } as const satisfies Flag;
 
-const isParseError = (error: unknown): error is Error =>
-  error instanceof Error && String((error as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS');
+const isParseError = (error: unknown): error is Error => error instanceof Error && String((error as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS');
 
 /** Optimal string alignment distance: edits, with a swap of neighbours counting as one (`--namepsace`). */
 export function editDistance(a: string, b: string): number {
@@ -52,7 +51,9 @@ export function suggestFlag(typed: string, flags: Flags): string | undefined {
   }
   const name = typed.replace(/^-+/, '').split('=')[0] ?? '';
   if (name === '') return undefined;
-  const scored = entries.map(([long]) => ({ long, distance: editDistance(name.toLowerCase(), long) })).sort((a, b) => a.distance - b.distance || a.long.localeCompare(b.long));
+  const scored = entries
+    .map(([long]) => ({ long, distance: editDistance(name.toLowerCase(), long) }))
+    .sort((a, b) => a.distance - b.distance || a.long.localeCompare(b.long));
   const best = scored[0];
   // Two edits at most, and fewer than half the letters: `--out` is not `--offline`.
   if (best !== undefined && best.distance <= 2 && best.distance * 2 < name.length && scored[1]?.distance !== best.distance) return `--${best.long}`;
@@ -70,12 +71,16 @@ function unknownFlag(command: string, typed: string, flags: Flags): UsageError {
 function valueError(command: string, error: Error, flags: Flags): UsageError {
   const message = error.message.replace(/\s*\n\s*/g, ' ');
   const named = /^Option '(?:-(\w), )?--?([\w-]+)/.exec(message);
-  const long = named?.[2] !== undefined && Object.hasOwn(flags, named[2]) ? named[2] : Object.entries(flags).find(([, flag]) => flag.short !== undefined && flag.short === named?.[2])?.[0];
+  const long =
+    named?.[2] !== undefined && Object.hasOwn(flags, named[2])
+      ? named[2]
+      : Object.entries(flags).find(([, flag]) => flag.short !== undefined && flag.short === named?.[2])?.[0];
   const flag = long === undefined ? undefined : flags[long];
   if (long === undefined || flag === undefined) return new UsageError(`${command}: ${message}`);
   const label = `${flag.short === undefined ? '' : `-${flag.short}/`}--${long}`;
   if (/argument missing$/.test(message)) return new UsageError(`${label} needs a value (${flag.value ?? 'VALUE'})`);
-  if (/argument is ambiguous/.test(message)) return new UsageError(`${label} needs a value (${flag.value ?? 'VALUE'}); for one that starts with a dash, write --${long}=-VALUE`);
+  if (/argument is ambiguous/.test(message))
+    return new UsageError(`${label} needs a value (${flag.value ?? 'VALUE'}); for one that starts with a dash, write --${long}=-VALUE`);
   if (/does not take an argument$/.test(message)) return new UsageError(`--${long} takes no value`);
   return new UsageError(`${command}: ${message}`);
 }
@@ -103,7 +108,8 @@ export function parseFlags<F extends Flags>(command: string, flags: F, args: rea
   for (const arg of end === -1 ? args : args.slice(0, end)) {
     // `-policy` would otherwise read as the short flags -p -o -l ...
     const single = /^-([a-z][a-z-]+)(?:=.*)?$/.exec(arg);
-    if (single !== null && Object.hasOwn(flags, single[1] as string)) throw new UsageError(`unknown flag ${arg.split('=')[0]} for ${command}; did you mean --${single[1]}?`, { pointToHelp: false });
+    if (single !== null && Object.hasOwn(flags, single[1] as string))
+      throw new UsageError(`unknown flag ${arg.split('=')[0]} for ${command}; did you mean --${single[1]}?`, { pointToHelp: false });
   }
   let tokens: ReturnType<typeof tokensOf>;
   try {

@@ -45,8 +45,11 @@ const processIO: CommandIO = {
 
 function unknownCommand(command: string): UsageError {
   if (command.startsWith('-')) return new UsageError(`unknown flag ${command}: flags go after the command, as in modelgate check ${command} ...`);
-  const closest = COMMANDS.map((spec) => ({ name: spec.name, distance: editDistance(command.toLowerCase(), spec.name) })).sort((a, b) => a.distance - b.distance)[0];
-  if (closest !== undefined && closest.distance <= 2) return new UsageError(`unknown command ${JSON.stringify(command)}; did you mean ${closest.name}?`, { pointToHelp: false });
+  const closest = COMMANDS.map((spec) => ({ name: spec.name, distance: editDistance(command.toLowerCase(), spec.name) })).sort(
+    (a, b) => a.distance - b.distance,
+  )[0];
+  if (closest !== undefined && closest.distance <= 2)
+    return new UsageError(`unknown command ${JSON.stringify(command)}; did you mean ${closest.name}?`, { pointToHelp: false });
   return new UsageError(`unknown command ${JSON.stringify(command)} (commands: ${COMMANDS.map((spec) => spec.name).join(', ')}, help, version)`);
 }
 
@@ -86,7 +89,8 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
     return await run(rest, io);
   } catch (error) {
     if (!(error instanceof Error) || !USER_ERRORS.has(error.name)) throw error;
-    const hint = error instanceof UsageError && error.pointToHelp ? `Run \`modelgate ${spec === undefined ? 'help' : `${spec.name} --help`}\` for usage.\n` : '';
+    const hint =
+      error instanceof UsageError && error.pointToHelp ? `Run \`modelgate ${spec === undefined ? 'help' : `${spec.name} --help`}\` for usage.\n` : '';
     io.stderr(`modelgate: ${error.message}\n${hint}`);
     return EXIT_USAGE;
   }

@@ -36,7 +36,8 @@ export async function manifestFiles(dir: string): Promise<string[]> {
     const path = join(dir, entry.name);
     // Symbolic links to directories are not followed (nor by filepath.Walk): no cycles.
     if (entry.isDirectory()) files.push(...(await manifestFiles(path)));
-    else if (MANIFEST_FILE.test(entry.name) && (entry.isFile() || (entry.isSymbolicLink() && (await stat(path).catch(() => undefined))?.isFile() === true))) files.push(path);
+    else if (MANIFEST_FILE.test(entry.name) && (entry.isFile() || (entry.isSymbolicLink() && (await stat(path).catch(() => undefined))?.isFile() === true)))
+      files.push(path);
   }
   return files;
 }

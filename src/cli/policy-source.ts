@@ -109,7 +109,9 @@ export function policyInfo(source: PolicySource, policySet: PolicySet, sources: 
   const { defaultAction } = policySet.config;
   const warnings =
     policySet.policies.length === 0
-      ? [`the policy holds no ModelPolicy: every model reference gets the Config's defaultAction (${defaultAction}), so every image volume is ${defaultAction === 'allow' ? 'allowed' : 'denied'}`]
+      ? [
+          `the policy holds no ModelPolicy: every model reference gets the Config's defaultAction (${defaultAction}), so every image volume is ${defaultAction === 'allow' ? 'allowed' : 'denied'}`,
+        ]
       : [];
   return {
     source: source.kind,

@@ -78,13 +78,15 @@ export function shutdownDelayOption(flag: string | undefined): number {
 function logRegistryTrouble(logger: Logger, event: RequestEvent): void {
   const { registry, host, path, status, error, diagnostic, attempt } = event;
   if (error !== undefined) logger.warn({ registry, host, path, error, diagnostic, attempt }, 'registry request failed');
-  else if (status >= 500 || status === 403 || status === 429) logger.info({ registry, host, path, status, diagnostic, attempt }, 'registry request answered with an error');
+  else if (status >= 500 || status === 403 || status === 429)
+    logger.info({ registry, host, path, status, diagnostic, attempt }, 'registry request answered with an error');
 }
 
 /** MODELGATE_LOG_LEVEL, checked: pino's own error for a typo is a stack trace. */
 function logLevel(): string {
   const level = env('MODELGATE_LOG_LEVEL') ?? 'info';
-  if (!LOG_LEVELS.includes(level)) throw new UsageError(`MODELGATE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`, { pointToHelp: false });
+  if (!LOG_LEVELS.includes(level))
+    throw new UsageError(`MODELGATE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`, { pointToHelp: false });
   return level;
 }
 
@@ -93,15 +95,23 @@ export function listenError(error: unknown, port: number, host: string | undefin
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   const where = `${host ?? 'all addresses'} port ${port}`;
   const plain = { pointToHelp: false };
-  if (code === 'EADDRINUSE') return new UsageError(`cannot listen on ${where}: the port is in use (EADDRINUSE); stop what uses it or pass --port N (MODELGATE_PORT)`, plain);
-  if (code === 'EACCES') return new UsageError(`cannot listen on ${where}: permission denied (EACCES); ports below 1024 need privileges, pass --port N (MODELGATE_PORT)`, plain);
+  if (code === 'EADDRINUSE')
+    return new UsageError(`cannot listen on ${where}: the port is in use (EADDRINUSE); stop what uses it or pass --port N (MODELGATE_PORT)`, plain);
+  if (code === 'EACCES')
+    return new UsageError(`cannot listen on ${where}: permission denied (EACCES); ports below 1024 need privileges, pass --port N (MODELGATE_PORT)`, plain);
   if (code === 'EADDRNOTAVAIL') return new UsageError(`cannot listen on ${where}: no such local address (EADDRNOTAVAIL); check --host (MODELGATE_HOST)`, plain);
   return undefined;
 }
 
 /** The `--policy` paths (or MODELGATE_POLICY) and `--config`, or undefined when policy is to come from ConfigMaps. */
-function policyFiles(values: { policy?: string[] | undefined; config?: string | undefined }): { paths: readonly string[]; configPath: string | undefined } | undefined {
-  const fromEnv = env('MODELGATE_POLICY')?.split(',').map((path) => path.trim()).filter((path) => path !== '');
+function policyFiles(values: {
+  policy?: string[] | undefined;
+  config?: string | undefined;
+}): { paths: readonly string[]; configPath: string | undefined } | undefined {
+  const fromEnv = env('MODELGATE_POLICY')
+    ?.split(',')
+    .map((path) => path.trim())
+    .filter((path) => path !== '');
   const paths = values.policy !== undefined && values.policy.length > 0 ? values.policy : fromEnv;
   const configPath = values.config ?? env('MODELGATE_CONFIG');
   if (paths !== undefined && paths.length > 0) return { paths, configPath };
@@ -131,7 +141,9 @@ export async function runServe(args: readonly string[], hooks: ServeHooks = {}):
   if (files === undefined && kubeConfigSource() === undefined) {
     // In a pod a missing token is a deployment mistake: never swap in another policy silently.
     if (env('KUBERNETES_SERVICE_HOST') !== undefined) {
-      throw new UsageError('no --policy given and no service account token to watch policy ConfigMaps with: set automountServiceAccountToken: true on the Deployment (see manifests/), or give --policy');
+      throw new UsageError(
+        'no --policy given and no service account token to watch policy ConfigMaps with: set automountServiceAccountToken: true on the Deployment (see manifests/), or give --policy',
+      );
     }
     logger.warn({ policy: BUNDLED_POLICY }, 'no --policy and no Kubernetes API configuration (KUBECONFIG, ~/.kube/config): serving the bundled policy file');
     files = { paths: [BUNDLED_POLICY], configPath: undefined };
@@ -166,8 +178,12 @@ export async function runServe(args: readonly string[], hooks: ServeHooks = {}):
     const paths = files.configPath === undefined ? files.paths : [...files.paths, files.configPath];
     const policySet = await loadPolicySet(files.paths, files.configPath);
     apply(policySet);
-    logger.info({ revision: policySet.revision, policies: policySet.policies.map((policy) => policy.name), defaultAction: policySet.config.defaultAction, files: paths }, 'policy loaded');
-    if (namespacedPolicies || policySet.config.namespacedPolicies) logger.warn('namespaced policies come from ConfigMaps; with --policy only the files are used');
+    logger.info(
+      { revision: policySet.revision, policies: policySet.policies.map((policy) => policy.name), defaultAction: policySet.config.defaultAction, files: paths },
+      'policy loaded',
+    );
+    if (namespacedPolicies || policySet.config.namespacedPolicies)
+      logger.warn('namespaced policies come from ConfigMaps; with --policy only the files are used');
     const watcher = watchPolicyFiles({
       paths,
       initial: policySet,

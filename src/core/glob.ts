@@ -120,7 +120,11 @@ function build(pattern: string, kind: GlobKind): State[] {
   let literalSlash = -1;
   // `**` is special only as a whole segment of a path glob.
   const isGlobstar = (i: number): boolean =>
-    kind === 'path' && pattern[i] === '*' && pattern[i + 1] === '*' && (i === 0 || pattern[i - 1] === '/') && (i + 2 === pattern.length || pattern[i + 2] === '/');
+    kind === 'path' &&
+    pattern[i] === '*' &&
+    pattern[i + 1] === '*' &&
+    (i === 0 || pattern[i - 1] === '/') &&
+    (i + 2 === pattern.length || pattern[i + 2] === '/');
   for (let i = 0; i < pattern.length; i++) {
     const char = pattern[i] as string;
     if (isGlobstar(i)) {

@@ -34,7 +34,11 @@ export function parsePathPattern(source: string): PathPattern {
     const [, name = '', lists = ''] = match;
     if (name === '*') steps.push({ kind: 'values' });
     else if (KEY.test(name)) steps.push({ kind: 'key', key: name });
-    else throw new PathPatternError(source, `has ${name === '' ? 'an empty part' : `the part ${JSON.stringify(name)}`}: use field names, * for every value of a map, [] for every item of a list`);
+    else
+      throw new PathPatternError(
+        source,
+        `has ${name === '' ? 'an empty part' : `the part ${JSON.stringify(name)}`}: use field names, * for every value of a map, [] for every item of a list`,
+      );
     for (let i = 0; i < lists.length / 2; i++) steps.push({ kind: 'items' });
   }
   return { source, steps };

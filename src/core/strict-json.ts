@@ -150,7 +150,8 @@ class Parser {
       case 0x5b: // [
         if (shape.type !== 'any' && shape.type !== 'array') this.#wrongType(path, shape, 'a list');
         return this.#array(shape.type === 'array' ? shape.items : shape, path, depth, shape.type === 'array' ? shape.max : undefined);
-      case 0x22: { // "
+      case 0x22: {
+        // "
         if (shape.type !== 'any' && shape.type !== 'string' && shape.type !== 'bytes') this.#wrongType(path, shape, 'a string');
         const text = this.#string(path);
         if (shape.type === 'bytes' && !isBase64(text)) this.#fail(path, 'must be standard base64, as Go decodes bytes', 'type');
@@ -357,7 +358,10 @@ class Parser {
         } else {
           const variant = folded.get(foldKey(key));
           if (variant !== undefined) {
-            this.#fail(path, `the key ${describeKey(key)} differs from the field ${JSON.stringify(variant)} only in case; Go's encoding/json (the container runtime's decoder) would read it as ${JSON.stringify(variant)}`);
+            this.#fail(
+              path,
+              `the key ${describeKey(key)} differs from the field ${JSON.stringify(variant)} only in case; Go's encoding/json (the container runtime's decoder) would read it as ${JSON.stringify(variant)}`,
+            );
           }
         }
       } else if (shape.type === 'map') {

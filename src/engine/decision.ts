@@ -96,7 +96,8 @@ export function decide(object: ObjectIdentity, verdicts: readonly ReferenceVerdi
     const enforced: string[] = [];
     let enforcedCount = 0;
     for (const finding of verdict.findings) {
-      if (reasonCount++ < ANSWER_LIMITS.reasons) reasons.push(`${verdict.site.path}: ${finding.policy}/${finding.rule}${finding.mode === 'enforce' ? '' : ` (${finding.mode})`}`);
+      if (reasonCount++ < ANSWER_LIMITS.reasons)
+        reasons.push(`${verdict.site.path}: ${finding.policy}/${finding.rule}${finding.mode === 'enforce' ? '' : ` (${finding.mode})`}`);
       if (finding.mode === 'enforce') {
         if (enforcedCount++ < ANSWER_LIMITS.findingsPerReference) enforced.push(describeFinding(finding, '    '));
       } else if (finding.mode === 'warn') {

@@ -69,7 +69,9 @@ function webhookCredentials(path: string | undefined): DockerConfigCredentialPro
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new PolicyLoadError([{ source: path, document: 0, path: 'spec.credentials.dockerConfig', message: `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}` }]);
+    throw new PolicyLoadError([
+      { source: path, document: 0, path: 'spec.credentials.dockerConfig', message: `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}` },
+    ]);
   }
   try {
     return new DockerConfigCredentialProvider([{ name: path, text }]);
@@ -89,7 +91,14 @@ export function checkRegistryConfig(config: ModelgateConfig): void {
  */
 export function connectionKey(config: ModelgateConfig): string {
   const { registries, credentials, timeouts, trustedRoots, signatureDiscovery, limits } = config;
-  return JSON.stringify({ registries, credentials, timeouts, trustedRoots, signatureDiscovery, limits: [limits.registryRequests, limits.registryRequestsPerHost] });
+  return JSON.stringify({
+    registries,
+    credentials,
+    timeouts,
+    trustedRoots,
+    signatureDiscovery,
+    limits: [limits.registryRequests, limits.registryRequestsPerHost],
+  });
 }
 
 /** A registry client, its credentials and caches for a Config; throws PolicyLoadError like createEngine. */

@@ -38,7 +38,14 @@ export interface EvaluationContext {
 
 export function evaluateReference(site: ModelReferenceSite, context: EvaluationContext): ReferenceVerdict | Promise<ReferenceVerdict> {
   if (site.problem !== undefined) {
-    return { site, reference: undefined, policies: [], findings: [{ policy: '(reference)', rule: 'reference', mode: 'enforce', reason: site.problem, fix: 'write the patch as valid YAML or JSON, under 64 KiB' }] };
+    return {
+      site,
+      reference: undefined,
+      policies: [],
+      findings: [
+        { policy: '(reference)', rule: 'reference', mode: 'enforce', reason: site.problem, fix: 'write the patch as valid YAML or JSON, under 64 KiB' },
+      ],
+    };
   }
   let ref: ImageReference;
   try {
@@ -50,7 +57,9 @@ export function evaluateReference(site: ModelReferenceSite, context: EvaluationC
       reference: undefined,
       policies: [],
       // An unparseable reference cannot be pulled or checked, whatever the policy mode.
-      findings: [{ policy: '(reference)', rule: 'reference', mode: 'enforce', reason, fix: 'write the reference as registry/repository[:tag]@sha256:<digest>' }],
+      findings: [
+        { policy: '(reference)', rule: 'reference', mode: 'enforce', reason, fix: 'write the reference as registry/repository[:tag]@sha256:<digest>' },
+      ],
     };
   }
   const { policySet } = context.engine;
@@ -95,7 +104,13 @@ export function evaluateReference(site: ModelReferenceSite, context: EvaluationC
       // requireDigest already explains it; say it only where the policy does not require digests.
       if (!policy.requireDigest) {
         const rule = policy.artifact === undefined ? 'signatures' : 'artifact';
-        findings.push({ policy: policy.name, rule, mode: policy.mode, reason: `${rule === 'artifact' ? 'artifact rules' : 'signatures'} can only be checked on a digest-pinned reference`, fix: 'pin the reference by digest (@sha256:…)' });
+        findings.push({
+          policy: policy.name,
+          rule,
+          mode: policy.mode,
+          reason: `${rule === 'artifact' ? 'artifact rules' : 'signatures'} can only be checked on a digest-pinned reference`,
+          fix: 'pin the reference by digest (@sha256:…)',
+        });
       }
     }
     return verdict;
@@ -139,7 +154,8 @@ function artifactFindings(ref: ImageReference, digest: string, policies: readonl
   const source = context.engine.artifacts;
   const failed = (error: unknown): Finding[] => policies.map((policy) => failedCheck(policy, error, 'artifact'));
   if (source === undefined) return failed(new Error('no registry access is configured'));
-  const judge = (facts: ArtifactFacts): Finding[] => policies.flatMap((policy) => (policy.artifact === undefined ? [] : checkArtifactOnce(policy, policy.artifact, facts)));
+  const judge = (facts: ArtifactFacts): Finding[] =>
+    policies.flatMap((policy) => (policy.artifact === undefined ? [] : checkArtifactOnce(policy, policy.artifact, facts)));
   const withConfigs = policies.some((policy) => policy.artifact !== undefined && rulesNeedConfig(policy.artifact));
   try {
     const facts = source.facts({ registry: ref.registry, repository: ref.repository }, digest, withConfigs, context.deadline);
@@ -189,7 +205,11 @@ export type SiteScope = <T>(site: ModelReferenceSite, work: () => T) => T;
 const noScope: SiteScope = (_site, work) => work();
 
 /** The verdicts of an object's references, evaluated in parallel. */
-export function evaluateReferences(sites: readonly ModelReferenceSite[], context: EvaluationContext, scope: SiteScope = noScope): ReferenceVerdict[] | Promise<ReferenceVerdict[]> {
+export function evaluateReferences(
+  sites: readonly ModelReferenceSite[],
+  context: EvaluationContext,
+  scope: SiteScope = noScope,
+): ReferenceVerdict[] | Promise<ReferenceVerdict[]> {
   const results = sites.map((site) => scope(site, () => evaluateReference(site, context)));
   return results.some((result) => result instanceof Promise) ? Promise.all(results) : (results as ReferenceVerdict[]);
 }

@@ -38,7 +38,10 @@ export const EVENT_COMPONENT = 'modelgate';
 export const MAX_EVENT_MESSAGE = 1024;
 
 export function eventName(target: EventTarget, key: string): string {
-  const hash = createHash('sha256').update(`${target.uid ?? ''}\n${target.name}\n${key}`).digest('hex').slice(0, 16);
+  const hash = createHash('sha256')
+    .update(`${target.uid ?? ''}\n${target.name}\n${key}`)
+    .digest('hex')
+    .slice(0, 16);
   return `${target.name.slice(0, 200)}.${hash}`;
 }
 

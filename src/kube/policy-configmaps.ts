@@ -62,13 +62,36 @@ export function policyUnit(configMap: V1ConfigMap, webhookNamespace: string): Po
   const problems: PolicyProblem[] = [];
   if (namespace !== webhookNamespace && namespace === CLUSTER_SCOPE) {
     // `cluster` is the scope of cluster policies; a namespace of that name cannot be told apart.
-    problems.push({ source: `configmap ${namespace}/${name}`, document: 0, path: 'metadata.namespace', message: `namespaced policies cannot come from a namespace named "${CLUSTER_SCOPE}" (the name is reserved for cluster policies); put them in the webhook namespace ${webhookNamespace} or another namespace` });
+    problems.push({
+      source: `configmap ${namespace}/${name}`,
+      document: 0,
+      path: 'metadata.namespace',
+      message: `namespaced policies cannot come from a namespace named "${CLUSTER_SCOPE}" (the name is reserved for cluster policies); put them in the webhook namespace ${webhookNamespace} or another namespace`,
+    });
   }
   for (const key of Object.keys(configMap.binaryData ?? {})) {
-    if (YAML_KEY.test(key)) problems.push({ source: configMapSource(namespace, name, key), document: 0, path: `binaryData.${key}`, message: 'policy documents must be in data, not binaryData' });
+    if (YAML_KEY.test(key))
+      problems.push({
+        source: configMapSource(namespace, name, key),
+        document: 0,
+        path: `binaryData.${key}`,
+        message: 'policy documents must be in data, not binaryData',
+      });
   }
-  const fingerprint = createHash('sha256').update(JSON.stringify({ scope, texts: texts.map(({ source, text }) => [source, text]), problems })).digest('hex');
-  return { key: `${namespace}/${name}`, namespace, name, uid: configMap.metadata?.uid, resourceVersion: configMap.metadata?.resourceVersion, scope, texts, problems, fingerprint };
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify({ scope, texts: texts.map(({ source, text }) => [source, text]), problems }))
+    .digest('hex');
+  return {
+    key: `${namespace}/${name}`,
+    namespace,
+    name,
+    uid: configMap.metadata?.uid,
+    resourceVersion: configMap.metadata?.resourceVersion,
+    scope,
+    texts,
+    problems,
+    fingerprint,
+  };
 }
 
 export interface UnitRejection {
@@ -100,7 +123,11 @@ function unitOrder(a: PolicyUnit, b: PolicyUnit): number {
  * otherwise falls back to its previous content. `check` may refuse a loaded
  * set by throwing PolicyLoadError (e.g. an unreadable dockerConfig).
  */
-export function composePolicies(previous: ReadonlyMap<string, PolicyUnit>, desired: readonly PolicyUnit[], check?: (policySet: PolicySet) => void): Composition {
+export function composePolicies(
+  previous: ReadonlyMap<string, PolicyUnit>,
+  desired: readonly PolicyUnit[],
+  check?: (policySet: PolicySet) => void,
+): Composition {
   const attempt = (units: readonly PolicyUnit[]): Attempt => {
     const early = units.flatMap((unit) => unit.problems);
     if (early.length > 0) return { ok: false, problems: early };

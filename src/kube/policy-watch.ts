@@ -210,17 +210,25 @@ class ConfigMapInformer {
   #delay(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
       if (this.#stopped) return;
-      const timer = setTimeout(() => {
-        this.#delays.delete(timer);
-        resolve();
-      }, Math.min(ms, MAX_REWATCH_DELAY_MS));
+      const timer = setTimeout(
+        () => {
+          this.#delays.delete(timer);
+          resolve();
+        },
+        Math.min(ms, MAX_REWATCH_DELAY_MS),
+      );
       this.#delays.add(timer);
     });
   }
 }
 
 const rejectionId = (rejection: UnitRejection): string =>
-  createHash('sha256').update(rejection.unit.fingerprint).update(rejection.problems.map(formatProblem).join('\n')).update(rejection.kept).digest('hex').slice(0, 24);
+  createHash('sha256')
+    .update(rejection.unit.fingerprint)
+    .update(rejection.problems.map(formatProblem).join('\n'))
+    .update(rejection.kept)
+    .digest('hex')
+    .slice(0, 24);
 
 export class PolicyWatcher {
   readonly #options: PolicyWatchOptions;

@@ -215,7 +215,11 @@ export class Metrics {
     };
     const artifacts = sources?.artifacts?.stats;
     const signatures = sources?.signatures?.stats;
-    add('artifacts', artifacts, artifacts === undefined ? { hit: 0, miss: 0, shared: 0 } : { hit: artifacts.hits, miss: artifacts.misses, shared: artifacts.shared });
+    add(
+      'artifacts',
+      artifacts,
+      artifacts === undefined ? { hit: 0, miss: 0, shared: 0 } : { hit: artifacts.hits, miss: artifacts.misses, shared: artifacts.shared },
+    );
     add('signatures', signatures, signatures === undefined ? { hit: 0, miss: 0 } : { hit: signatures.hits, miss: signatures.misses });
   }
 }

@@ -321,7 +321,10 @@ export class Authenticator {
    */
   private realmRefusal(url: URL, registry: string): string | undefined {
     if (url.username !== '' || url.password !== '') return 'its URL carries user information';
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (this.endpoints.isInsecure(url.host) || this.endpoints.isInsecure(`${url.hostname}:${url.port === '' ? '80' : url.port}`)))) {
+    if (
+      url.protocol !== 'https:' &&
+      !(url.protocol === 'http:' && (this.endpoints.isInsecure(url.host) || this.endpoints.isInsecure(`${url.hostname}:${url.port === '' ? '80' : url.port}`)))
+    ) {
       return `it is not HTTPS (${url.protocol}//), and that host and port are not configured as insecure`;
     }
     const realm = url.hostname.toLowerCase();

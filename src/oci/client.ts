@@ -271,14 +271,27 @@ export class RegistryClient implements Registry {
   }
 
   /** An authenticated GET of a manifest or blob (redirects followed); anything but 200 is an error. */
-  private async get(target: ErrorTarget, path: string, accept: string, maxBytes: number, deadline: Deadline): Promise<{ response: HttpResponse; audience: Audience }> {
+  private async get(
+    target: ErrorTarget,
+    path: string,
+    accept: string,
+    maxBytes: number,
+    deadline: Deadline,
+  ): Promise<{ response: HttpResponse; audience: Audience }> {
     const url = new URL(`/v2/${target.repository}/${path}`, this.endpoints.baseUrl(target.registry));
     const { response, credential } = await this.send(target, url, accept, maxBytes, deadline, true);
     if (response.status !== 200) throw failure(target, response, credential);
     return { response, audience: audienceOf(credential) };
   }
 
-  private async send(target: ErrorTarget, url: URL, accept: string, maxBytes: number, deadline: Deadline, followRedirects: boolean): Promise<AuthenticatedResponse> {
+  private async send(
+    target: ErrorTarget,
+    url: URL,
+    accept: string,
+    maxBytes: number,
+    deadline: Deadline,
+    followRedirects: boolean,
+  ): Promise<AuthenticatedResponse> {
     return this.auth.send({ url, headers: { accept }, maxBytes, target, deadline, followRedirects });
   }
 }
@@ -326,7 +339,8 @@ function readIndex(target: ErrorTarget, bytes: Buffer, what: string): Descriptor
   try {
     json = readIndexDocument(bytes);
   } catch (error) {
-    if (error instanceof ManifestDocumentError) throw new RegistryError('MALFORMED', target, `${what} answered an index that was refused: ${error.reason}`, { cause: error, retryable: false });
+    if (error instanceof ManifestDocumentError)
+      throw new RegistryError('MALFORMED', target, `${what} answered an index that was refused: ${error.reason}`, { cause: error, retryable: false });
     throw error;
   }
   const manifests = json['manifests'];

@@ -118,7 +118,10 @@ function splitHost(host: string): { readonly parts: readonly string[]; readonly 
 /** Shell-style match of one host label: `*` any run of characters, `?` one character (filepath.Match, without classes). */
 function matchLabel(pattern: string, label: string): boolean {
   if (!pattern.includes('*') && !pattern.includes('?')) return pattern === label;
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^.]*').replace(/\?/g, '[^.]');
+  const source = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '[^.]*')
+    .replace(/\?/g, '[^.]');
   return new RegExp(`^${source}$`).test(label);
 }
 

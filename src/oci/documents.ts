@@ -85,7 +85,9 @@ const has = (json: Readonly<Record<string, unknown>>, field: string): boolean =>
 export function readManifestDocument(bytes: Uint8Array, contentType: string | undefined): ManifestDocument {
   const json = parseObject(bytes, 'manifest');
   if (json['schemaVersion'] !== 2) {
-    throw new ManifestDocumentError(`the manifest has schemaVersion ${JSON.stringify(json['schemaVersion'] ?? null)}, not 2 (Docker schema 1 manifests are not supported)`);
+    throw new ManifestDocumentError(
+      `the manifest has schemaVersion ${JSON.stringify(json['schemaVersion'] ?? null)}, not 2 (Docker schema 1 manifests are not supported)`,
+    );
   }
   const schema1 = SCHEMA1.filter((field) => has(json, field));
   if (schema1.length > 0) throw new ManifestDocumentError(`the manifest has Docker schema 1 fields (${schema1.join(', ')}), which make it ambiguous`);

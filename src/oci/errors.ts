@@ -85,7 +85,7 @@ const DEFAULT_HINTS: Readonly<Record<RegistryErrorCode, string>> = {
   UNREACHABLE: "check the registry host name and that the webhook's pods can reach it (DNS, network policies, egress proxies)",
   TIMEOUT: 'the registry did not answer in time; try again, and check the registry’s health and the network path from the webhook',
   ABORTED: 'the request was cancelled before the registry answered',
-  TLS_ERROR: "if the registry uses a private CA, add its PEM bundle as `ca` in the registries entry for this host in the modelgate Config",
+  TLS_ERROR: 'if the registry uses a private CA, add its PEM bundle as `ca` in the registries entry for this host in the modelgate Config',
   INSECURE_NOT_ALLOWED:
     'plain HTTP is only used for hosts listed with `insecure: true` in the modelgate Config; serve the registry over HTTPS or list the host if plain HTTP is intended',
   UNAUTHORIZED: "add an imagePullSecret or configure the webhook's registry credentials",
@@ -214,7 +214,9 @@ export function redact(text: string): string {
 /** An excerpt of an upstream answer for the log: control characters out, credentials redacted, short. */
 export function upstreamExcerpt(body: Buffer, max = 300): string | undefined {
   if (body.length === 0) return undefined;
-  const text = redact(body.subarray(0, max * 4).toString('utf8')).replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  const text = redact(body.subarray(0, max * 4).toString('utf8'))
+    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+    .trim();
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 

@@ -263,7 +263,8 @@ export class HttpTransport {
       throw new RegistryError('INSECURE_NOT_ALLOWED', request.target, `refusing plain HTTP to ${url.host}, which is not configured as insecure`);
     }
     const refusal = this.guard.refusal(url.hostname);
-    if (refusal !== undefined) throw new RegistryError('EGRESS_DENIED', request.target, `refusing to connect to ${url.host}: ${refusal.message}`, { retryable: false });
+    if (refusal !== undefined)
+      throw new RegistryError('EGRESS_DENIED', request.target, `refusing to connect to ${url.host}: ${refusal.message}`, { retryable: false });
   }
 
   private dispatcherFor(url: URL): Dispatcher {
@@ -364,7 +365,15 @@ export class HttpTransport {
     }
   }
 
-  private report(request: HttpRequest, url: URL, status: number, started: number, attempt: number, error: string | undefined, diagnostic: string | undefined): void {
+  private report(
+    request: HttpRequest,
+    url: URL,
+    status: number,
+    started: number,
+    attempt: number,
+    error: string | undefined,
+    diagnostic: string | undefined,
+  ): void {
     const hook = this.options.onRequest;
     if (hook === undefined) return;
     const event: RequestEvent = {
@@ -407,7 +416,14 @@ export class HttpTransport {
     if (code === 'ENOTFOUND') return unreachable('UNREACHABLE', request, url, `host ${url.hostname} not found (DNS)`, error, false);
     if (code !== undefined && TIMEOUT_CODES.has(code)) return unreachable('TIMEOUT', request, url, `timed out (${code})`, error, true);
     if (/wrong version number|packet length too long|http request/i.test(message) || code === 'ERR_SSL_WRONG_VERSION_NUMBER') {
-      return unreachable('INSECURE_NOT_ALLOWED', request, url, 'the host does not speak TLS (a plain HTTP server?), and it is not configured as insecure', error, false);
+      return unreachable(
+        'INSECURE_NOT_ALLOWED',
+        request,
+        url,
+        'the host does not speak TLS (a plain HTTP server?), and it is not configured as insecure',
+        error,
+        false,
+      );
     }
     if (code !== undefined && (CERTIFICATE_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code === 'EPROTO')) {
       return unreachable('TLS_ERROR', request, url, `TLS failed: ${code}`, error, false);

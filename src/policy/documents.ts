@@ -3,7 +3,16 @@
  * the typed in-memory form. Validation runs first, so conversion may assume shapes.
  */
 import { isKnownTypeName } from '../artifact/media-types.ts';
-import { checkSignatures, checkTrustedRoots, discoveryLimitsSchema, signaturesSchema, toDiscoveryLimits, toSignaturePolicy, toTrustedRootSettings, trustedRootsSchema } from '../signature/policy.ts';
+import {
+  checkSignatures,
+  checkTrustedRoots,
+  discoveryLimitsSchema,
+  signaturesSchema,
+  toDiscoveryLimits,
+  toSignaturePolicy,
+  toTrustedRootSettings,
+  trustedRootsSchema,
+} from '../signature/policy.ts';
 import { parseQuantity } from '../artifact/quantity.ts';
 import { PathPatternError, parsePathPattern } from '../core/paths.ts';
 import { API_VERSION, CLUSTER_SCOPE, DEFAULT_ACTIONS, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, ON_ERROR_ACTIONS, POLICY_MODES, SHORT_NAME_MODES } from './types.ts';
@@ -63,14 +72,18 @@ const policySpecSchema: Schema = {
           type: 'array',
           items: {
             type: 'string',
-            check: (value) => (isKnownTypeName(value) ? undefined : 'must be a preset (modelpack, kitops, oci-image) or a media type such as application/vnd.example+json'),
+            check: (value) =>
+              isKnownTypeName(value) ? undefined : 'must be a preset (modelpack, kitops, oci-image) or a media type such as application/vnd.example+json',
           },
         },
         layerMediaTypes: globList,
         mountable: { type: 'boolean' },
         formats: { type: 'array', items: globString, maxItems: MAX_GLOBS },
         denyFiles: globList,
-        maxSize: { type: 'string', check: (value) => (parseQuantity(value) === undefined ? 'must be a byte quantity such as 200Gi, 500M or 1048576' : undefined) },
+        maxSize: {
+          type: 'string',
+          check: (value) => (parseQuantity(value) === undefined ? 'must be a byte quantity such as 200Gi, 500M or 1048576' : undefined),
+        },
         licenses: { type: 'array', items: globString, maxItems: MAX_GLOBS },
       },
     },
@@ -107,7 +120,10 @@ const configSpecSchema: Schema = {
         required: ['kind', 'podSpecPaths'],
         properties: {
           group: { type: 'string', maxLength: 253 },
-          kind: { type: 'string', check: (value) => (/^[A-Z][A-Za-z0-9]{0,62}$/.test(value) ? undefined : 'must be a Kubernetes kind such as LeaderWorkerSet') },
+          kind: {
+            type: 'string',
+            check: (value) => (/^[A-Z][A-Za-z0-9]{0,62}$/.test(value) ? undefined : 'must be a Kubernetes kind such as LeaderWorkerSet'),
+          },
           namespaced: { type: 'boolean' },
           podSpecPaths: { type: 'array', minItems: 1, maxItems: 32, items: { type: 'string', maxLength: 255, check: pathProblem } },
         },
@@ -154,9 +170,7 @@ function documentSchema(kind: string, spec: Schema, metadataRequired: boolean): 
 const modelPolicySchema = documentSchema('ModelPolicy', policySpecSchema, true);
 const configSchema = documentSchema('Config', configSpecSchema, false);
 
-export type ParsedDocument =
-  | { readonly kind: 'ModelPolicy'; readonly policy: ModelPolicy }
-  | { readonly kind: 'Config'; readonly config: ModelgateConfig };
+export type ParsedDocument = { readonly kind: 'ModelPolicy'; readonly policy: ModelPolicy } | { readonly kind: 'Config'; readonly config: ModelgateConfig };
 
 export type DocumentResult = { readonly ok: true; readonly document: ParsedDocument } | { readonly ok: false; readonly errors: SchemaError[] };
 
@@ -186,8 +200,7 @@ export function parseDocument(data: unknown, source: string): DocumentResult {
 // The accessors below read already-validated data.
 type Data = Record<string, unknown>;
 const objectAt = (data: Data, key: string): Data => (isPlainObject(data[key]) ? data[key] : {});
-const stringsAt = (data: Data, key: string, fallback: readonly string[]): readonly string[] =>
-  Array.isArray(data[key]) ? (data[key] as string[]) : fallback;
+const stringsAt = (data: Data, key: string, fallback: readonly string[]): readonly string[] => (Array.isArray(data[key]) ? (data[key] as string[]) : fallback);
 
 function toPolicy(data: Data, source: string): ModelPolicy {
   const metadata = objectAt(data, 'metadata');

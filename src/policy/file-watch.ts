@@ -42,7 +42,10 @@ export interface PolicyFileWatcher {
   close(): void;
 }
 
-const fingerprint = (texts: readonly PolicyText[]): string => createHash('sha256').update(JSON.stringify(texts.map(({ source, text }) => [source, text]))).digest('hex');
+const fingerprint = (texts: readonly PolicyText[]): string =>
+  createHash('sha256')
+    .update(JSON.stringify(texts.map(({ source, text }) => [source, text])))
+    .digest('hex');
 
 function watchedDirectories(paths: readonly string[]): string[] {
   const dirs = new Set<string>();
@@ -103,7 +106,10 @@ export function watchPolicyFiles(options: PolicyFileWatchOptions): PolicyFileWat
     if (policySet.revision === revision) return;
     const previous = revision;
     revision = policySet.revision;
-    logger.info({ revision, previousRevision: previous, policies: policySet.policies.map((policy) => policy.name), defaultAction: policySet.config.defaultAction }, 'policy reloaded from files');
+    logger.info(
+      { revision, previousRevision: previous, policies: policySet.policies.map((policy) => policy.name), defaultAction: policySet.config.defaultAction },
+      'policy reloaded from files',
+    );
     options.onReload?.({ ok: true, revision, errors: [] });
   };
 

@@ -81,7 +81,12 @@ export function policySetFromTexts(texts: readonly PolicyText[]): PolicySet {
         policies.push(namespace === undefined ? result.document.policy : scopePolicy(result.document.policy, namespace));
       } else if (namespace !== undefined) {
         // A namespace may only add requirements: defaultAction, registries and credentials are the cluster's.
-        problems.push({ source, document: number, path: 'kind', message: `a namespaced policy ConfigMap (namespace ${namespace}) may not hold a Config; only the webhook namespace's ConfigMaps may` });
+        problems.push({
+          source,
+          document: number,
+          path: 'kind',
+          message: `a namespaced policy ConfigMap (namespace ${namespace}) may not hold a Config; only the webhook namespace's ConfigMaps may`,
+        });
       } else {
         configs.push(result.document.config);
       }
@@ -92,7 +97,12 @@ export function policySetFromTexts(texts: readonly PolicyText[]): PolicySet {
   for (const policy of policies) {
     const earlier = seen.get(policy.name);
     if (earlier !== undefined) {
-      problems.push({ source: policy.source, document: 0, path: 'metadata.name', message: `policy ${JSON.stringify(policy.name)} is also defined in ${earlier}` });
+      problems.push({
+        source: policy.source,
+        document: 0,
+        path: 'metadata.name',
+        message: `policy ${JSON.stringify(policy.name)} is also defined in ${earlier}`,
+      });
     }
     seen.set(policy.name, policy.source);
   }
@@ -134,7 +144,12 @@ function namespaceBudgetProblems(policies: readonly ModelPolicy[]): PolicyProble
   for (const [namespace, owned] of byNamespace) {
     const first = owned[0]?.source ?? namespace;
     if (owned.length > NAMESPACE_POLICY_LIMITS.policies) {
-      problems.push({ source: first, document: 0, path: '', message: `namespace ${namespace} has ${owned.length} ModelPolicies; a namespace may have at most ${NAMESPACE_POLICY_LIMITS.policies}` });
+      problems.push({
+        source: first,
+        document: 0,
+        path: '',
+        message: `namespace ${namespace} has ${owned.length} ModelPolicies; a namespace may have at most ${NAMESPACE_POLICY_LIMITS.policies}`,
+      });
     }
     const characters = owned.reduce((sum, policy) => sum + patternsOf(policy).reduce((total, pattern) => total + pattern.length, 0), 0);
     if (characters > NAMESPACE_POLICY_LIMITS.patternCharacters) {

@@ -87,7 +87,11 @@ export function createApp(options: AppOptions): express.Express {
 
   // The review route first: it is matched on every review.
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const budget = new Limiter(Math.max(options.bodyBudgetBytes ?? DEFAULT_BODY_BUDGET_BYTES, maxBodyBytes * 4), Number.POSITIVE_INFINITY, 'room for a large review');
+  const budget = new Limiter(
+    Math.max(options.bodyBudgetBytes ?? DEFAULT_BODY_BUDGET_BYTES, maxBodyBytes * 4),
+    Number.POSITIVE_INFINITY,
+    'room for a large review',
+  );
   app.post('/validate', async (req: Request, res: Response) => {
     const started = process.hrtime.bigint();
     let request: AdmissionRequest;
@@ -104,7 +108,12 @@ export function createApp(options: AppOptions): express.Express {
       }
       logger.warn({ err: error.message }, 'rejected a malformed AdmissionReview');
       // Unread body left over (413): close rather than read the rest of it.
-      sendJson(res, error instanceof BodyError ? error.status : 400, { error: error.message }, error instanceof BodyError && error.status !== 400 && error.status !== 415);
+      sendJson(
+        res,
+        error instanceof BodyError ? error.status : 400,
+        { error: error.message },
+        error instanceof BodyError && error.status !== 400 && error.status !== 415,
+      );
       metrics?.observeReview('error', '', Number(process.hrtime.bigint() - started) / 1e9);
       return;
     }
@@ -125,7 +134,11 @@ export function createApp(options: AppOptions): express.Express {
       } catch (error) {
         failed = true;
         logger.error({ err: error, uid: request.uid }, 'internal error while evaluating a review');
-        response = { uid: request.uid, allowed: false, status: { code: 500, message: `modelgate could not evaluate the object (${(error as Error).message}); failing closed` } };
+        response = {
+          uid: request.uid,
+          allowed: false,
+          status: { code: 500, message: `modelgate could not evaluate the object (${(error as Error).message}); failing closed` },
+        };
       }
     }
     sendJson(res, 200, reviewResponse(response));

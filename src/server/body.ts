@@ -30,8 +30,12 @@ export function checkContentType(header: string | undefined): void {
   for (const parameter of value.slice(semicolon + 1).split(';')) {
     const [name = '', charsetValue = ''] = parameter.split('=', 2);
     if (name.trim().toLowerCase() !== 'charset') continue;
-    const charset = charsetValue.trim().replace(/^"(.*)"$/, '$1').toLowerCase();
-    if (charset !== 'utf-8' && charset !== 'utf8') throw new BodyError(415, `the request body must be UTF-8 JSON, not charset ${JSON.stringify(charset.slice(0, 40))}`);
+    const charset = charsetValue
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
+    if (charset !== 'utf-8' && charset !== 'utf8')
+      throw new BodyError(415, `the request body must be UTF-8 JSON, not charset ${JSON.stringify(charset.slice(0, 40))}`);
   }
 }
 

@@ -32,7 +32,6 @@ export const TLS_OPTIONS = {
 /** A TLS handshake must be over this soon; Node's default is two minutes. */
 const HANDSHAKE_TIMEOUT_MS = 5_000;
 
-
 export interface ServeOptions {
   readonly port: number;
   readonly host?: string;

@@ -32,7 +32,9 @@ export function readKeyPair(certPath: string, keyPath: string): KeyPair {
     cert = readFileSync(certPath);
     key = readFileSync(keyPath);
   } catch (error) {
-    throw new TlsFilesError(`cannot read the TLS key pair (${certPath}, ${keyPath}): ${(error as Error).message}; run \`npm run certs\` or mount the serving Secret`);
+    throw new TlsFilesError(
+      `cannot read the TLS key pair (${certPath}, ${keyPath}): ${(error as Error).message}; run \`npm run certs\` or mount the serving Secret`,
+    );
   }
   try {
     createSecureContext({ cert, key });

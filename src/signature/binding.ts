@@ -76,7 +76,10 @@ export function parseSimpleSigning(payload: Buffer): PayloadClaims {
   if (critical === undefined) throw new BindingError({ code: 'INVALID_PAYLOAD', message: 'the simple-signing payload has no "critical" section' });
   const type = critical['type'];
   if (typeof type !== 'string' || type.toLowerCase() !== SIMPLE_SIGNING_TYPE) {
-    throw new BindingError({ code: 'INVALID_PAYLOAD', message: `the simple-signing payload has type ${JSON.stringify(type ?? null)}, not "${SIMPLE_SIGNING_TYPE}"` });
+    throw new BindingError({
+      code: 'INVALID_PAYLOAD',
+      message: `the simple-signing payload has type ${JSON.stringify(type ?? null)}, not "${SIMPLE_SIGNING_TYPE}"`,
+    });
   }
   const digest = objectAt(critical, 'image')?.['docker-manifest-digest'];
   if (typeof digest !== 'string' || digest === '') {

@@ -64,7 +64,18 @@ const CONCURRENCY = 4;
  * (MALFORMED, TOO_LARGE, TAMPERED, NOT_FOUND of a listed manifest, unknown errors) is content
  * anyone with push access could produce, and fails that signature instead (fail closed).
  */
-const TRANSIENT = new Set(['UNREACHABLE', 'TIMEOUT', 'ABORTED', 'RATE_LIMITED', 'SERVER_ERROR', 'UNEXPECTED_STATUS', 'TLS_ERROR', 'UNAUTHORIZED', 'FORBIDDEN', 'INSECURE_NOT_ALLOWED']);
+const TRANSIENT = new Set([
+  'UNREACHABLE',
+  'TIMEOUT',
+  'ABORTED',
+  'RATE_LIMITED',
+  'SERVER_ERROR',
+  'UNEXPECTED_STATUS',
+  'TLS_ERROR',
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  'INSECURE_NOT_ALLOWED',
+]);
 
 const short = (digest: string): string => (digest.length > 19 ? `${digest.slice(0, 19)}…` : digest);
 
@@ -116,7 +127,12 @@ export async function discoverSignatures(input: DiscoveryInput): Promise<Discove
   const { registry, locator, digest, deadline, limits } = input;
   const problems: DiscoveryProblem[] = [];
   if (Date.now() >= deadline) {
-    return { candidates: [], truncated: false, problems: [{ message: 'no time was left to look for signatures', retryable: true }], referrersSource: undefined };
+    return {
+      candidates: [],
+      truncated: false,
+      problems: [{ message: 'no time was left to look for signatures', retryable: true }],
+      referrersSource: undefined,
+    };
   }
   const tag = legacySignatureTag(digest);
   const candidates: Candidate[] = [];
@@ -137,7 +153,9 @@ export async function discoverSignatures(input: DiscoveryInput): Promise<Discove
       ? Promise.resolve(undefined)
       : registry
           .fetchManifestByTag(locator, tag, { maxBytes: Math.max(limits.maxBlobBytes, 64 * 1024) * 4, deadline })
-          .catch((error: unknown) => (isRegistryError(error, 'NOT_FOUND') ? undefined : onFailure(`reading the cosign signature tag ${tag} failed`, tag, 'legacy', error))),
+          .catch((error: unknown) =>
+            isRegistryError(error, 'NOT_FOUND') ? undefined : onFailure(`reading the cosign signature tag ${tag} failed`, tag, 'legacy', error),
+          ),
   ]);
 
   const referrerDescriptors = referrers?.descriptors ?? [];
@@ -155,7 +173,8 @@ export async function discoverSignatures(input: DiscoveryInput): Promise<Discove
   if (tag !== undefined) {
     legacyLayers.slice(0, budget.legacy).forEach((value, index) => {
       const layer = readLayer(value);
-      if (layer === undefined) candidates.push({ source: legacySource(tag, index), format: 'legacy', parsed: undefined, error: new Error('the layer is not a valid OCI descriptor') });
+      if (layer === undefined)
+        candidates.push({ source: legacySource(tag, index), format: 'legacy', parsed: undefined, error: new Error('the layer is not a valid OCI descriptor') });
       else tasks.push(() => readLegacyLayer(input, tag, layer, index, problems));
     });
   }
@@ -198,7 +217,13 @@ async function readReferrer(input: DiscoveryInput, descriptor: Descriptor, probl
   }
 }
 
-async function readLegacyLayer(input: DiscoveryInput, tag: string, layer: Descriptor, index: number, problems: DiscoveryProblem[]): Promise<Candidate | undefined> {
+async function readLegacyLayer(
+  input: DiscoveryInput,
+  tag: string,
+  layer: Descriptor,
+  index: number,
+  problems: DiscoveryProblem[],
+): Promise<Candidate | undefined> {
   const { registry, locator, deadline, limits } = input;
   const source = legacySource(tag, index);
   const failed = (error: Error): Candidate => ({ source, format: 'legacy', parsed: undefined, error });

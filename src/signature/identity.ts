@@ -98,7 +98,10 @@ export function assertIdentity(identities: readonly IdentityMatcher[], signer: S
   const match = issuerMatches.find((identity) => matchesValue(identity.subject, identity.subjectRegExp, subject));
   if (match === undefined) {
     const expected = issuerMatches.map((identity) => describeExpected('subject', identity.subject, identity.subjectRegExp)).join(' or ');
-    throw new IdentityError({ code: 'SUBJECT_MISMATCH', message: `the certificate's subject is ${JSON.stringify(subject)}, not ${expected} (issuer ${issuer})` });
+    throw new IdentityError({
+      code: 'SUBJECT_MISMATCH',
+      message: `the certificate's subject is ${JSON.stringify(subject)}, not ${expected} (issuer ${issuer})`,
+    });
   }
   return match;
 }

@@ -2,7 +2,16 @@
  * Signature verification of model artifacts (ModelPolicy `spec.signatures`): the API the
  * engine plugs in. See verify.ts for what is checked, policy.ts for the documents.
  */
-export type { Authority, DiscoveryLimits, KeyAuthority, KeylessAuthority, SignaturePolicy, StaticAuthority, TlogRequirement, TrustedRootSetting } from './policy.ts';
+export type {
+  Authority,
+  DiscoveryLimits,
+  KeyAuthority,
+  KeylessAuthority,
+  SignaturePolicy,
+  StaticAuthority,
+  TlogRequirement,
+  TrustedRootSetting,
+} from './policy.ts';
 export {
   DEFAULT_DISCOVERY_LIMITS,
   checkSignatures,

@@ -39,7 +39,8 @@ export function parseAuthorityKey(pem: string): AuthorityKey {
   }
   const block = /-----BEGIN PUBLIC KEY-----([\s\S]*?)-----END PUBLIC KEY-----/.exec(pem);
   const body = (block?.[1] ?? '').replace(/\s+/g, '');
-  if (body === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(body)) throw new KeyError({ code: 'INVALID_KEY', message: 'is not a readable PEM public key (the base64 between the BEGIN and END lines is damaged)' });
+  if (body === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(body))
+    throw new KeyError({ code: 'INVALID_KEY', message: 'is not a readable PEM public key (the base64 between the BEGIN and END lines is damaged)' });
   // OpenSSL rejects indented or re-flowed PEM, which YAML folding easily produces: re-wrap it.
   const canonical = `-----BEGIN PUBLIC KEY-----\n${body.replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END PUBLIC KEY-----\n`;
   let key: KeyObject;
@@ -49,7 +50,9 @@ export function parseAuthorityKey(pem: string): AuthorityKey {
     throw new KeyError({ code: 'INVALID_KEY', message: 'is not a readable PEM public key', cause: error });
   }
   const algorithm = keyAlgorithm(key);
-  const fingerprint = createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex');
+  const fingerprint = createHash('sha256')
+    .update(key.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
   const result: AuthorityKey = { key, algorithm, fingerprint };
   if (parsed.size > 1000) parsed.clear();
   parsed.set(pem, result);

@@ -99,7 +99,8 @@ const MAX_AUTHORITIES = 32;
 
 const checkAuthorityName = (value: string): string | undefined =>
   AUTHORITY_NAME.test(value) ? undefined : 'must be 1-63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit';
-const checkRootName = (value: string): string | undefined => (ROOT_NAME.test(value) ? undefined : 'must be a lowercase DNS label such as public-good or corp-sigstore');
+const checkRootName = (value: string): string | undefined =>
+  ROOT_NAME.test(value) ? undefined : 'must be a lowercase DNS label such as public-good or corp-sigstore';
 const checkPattern = (value: string): string | undefined => patternProblem(value);
 const nonEmpty = (value: string): string | undefined => (value.trim() === '' ? 'must not be empty' : undefined);
 
@@ -155,7 +156,10 @@ export function checkSignatures(value: unknown, path = 'spec.signatures'): Schem
   if (authorities.length > MAX_AUTHORITIES) errors.push({ path: `${path}.authorities`, message: `must have at most ${MAX_AUTHORITIES} authorities` });
   const threshold = (value['threshold'] as number | undefined) ?? 1;
   if (threshold > authorities.length) {
-    errors.push({ path: `${path}.threshold`, message: `is ${threshold}, but only ${authorities.length} authorit${authorities.length === 1 ? 'y is' : 'ies are'} listed` });
+    errors.push({
+      path: `${path}.threshold`,
+      message: `is ${threshold}, but only ${authorities.length} authorit${authorities.length === 1 ? 'y is' : 'ies are'} listed`,
+    });
   }
   const seen = new Set<string>();
   const signers = new Map<string, string>();
@@ -166,26 +170,37 @@ export function checkSignatures(value: unknown, path = 'spec.signatures'): Schem
     seen.add(name);
     const kinds = ['key', 'keyless', 'static'].filter((kind) => authority[kind] !== undefined && authority[kind] !== null);
     if (kinds.length !== 1) {
-      errors.push({ path: at, message: kinds.length === 0 ? 'must have one of key, keyless or static' : `must have only one of key, keyless or static, not ${kinds.join(' and ')}` });
+      errors.push({
+        path: at,
+        message: kinds.length === 0 ? 'must have one of key, keyless or static' : `must have only one of key, keyless or static, not ${kinds.join(' and ')}`,
+      });
       return;
     }
     // One signer listed twice would let one signature count twice toward the threshold.
     const signer = signerOf(toAuthority(authority));
     if (signer !== undefined) {
       const first = signers.get(signer);
-      if (first !== undefined) errors.push({ path: at, message: `accepts the same signer as authority ${JSON.stringify(first)}: the threshold counts distinct signers` });
+      if (first !== undefined)
+        errors.push({ path: at, message: `accepts the same signer as authority ${JSON.stringify(first)}: the threshold counts distinct signers` });
       else signers.set(signer, name);
     }
     if (kinds[0] !== 'key') {
       for (const field of ['tlog', 'trustedRoot']) {
-        if (authority[field] !== undefined) errors.push({ path: `${at}.${field}`, message: `only applies to key authorities${field === 'trustedRoot' ? ' (keyless authorities set keyless.trustedRoot)' : ''}` });
+        if (authority[field] !== undefined)
+          errors.push({
+            path: `${at}.${field}`,
+            message: `only applies to key authorities${field === 'trustedRoot' ? ' (keyless authorities set keyless.trustedRoot)' : ''}`,
+          });
       }
     }
     if (kinds[0] === 'keyless') {
       const identities = (authority['keyless'] as Record<string, unknown>)['identities'] as Record<string, unknown>[];
       identities.forEach((identity, i) => {
         const idPath = `${at}.keyless.identities[${i}]`;
-        for (const [exact, pattern] of [['issuer', 'issuerRegExp'], ['subject', 'subjectRegExp']] as const) {
+        for (const [exact, pattern] of [
+          ['issuer', 'issuerRegExp'],
+          ['subject', 'subjectRegExp'],
+        ] as const) {
           const has = [exact, pattern].filter((field) => identity[field] !== undefined);
           if (has.length === 0) errors.push({ path: idPath, message: `must have ${exact} or ${pattern}` });
           if (has.length === 2) errors.push({ path: idPath, message: `must have ${exact} or ${pattern}, not both` });
@@ -202,7 +217,9 @@ function signerOf(authority: Authority): string | undefined {
     case 'key':
       return `key:${parseAuthorityKey(authority.key).fingerprint}`;
     case 'keyless': {
-      const identities = authority.identities.map((identity) => JSON.stringify([identity.issuer, identity.issuerRegExp, identity.subject, identity.subjectRegExp])).sort();
+      const identities = authority.identities
+        .map((identity) => JSON.stringify([identity.issuer, identity.issuerRegExp, identity.subject, identity.subjectRegExp]))
+        .sort();
       return `keyless:${authority.trustedRoot}:${identities.join(',')}`;
     }
     case 'static':
@@ -324,7 +341,12 @@ function canonicalAuthority(authority: Authority, roots: TrustedRoots | undefine
       return [
         'keyless',
         authority.name,
-        authority.identities.map((identity) => [identity.issuer ?? null, identity.issuerRegExp ?? null, identity.subject ?? null, identity.subjectRegExp ?? null]),
+        authority.identities.map((identity) => [
+          identity.issuer ?? null,
+          identity.issuerRegExp ?? null,
+          identity.subject ?? null,
+          identity.subjectRegExp ?? null,
+        ]),
         authority.trustedRoot,
         roots?.fingerprint(authority.trustedRoot) ?? '',
       ];

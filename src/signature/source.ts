@@ -44,7 +44,12 @@ export class CachedSignatureVerifier implements SignatureSource {
   readonly #policyKeys = new WeakMap<SignaturePolicy, string>();
   readonly stats = { hits: 0, misses: 0 };
 
-  constructor(registry: Registry, roots: TrustedRoots, limits: DiscoveryLimits, audienceOf: (locator: RepositoryLocator) => Promise<Audience> = () => Promise.resolve(PUBLIC)) {
+  constructor(
+    registry: Registry,
+    roots: TrustedRoots,
+    limits: DiscoveryLimits,
+    audienceOf: (locator: RepositoryLocator) => Promise<Audience> = () => Promise.resolve(PUBLIC),
+  ) {
     this.#registry = registry;
     this.#roots = roots;
     this.#limits = limits;
@@ -70,7 +75,14 @@ export class CachedSignatureVerifier implements SignatureSource {
     return this.#verify(key, cached, policy, locator, digest, deadline);
   }
 
-  async #verify(key: string, cached: CachedResult | undefined, policy: SignaturePolicy, locator: RepositoryLocator, digest: string, deadline: number): Promise<SignatureResult> {
+  async #verify(
+    key: string,
+    cached: CachedResult | undefined,
+    policy: SignaturePolicy,
+    locator: RepositoryLocator,
+    digest: string,
+    deadline: number,
+  ): Promise<SignatureResult> {
     const audience = await this.#audienceOf(locator);
     if (cached !== undefined && cached.audience === audience) {
       this.stats.hits++;

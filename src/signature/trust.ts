@@ -89,7 +89,11 @@ export function embeddedPublicGoodJson(): string {
   try {
     seeds = JSON.parse(readFileSync(require.resolve('@sigstore/tuf/seeds.json'), 'utf8'));
   } catch (error) {
-    throw new TrustRootError({ code: 'INVALID_TRUSTED_ROOT', message: `the public-good trusted root cannot be read from @sigstore/tuf: ${errorMessage(error, 160)}`, cause: error });
+    throw new TrustRootError({
+      code: 'INVALID_TRUSTED_ROOT',
+      message: `the public-good trusted root cannot be read from @sigstore/tuf: ${errorMessage(error, 160)}`,
+      cause: error,
+    });
   }
   const target = (seeds as Record<string, { targets?: Record<string, unknown> } | undefined>)[PUBLIC_GOOD_MIRROR]?.targets?.[TRUSTED_ROOT_TARGET];
   if (typeof target !== 'string') {
@@ -116,7 +120,8 @@ export class TrustedRoots {
   static fromSettings(settings: readonly TrustedRootSetting[] = []): TrustedRoots {
     const roots = new Map<string, LoadedTrustedRoot>();
     for (const setting of settings) {
-      if (roots.has(setting.name)) throw new TrustRootError({ code: 'INVALID_TRUSTED_ROOT', message: `trusted root ${JSON.stringify(setting.name)} is given twice` });
+      if (roots.has(setting.name))
+        throw new TrustRootError({ code: 'INVALID_TRUSTED_ROOT', message: `trusted root ${JSON.stringify(setting.name)} is given twice` });
       roots.set(setting.name, parseTrustedRoot(setting.name, setting.json));
     }
     return new TrustedRoots(roots);

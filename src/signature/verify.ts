@@ -153,14 +153,19 @@ function verifyKey(authority: KeyAuthority, parsed: ParsedBundle, roots: Trusted
     // Still check the signature, so the message says which of the two is wrong.
     const check = relaxed('');
     return check.ok
-      ? { ok: false, reason: 'the signature verifies with the key but has no transparency-log entry (set tlog: optional to accept key-based signatures without one)' }
+      ? {
+          ok: false,
+          reason: 'the signature verifies with the key but has no transparency-log entry (set tlog: optional to accept key-based signatures without one)',
+        }
       : check;
   }
   let material: TrustMaterial;
   try {
     material = { ...roots.get(authority.trustedRoot).material, publicKey };
   } catch (error) {
-    return authority.tlog === 'optional' ? relaxed(`transparency-log entry not checked: ${errorMessage(error, 120)}`) : { ok: false, reason: errorMessage(error) };
+    return authority.tlog === 'optional'
+      ? relaxed(`transparency-log entry not checked: ${errorMessage(error, 120)}`)
+      : { ok: false, reason: errorMessage(error) };
   }
   try {
     // A key has no validity period: the log's inclusion (SET or proof) matters, not a signing time.
@@ -172,7 +177,9 @@ function verifyKey(authority: KeyAuthority, parsed: ParsedBundle, roots: Trusted
     if (authority.tlog === 'optional') return relaxed(`transparency-log entry ignored: ${sigstoreReason(error)}`);
     // The tlog failed: say so, but first whether the signature itself is good.
     const check = relaxed('');
-    return check.ok ? { ok: false, reason: `its transparency-log entry does not verify against trusted root ${authority.trustedRoot}: ${sigstoreReason(error)}` } : check;
+    return check.ok
+      ? { ok: false, reason: `its transparency-log entry does not verify against trusted root ${authority.trustedRoot}: ${sigstoreReason(error)}` }
+      : check;
   }
 }
 
@@ -183,7 +190,8 @@ function signatureFailure(error: unknown, authority: KeyAuthority): string {
 }
 
 function verifyKeyless(authority: KeylessAuthority, parsed: ParsedBundle, roots: TrustedRoots): Check {
-  if (parsed.bundle.verificationMaterial.content.$case === 'publicKey') return { ok: false, reason: 'it was signed with a key, not a keyless (Fulcio) certificate' };
+  if (parsed.bundle.verificationMaterial.content.$case === 'publicKey')
+    return { ok: false, reason: 'it was signed with a key, not a keyless (Fulcio) certificate' };
   let material: TrustMaterial;
   try {
     material = roots.get(authority.trustedRoot).material;
@@ -207,7 +215,10 @@ function verifyKeyless(authority: KeylessAuthority, parsed: ParsedBundle, roots:
     assertCodeSigning(certificate);
     const identity = signerIdentity(certificate);
     assertIdentity(authority.identities, identity);
-    return { ok: true, detail: `verified: certificate for ${identity.subject ?? '?'} (issuer ${identity.issuer ?? '?'}), chained to ${authority.trustedRoot}, logged in Rekor` };
+    return {
+      ok: true,
+      detail: `verified: certificate for ${identity.subject ?? '?'} (issuer ${identity.issuer ?? '?'}), chained to ${authority.trustedRoot}, logged in Rekor`,
+    };
   } catch (error) {
     return { ok: false, reason: errorMessage(error) };
   }
@@ -224,12 +235,18 @@ function keylessFailure(error: unknown, authority: KeylessAuthority): string {
     case 'SIGNATURE_ERROR':
       return "the signature does not verify with the certificate's key (a changed payload?)";
     default:
-      if (typeof code === 'string' && code.startsWith('TLOG')) return `its transparency-log entry does not verify against trusted root ${authority.trustedRoot}: ${reason}`;
+      if (typeof code === 'string' && code.startsWith('TLOG'))
+        return `its transparency-log entry does not verify against trusted root ${authority.trustedRoot}: ${reason}`;
       return reason;
   }
 }
 
-function checkCandidate(authority: KeyAuthority | KeylessAuthority, candidate: Candidate, input: VerifySignaturesInput, bindings: Map<Candidate, Check>): Check {
+function checkCandidate(
+  authority: KeyAuthority | KeylessAuthority,
+  candidate: Candidate,
+  input: VerifySignaturesInput,
+  bindings: Map<Candidate, Check>,
+): Check {
   if (candidate.parsed === undefined) return { ok: false, reason: errorMessage(candidate.error ?? 'unreadable', 200) };
   let binding = bindings.get(candidate);
   if (binding === undefined) {
@@ -248,7 +265,8 @@ function checkCandidate(authority: KeyAuthority | KeylessAuthority, candidate: C
 /** "none of 3 signatures verified: a: reason; b and 1 more: reason": identical reasons grouped, at most 3 groups. */
 function failureSummary(failures: readonly { readonly source: string; readonly reason: string; readonly readable: boolean }[], discovery: Discovery): string {
   if (failures.length === 0) {
-    const where = discovery.problems.length > 0 ? ' (the registry could not be read fully, see below)' : ' (no sigstore bundle referrer, no cosign signature tag)';
+    const where =
+      discovery.problems.length > 0 ? ' (the registry could not be read fully, see below)' : ' (no sigstore bundle referrer, no cosign signature tag)';
     return `no signature found${where}`;
   }
   const groups = new Map<string, string[]>();
@@ -280,7 +298,8 @@ function evaluateAuthority(authority: Authority, discovery: Discovery, input: Ve
       // Anything unforeseen in a signature fails that signature, never the admission.
       check = { ok: false, reason: `verification failed: ${errorMessage(error, 160)}` };
     }
-    if (check.ok) return { name: authority.name, kind: authority.kind, passed: true, reason: `${candidate.source}: ${check.detail}`, signature: candidate.source };
+    if (check.ok)
+      return { name: authority.name, kind: authority.kind, passed: true, reason: `${candidate.source}: ${check.detail}`, signature: candidate.source };
     failures.push({ source: candidate.source, reason: check.reason, readable: candidate.parsed !== undefined });
   }
   return { name: authority.name, kind: authority.kind, passed: false, reason: failureSummary(failures, discovery), signature: undefined };
@@ -290,7 +309,9 @@ const EMPTY_DISCOVERY: Discovery = { candidates: [], truncated: false, problems:
 
 function summarize(result: Omit<SignatureResult, 'summary'>): string {
   const met = result.passed ? 'met' : 'not met';
-  const lines = [`signatures: ${result.passedCount} of ${result.authorities.length} authorit${result.authorities.length === 1 ? 'y' : 'ies'} passed, threshold ${result.threshold} ${met}`];
+  const lines = [
+    `signatures: ${result.passedCount} of ${result.authorities.length} authorit${result.authorities.length === 1 ? 'y' : 'ies'} passed, threshold ${result.threshold} ${met}`,
+  ];
   for (const outcome of result.authorities) lines.push(`- ${outcome.name} (${outcome.kind}): ${outcome.passed ? 'passed' : 'failed'}: ${outcome.reason}`);
   if (result.truncated) lines.push('- note: more signatures exist than were read (discovery limit); the unread ones were not considered');
   for (const problem of result.problems.slice(0, 2)) lines.push(`- registry: ${problem}`);

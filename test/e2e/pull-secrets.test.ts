@@ -46,7 +46,11 @@ describe('pull secrets from the cluster', { timeout: 300_000 }, () => {
     dir = mkdtempSync(join(tmpdir(), 'modelgate-pull-secrets-'));
     ca = createTestCa(dir);
     const cert = issueServerCert(ca);
-    registry = await startDistribution({ dir: join(dir, 'registry'), tls: { certPath: cert.certPath, keyPath: cert.keyPath, caPem: ca.certPem }, htpasswd: { puller: 's3cret' } });
+    registry = await startDistribution({
+      dir: join(dir, 'registry'),
+      tls: { certPath: cert.certPath, keyPath: cert.keyPath, caPem: ca.certPem },
+      htpasswd: { puller: 's3cret' },
+    });
     await pushManifest({ url: registry.url, ca: ca.certPem, authorization: () => basicAuthorization('puller', 's3cret') }, 'private/llama', model);
     cluster = await startCluster();
     await cluster.createNamespace(NAMESPACE);
@@ -88,7 +92,9 @@ ${ca.certPem
   .join('\n')}
   credentials: {pullSecrets: ${pullSecrets}}
 `;
-    const created = createEngine(policySetFromTexts([{ source: 'test', text }]), { pullSecrets: new KubePullSecretReader(api, (message) => warnings.push(message)) });
+    const created = createEngine(policySetFromTexts([{ source: 'test', text }]), {
+      pullSecrets: new KubePullSecretReader(api, (message) => warnings.push(message)),
+    });
     engines.push(created);
     return created;
   }
@@ -126,6 +132,9 @@ ${ca.certPem
     warnings.length = 0;
     const outcome = await admit(engine(true), { imagePullSecrets: [{ name: 'no-such-secret' }] });
     assert.equal(outcome.decision.allowed, false);
-    assert.ok(warnings.some((message) => /cannot read Secret team-private\/no-such-secret: HTTP 404/.test(message)), warnings.join('\n'));
+    assert.ok(
+      warnings.some((message) => /cannot read Secret team-private\/no-such-secret: HTTP 404/.test(message)),
+      warnings.join('\n'),
+    );
   });
 });

@@ -24,7 +24,10 @@ import { Tally, fuzzParameters } from './lib/settings.ts';
 
 const BUNDLED = { source: 'manifests/policy.yaml', text: readFileSync(join(PACKAGE_ROOT, 'manifests', 'policy.yaml'), 'utf8') };
 const SMALL_CAP = 8;
-const CAP_CONFIG = { source: 'config.yaml', text: `apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec:\n  limits:\n    maxReferencesPerObject: ${SMALL_CAP}\n` };
+const CAP_CONFIG = {
+  source: 'config.yaml',
+  text: `apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec:\n  limits:\n    maxReferencesPerObject: ${SMALL_CAP}\n`,
+};
 const ENGINES = {
   /** The bundled policy with the default Config: a cap of 64 references per object. */
   bundled: { engine: createEngine(policySetFromTexts([BUNDLED]), { offline: true }), cap: 64 },
@@ -45,10 +48,12 @@ function judgedReferences(request: AdmissionRequest): unknown[] | undefined {
     for (const key of keys) node = isObject(node) ? node[key] : undefined;
     const list = isObject(node) ? node['volumes'] : undefined;
     if (!Array.isArray(list)) return [];
-    return list.filter((item) => isObject(item) && Object.hasOwn(item, 'image')).map((item) => {
-      const image = (item as Record<string, unknown>)['image'];
-      return isObject(image) ? image['reference'] : undefined;
-    });
+    return list
+      .filter((item) => isObject(item) && Object.hasOwn(item, 'image'))
+      .map((item) => {
+        const image = (item as Record<string, unknown>)['image'];
+        return isObject(image) ? image['reference'] : undefined;
+      });
   };
   const current = referencesIn(request.object);
   if (request.operation === 'CREATE') return current;
@@ -56,7 +61,6 @@ function judgedReferences(request: AdmissionRequest): unknown[] | undefined {
   const old = new Set(referencesIn(request.oldObject));
   return old.size === 0 ? current : current.filter((reference) => typeof reference !== 'string' || !old.has(reference));
 }
-
 
 /** The namespace a review is judged in: the request's, else the object's (what kube-apiserver sends is always a namespace name). */
 function namespaceOf(request: AdmissionRequest): string {
@@ -120,25 +124,30 @@ describe('AdmissionReviews through the parser and the handler', () => {
   it('generated and mutated reviews (fixed seed)', async (t) => {
     const tally = new Tally();
     await fc.assert(
-      fc.asyncProperty(review, fc.array(treeMutation, { maxLength: 3 }), fc.constantFrom<keyof typeof ENGINES>('bundled', 'capped'), async (generated, mutations, which) => {
-        let text = JSON.stringify(generated.review);
-        if (generated.deep !== undefined) text = text.replace('"DEEP"', generated.deep);
-        const body = JSON.parse(text) as Json;
-        mutateTree(body, mutations);
-        let request: AdmissionRequest;
-        try {
-          request = parseAdmissionReview(body);
-        } catch (error) {
-          assert.ok(error instanceof InvalidReviewError, `parseAdmissionReview threw ${(error as Error).name}: ${(error as Error).message}`);
-          tally.add('invalid review');
-          return;
-        }
-        const { engine, cap } = ENGINES[which];
-        const pending = handleAdmission(request, engine);
-        const outcome = pending instanceof Promise ? await pending : pending;
-        assert.equal(typeof outcome.decision.allowed, 'boolean', 'a decision');
-        checkOutcome(request, outcome, cap, tally);
-      }),
+      fc.asyncProperty(
+        review,
+        fc.array(treeMutation, { maxLength: 3 }),
+        fc.constantFrom<keyof typeof ENGINES>('bundled', 'capped'),
+        async (generated, mutations, which) => {
+          let text = JSON.stringify(generated.review);
+          if (generated.deep !== undefined) text = text.replace('"DEEP"', generated.deep);
+          const body = JSON.parse(text) as Json;
+          mutateTree(body, mutations);
+          let request: AdmissionRequest;
+          try {
+            request = parseAdmissionReview(body);
+          } catch (error) {
+            assert.ok(error instanceof InvalidReviewError, `parseAdmissionReview threw ${(error as Error).name}: ${(error as Error).message}`);
+            tally.add('invalid review');
+            return;
+          }
+          const { engine, cap } = ENGINES[which];
+          const pending = handleAdmission(request, engine);
+          const outcome = pending instanceof Promise ? await pending : pending;
+          assert.equal(typeof outcome.decision.allowed, 'boolean', 'a decision');
+          checkOutcome(request, outcome, cap, tally);
+        },
+      ),
       fuzzParameters(4101, 5000),
     );
     t.diagnostic(`reviews: ${tally}`);

@@ -67,7 +67,8 @@ function referenceHostMatch(pattern: string, text: string): boolean {
   return from(0, 0);
 }
 
-const referenceMatch = (pattern: string, text: string, kind: GlobKind): boolean => (kind === 'path' ? referencePathMatch(pattern, text) : referenceHostMatch(pattern, text));
+const referenceMatch = (pattern: string, text: string, kind: GlobKind): boolean =>
+  kind === 'path' ? referencePathMatch(pattern, text) : referenceHostMatch(pattern, text);
 
 // ---- properties -----------------------------------------------------------------------------
 
@@ -77,7 +78,10 @@ const subjectText = fc.string({ unit: fc.constantFrom('a', 'b', 'A', '/', '.', '
 /** Texts built from the pattern (stars and marks replaced), so that matches are common, not rare. */
 const nearText = (pattern: string): fc.Arbitrary<string> =>
   fc.array(fc.constantFrom('', 'a', 'b', '/', '.', 'a/b', 'a.b', ':'), { minLength: pattern.length, maxLength: pattern.length }).map((fill) =>
-    [...pattern].map((char, index) => (char === '*' || char === '?' ? (fill[index] as string) : char.toLowerCase())).join('').slice(0, 12),
+    [...pattern]
+      .map((char, index) => (char === '*' || char === '?' ? (fill[index] as string) : char.toLowerCase()))
+      .join('')
+      .slice(0, 12),
   );
 
 /** Adversarial patterns of up to 255 characters, and texts that almost match them. */
@@ -145,7 +149,11 @@ describe('globs', () => {
   }
 
   it('consecutive ** segments match as one does: a/**/** matches a, as a/** does (found by the differential)', () => {
-    for (const [pattern, text] of [['a/**/**', 'a'], ['*/**/**', ''], ['a/**/**/**', 'a']] as const) {
+    for (const [pattern, text] of [
+      ['a/**/**', 'a'],
+      ['*/**/**', ''],
+      ['a/**/**/**', 'a'],
+    ] as const) {
       assert.equal(referenceMatch(pattern, text, 'path'), true, `reference matcher: ${pattern} on ${text}`);
       assert.equal(matchesGlob(pattern.replace(/(\/\*\*)+$/, '/**'), text, 'path'), true, `${pattern} without the repeats on ${JSON.stringify(text)}`);
       assert.equal(matchesGlob(pattern, text, 'path'), true, `${pattern} on ${JSON.stringify(text)}`);

@@ -28,13 +28,18 @@ describe('manifests: what modelgate judges is what Go decodes', () => {
         const reading = readAsModelgate(entry.bytes, entry.contentType);
         const go = await oracle.ask(entry.bytes);
         if (entry.expect !== undefined) {
-          assert.equal(reading.accepted ? 'accept' : 'refuse', entry.expect, reading.accepted ? 'modelgate accepted it' : `modelgate refused it: ${reading.reason}`);
+          assert.equal(
+            reading.accepted ? 'accept' : 'refuse',
+            entry.expect,
+            reading.accepted ? 'modelgate accepted it' : `modelgate refused it: ${reading.reason}`,
+          );
         }
         if (reading.accepted) assertSameReading(entry.name, reading.manifest, go);
         if (entry.twoReadings === true) {
           // The attack is real: Go mounts other files than a JSON.parse reader would judge.
           const naive = JSON.parse(entry.bytes.toString('utf8')) as { layers?: { annotations?: Record<string, string> }[] };
-          const titles = (layers: readonly { annotations?: Record<string, string> | null }[] | undefined): (string | undefined)[] => (layers ?? []).map((layer) => layer.annotations?.[TITLE]);
+          const titles = (layers: readonly { annotations?: Record<string, string> | null }[] | undefined): (string | undefined)[] =>
+            (layers ?? []).map((layer) => layer.annotations?.[TITLE]);
           assert.ok(go.ok, `Go refuses it (${go.error})`);
           assert.notDeepEqual(titles(go.layers), titles(naive.layers), 'Go and JSON.parse read the same files');
         }

@@ -40,13 +40,15 @@ function compare(input: string, ours: ImageReference | undefined, go: OracleRefe
   assert.equal(ours.tag, go.tag === undefined || go.tag === '' ? undefined : go.tag, `${label}: tag`);
   assert.equal(ours.digest, go.digest === undefined || go.digest === '' ? undefined : go.digest, `${label}: digest`);
   // A short name is Docker Hub's for Go; a qualified one names the host Go found in it (index.docker.io Go itself rewrites).
-  if (ours.qualified) assert.ok(input.startsWith(`${go.domain}/`) || /^index\.docker\.io\//.test(input), `${label}: qualified, but Go's registry is ${go.domain}`);
+  if (ours.qualified)
+    assert.ok(input.startsWith(`${go.domain}/`) || /^index\.docker\.io\//.test(input), `${label}: qualified, but Go's registry is ${go.domain}`);
   else assert.equal(go.domain, 'docker.io', `${label}: a short name, but Go's registry is ${go.domain}`);
   return 'accepted by both';
 }
 
 function diagnoseRefusals(t: { diagnostic(message: string): void }, refusedOnlyByUs: Map<string, string[]>): void {
-  for (const [reason, examples] of refusedOnlyByUs) t.diagnostic(`refused by modelgate only (${reason}): ${examples.map((example) => JSON.stringify(example)).join(', ')}`);
+  for (const [reason, examples] of refusedOnlyByUs)
+    t.diagnostic(`refused by modelgate only (${reason}): ${examples.map((example) => JSON.stringify(example)).join(', ')}`);
   assert.equal(refusedOnlyByUs.get('UNEXPLAINED'), undefined, 'modelgate refuses references that Go accepts for no known reason');
 }
 

@@ -60,12 +60,28 @@ const bodyChange: fc.Arbitrary<BodyChange> = fc.oneof(
   { weight: 2, arbitrary: fc.constant({ op: 'none' as const }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('truncate' as const), at: fc.nat() }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('byte' as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('number' as const), text: fc.constantFrom('1e400', '-1e999', '123456789012345678901234567890', '0.0000000000000000000001', '-0') }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('number' as const),
+      text: fc.constantFrom('1e400', '-1e999', '123456789012345678901234567890', '0.0000000000000000000001', '-0'),
+    }),
+  },
   {
     weight: 2,
-    arbitrary: fc.record({ op: fc.constant('nest' as const), depth: fc.oneof(fc.integer({ min: 1, max: 3000 }), fc.constant(200_000)), open: fc.constantFrom('[' as const, '{"a":' as const) }),
+    arbitrary: fc.record({
+      op: fc.constant('nest' as const),
+      depth: fc.oneof(fc.integer({ min: 1, max: 3000 }), fc.constant(200_000)),
+      open: fc.constantFrom('[' as const, '{"a":' as const),
+    }),
   },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('replace' as const), body: fc.constantFrom('', '[]', 'null', '"review"', '{}', '{"apiVersion":"admission.k8s.io/v1"}', '\ufeff{}', '{"a":1,}', 'true') }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('replace' as const),
+      body: fc.constantFrom('', '[]', 'null', '"review"', '{}', '{"apiVersion":"admission.k8s.io/v1"}', '\ufeff{}', '{"a":1,}', 'true'),
+    }),
+  },
 );
 
 function changeBody(text: string, change: BodyChange): Buffer {
@@ -121,26 +137,32 @@ describe('the HTTP server under mutated requests', () => {
   it('answers each with JSON and the documented status, then still serves (fixed seed)', async (t) => {
     const tally = new Tally();
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...VALID_PINNED, 'ghcr.io/acme/llama:v1'), bodyChange, contentType, gzip, async (reference, change, [type, accepted], gzipped) => {
-        const body = changeBody(validReview(reference), change);
-        const compressed = gzipped && change.op === 'none';
-        const headers: Record<string, string> = {};
-        if (type !== undefined) headers['content-type'] = type;
-        if (compressed) headers['content-encoding'] = 'gzip';
-        const expected = expectedStatus(body, accepted, compressed);
-        // post() parses the answer as JSON: an answer that is not JSON fails here.
-        const { status, json } = await server.post(body, headers);
-        tally.add(`status ${status}`);
-        assert.equal(status, expected, `${change.op} with ${type ?? 'no content type'}: ${JSON.stringify(json).slice(0, 300)}`);
-        if (status === 200) {
-          assert.equal(json['kind'], 'AdmissionReview');
-          const response = json['response'] as Record<string, unknown>;
-          assert.equal(response['uid'], (JSON.parse(body.toString('utf8')) as { request: { uid: unknown } }).request.uid);
-          assert.equal(typeof response['allowed'], 'boolean');
-        } else {
-          assert.equal(typeof json['error'], 'string', 'an error answer says why');
-        }
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...VALID_PINNED, 'ghcr.io/acme/llama:v1'),
+        bodyChange,
+        contentType,
+        gzip,
+        async (reference, change, [type, accepted], gzipped) => {
+          const body = changeBody(validReview(reference), change);
+          const compressed = gzipped && change.op === 'none';
+          const headers: Record<string, string> = {};
+          if (type !== undefined) headers['content-type'] = type;
+          if (compressed) headers['content-encoding'] = 'gzip';
+          const expected = expectedStatus(body, accepted, compressed);
+          // post() parses the answer as JSON: an answer that is not JSON fails here.
+          const { status, json } = await server.post(body, headers);
+          tally.add(`status ${status}`);
+          assert.equal(status, expected, `${change.op} with ${type ?? 'no content type'}: ${JSON.stringify(json).slice(0, 300)}`);
+          if (status === 200) {
+            assert.equal(json['kind'], 'AdmissionReview');
+            const response = json['response'] as Record<string, unknown>;
+            assert.equal(response['uid'], (JSON.parse(body.toString('utf8')) as { request: { uid: unknown } }).request.uid);
+            assert.equal(typeof response['allowed'], 'boolean');
+          } else {
+            assert.equal(typeof json['error'], 'string', 'an error answer says why');
+          }
+        },
+      ),
       fuzzParameters(6101, 250),
     );
     // One body over the limit, declared and sent.

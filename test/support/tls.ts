@@ -34,10 +34,25 @@ export function createTestCa(dir: string, name = 'ca'): TestCa {
   const keyPath = join(dir, `${name}.key`);
   openssl(
     [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', keyPath, '-out', certPath, '-days', '2', '-subj', `/CN=modelgate test ${name}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE',
-      '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=modelgate test ${name}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
     ],
     dir,
   );
@@ -78,11 +93,8 @@ export function issueServerCert(ca: TestCa, name = 'server'): IssuedCert {
 
 /** An RSA leaf certificate for signing JWTs (RS256), signed by `ca`. */
 export function issueSigningCert(ca: TestCa, name = 'token-signer'): IssuedCert {
-  return issue(
-    ca,
-    name,
-    `/CN=modelgate test ${name}`,
-    ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature', ''].join('\n'),
-    ['-newkey', 'rsa:2048'],
-  );
+  return issue(ca, name, `/CN=modelgate test ${name}`, ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature', ''].join('\n'), [
+    '-newkey',
+    'rsa:2048',
+  ]);
 }

@@ -65,7 +65,14 @@ function parseScope(scope: string): Access | undefined {
   const first = scope.indexOf(':');
   const last = scope.lastIndexOf(':');
   if (first === -1 || last === first) return undefined;
-  return { type: scope.slice(0, first), name: scope.slice(first + 1, last), actions: scope.slice(last + 1).split(',').filter((a) => a !== '') };
+  return {
+    type: scope.slice(0, first),
+    name: scope.slice(first + 1, last),
+    actions: scope
+      .slice(last + 1)
+      .split(',')
+      .filter((a) => a !== ''),
+  };
 }
 
 export async function startTokenServer(options: TokenServerOptions): Promise<RunningTokenServer> {
@@ -151,7 +158,11 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Run
       if (answer.tokenField !== undefined) tokenField = answer.tokenField;
       if (answer.expiresIn !== undefined) expiresIn = answer.expiresIn;
     },
-    mint: (user, scopes) => mintToken(user, scopes.map(parseScope).filter((a): a is Access => a !== undefined)),
+    mint: (user, scopes) =>
+      mintToken(
+        user,
+        scopes.map(parseScope).filter((a): a is Access => a !== undefined),
+      ),
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -22,7 +22,12 @@ function review(object: Json | null, options: ReviewOptions = {}, set: PolicySet
 describe('every kind that carries a pod spec', () => {
   for (const entry of KINDS) {
     it(`${entry.kind}: denies an unpinned model at ${entry.prefix}.volumes[2] and allows a pinned one`, () => {
-      const denied = review(kubeObject(entry.kind, [{ name: 'base', reference: PINNED }, { name: 'adapter', reference: UNPINNED }]));
+      const denied = review(
+        kubeObject(entry.kind, [
+          { name: 'base', reference: PINNED },
+          { name: 'adapter', reference: UNPINNED },
+        ]),
+      );
       assert.equal(denied.decision.allowed, false);
       assert.equal(denied.decision.verdicts.length, 2);
       assert.deepEqual(
@@ -48,7 +53,12 @@ describe('every kind that carries a pod spec', () => {
 describe('what is allowed without evaluation', () => {
   const unpinnedPod = kubeObject('Pod', [{ name: 'm', reference: UNPINNED }]);
   it('other kinds', () => {
-    const service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'a' }, spec: { volumes: [{ name: 'm', image: { reference: UNPINNED } }] } };
+    const service = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 's', namespace: 'a' },
+      spec: { volumes: [{ name: 'm', image: { reference: UNPINNED } }] },
+    };
     const outcome = review(service);
     assert.equal(outcome.decision.allowed, true);
     assert.match(outcome.skipped ?? '', /kind Service/);
@@ -82,7 +92,12 @@ describe('what is allowed without evaluation', () => {
   it('a deeply nested object costs nothing and is allowed', () => {
     let deep: Json = {};
     for (let i = 0; i < 5000; i++) deep = { nested: deep };
-    const outcome = review({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'a', annotations: { x: 'y' } }, spec: { containers: [], extra: deep } });
+    const outcome = review({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p', namespace: 'a', annotations: { x: 'y' } },
+      spec: { containers: [], extra: deep },
+    });
     assert.equal(outcome.decision.allowed, true);
   });
 });
@@ -102,7 +117,9 @@ describe('malformed image volumes are denied with the reason', () => {
     assert.match(outcome.decision.message ?? '', /path component "Acme" is not valid \(repository names must be lowercase\)/);
   });
   it('an invalid reference is denied even under a warn-mode policy', () => {
-    const warnOnly = policySetFromTexts([{ source: 'w.yaml', text: 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: w}\nspec: {mode: warn}\n' }]);
+    const warnOnly = policySetFromTexts([
+      { source: 'w.yaml', text: 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: w}\nspec: {mode: warn}\n' },
+    ]);
     assert.equal(review(pod({ reference: 'bad ref' }), {}, warnOnly).decision.allowed, false);
   });
 });
@@ -122,9 +139,15 @@ describe('UPDATE', () => {
     assert.match(outcome.decision.message ?? '', /llama:v2/);
   });
   it('a new volume is checked while the old one is left alone', () => {
-    const added = kubeObject('Deployment', [{ name: 'm', reference: UNPINNED }, { name: 'n', reference: 'ghcr.io/acme/x:v1' }]);
+    const added = kubeObject('Deployment', [
+      { name: 'm', reference: UNPINNED },
+      { name: 'n', reference: 'ghcr.io/acme/x:v1' },
+    ]);
     const outcome = review(added, { operation: 'UPDATE', oldObject: old });
-    assert.deepEqual(outcome.decision.verdicts.map((v) => v.site.volume), ['n']);
+    assert.deepEqual(
+      outcome.decision.verdicts.map((v) => v.site.volume),
+      ['n'],
+    );
     assert.equal(outcome.decision.allowed, false);
   });
   it('pinning an unpinned reference is allowed', () => {
@@ -157,8 +180,14 @@ describe('modes, default action and several policies', () => {
     assert.equal(outcome.decision.allowed, true);
     assert.equal(outcome.decision.warnings.length, 1);
     for (const warning of outcome.decision.warnings) assert.ok(warning.length <= 120, warning);
-    assert.equal(outcome.decision.warnings[0], 'modelgate: w/requireDigest: volume "m": pinned only by tag "v1", not by digest: the model behind it can change after it…');
-    assert.match(outcome.decision.auditAnnotations['policy-violations'] ?? '', /a\/requireDigest.*a\/registries: registry ghcr\.io is not one of the allowed registries \(quay\.io\)/);
+    assert.equal(
+      outcome.decision.warnings[0],
+      'modelgate: w/requireDigest: volume "m": pinned only by tag "v1", not by digest: the model behind it can change after it…',
+    );
+    assert.match(
+      outcome.decision.auditAnnotations['policy-violations'] ?? '',
+      /a\/requireDigest.*a\/registries: registry ghcr\.io is not one of the allowed registries \(quay\.io\)/,
+    );
   });
 
   it('every failure of every matching policy is listed, and one enforce failure denies', () => {
@@ -168,7 +197,10 @@ describe('modes, default action and several policies', () => {
     const message = outcome.decision.message ?? '';
     assert.match(message, /policy "digests" rule requireDigest/);
     assert.match(message, /policy "registries" rule requireDigest/);
-    assert.match(message, /policy "registries" rule registries: registry ghcr\.io is not one of the allowed registries \(registry\.internal\)\n {6}Fix: use a model from an allowed registry, or add "ghcr\.io" to spec\.registries of policy "registries"/);
+    assert.match(
+      message,
+      /policy "registries" rule registries: registry ghcr\.io is not one of the allowed registries \(registry\.internal\)\n {6}Fix: use a model from an allowed registry, or add "ghcr\.io" to spec\.registries of policy "registries"/,
+    );
     assert.ok(!message.includes('policy "w"'), 'warn findings do not appear in the denial');
     assert.equal(outcome.decision.warnings.length, 1);
     assert.deepEqual(outcome.decision.reasons, [
@@ -185,7 +217,10 @@ describe('modes, default action and several policies', () => {
     const other = pod(`quay.io/x/m@${DIGEST}`);
     const denied = review(other, {}, set(scoped));
     assert.equal(denied.decision.allowed, false);
-    assert.match(denied.decision.message ?? '', /rule defaultAction: no ModelPolicy matches quay\.io\/x\/m in namespace team-a, and the default action is deny/);
+    assert.match(
+      denied.decision.message ?? '',
+      /rule defaultAction: no ModelPolicy matches quay\.io\/x\/m in namespace team-a, and the default action is deny/,
+    );
     assert.equal(review(other, {}, set(scoped + config('allow'))).decision.allowed, true);
     const warned = review(other, {}, set(scoped + config('warn')));
     assert.equal(warned.decision.allowed, true);
@@ -194,7 +229,10 @@ describe('modes, default action and several policies', () => {
   });
 
   it('namespaces and excludeNamespaces scope a policy', () => {
-    const policies = set(doc('prod', '{match: {namespaces: ["prod-*"], excludeNamespaces: ["prod-lab"]}}') + 'apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: {defaultAction: allow}\n');
+    const policies = set(
+      doc('prod', '{match: {namespaces: ["prod-*"], excludeNamespaces: ["prod-lab"]}}') +
+        'apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: {defaultAction: allow}\n',
+    );
     assert.equal(review(pod(UNPINNED, 'prod-eu')).decision.allowed, false);
     assert.equal(review(pod(UNPINNED, 'prod-eu'), { namespace: 'prod-eu' }, policies).decision.allowed, false);
     assert.equal(review(pod(UNPINNED, 'prod-lab'), { namespace: 'prod-lab' }, policies).decision.allowed, true);
@@ -219,7 +257,11 @@ describe('AdmissionReview envelope', () => {
   const valid = admissionReview(kubeObject('Pod', []));
   const cases: [string, unknown, RegExp][] = [
     ['not an object', [1, 2], /JSON object/],
-    ['wrong apiVersion', { ...valid, apiVersion: 'admission.k8s.io/v1beta1' }, /apiVersion must be admission\.k8s\.io\/v1, got "admission\.k8s\.io\/v1beta1"; set admissionReviewVersions: \[v1\]/],
+    [
+      'wrong apiVersion',
+      { ...valid, apiVersion: 'admission.k8s.io/v1beta1' },
+      /apiVersion must be admission\.k8s\.io\/v1, got "admission\.k8s\.io\/v1beta1"; set admissionReviewVersions: \[v1\]/,
+    ],
     ['wrong kind', { ...valid, kind: 'TokenReview' }, /kind must be AdmissionReview/],
     ['no request', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }, /no request object/],
     ['no uid', { ...valid, request: { ...(valid['request'] as Json), uid: undefined } }, /request\.uid/],
@@ -228,7 +270,12 @@ describe('AdmissionReview envelope', () => {
     ['bad operation', { ...valid, request: { ...(valid['request'] as Json), operation: 'PATCH' } }, /request\.operation/],
   ];
   for (const [name, body, message] of cases) {
-    it(name, () => assert.throws(() => parseAdmissionReview(body), (error: unknown) => error instanceof InvalidReviewError && message.test(error.message)));
+    it(name, () =>
+      assert.throws(
+        () => parseAdmissionReview(body),
+        (error: unknown) => error instanceof InvalidReviewError && message.test(error.message),
+      ),
+    );
   }
   it('reads dryRun and the user', () => {
     const request = parseAdmissionReview(admissionReview(kubeObject('Pod', []), { dryRun: true }));

@@ -80,7 +80,10 @@ describe('artifact rules against a real registry', { timeout: 300_000 }, () => {
   }
 
   async function admit(engine: RegistryBackedEngine, ...references: string[]) {
-    const object = kubeObject('Deployment', references.map((reference, index) => ({ name: `model-${index}`, reference })));
+    const object = kubeObject(
+      'Deployment',
+      references.map((reference, index) => ({ name: `model-${index}`, reference })),
+    );
     return handleAdmission(parseAdmissionReview(admissionReview(object)), engine);
   }
 
@@ -97,21 +100,24 @@ describe('artifact rules against a real registry', { timeout: 300_000 }, () => {
     const kitops = engineFor(policyText(registry.host, 'types: [kitops]'));
     const image = engineFor(policyText(registry.host, 'types: [oci-image]'));
     const allowed = async (engine: RegistryBackedEngine, name: ModelName) => (await admit(engine, ref(name))).decision.allowed;
-    assert.deepEqual(
-      [await allowed(modelpack, 'good'), await allowed(modelpack, 'kit'), await allowed(modelpack, 'image')],
-      [true, false, false],
-    );
+    assert.deepEqual([await allowed(modelpack, 'good'), await allowed(modelpack, 'kit'), await allowed(modelpack, 'image')], [true, false, false]);
     assert.deepEqual([await allowed(kitops, 'kit'), await allowed(kitops, 'good')], [true, false]);
     assert.deepEqual([await allowed(image, 'image'), await allowed(image, 'good')], [true, false]);
     const denied = await admit(modelpack, ref('kit'));
-    assert.match(denied.decision.message ?? '', /rule artifact\.types: the artifact is not of an allowed type \(modelpack\): artifactType \(none\), config application\/vnd\.kitops\.modelkit\.config\.v1\+json/);
+    assert.match(
+      denied.decision.message ?? '',
+      /rule artifact\.types: the artifact is not of an allowed type \(modelpack\): artifactType \(none\), config application\/vnd\.kitops\.modelkit\.config\.v1\+json/,
+    );
   });
 
   it('mountable: names the layer CRI-O would skip, and warns about tar layers', async () => {
     const engine = engineFor(policyText(registry.host, 'mountable: true'));
     const denied = await admit(engine, ref('unannotated'));
     assert.equal(denied.decision.allowed, false);
-    assert.match(denied.decision.message ?? '', /layer 2 \(sha256:[0-9a-f]{12}…, application\/vnd\.cncf\.model\.weight\.v1\.raw\) has no file path annotation that CRI-O reads .*: CRI-O would not mount it/);
+    assert.match(
+      denied.decision.message ?? '',
+      /layer 2 \(sha256:[0-9a-f]{12}…, application\/vnd\.cncf\.model\.weight\.v1\.raw\) has no file path annotation that CRI-O reads .*: CRI-O would not mount it/,
+    );
     const tarred = await admit(engine, ref('tarred'));
     assert.equal(tarred.decision.allowed, true);
     assert.match(tarred.decision.warnings[0] ?? '', /artifact\.mountable/);
@@ -120,7 +126,9 @@ describe('artifact rules against a real registry', { timeout: 300_000 }, () => {
   });
 
   it('formats, denyFiles, maxSize and licences read the real config and layers', async () => {
-    const engine = engineFor(policyText(registry.host, 'formats: [safetensors, gguf]\ndenyFiles: ["*.pkl", "*.bin"]\nmaxSize: 2Ki\nlicenses: [Apache-2.0, MIT]'));
+    const engine = engineFor(
+      policyText(registry.host, 'formats: [safetensors, gguf]\ndenyFiles: ["*.pkl", "*.bin"]\nmaxSize: 2Ki\nlicenses: [Apache-2.0, MIT]'),
+    );
     assert.equal((await admit(engine, ref('good'))).decision.allowed, true);
     const pickled = (await admit(engine, ref('pickled'))).decision.message ?? '';
     assert.match(pickled, /rule artifact\.formats: the model format is pytorch, not one of safetensors, gguf/);
@@ -142,7 +150,10 @@ describe('artifact rules against a real registry', { timeout: 300_000 }, () => {
     const engine = engineFor(policyText(registry.host, 'types: [modelpack]'));
     const outcome = await admit(engine, ref('good'), ref('kit'), ref('image'));
     assert.equal(outcome.decision.allowed, false);
-    assert.deepEqual(outcome.decision.verdicts.map((verdict) => verdict.findings.length), [0, 1, 1]);
+    assert.deepEqual(
+      outcome.decision.verdicts.map((verdict) => verdict.findings.length),
+      [0, 1, 1],
+    );
     assert.match(outcome.decision.message ?? '', /^modelgate denied Deployment team-a\/llm: 2 model references failed policy/);
   });
 
@@ -192,7 +203,10 @@ describe('artifact rules against a real registry', { timeout: 300_000 }, () => {
       const missing = `${registry.host}/models/good@sha256:${'e'.repeat(64)}`;
       const outcome = await admit(engine, missing);
       assert.equal(outcome.decision.allowed, false);
-      assert.match(outcome.decision.message ?? '', /rule artifact: the artifact could not be checked: .*(not found|NOT_FOUND|404).*check the digest and the repository name/is);
+      assert.match(
+        outcome.decision.message ?? '',
+        /rule artifact: the artifact could not be checked: .*(not found|NOT_FOUND|404).*check the digest and the repository name/is,
+      );
     });
 
     it('onError: warn allows with a warning; onError: allow records an audit annotation', async () => {
@@ -216,7 +230,10 @@ describe('artifact rules against a real registry', { timeout: 300_000 }, () => {
       const outcome = await admit(engine, `${host}/models/x@sha256:${'a'.repeat(64)}`);
       assert.ok(Date.now() - started < 10_000);
       assert.equal(outcome.decision.allowed, false);
-      assert.match(outcome.decision.message ?? '', /could not be checked: .*could not connect to 127\.0\.0\.1:\d+ or get a complete answer in time; check the registry host name/i);
+      assert.match(
+        outcome.decision.message ?? '',
+        /could not be checked: .*could not connect to 127\.0\.0\.1:\d+ or get a complete answer in time; check the registry host name/i,
+      );
     });
 
     it('a manifest altered in flight is denied as tampered, and never cached', async () => {
@@ -224,7 +241,10 @@ describe('artifact rules against a real registry', { timeout: 300_000 }, () => {
       try {
         proxy = await startProxy(registry.url, {
           // One extra space in the JSON: same meaning, other bytes, other digest.
-          rewrite: (req, upstream) => ((req.url ?? '').includes('/manifests/') ? { ...upstream, body: Buffer.from(upstream.body.toString('utf8').replace('"layers":', '"layers": ')) } : upstream),
+          rewrite: (req, upstream) =>
+            (req.url ?? '').includes('/manifests/')
+              ? { ...upstream, body: Buffer.from(upstream.body.toString('utf8').replace('"layers":', '"layers": ')) }
+              : upstream,
         });
         const host = proxy.url.replace(/^http:\/\//, '');
         const reference = `${host}/models/good@${models.good.digest}`;
@@ -233,7 +253,10 @@ describe('artifact rules against a real registry', { timeout: 300_000 }, () => {
           const engine = engineFor(policyText(host, 'types: [modelpack]', `  onError: ${onError}`));
           const outcome = await admit(engine, reference);
           assert.equal(outcome.decision.allowed, false, `onError: ${onError}`);
-          assert.match(outcome.decision.message ?? '', /rule artifact: what the registry served was refused: .*the registry returned content whose digest is sha256:[0-9a-f]{64}, not the pinned sha256:/);
+          assert.match(
+            outcome.decision.message ?? '',
+            /rule artifact: what the registry served was refused: .*the registry returned content whose digest is sha256:[0-9a-f]{64}, not the pinned sha256:/,
+          );
           assert.equal(engine.cache?.entries, 0);
         }
       } finally {

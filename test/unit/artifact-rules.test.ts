@@ -18,7 +18,17 @@ const NONE: ArtifactRules = { types: [], layerMediaTypes: [], mountable: false, 
 function policy(rules: Partial<ArtifactRules>, mode: PolicyMode = 'enforce'): [ModelPolicy, ArtifactRules] {
   const artifact = { ...NONE, ...rules };
   return [
-    { name: 'models', source: 't#1', mode, match: { namespaces: ['*'], excludeNamespaces: [], references: ['**'] }, requireDigest: true, registries: [], artifact, signatures: undefined, onError: 'deny' },
+    {
+      name: 'models',
+      source: 't#1',
+      mode,
+      match: { namespaces: ['*'], excludeNamespaces: [], references: ['**'] },
+      requireDigest: true,
+      registries: [],
+      artifact,
+      signatures: undefined,
+      onError: 'deny',
+    },
     artifact,
   ];
 }
@@ -44,7 +54,11 @@ function modelpack(layers: Descriptor[], extra: Partial<ImageManifest> = {}): Im
 }
 
 const WEIGHT = 'application/vnd.cncf.model.weight.v1.raw';
-const goodLayers = [layer(1, WEIGHT, 'model.safetensors'), layer(2, 'application/vnd.cncf.model.weight.config.v1.raw', 'config.json'), layer(3, 'application/vnd.cncf.model.doc.v1.raw', 'README.md')];
+const goodLayers = [
+  layer(1, WEIGHT, 'model.safetensors'),
+  layer(2, 'application/vnd.cncf.model.weight.config.v1.raw', 'config.json'),
+  layer(3, 'application/vnd.cncf.model.doc.v1.raw', 'README.md'),
+];
 
 function facts(manifest: ImageManifest, config?: ConfigFact): ArtifactFacts {
   return { root: manifest, manifests: [manifest], configs: new Map(config === undefined ? [] : [[manifest.config.digest, config]]) };
@@ -79,10 +93,16 @@ describe('artifact.types', () => {
       config: { mediaType: 'application/vnd.kitops.modelkit.config.v1+json', digest: digest(7), size: 1 },
     });
     assert.deepEqual(reasons({ types: ['kitops'] }, facts(kit)), []);
-    assert.match(reasons({ types: ['modelpack'] }, facts(kit))[0] ?? '', /not of an allowed type \(modelpack\): artifactType \(none\), config application\/vnd\.kitops\.modelkit\.config\.v1\+json/);
+    assert.match(
+      reasons({ types: ['modelpack'] }, facts(kit))[0] ?? '',
+      /not of an allowed type \(modelpack\): artifactType \(none\), config application\/vnd\.kitops\.modelkit\.config\.v1\+json/,
+    );
   });
   it('accepts a container image only under oci-image', () => {
-    const image = modelpack([layer(1, 'application/vnd.oci.image.layer.v1.tar+gzip')], { artifactType: undefined, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digest(8), size: 1 } });
+    const image = modelpack([layer(1, 'application/vnd.oci.image.layer.v1.tar+gzip')], {
+      artifactType: undefined,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digest(8), size: 1 },
+    });
     assert.deepEqual(reasons({ types: ['oci-image'] }, facts(image)), []);
     assert.equal(reasons({ types: ['modelpack', 'kitops'] }, facts(image)).length, 1);
   });
@@ -101,7 +121,11 @@ describe('artifact.types', () => {
 
 describe('artifact.mountable', () => {
   it('names each layer CRI-O would skip', () => {
-    const missing = modelpack([layer(1, WEIGHT, 'model.safetensors'), layer(2, WEIGHT), layer(3, WEIGHT, 'b.safetensors', 5, 'org.opencontainers.image.title')]);
+    const missing = modelpack([
+      layer(1, WEIGHT, 'model.safetensors'),
+      layer(2, WEIGHT),
+      layer(3, WEIGHT, 'b.safetensors', 5, 'org.opencontainers.image.title'),
+    ]);
     assert.deepEqual(reasons({ mountable: true }, facts(missing)), [
       'artifact.mountable enforce: layer 2 (sha256:000000000000…, application/vnd.cncf.model.weight.v1.raw) has no file path annotation that CRI-O reads (a non-empty org.opencontainers.image.title, else org.cncf.model.filepath): CRI-O would not mount it and the model would start incomplete',
     ]);
@@ -111,8 +135,14 @@ describe('artifact.mountable', () => {
   });
   it('a tar layer is a warning, never a denial, and stays audit under audit', () => {
     const tarred = modelpack([layer(1, 'application/vnd.cncf.model.weight.v1.tar+zstd', 'weights.tar.zst')]);
-    assert.deepEqual(reasons({ mountable: true }, facts(tarred)).map((r) => r.split(':')[0]), ['artifact.mountable warn']);
-    assert.deepEqual(reasons({ mountable: true }, facts(tarred), 'audit').map((r) => r.split(':')[0]), ['artifact.mountable audit']);
+    assert.deepEqual(
+      reasons({ mountable: true }, facts(tarred)).map((r) => r.split(':')[0]),
+      ['artifact.mountable warn'],
+    );
+    assert.deepEqual(
+      reasons({ mountable: true }, facts(tarred), 'audit').map((r) => r.split(':')[0]),
+      ['artifact.mountable audit'],
+    );
   });
 });
 
@@ -137,17 +167,29 @@ describe('file names as CRI-O writes them (issue 9)', () => {
   });
   it('with denyFiles, a tar layer is denied: the names inside it are unknown', () => {
     const tarred = modelpack([named(1, { [TITLE]: 'weights.tar' }, 'application/vnd.cncf.model.weight.v1.tar')]);
-    assert.match(reasons({ denyFiles: ['*.pkl'] }, facts(tarred))[0] ?? '', /^artifact\.denyFiles enforce: .*is a tar archive: the files in it cannot be judged by name/);
+    assert.match(
+      reasons({ denyFiles: ['*.pkl'] }, facts(tarred))[0] ?? '',
+      /^artifact\.denyFiles enforce: .*is a tar archive: the files in it cannot be judged by name/,
+    );
   });
   it('mountable follows CRI-O: the title wins even when empty, names are cleaned, and clashes fail', () => {
     const emptyTitle = modelpack([named(1, { [TITLE]: '', [FILEPATH]: 'model.safetensors' })]);
     assert.match(reasons({ mountable: true }, facts(emptyTitle))[0] ?? '', /has no file path annotation that CRI-O reads/);
     const overRoot = modelpack([named(1, { [TITLE]: '.' }), named(2, { [TITLE]: '../' })]);
-    assert.deepEqual(reasons({ mountable: true }, facts(overRoot)).map((r) => /would be mounted over the volume itself/.test(r)), [true, true]);
+    assert.deepEqual(
+      reasons({ mountable: true }, facts(overRoot)).map((r) => /would be mounted over the volume itself/.test(r)),
+      [true, true],
+    );
     const clash = modelpack([named(1, { [TITLE]: 'model.safetensors' }), named(2, { [FILEPATH]: './model.safetensors/' })]);
-    assert.match(reasons({ mountable: true }, facts(clash))[0] ?? '', /layer 2 .* is mounted at model\.safetensors, like layer 1: the later one hides the earlier/);
+    assert.match(
+      reasons({ mountable: true }, facts(clash))[0] ?? '',
+      /layer 2 .* is mounted at model\.safetensors, like layer 1: the later one hides the earlier/,
+    );
     const fileAndDirectory = modelpack([named(1, { [TITLE]: 'shards' }), named(2, { [TITLE]: 'shards/1.safetensors' })]);
-    assert.match(reasons({ mountable: true }, facts(fileAndDirectory))[0] ?? '', /layer 2 is mounted at shards\/1\.safetensors, inside shards, which layer 1 mounts as a file/);
+    assert.match(
+      reasons({ mountable: true }, facts(fileAndDirectory))[0] ?? '',
+      /layer 2 is mounted at shards\/1\.safetensors, inside shards, which layer 1 mounts as a file/,
+    );
     assert.deepEqual(reasons({ mountable: true }, facts(modelpack([named(1, { [TITLE]: 'a/b.json' }), named(2, { [TITLE]: 'a/c.json' })]))), []);
   });
 });
@@ -157,13 +199,19 @@ describe('artifact.denyFiles, layerMediaTypes, maxSize', () => {
     const pickled = modelpack([layer(1, WEIGHT, 'model.safetensors'), layer(2, WEIGHT, 'checkpoints/pytorch_model.bin'), layer(3, WEIGHT, 'extra.PKL')]);
     const found = reasons({ denyFiles: ['*.pkl', '*.PKL', '*.bin'] }, facts(pickled));
     assert.equal(found.length, 2);
-    assert.match(found[0] ?? '', /^artifact\.denyFiles enforce: layer 2 \(sha256:0{12}…, application\/vnd\.cncf\.model\.weight\.v1\.raw, checkpoints\/pytorch_model\.bin\) is a denied file: pickle-based weights can run code/);
+    assert.match(
+      found[0] ?? '',
+      /^artifact\.denyFiles enforce: layer 2 \(sha256:0{12}…, application\/vnd\.cncf\.model\.weight\.v1\.raw, checkpoints\/pytorch_model\.bin\) is a denied file: pickle-based weights can run code/,
+    );
     assert.match(found[1] ?? '', /^artifact\.denyFiles enforce: layer 3 .*extra\.PKL/);
   });
   it('layer media type allowlist', () => {
     assert.deepEqual(reasons({ layerMediaTypes: ['application/vnd.cncf.model.*'] }, facts(modelpack(goodLayers))), []);
     const outside = reasons({ layerMediaTypes: ['application/vnd.cncf.model.weight.*'] }, facts(modelpack(goodLayers)));
-    assert.deepEqual(outside.map((r) => /layer (\d)/.exec(r)?.[1]), ['3']);
+    assert.deepEqual(
+      outside.map((r) => /layer (\d)/.exec(r)?.[1]),
+      ['3'],
+    );
   });
   it('sums layer sizes against maxSize', () => {
     const big = modelpack([layer(1, WEIGHT, 'a', 3 * 2 ** 30), layer(2, WEIGHT, 'b', 2 ** 30)]);
@@ -177,25 +225,37 @@ describe('artifact.formats and artifact.licenses', () => {
   const manifest = modelpack(goodLayers);
   it('reads the format from the ModelPack config, case-insensitively', () => {
     assert.deepEqual(reasons({ formats: ['safetensors', 'gguf'] }, facts(manifest, configOf('SafeTensors'))), []);
-    assert.deepEqual(reasons({ formats: ['safetensors'] }, facts(manifest, configOf('pickle'))), ['artifact.formats enforce: the model format is pickle, not one of safetensors']);
-    assert.deepEqual(reasons({ formats: ['safetensors'] }, facts(manifest, configOf(undefined))), ['artifact.formats enforce: the ModelPack config declares no config.format']);
+    assert.deepEqual(reasons({ formats: ['safetensors'] }, facts(manifest, configOf('pickle'))), [
+      'artifact.formats enforce: the model format is pickle, not one of safetensors',
+    ]);
+    assert.deepEqual(reasons({ formats: ['safetensors'] }, facts(manifest, configOf(undefined))), [
+      'artifact.formats enforce: the ModelPack config declares no config.format',
+    ]);
   });
   it('an invalid config or a config that is not ModelPack is a reason, not a crash', () => {
-    assert.match(reasons({ formats: ['gguf'] }, facts(manifest, { ok: false, reason: 'modelfs: is required' }))[0] ?? '', /ModelPack config sha256:000000000000… is not valid: modelfs: is required/);
+    assert.match(
+      reasons({ formats: ['gguf'] }, facts(manifest, { ok: false, reason: 'modelfs: is required' }))[0] ?? '',
+      /ModelPack config sha256:000000000000… is not valid: modelfs: is required/,
+    );
     const kit = modelpack(goodLayers, { config: { mediaType: 'application/vnd.kitops.modelkit.config.v1+json', digest: digest(3), size: 1 } });
     assert.match(reasons({ formats: ['gguf'] }, facts(kit))[0] ?? '', /not a ModelPack config, so the model format cannot be read/);
   });
   it('licences from descriptor.licenses, SPDX expressions included', () => {
     assert.deepEqual(reasons({ licenses: ['Apache-2.0', 'MIT'] }, facts(manifest, configOf('gguf', ['apache-2.0']))), []);
     assert.deepEqual(reasons({ licenses: ['Apache-2.0', 'MIT'] }, facts(manifest, configOf('gguf', ['GPL-3.0-only OR MIT']))), []);
-    assert.deepEqual(reasons({ licenses: ['Apache-2.0'] }, facts(manifest, configOf('gguf', ['llama3']))), ['artifact.licenses enforce: the licence llama3 is not allowed (allowed: Apache-2.0)']);
+    assert.deepEqual(reasons({ licenses: ['Apache-2.0'] }, facts(manifest, configOf('gguf', ['llama3']))), [
+      'artifact.licenses enforce: the licence llama3 is not allowed (allowed: Apache-2.0)',
+    ]);
     assert.deepEqual(reasons({ licenses: ['Apache-2.0'] }, facts(manifest, configOf('gguf', ['Apache-2.0 AND CC-BY-NC-4.0']))).length, 1);
     assert.match(reasons({ licenses: ['MIT'] }, facts(manifest, configOf('gguf', [])))[0] ?? '', /declares no licence/);
   });
   it('licences from the OCI annotation when the config has none or is not ModelPack', () => {
     const annotated = modelpack(goodLayers, { annotations: { 'org.opencontainers.image.licenses': 'MIT' } });
     assert.deepEqual(reasons({ licenses: ['MIT'] }, facts(annotated, configOf('gguf', []))), []);
-    const image = modelpack(goodLayers, { config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digest(9), size: 1 }, annotations: { 'org.opencontainers.image.licenses': 'Apache-2.0 (' } });
+    const image = modelpack(goodLayers, {
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digest(9), size: 1 },
+      annotations: { 'org.opencontainers.image.licenses': 'Apache-2.0 (' },
+    });
     assert.match(reasons({ licenses: ['MIT'] }, facts(image))[0] ?? '', /licence expression "Apache-2\.0 \(" has trailing/);
   });
 });
@@ -204,7 +264,14 @@ describe('an index: every manifest is judged', () => {
   it('prefixes findings with the manifest', () => {
     const good = modelpack(goodLayers, { digest: digest(2000) });
     const bad = modelpack([layer(9, WEIGHT)], { digest: digest(2001) });
-    const index: ImageIndex = { kind: 'index', digest: digest(3000), mediaType: 'application/vnd.oci.image.index.v1+json', artifactType: undefined, manifests: [], annotations: {} };
+    const index: ImageIndex = {
+      kind: 'index',
+      digest: digest(3000),
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      artifactType: undefined,
+      manifests: [],
+      annotations: {},
+    };
     const subject: ArtifactFacts = { root: index, manifests: [good, bad], configs: new Map() };
     const found = reasons({ mountable: true }, subject);
     assert.equal(found.length, 1);
@@ -213,39 +280,99 @@ describe('an index: every manifest is judged', () => {
 });
 
 describe('manifest parsing', () => {
-  const fetched = (json: Record<string, unknown>) => ({ digest: digest(1), mediaType: 'application/vnd.oci.image.manifest.v1+json', bytes: Buffer.from(JSON.stringify(json)), json });
+  const fetched = (json: Record<string, unknown>) => ({
+    digest: digest(1),
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    bytes: Buffer.from(JSON.stringify(json)),
+    json,
+  });
   it('reads an OCI manifest and an index', () => {
-    const manifest = parseManifest(fetched({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType: 'x/y', config: { mediaType: 'a/b', digest: digest(2), size: 2 }, layers: [{ mediaType: 'c/d', digest: digest(3), size: 5, annotations: { k: 'v', n: 1 } }] }));
+    const manifest = parseManifest(
+      fetched({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        artifactType: 'x/y',
+        config: { mediaType: 'a/b', digest: digest(2), size: 2 },
+        layers: [{ mediaType: 'c/d', digest: digest(3), size: 5, annotations: { k: 'v', n: 1 } }],
+      }),
+    );
     assert.equal(manifest.kind, 'manifest');
     assert.deepEqual(manifest.kind === 'manifest' ? manifest.layers[0]?.annotations : undefined, { k: 'v' });
-    const index = parseManifest(fetched({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: digest(4), size: 10, platform: { os: 'linux' } }] }));
+    const index = parseManifest(
+      fetched({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: digest(4), size: 10, platform: { os: 'linux' } }],
+      }),
+    );
     assert.equal(index.kind, 'index');
   });
   it('rejects malformed manifests with the problem', () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', layers: [] }, /config is not an object/],
-      [{ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'a/b', digest: 'nope', size: 1 } }, /config has no valid digest/],
-      [{ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'a/b', digest: digest(1), size: -1 } }, /config has no valid size/],
-      [{ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'a/b', digest: digest(1), size: 1 }, layers: {} }, /layers is not a list/],
-      [{ schemaVersion: 1, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'a/b', digest: digest(1), size: 1 } }, /schemaVersion/],
+      [
+        { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'a/b', digest: 'nope', size: 1 } },
+        /config has no valid digest/,
+      ],
+      [
+        { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'a/b', digest: digest(1), size: -1 } },
+        /config has no valid size/,
+      ],
+      [
+        { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'a/b', digest: digest(1), size: 1 }, layers: {} },
+        /layers is not a list/,
+      ],
+      [
+        { schemaVersion: 1, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'a/b', digest: digest(1), size: 1 } },
+        /schemaVersion/,
+      ],
       [{ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: 'x' }, /no manifests list/],
       [{ schemaVersion: 2, mediaType: 'text/plain' }, /neither an image manifest nor an index/],
       // Issue 9: the rules' work per manifest is bounded.
-      [{ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'a/b', digest: digest(1), size: 1 }, layers: Array.from({ length: 4097 }, (_, i) => ({ mediaType: 'c/d', digest: digest(i + 2), size: 1 })) }, /lists 4097 layers; modelgate judges at most 4096/],
+      [
+        {
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: { mediaType: 'a/b', digest: digest(1), size: 1 },
+          layers: Array.from({ length: 4097 }, (_, i) => ({ mediaType: 'c/d', digest: digest(i + 2), size: 1 })),
+        },
+        /lists 4097 layers; modelgate judges at most 4096/,
+      ],
     ];
-    for (const [json, message] of cases) assert.throws(() => parseManifest(fetched(json)), (error: unknown) => error instanceof MalformedManifestError && message.test(error.message));
+    for (const [json, message] of cases)
+      assert.throws(
+        () => parseManifest(fetched(json)),
+        (error: unknown) => error instanceof MalformedManifestError && message.test(error.message),
+      );
   });
 });
 
 describe('ModelPack config schema', () => {
-  const valid = { descriptor: { name: 'llama', licenses: ['Apache-2.0'], createdAt: '2025-01-01T00:00:00Z' }, config: { format: 'safetensors', capabilities: { languages: ['en'] } }, modelfs: { type: 'layers', diffIds: [digest(1)] } };
+  const valid = {
+    descriptor: { name: 'llama', licenses: ['Apache-2.0'], createdAt: '2025-01-01T00:00:00Z' },
+    config: { format: 'safetensors', capabilities: { languages: ['en'] } },
+    modelfs: { type: 'layers', diffIds: [digest(1)] },
+  };
   it('accepts a valid config', () => {
     assert.deepEqual(parseModelPackConfig(valid), { ok: true, config: { format: 'safetensors', licenses: ['Apache-2.0'], name: 'llama' } });
   });
   it('names each violation', () => {
-    const result = parseModelPackConfig({ descriptor: { name: '', createdAt: 'yesterday', extra: 1 }, config: { capabilities: { languages: ['eng'] } }, modelfs: { type: 'tar', diffIds: [] }, more: true });
+    const result = parseModelPackConfig({
+      descriptor: { name: '', createdAt: 'yesterday', extra: 1 },
+      config: { capabilities: { languages: ['eng'] } },
+      modelfs: { type: 'tar', diffIds: [] },
+      more: true,
+    });
     assert.equal(result.ok, false);
-    assert.deepEqual(result.ok ? [] : result.errors.map((e) => e.path), ['descriptor.name', 'descriptor.createdAt', 'descriptor.extra', 'config.capabilities.languages[0]', 'modelfs.type', 'modelfs.diffIds', 'more']);
+    assert.deepEqual(result.ok ? [] : result.errors.map((e) => e.path), [
+      'descriptor.name',
+      'descriptor.createdAt',
+      'descriptor.extra',
+      'config.capabilities.languages[0]',
+      'modelfs.type',
+      'modelfs.diffIds',
+      'more',
+    ]);
     assert.equal(parseModelPackConfig([]).ok, false);
     assert.equal(parseModelPackConfig({ descriptor: {}, config: {} }).ok, false);
   });
@@ -277,10 +404,22 @@ describe('quantities and licence expressions', () => {
 describe('the compact form the cache keeps', () => {
   it('gives every rule the same findings as the full facts', async () => {
     const { compactFacts } = await import('../../src/artifact/compact.ts');
-    const everything: Partial<ArtifactRules> = { types: ['modelpack'], layerMediaTypes: ['application/vnd.cncf.model.*'], mountable: true, formats: ['gguf'], denyFiles: ['*.pkl'], maxSize: 100, licenses: ['MIT'] };
+    const everything: Partial<ArtifactRules> = {
+      types: ['modelpack'],
+      layerMediaTypes: ['application/vnd.cncf.model.*'],
+      mountable: true,
+      formats: ['gguf'],
+      denyFiles: ['*.pkl'],
+      maxSize: 100,
+      licenses: ['MIT'],
+    };
     const subjects: ArtifactFacts[] = [
       facts(modelpack(goodLayers), configOf('safetensors', ['Apache-2.0'])),
-      facts(modelpack([layer(1, WEIGHT), layer(2, 'application/vnd.cncf.model.weight.v1.tar', 'x.pkl', 5000, 'org.opencontainers.image.title')], { annotations: { 'org.opencontainers.image.licenses': 'MIT', other: 'dropped' } })),
+      facts(
+        modelpack([layer(1, WEIGHT), layer(2, 'application/vnd.cncf.model.weight.v1.tar', 'x.pkl', 5000, 'org.opencontainers.image.title')], {
+          annotations: { 'org.opencontainers.image.licenses': 'MIT', other: 'dropped' },
+        }),
+      ),
     ];
     for (const subject of subjects) {
       const compact = compactFacts(subject);

@@ -4,7 +4,13 @@ import { BodyError, checkContentType } from '../../src/server/body.ts';
 
 describe('the review body content type', () => {
   it('accepts application/json, with a UTF-8 charset or none, in any case and spacing', () => {
-    for (const header of ['application/json', 'Application/JSON', 'application/json; charset=utf-8', 'application/json;charset="UTF-8"', 'application/json; charset=utf8; foo=bar']) {
+    for (const header of [
+      'application/json',
+      'Application/JSON',
+      'application/json; charset=utf-8',
+      'application/json;charset="UTF-8"',
+      'application/json; charset=utf8; foo=bar',
+    ]) {
       assert.doesNotThrow(() => checkContentType(header), header);
     }
   });
@@ -19,7 +25,11 @@ describe('the review body content type', () => {
       ['application/json; charset=utf-16', /not charset "utf-16"/],
     ];
     for (const [header, message] of cases) {
-      assert.throws(() => checkContentType(header), (error: unknown) => error instanceof BodyError && error.status === 415 && message.test(error.message), String(header));
+      assert.throws(
+        () => checkContentType(header),
+        (error: unknown) => error instanceof BodyError && error.status === 415 && message.test(error.message),
+        String(header),
+      );
     }
   });
 });

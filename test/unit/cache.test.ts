@@ -11,7 +11,10 @@ describe('LruCache', () => {
     assert.equal(cache.get('a'), 0);
     cache.set('e', 4, 1);
     assert.equal(cache.get('b'), undefined, 'b was the least recently used');
-    assert.deepEqual(['a', 'c', 'd', 'e'].map((key) => cache.get(key)), [0, 2, 3, 4]);
+    assert.deepEqual(
+      ['a', 'c', 'd', 'e'].map((key) => cache.get(key)),
+      [0, 2, 3, 4],
+    );
     assert.equal(cache.size, 4);
   });
 
@@ -74,7 +77,10 @@ describe('SingleFlight', () => {
       throw new Error(`failure ${runs}`);
     };
     const settled = await Promise.allSettled([flights.run('k', failing), flights.run('k', failing)]);
-    assert.deepEqual(settled.map((result) => result.status), ['rejected', 'rejected']);
+    assert.deepEqual(
+      settled.map((result) => result.status),
+      ['rejected', 'rejected'],
+    );
     assert.equal(runs, 1);
     await assert.rejects(flights.run('k', failing), /failure 2/);
   });

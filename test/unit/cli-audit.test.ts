@@ -31,7 +31,19 @@ function object(kind: string, name: string, namespace: string, reference: string
     name,
     namespace,
     uid: `00000000-0000-4000-8000-${String(uid).padStart(12, '0')}`,
-    ...(owner === undefined ? {} : { ownerReferences: [{ apiVersion: String(owner['apiVersion']), kind: String(owner['kind']), name: String((owner['metadata'] as Json)['name']), uid: String((owner['metadata'] as Json)['uid']), controller: true }] }),
+    ...(owner === undefined
+      ? {}
+      : {
+          ownerReferences: [
+            {
+              apiVersion: String(owner['apiVersion']),
+              kind: String(owner['kind']),
+              name: String((owner['metadata'] as Json)['name']),
+              uid: String((owner['metadata'] as Json)['uid']),
+              controller: true,
+            },
+          ],
+        }),
   });
   return made;
 }
@@ -127,17 +139,27 @@ describe('audit: folding owned objects into their owner', () => {
 
 describe('audit: custom kinds', () => {
   it("tries the kind's versions that the group serves, the group's preferred first", () => {
-    const group = (versions: string[], preferred?: string) => ({ versions: versions.map((version) => ({ groupVersion: `g/${version}`, version })), ...(preferred === undefined ? {} : { preferredVersion: { groupVersion: `g/${preferred}`, version: preferred } }) });
+    const group = (versions: string[], preferred?: string) => ({
+      versions: versions.map((version) => ({ groupVersion: `g/${version}`, version })),
+      ...(preferred === undefined ? {} : { preferredVersion: { groupVersion: `g/${preferred}`, version: preferred } }),
+    });
     assert.deepEqual(versionsToTry({ versions: ['v1', 'v1alpha1'] }, group(['v1alpha1', 'v1'], 'v1alpha1')), ['v1alpha1', 'v1']);
     assert.deepEqual(versionsToTry({ versions: ['v1', 'v1alpha1'] }, group(['v1alpha1', 'v1'])), ['v1', 'v1alpha1']);
     assert.deepEqual(versionsToTry({ versions: ['v2beta1', 'v1'] }, group(['v1'], 'v1')), ['v1']);
-    assert.deepEqual(versionsToTry({ versions: ['v1'] }, group(['v2'], 'v2')), [], 'a version whose paths we do not know is not listed (nor sent to the webhook)');
+    assert.deepEqual(
+      versionsToTry({ versions: ['v1'] }, group(['v2'], 'v2')),
+      [],
+      'a version whose paths we do not know is not listed (nor sent to the webhook)',
+    );
     assert.deepEqual(versionsToTry({ versions: [] }, group(['v1', 'v2'], 'v2')), ['v2', 'v1'], 'a Config kind: every served version');
     assert.deepEqual(versionsToTry({ versions: ['v1'] }, undefined), []);
   });
 
-  it('looks for the AI workloads and the Config kinds, not for Kubernetes\' own', () => {
-    const kinds = customKinds([{ group: 'example.com', kind: 'Trainer', podSpecPaths: ['spec.pod'] }, { group: 'apps', kind: 'Deployment', podSpecPaths: ['spec.template.spec'] }]);
+  it("looks for the AI workloads and the Config kinds, not for Kubernetes' own", () => {
+    const kinds = customKinds([
+      { group: 'example.com', kind: 'Trainer', podSpecPaths: ['spec.pod'] },
+      { group: 'apps', kind: 'Deployment', podSpecPaths: ['spec.template.spec'] },
+    ]);
     const names = kinds.map((kind) => `${kind.group}/${kind.kind}`);
     assert.ok(names.includes('leaderworkerset.x-k8s.io/LeaderWorkerSet'));
     assert.ok(names.includes('argoproj.io/ClusterWorkflowTemplate'));
@@ -198,13 +220,25 @@ spec: {mode: warn, match: {namespaces: [lab]}}
     assert.match(result.stderr, /modelgate denied ReplicaSet team-a\/llm-5c9b: a model reference failed policy/);
     assert.match(result.stderr, /modelgate denied Pod team-a\/bare: a model reference failed policy/);
     assert.match(result.stderr, /^policy: \/\S+\/policy\.yaml, revision [0-9a-f]{12}\n/, 'the policy used comes first');
-    assert.match(result.stderr, /^audited 10 object\(s\) in all namespaces, 6 more reported at their owner \(--all-objects lists each\): 2 denied, 2 warned, 0 audited, 5 allowed, 1 without image volumes$/m);
-    assert.match(result.stderr, /^skipped kube-system and modelgate \(0 object\(s\)\): the webhook's namespaceSelector leaves them out; --include-system-namespaces audits them too$/m);
+    assert.match(
+      result.stderr,
+      /^audited 10 object\(s\) in all namespaces, 6 more reported at their owner \(--all-objects lists each\): 2 denied, 2 warned, 0 audited, 5 allowed, 1 without image volumes$/m,
+    );
+    assert.match(
+      result.stderr,
+      /^skipped kube-system and modelgate \(0 object\(s\)\): the webhook's namespaceSelector leaves them out; --include-system-namespaces audits them too$/m,
+    );
     // Every list was paginated (page size 2) and every kind was listed cluster-wide.
     for (const resource of ['pods', 'podtemplates', 'replicationcontrollers', 'deployments', 'replicasets', 'statefulsets', 'daemonsets', 'jobs', 'cronjobs']) {
-      assert.ok(api.requests.some((line) => new RegExp(`^GET /apis?/(?:[a-z]+/)?v1/${resource}\\?`).test(line)), `${resource} listed in all namespaces`);
+      assert.ok(
+        api.requests.some((line) => new RegExp(`^GET /apis?/(?:[a-z]+/)?v1/${resource}\\?`).test(line)),
+        `${resource} listed in all namespaces`,
+      );
     }
-    assert.ok(api.requests.some((line) => /^GET \/api\/v1\/pods\?.*continue=2/.test(line)), 'followed continue tokens');
+    assert.ok(
+      api.requests.some((line) => /^GET \/api\/v1\/pods\?.*continue=2/.test(line)),
+      'followed continue tokens',
+    );
   });
 
   it('defaults to the context namespace, takes -n and --context, and exits 0 when nothing is denied', async () => {
@@ -270,14 +304,20 @@ spec: {mode: warn, match: {namespaces: [lab]}}
     assert.equal(result.code, 1, result.stderr);
     const report = JSON.parse(result.stdout) as AuditReport;
     assert.deepEqual(report.policySources, ['ConfigMap modelgate/modelgate-policies']);
-    assert.ok(report.rows.some((row) => row.object === 'ReplicationController lab/rc' && row.verdict === 'deny' && row.reasons[0]?.startsWith('strict/requireDigest')));
-    assert.ok(api.requests.some((line) => line.startsWith('GET /api/v1/namespaces/modelgate/configmaps?') && line.includes('labelSelector=modelgate.dev%2Fpolicy%3Dtrue')));
+    assert.ok(
+      report.rows.some((row) => row.object === 'ReplicationController lab/rc' && row.verdict === 'deny' && row.reasons[0]?.startsWith('strict/requireDigest')),
+    );
+    assert.ok(
+      api.requests.some(
+        (line) => line.startsWith('GET /api/v1/namespaces/modelgate/configmaps?') && line.includes('labelSelector=modelgate.dev%2Fpolicy%3Dtrue'),
+      ),
+    );
     const ops = await run(['audit', '-n', 'lab', '--kubeconfig', api.kubeconfig, '--policy-namespace', 'ops', '-o', 'json']);
     assert.equal(ops.code, 0);
     assert.deepEqual((JSON.parse(ops.stdout) as AuditReport).summary, { allow: 3, warn: 0, audit: 2, deny: 0, none: 0 });
   });
 
-  it('with namespacedPolicies, adds each namespace\'s policy ConfigMaps, confined to that namespace', async () => {
+  it("with namespacedPolicies, adds each namespace's policy ConfigMaps, confined to that namespace", async () => {
     const labelled = { 'modelgate.dev/policy': 'true' };
     api.configMaps = [
       {
@@ -288,7 +328,10 @@ spec: {mode: warn, match: {namespaces: [lab]}}
         },
       },
       // lab's own, stricter policy: it may add requirements in lab, and nowhere else.
-      { metadata: { name: 'lab-policy', namespace: 'lab', labels: labelled }, data: { 'strict.yaml': 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: strict}\nspec: {match: {namespaces: ["*"]}}\n' } },
+      {
+        metadata: { name: 'lab-policy', namespace: 'lab', labels: labelled },
+        data: { 'strict.yaml': 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: strict}\nspec: {match: {namespaces: ["*"]}}\n' },
+      },
     ];
     const result = await run(['audit', '-A', '--kubeconfig', api.kubeconfig, '-o', 'json']);
     const report = JSON.parse(result.stdout) as AuditReport;
@@ -304,7 +347,10 @@ spec: {mode: warn, match: {namespaces: [lab]}}
     assert.equal(none.code, 2);
     assert.match(none.stderr, /no policy ConfigMaps labelled modelgate\.dev\/policy=true \(found: none\); pass --policy-namespace NAMESPACE or --policy FILE/);
     api.configMaps = [
-      { metadata: { name: 'broken', namespace: 'modelgate', labels: { 'modelgate.dev/policy': 'true' } }, data: { 'p.yaml': 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: b}\nspec: {mode: block}\n' } },
+      {
+        metadata: { name: 'broken', namespace: 'modelgate', labels: { 'modelgate.dev/policy': 'true' } },
+        data: { 'p.yaml': 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: b}\nspec: {mode: block}\n' },
+      },
     ];
     const broken = await run(['audit', '-A', '--kubeconfig', api.kubeconfig]);
     assert.equal(broken.code, 2);
@@ -331,11 +377,21 @@ spec: {mode: warn, match: {namespaces: [lab]}}
     const unreachable = join(dir, 'unreachable.json');
     await writeFile(
       unreachable,
-      JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'c', cluster: { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true } }], users: [{ name: 'u', user: {} }], contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }], 'current-context': 'c' }),
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true } }],
+        users: [{ name: 'u', user: {} }],
+        contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+        'current-context': 'c',
+      }),
     );
     const down = await run(['audit', '-A', '--kubeconfig', unreachable, '--policy', policy]);
     assert.equal(down.code, 2);
-    assert.match(down.stderr, new RegExp(`^modelgate: cannot reach the cluster at http://127\\.0\\.0\\.1:${port} to list \\w+ in all namespaces: ECONNREFUSED`, 'm'));
+    assert.match(
+      down.stderr,
+      new RegExp(`^modelgate: cannot reach the cluster at http://127\\.0\\.0\\.1:${port} to list \\w+ in all namespaces: ECONNREFUSED`, 'm'),
+    );
     const context = await run(['audit', '--kubeconfig', api.kubeconfig, '--context', 'prod', '--policy', policy]);
     assert.equal(context.code, 2);
     assert.match(context.stderr, /context "prod" is not in the kubeconfig \(contexts: fake, other\)/);
@@ -369,7 +425,12 @@ spec: {mode: warn, match: {namespaces: [lab]}}
 
   it("leaves out kube-system and the webhook's namespace as its namespaceSelector does; --include-system-namespaces keeps them", async () => {
     const saved = api.objects;
-    api.objects = [...cluster(), object('Pod', 'coredns', 'kube-system', UNPINNED), object('Pod', 'modelgate-abc', 'modelgate', UNPINNED), object('Pod', 'gate', 'gate-ns', UNPINNED)];
+    api.objects = [
+      ...cluster(),
+      object('Pod', 'coredns', 'kube-system', UNPINNED),
+      object('Pod', 'modelgate-abc', 'modelgate', UNPINNED),
+      object('Pod', 'gate', 'gate-ns', UNPINNED),
+    ];
     try {
       const all = await run(['audit', '-A', '--kubeconfig', api.kubeconfig, '--policy', policy, '-o', 'json']);
       const report = JSON.parse(all.stdout) as AuditReport;
@@ -378,7 +439,9 @@ spec: {mode: warn, match: {namespaces: [lab]}}
       assert.ok(!report.rows.some((row) => /kube-system|modelgate\//.test(row.object)));
       assert.ok(report.rows.some((row) => row.object === 'Pod gate-ns/gate'));
       // The webhook's namespace is --policy-namespace.
-      const moved = JSON.parse((await run(['audit', '-A', '--kubeconfig', api.kubeconfig, '--policy', policy, '--policy-namespace', 'gate-ns', '-o', 'json'])).stdout) as AuditReport;
+      const moved = JSON.parse(
+        (await run(['audit', '-A', '--kubeconfig', api.kubeconfig, '--policy', policy, '--policy-namespace', 'gate-ns', '-o', 'json'])).stdout,
+      ) as AuditReport;
       assert.deepEqual(moved.skippedNamespaces, ['kube-system', 'gate-ns']);
       assert.ok(moved.rows.some((row) => row.object === 'Pod modelgate/modelgate-abc'));
       const included = await run(['audit', '-A', '--kubeconfig', api.kubeconfig, '--policy', policy, '--include-system-namespaces']);
@@ -387,7 +450,10 @@ spec: {mode: warn, match: {namespaces: [lab]}}
       const system = await run(['audit', '-n', 'kube-system', '--kubeconfig', api.kubeconfig, '--policy', policy]);
       assert.equal(system.code, 0);
       assert.equal(system.stdout, 'no image-volume model references in 0 object(s)\n');
-      assert.match(system.stderr, /^skipped kube-system \(1 object\(s\)\): the webhook's namespaceSelector leaves it out; --include-system-namespaces audits it too$/m);
+      assert.match(
+        system.stderr,
+        /^skipped kube-system \(1 object\(s\)\): the webhook's namespaceSelector leaves it out; --include-system-namespaces audits it too$/m,
+      );
     } finally {
       api.objects = saved;
     }
@@ -399,13 +465,33 @@ spec: {mode: warn, match: {namespaces: [lab]}}
       apiVersion: 'leaderworkerset.x-k8s.io/v1',
       kind: 'LeaderWorkerSet',
       metadata: { name: 'vllm', namespace: 'team-a', uid: 'lws-1' },
-      spec: { leaderWorkerTemplate: { leaderTemplate: { spec: kubeObject('Pod', [{ name: 'model', reference: UNPINNED }])['spec'] }, workerTemplate: { spec: kubeObject('Pod', [{ name: 'model', reference: PINNED }])['spec'] } } },
+      spec: {
+        leaderWorkerTemplate: {
+          leaderTemplate: { spec: kubeObject('Pod', [{ name: 'model', reference: UNPINNED }])['spec'] },
+          workerTemplate: { spec: kubeObject('Pod', [{ name: 'model', reference: PINNED }])['spec'] },
+        },
+      },
     };
     // Made by the operator from the leader template: its references are among the LeaderWorkerSet's.
     const leaders = object('StatefulSet', 'vllm', 'team-a', UNPINNED, lws);
-    const ray = { apiVersion: 'ray.io/v1', kind: 'RayCluster', metadata: { name: 'ray', namespace: 'lab' }, spec: { headGroupSpec: { template: { spec: kubeObject('Pod', [{ name: 'model', reference: UNPINNED }])['spec'] } }, workerGroupSpecs: [] } };
-    const runtime = { apiVersion: 'serving.kserve.io/v1alpha1', kind: 'ClusterServingRuntime', metadata: { name: 'vllm-runtime' }, spec: kubeObject('Pod', [{ name: 'model', reference: UNPINNED }])['spec'] };
-    const trainer = { apiVersion: 'example.com/v2', kind: 'Trainer', metadata: { name: 't', namespace: 'lab' }, spec: { pod: kubeObject('Pod', [{ name: 'model', reference: UNPINNED }])['spec'] } };
+    const ray = {
+      apiVersion: 'ray.io/v1',
+      kind: 'RayCluster',
+      metadata: { name: 'ray', namespace: 'lab' },
+      spec: { headGroupSpec: { template: { spec: kubeObject('Pod', [{ name: 'model', reference: UNPINNED }])['spec'] } }, workerGroupSpecs: [] },
+    };
+    const runtime = {
+      apiVersion: 'serving.kserve.io/v1alpha1',
+      kind: 'ClusterServingRuntime',
+      metadata: { name: 'vllm-runtime' },
+      spec: kubeObject('Pod', [{ name: 'model', reference: UNPINNED }])['spec'],
+    };
+    const trainer = {
+      apiVersion: 'example.com/v2',
+      kind: 'Trainer',
+      metadata: { name: 't', namespace: 'lab' },
+      spec: { pod: kubeObject('Pod', [{ name: 'model', reference: UNPINNED }])['spec'] },
+    };
     api.objects = [lws, leaders, ray, runtime, trainer];
     api.custom = [
       { group: 'leaderworkerset.x-k8s.io', version: 'v1', kind: 'LeaderWorkerSet', plural: 'leaderworkersets', namespaced: true },
@@ -418,7 +504,10 @@ spec: {mode: warn, match: {namespaces: [lab]}}
     ];
     api.groupVersions.set('ray.io', ['v1', 'v1alpha1']);
     const config = join(dir, 'workloads-config.yaml');
-    await writeFile(config, 'apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: {workloads: [{group: example.com, kind: Trainer, podSpecPaths: [spec.pod]}]}\n');
+    await writeFile(
+      config,
+      'apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: {workloads: [{group: example.com, kind: Trainer, podSpecPaths: [spec.pod]}]}\n',
+    );
     try {
       const result = await run(['audit', '-A', '--kubeconfig', api.kubeconfig, '--policy', policy, '--config', config, '-o', 'json']);
       assert.equal(result.code, 1, result.stderr);
@@ -448,7 +537,10 @@ spec: {mode: warn, match: {namespaces: [lab]}}
       api.forbidden = new Set(['rayclusters']);
       const forbidden = await run(['audit', '-A', '--kubeconfig', api.kubeconfig, '--policy', policy]);
       assert.equal(forbidden.code, 2);
-      assert.match(forbidden.stderr, /^modelgate: cannot list rayclusters\.ray\.io in all namespaces: forbidden .*; the user needs RBAC list permission on it$/m);
+      assert.match(
+        forbidden.stderr,
+        /^modelgate: cannot list rayclusters\.ray\.io in all namespaces: forbidden .*; the user needs RBAC list permission on it$/m,
+      );
     } finally {
       api.objects = saved;
       api.custom = [];
@@ -458,9 +550,20 @@ spec: {mode: warn, match: {namespaces: [lab]}}
   });
 
   it('describes API errors by status', () => {
-    assert.match(describeApiError({ code: 401, body: '{"message":"Unauthorized"}' }, 'list pods', 'https://k:6443').message, /unauthorized, the API server at https:\/\/k:6443 rejected the credentials/);
-    assert.match(describeApiError({ code: 500, body: 'boom' }, 'list pods', 'https://k:6443').message, /HTTP 500 from the API server at https:\/\/k:6443 \(the API server said: boom\)/);
-    const tls = Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }) });
-    assert.match(describeApiError(tls, 'list pods', 'https://k:6443').message, /cannot reach the cluster at https:\/\/k:6443 to list pods: TLS verification failed \(DEPTH_ZERO_SELF_SIGNED_CERT/);
+    assert.match(
+      describeApiError({ code: 401, body: '{"message":"Unauthorized"}' }, 'list pods', 'https://k:6443').message,
+      /unauthorized, the API server at https:\/\/k:6443 rejected the credentials/,
+    );
+    assert.match(
+      describeApiError({ code: 500, body: 'boom' }, 'list pods', 'https://k:6443').message,
+      /HTTP 500 from the API server at https:\/\/k:6443 \(the API server said: boom\)/,
+    );
+    const tls = Object.assign(new TypeError('fetch failed'), {
+      cause: Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }),
+    });
+    assert.match(
+      describeApiError(tls, 'list pods', 'https://k:6443').message,
+      /cannot reach the cluster at https:\/\/k:6443 to list pods: TLS verification failed \(DEPTH_ZERO_SELF_SIGNED_CERT/,
+    );
   });
 });

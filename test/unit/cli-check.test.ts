@@ -37,7 +37,9 @@ interface Run {
 /** Runs the real executable, as a user or CI would. */
 function modelgate(args: string[], stdin = ''): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'modelgate.js'), ...args], { env: { ...process.env, MODELGATE_POLICY: '', MODELGATE_CONFIG: '' } });
+    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'modelgate.js'), ...args], {
+      env: { ...process.env, MODELGATE_POLICY: '', MODELGATE_CONFIG: '' },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -53,8 +55,14 @@ describe('modelgate check', () => {
   const docs = (...objects: unknown[]): string => objects.map((object) => stringify(object)).join('---\n');
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'modelgate-check-'));
-    await writeFile(join(dir, 'good.yaml'), docs(kubeObject('Deployment', [{ name: 'm', reference: PINNED }]), { apiVersion: 'v1', kind: 'Service', metadata: { name: 's' } }));
-    await writeFile(join(dir, 'bad.yaml'), docs(kubeObject('Pod', [{ name: 'm', reference: PINNED }]), kubeObject('CronJob', [{ name: 'adapter', reference: UNPINNED }])));
+    await writeFile(
+      join(dir, 'good.yaml'),
+      docs(kubeObject('Deployment', [{ name: 'm', reference: PINNED }]), { apiVersion: 'v1', kind: 'Service', metadata: { name: 's' } }),
+    );
+    await writeFile(
+      join(dir, 'bad.yaml'),
+      docs(kubeObject('Pod', [{ name: 'm', reference: PINNED }]), kubeObject('CronJob', [{ name: 'adapter', reference: UNPINNED }])),
+    );
     await writeFile(join(dir, 'warn-policy.yaml'), 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: relaxed}\nspec: {mode: warn}\n');
     await writeFile(join(dir, 'broken-policy.yaml'), 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: broken}\nspec: {mode: strict}\n');
     await writeFile(join(dir, 'config.yaml'), 'apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: {defaultAction: allow}\n');
@@ -72,17 +80,30 @@ describe('modelgate check', () => {
   it('exits 1 and explains the denial when anything is denied', async () => {
     const run = await modelgate(['check', '-f', join(dir, 'bad.yaml')]);
     assert.equal(run.code, 1);
-    assert.match(run.stdout, /CronJob team-a\/llm\s+adapter\s+ghcr\.io\/acme\/models\/llama:v1\s+DENY\s+pinned-models\/requireDigest: pinned only by tag "v1", not by digest/);
+    assert.match(
+      run.stdout,
+      /CronJob team-a\/llm\s+adapter\s+ghcr\.io\/acme\/models\/llama:v1\s+DENY\s+pinned-models\/requireDigest: pinned only by tag "v1", not by digest/,
+    );
     assert.match(run.stdout, /Pod team-a\/llm\s+m\s+\S+\s+ALLOW/);
     assert.match(run.stderr, /modelgate denied CronJob team-a\/llm: a model reference failed policy/);
     assert.match(run.stderr, /spec\.jobTemplate\.spec\.template\.spec\.volumes\[1\]\.image\.reference/);
   });
 
   it('reads stdin with -f -, including kind: List as `kubectl get -o yaml` prints it', async () => {
-    const list = { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '' }, items: [kubeObject('Pod', [{ name: 'm', reference: UNPINNED }]), kubeObject('StatefulSet', [{ name: 'm', reference: PINNED }])] };
+    const list = {
+      apiVersion: 'v1',
+      kind: 'List',
+      metadata: { resourceVersion: '' },
+      items: [kubeObject('Pod', [{ name: 'm', reference: UNPINNED }]), kubeObject('StatefulSet', [{ name: 'm', reference: PINNED }])],
+    };
     const run = await modelgate(['check', '-f', '-', '-o', 'json'], stringify(list));
     assert.equal(run.code, 1);
-    const report = JSON.parse(run.stdout) as { allowed: boolean; objects: number; rows: { object: string; verdict: string; path: string }[]; denials: string[] };
+    const report = JSON.parse(run.stdout) as {
+      allowed: boolean;
+      objects: number;
+      rows: { object: string; verdict: string; path: string }[];
+      denials: string[];
+    };
     assert.equal(report.allowed, false);
     assert.equal(report.objects, 2);
     assert.deepEqual(
@@ -122,14 +143,27 @@ describe('modelgate check', () => {
       ['a missing file', ['check', '-f', '/nonexistent.yaml'], '', /cannot read \/nonexistent\.yaml: ENOENT/],
       ['an unknown output', ['check', '-f', '-', '-o', 'xml'], 'a: 1', /-o must be table or json/],
       ['an unknown flag', ['check', '--frobnicate'], '', /^modelgate: unknown flag --frobnicate for check\nRun `modelgate check --help` for usage\.\n$/],
-      ['empty input', ['check', '-f', '-'], '', /^modelgate: no Kubernetes objects in stdin \(an empty file, or a failed kubectl get\?\); pass --allow-empty to accept that\n/],
+      [
+        'empty input',
+        ['check', '-f', '-'],
+        '',
+        /^modelgate: no Kubernetes objects in stdin \(an empty file, or a failed kubectl get\?\); pass --allow-empty to accept that\n/,
+      ],
       ['an unknown command', ['frobnicate'], '', /unknown command "frobnicate"/],
-      ['an invalid policy', ['check', '-f', '-', '--policy', 'POLICY'], 'a: 1', /broken-policy\.yaml \(document 1\) spec\.mode: must be one of enforce, warn, audit, got "strict"/],
+      [
+        'an invalid policy',
+        ['check', '-f', '-', '--policy', 'POLICY'],
+        'a: 1',
+        /broken-policy\.yaml \(document 1\) spec\.mode: must be one of enforce, warn, audit, got "strict"/,
+      ],
       ['invalid YAML manifests', ['check', '-f', '-'], 'a: [1, 2', /\(stdin\) \(document 1\)/],
     ];
     for (const [name, args, stdin, message] of cases) {
       it(name, async () => {
-        const run = await modelgate(args.map((arg) => (arg === 'POLICY' ? join(dir, 'broken-policy.yaml') : arg)), stdin);
+        const run = await modelgate(
+          args.map((arg) => (arg === 'POLICY' ? join(dir, 'broken-policy.yaml') : arg)),
+          stdin,
+        );
         assert.equal(run.code, 2, run.stderr);
         assert.match(run.stderr, message);
       });
@@ -176,7 +210,7 @@ describe('modelgate check, in process', () => {
     dir = await mkdtemp(join(tmpdir(), 'modelgate-check-in-process-'));
   });
 
-  it('--help and -h print the command\'s usage, exit 0, for every command, without loading it', async () => {
+  it("--help and -h print the command's usage, exit 0, for every command, without loading it", async () => {
     for (const command of ['check', 'audit', 'explain', 'serve']) {
       for (const flag of ['--help', '-h']) {
         const run = await runCli([command, flag]);
@@ -229,7 +263,10 @@ describe('modelgate check, in process', () => {
     const value = await runCli(['check', '-f']);
     assert.equal(value.stderr, 'modelgate: -f/--filename needs a value (FILE|DIR|-)\nRun `modelgate check --help` for usage.\n');
     assert.equal((await runCli(['check', '--offline=yes', '-f', 'x'])).stderr.split('\n')[0], 'modelgate: --offline takes no value');
-    assert.equal((await runCli(['--policy', 'p', 'check'])).stderr.split('\n')[0], 'modelgate: unknown flag --policy: flags go after the command, as in modelgate check --policy ...');
+    assert.equal(
+      (await runCli(['--policy', 'p', 'check'])).stderr.split('\n')[0],
+      'modelgate: unknown flag --policy: flags go after the command, as in modelgate check --policy ...',
+    );
   });
 
   it('suggests by edit distance, only when the flag is close and unambiguous', () => {
@@ -244,21 +281,37 @@ describe('modelgate check, in process', () => {
 
   it('every error main() reports without a stack trace is named as its class', () => {
     const errors: Error[] = [new UsageError('u'), new PolicyLoadError([]), new ManifestError('m'), new TlsFilesError('t'), new ClusterError('c')];
-    assert.deepEqual(errors.map((error) => USER_ERRORS.has(error.name)), [true, true, true, true, true]);
+    assert.deepEqual(
+      errors.map((error) => USER_ERRORS.has(error.name)),
+      [true, true, true, true, true],
+    );
     assert.equal(USER_ERRORS.size, errors.length);
   });
 
   it('-n places objects without a namespace (Helm and kustomize output); those with one keep it', async () => {
     const file = join(dir, 'helm.yaml');
-    await writeFile(file, docs(withoutNamespace('Deployment', UNPINNED), kubeObject('Pod', [{ name: 'm', reference: UNPINNED }], { name: 'own', namespace: 'team-a' })));
+    await writeFile(
+      file,
+      docs(withoutNamespace('Deployment', UNPINNED), kubeObject('Pod', [{ name: 'm', reference: UNPINNED }], { name: 'own', namespace: 'team-a' })),
+    );
     const policy = join(dir, 'prod-warns.yaml');
-    await writeFile(policy, 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: prod}\nspec: {mode: warn, match: {namespaces: [prod]}}\n---\napiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: others}\nspec: {match: {excludeNamespaces: [prod]}}\n');
-    const objectsOf = (stdout: string): string[][] => (JSON.parse(stdout) as { rows: { object: string; verdict: string }[] }).rows.map((row) => [row.object, row.verdict]);
+    await writeFile(
+      policy,
+      'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: prod}\nspec: {mode: warn, match: {namespaces: [prod]}}\n---\napiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: others}\nspec: {match: {excludeNamespaces: [prod]}}\n',
+    );
+    const objectsOf = (stdout: string): string[][] =>
+      (JSON.parse(stdout) as { rows: { object: string; verdict: string }[] }).rows.map((row) => [row.object, row.verdict]);
     const plain = await runCli(['check', '-f', file, '--policy', policy, '-o', 'json']);
     assert.equal(plain.code, 1);
-    assert.deepEqual(objectsOf(plain.stdout), [['Deployment default/llm', 'deny'], ['Pod team-a/own', 'deny']]);
+    assert.deepEqual(objectsOf(plain.stdout), [
+      ['Deployment default/llm', 'deny'],
+      ['Pod team-a/own', 'deny'],
+    ]);
     const prod = await runCli(['check', '-f', file, '--policy', policy, '-n', 'prod', '-o', 'json']);
-    assert.deepEqual(objectsOf(prod.stdout), [['Deployment prod/llm', 'warn'], ['Pod team-a/own', 'deny']]);
+    assert.deepEqual(objectsOf(prod.stdout), [
+      ['Deployment prod/llm', 'warn'],
+      ['Pod team-a/own', 'deny'],
+    ]);
     const long = await runCli(['check', '-f', file, '--policy', policy, '--namespace=prod', '-o', 'json']);
     assert.deepEqual(objectsOf(long.stdout), objectsOf(prod.stdout));
     assert.match((await runCli(['check', '-f', file, '-n', ''])).stderr, /-n needs a namespace name/);
@@ -288,7 +341,10 @@ describe('modelgate check, in process', () => {
     await writeFile(join(empty, 'README.md'), '# nothing\n');
     const none = await runCli(['check', '-f', empty]);
     assert.equal(none.code, 2);
-    assert.match(none.stderr, /^modelgate: no Kubernetes objects in .*empty-dir, which holds no \.yaml, \.yml or \.json file \(an empty file, or a failed kubectl get\?\); pass --allow-empty to accept that$/m);
+    assert.match(
+      none.stderr,
+      /^modelgate: no Kubernetes objects in .*empty-dir, which holds no \.yaml, \.yml or \.json file \(an empty file, or a failed kubectl get\?\); pass --allow-empty to accept that$/m,
+    );
     assert.equal((await runCli(['check', '-f', empty, '--allow-empty'])).code, 0);
   });
 
@@ -343,8 +399,13 @@ describe('modelgate check, in process', () => {
     const manifest = stringify(kubeObject('Pod', [{ name: 'm', reference: UNPINNED }]));
     const run = await runCli(['check', '-f', '-', '--policy', config], manifest);
     assert.equal(run.code, 0);
-    assert.match(run.stderr, /^modelgate: warning: the policy holds no ModelPolicy: every model reference gets the Config's defaultAction \(allow\), so every image volume is allowed$/m);
-    const json = JSON.parse((await runCli(['check', '-f', '-', '--policy', config, '-o', 'json'], manifest)).stdout) as { policy: { policies: number; warnings: string[] } };
+    assert.match(
+      run.stderr,
+      /^modelgate: warning: the policy holds no ModelPolicy: every model reference gets the Config's defaultAction \(allow\), so every image volume is allowed$/m,
+    );
+    const json = JSON.parse((await runCli(['check', '-f', '-', '--policy', config, '-o', 'json'], manifest)).stdout) as {
+      policy: { policies: number; warnings: string[] };
+    };
     assert.equal(json.policy.policies, 0);
     assert.equal(json.policy.warnings.length, 1);
     const denying = join(dir, 'only-deny.yaml');
@@ -399,7 +460,8 @@ process.stdout.write(JSON.stringify([...seen].sort()));
   const HEAVY = ['@kubernetes/client-node', 'express', 'pino', 'prom-client', 'undici', 'sigstore', '@sigstore/tuf'];
 
   it('help and version load no package at all', async () => {
-    for (const args of [['--help'], ['--version'], ['check', '--help'], ['audit', '--help'], ['serve', '-h']]) assert.deepEqual(await packagesLoaded(args), [], args.join(' '));
+    for (const args of [['--help'], ['--version'], ['check', '--help'], ['audit', '--help'], ['serve', '-h']])
+      assert.deepEqual(await packagesLoaded(args), [], args.join(' '));
   });
 
   it('check with a policy that reads no registry loads neither the Kubernetes client, express, pino nor the registry client', async () => {
@@ -421,9 +483,24 @@ describe('modelgate serve: startup errors are one line, exit 2', () => {
     const dir = await mkdtemp(join(tmpdir(), 'modelgate-serve-busy-'));
     await writeFile(join(dir, 'p.yaml'), 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: p}\nspec: {}\n');
     try {
-      const run = await modelgate(['serve', '--host', '127.0.0.1', '--port', String(port), '--tls-cert', join(certs.dir, 'tls.crt'), '--tls-key', join(certs.dir, 'tls.key'), '--policy', join(dir, 'p.yaml')]);
+      const run = await modelgate([
+        'serve',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--tls-cert',
+        join(certs.dir, 'tls.crt'),
+        '--tls-key',
+        join(certs.dir, 'tls.key'),
+        '--policy',
+        join(dir, 'p.yaml'),
+      ]);
       assert.equal(run.code, 2);
-      assert.equal(run.stderr, `modelgate: cannot listen on 127.0.0.1 port ${port}: the port is in use (EADDRINUSE); stop what uses it or pass --port N (MODELGATE_PORT)\n`);
+      assert.equal(
+        run.stderr,
+        `modelgate: cannot listen on 127.0.0.1 port ${port}: the port is in use (EADDRINUSE); stop what uses it or pass --port N (MODELGATE_PORT)\n`,
+      );
     } finally {
       busy.close();
     }

@@ -33,7 +33,8 @@ function report(result: Run): ExplainReport {
   return JSON.parse(result.stdout) as ExplainReport;
 }
 
-const rule = (r: ExplainReport['evaluation'], policy: string, name: string) => r.policies.find((p) => p.name === policy)?.rules.find((entry) => entry.rule === name);
+const rule = (r: ExplainReport['evaluation'], policy: string, name: string) =>
+  r.policies.find((p) => p.name === policy)?.rules.find((entry) => entry.rule === name);
 
 describe('modelgate explain, offline policy', () => {
   let dir: string;
@@ -85,7 +86,15 @@ spec: {match: {namespaces: [secure]}, registries: ["localhost:5000", "*.internal
     assert.equal(r.evaluation.verdict, 'allow');
     assert.deepEqual(
       r.evaluation.policies.map((p) => [p.name, p.rules.map((entry) => [entry.rule, entry.result])]),
-      [['local-models', [['requireDigest', 'pass'], ['registries', 'pass']]]],
+      [
+        [
+          'local-models',
+          [
+            ['requireDigest', 'pass'],
+            ['registries', 'pass'],
+          ],
+        ],
+      ],
     );
     assert.deepEqual(
       r.timings.map((timing) => timing.step),
@@ -164,9 +173,13 @@ spec: {match: {namespaces: [secure]}, registries: ["localhost:5000", "*.internal
   });
 
   it('runs as the real executable', async () => {
-    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'modelgate.js'), 'explain', 'localhost:5000/models/llama:v1', '--policy', policy, '-n', 'team-a', '--offline'], {
-      env: { ...process.env, MODELGATE_POLICY: '', MODELGATE_CONFIG: '' },
-    });
+    const child = spawn(
+      process.execPath,
+      [join(PACKAGE_ROOT, 'bin', 'modelgate.js'), 'explain', 'localhost:5000/models/llama:v1', '--policy', policy, '-n', 'team-a', '--offline'],
+      {
+        env: { ...process.env, MODELGATE_POLICY: '', MODELGATE_CONFIG: '' },
+      },
+    );
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
@@ -209,13 +222,17 @@ describe('modelgate explain: where the policy comes from', () => {
     assert.match(viaEnv.stdout, /^Verdict {5}WARN$/m);
     // As kubectl: the context's namespace (lab) unless -n.
     assert.match(viaEnv.stdout, /^Policies {4}namespace lab, /m);
-    const json = report(await runCli(['explain', 'ghcr.io/acme/llama:v1', '--offline', '--kubeconfig', api.kubeconfig, '--context', 'other', '-o', 'json'], '', noCluster));
+    const json = report(
+      await runCli(['explain', 'ghcr.io/acme/llama:v1', '--offline', '--kubeconfig', api.kubeconfig, '--context', 'other', '-o', 'json'], '', noCluster),
+    );
     assert.deepEqual(
       { source: json.policy?.source, namespace: json.policy?.namespace, sources: json.policy?.sources, verdict: json.evaluation.verdict, in: json.namespace },
       { source: 'configmaps', namespace: 'modelgate', sources: ['ConfigMap modelgate/modelgate-policies'], verdict: 'warn', in: 'team-a' },
     );
     assert.ok(api.requests.some((line) => line.startsWith('GET /api/v1/namespaces/modelgate/configmaps?')));
-    const named = report(await runCli(['explain', 'ghcr.io/acme/llama:v1', '--offline', '-n', 'prod', '-o', 'json'], '', { ...noCluster, KUBECONFIG: api.kubeconfig }));
+    const named = report(
+      await runCli(['explain', 'ghcr.io/acme/llama:v1', '--offline', '-n', 'prod', '-o', 'json'], '', { ...noCluster, KUBECONFIG: api.kubeconfig }),
+    );
     assert.equal(named.namespace, 'prod');
   });
 
@@ -223,7 +240,10 @@ describe('modelgate explain: where the policy comes from', () => {
     const policy = join(dir, 'strict.yaml');
     await writeFile(policy, 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: strict}\nspec: {}\n');
     const before = api.requests.length;
-    const result = await runCli(['explain', 'ghcr.io/acme/llama:v1', '--offline', '--policy', policy, '-o', 'json'], '', { ...noCluster, KUBECONFIG: api.kubeconfig });
+    const result = await runCli(['explain', 'ghcr.io/acme/llama:v1', '--offline', '--policy', policy, '-o', 'json'], '', {
+      ...noCluster,
+      KUBECONFIG: api.kubeconfig,
+    });
     assert.equal(result.code, 1);
     assert.equal(report(result).policy?.source, 'files');
     assert.equal(report(result).namespace, 'default');
@@ -231,14 +251,27 @@ describe('modelgate explain: where the policy comes from', () => {
   });
 
   it('never falls back to the bundled policy when the cluster cannot give its own: exit 2', async () => {
-    const none = await runCli(['explain', 'ghcr.io/acme/llama:v1', '--offline', '--policy-namespace', 'elsewhere'], '', { ...noCluster, KUBECONFIG: api.kubeconfig });
+    const none = await runCli(['explain', 'ghcr.io/acme/llama:v1', '--offline', '--policy-namespace', 'elsewhere'], '', {
+      ...noCluster,
+      KUBECONFIG: api.kubeconfig,
+    });
     assert.equal(none.code, 2);
-    assert.match(none.stderr, /namespace elsewhere: no policy ConfigMaps labelled modelgate\.dev\/policy=true \(found: none\); pass --policy-namespace NAMESPACE or --policy FILE/);
+    assert.match(
+      none.stderr,
+      /namespace elsewhere: no policy ConfigMaps labelled modelgate\.dev\/policy=true \(found: none\); pass --policy-namespace NAMESPACE or --policy FILE/,
+    );
     const port = await closedPort();
     const unreachable = join(dir, 'unreachable.json');
     await writeFile(
       unreachable,
-      JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'c', cluster: { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true } }], users: [{ name: 'u', user: {} }], contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }], 'current-context': 'c' }),
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true } }],
+        users: [{ name: 'u', user: {} }],
+        contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+        'current-context': 'c',
+      }),
     );
     const down = await runCli(['explain', 'ghcr.io/acme/llama:v1', '--offline', '--kubeconfig', unreachable], '', noCluster);
     assert.equal(down.code, 2);
@@ -307,7 +340,10 @@ spec:
     assert.equal(r.resolution.source, 'tag');
     assert.equal(r.resolution.digest, models.good.digest);
     assert.equal(r.resolution.request, `GET /v2/models/good/manifests/v1 on ${registry.host}`);
-    assert.equal(r.resolution.note, `resolved from tag "v1" (GET /v2/models/good/manifests/v1 on ${registry.host}); admission judges the reference as written, without this digest`);
+    assert.equal(
+      r.resolution.note,
+      `resolved from tag "v1" (GET /v2/models/good/manifests/v1 on ${registry.host}); admission judges the reference as written, without this digest`,
+    );
     assert.ok(r.artifact !== undefined && !('error' in r.artifact));
     const artifact = r.artifact;
     assert.equal(artifact.kind, 'manifest');
@@ -325,7 +361,10 @@ spec:
         ['application/vnd.cncf.model.doc.v1.raw', 'README.md'],
       ],
     );
-    assert.equal(manifest.totalSize, manifest.layers.reduce((sum, layer) => sum + layer.size, 0));
+    assert.equal(
+      manifest.totalSize,
+      manifest.layers.reduce((sum, layer) => sum + layer.size, 0),
+    );
     // As written: requireDigest fails, artifact and signature rules are not checked.
     assert.equal(rule(r.evaluation, 'models', 'requireDigest')?.result, 'fail');
     assert.equal(rule(r.evaluation, 'models', 'artifact.types')?.result, 'not checked');
@@ -360,7 +399,16 @@ spec:
       ],
     );
     const steps = r.timings.map((timing) => timing.step);
-    assert.deepEqual(steps, ['parse reference', 'match policies', 'resolve tag v1', 'read manifest', 'verify signatures (models)', 'evaluate', 'evaluate if pinned', 'total']);
+    assert.deepEqual(steps, [
+      'parse reference',
+      'match policies',
+      'resolve tag v1',
+      'read manifest',
+      'verify signatures (models)',
+      'evaluate',
+      'evaluate if pinned',
+      'total',
+    ]);
   });
 
   it('prints the trace as text', async () => {
@@ -368,13 +416,19 @@ spec:
     assert.equal(result.code, 0, 'allowed by the static exception (audit)');
     assert.match(result.stdout, new RegExp(`^Digest {6}${models.good.digest}\\n {2}pinned by digest in the reference$`, 'm'));
     assert.match(result.stdout, new RegExp(`^Manifest {4}${models.good.digest}$`, 'm'));
-    assert.match(result.stdout, /^ {2}manifest application\/vnd\.oci\.image\.manifest\.v1\+json, artifactType application\/vnd\.cncf\.model\.manifest\.v1\+json$/m);
+    assert.match(
+      result.stdout,
+      /^ {2}manifest application\/vnd\.oci\.image\.manifest\.v1\+json, artifactType application\/vnd\.cncf\.model\.manifest\.v1\+json$/m,
+    );
     assert.match(result.stdout, /^ {2}config application\/vnd\.cncf\.model\.config\.v1\+json \(\d+ B\): format safetensors; licenses Apache-2\.0$/m);
     assert.match(result.stdout, /^ {4}MEDIA TYPE\s+SIZE\s+FILE$/m);
     assert.match(result.stdout, /^ {4}application\/vnd\.cncf\.model\.weight\.v1\.raw\s+\d+ B\s+model\.safetensors$/m);
     assert.match(result.stdout, /^ {4}artifact\.denyFiles\s+PASS\s+no layer file matches \*\.pkl$/m);
     assert.match(result.stdout, /^ {4}signatures\s+FAIL \(audit\)\s+admitted by the static exception break-glass/m);
-    assert.match(result.stdout, /^ {4}signatures\s+FAIL \(audit\)\s+admitted by the static exception break-glass: only 0 of the 1 required authority verified a signature\n {4}signature authorities/m);
+    assert.match(
+      result.stdout,
+      /^ {4}signatures\s+FAIL \(audit\)\s+admitted by the static exception break-glass: only 0 of the 1 required authority verified a signature\n {4}signature authorities/m,
+    );
     assert.match(result.stdout, /^ {4}signature authorities: 1 of 1 required passed \(0 signature\(s\) read\)$/m);
     assert.match(result.stdout, /^ {4}AUTHORITY\s+KIND\s+RESULT\s+REASON$/m);
     assert.match(result.stdout, /^ {4}release-key\s+key\s+FAIL\s+no signature found/m);

@@ -17,14 +17,27 @@ const policies = readdirSync(join(EXAMPLES, 'policies')).map((name) => join(EXAM
 describe('examples', () => {
   it('every policy and the Config load', () => {
     const set = policySetFromTexts([...policies, join(EXAMPLES, 'config.yaml')].map((file) => ({ source: file, text: readFileSync(file, 'utf8') })));
-    assert.deepEqual(set.policies.map((policy) => policy.name), ['pinned', 'safetensors-modelpack', 'signed-by-ci', 'trusted-registries']);
+    assert.deepEqual(
+      set.policies.map((policy) => policy.name),
+      ['pinned', 'safetensors-modelpack', 'signed-by-ci', 'trusted-registries'],
+    );
     assert.equal(set.config.shortNames, 'deny');
   });
 
   for (const manifest of manifests) {
     it(`${manifest} is allowed by the pinning and registry policies, as the README shows`, async () => {
       const file = join(EXAMPLES, manifest);
-      const run = await runCli(['check', '-f', file, '--policy', join(EXAMPLES, 'policies', 'pinned.yaml'), '--policy', join(EXAMPLES, 'policies', 'trusted-registries.yaml'), '--config', join(EXAMPLES, 'config.yaml')]);
+      const run = await runCli([
+        'check',
+        '-f',
+        file,
+        '--policy',
+        join(EXAMPLES, 'policies', 'pinned.yaml'),
+        '--policy',
+        join(EXAMPLES, 'policies', 'trusted-registries.yaml'),
+        '--config',
+        join(EXAMPLES, 'config.yaml'),
+      ]);
       assert.equal(run.code, 0, run.stdout + run.stderr);
       assert.match(run.stdout, /ALLOW/);
     });
@@ -38,7 +51,16 @@ describe('examples', () => {
   }
 
   it('the registry-backed policies say, offline, that they could not check (spec.onError: deny)', async () => {
-    const run = await runCli(['check', '-f', join(EXAMPLES, 'vllm-deployment.yaml'), '--policy', join(EXAMPLES, 'policies'), '--config', join(EXAMPLES, 'config.yaml'), '--offline']);
+    const run = await runCli([
+      'check',
+      '-f',
+      join(EXAMPLES, 'vllm-deployment.yaml'),
+      '--policy',
+      join(EXAMPLES, 'policies'),
+      '--config',
+      join(EXAMPLES, 'config.yaml'),
+      '--offline',
+    ]);
     assert.equal(run.code, 1);
     assert.match(run.stdout + run.stderr, /safetensors-modelpack\/artifact: the artifact could not be checked/);
     assert.match(run.stdout + run.stderr, /signed-by-ci\/signatures: the signatures could not be checked/);

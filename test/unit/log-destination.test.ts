@@ -25,7 +25,10 @@ describe('log lines: one write per event-loop turn', () => {
       assert.equal(readFileSync(file, 'utf8'), '', 'nothing is written during the turn');
       await nextTurn();
       const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
-      assert.deepEqual(lines.map((line) => (JSON.parse(line) as { n: number }).n), Array.from({ length: 500 }, (_, i) => i));
+      assert.deepEqual(
+        lines.map((line) => (JSON.parse(line) as { n: number }).n),
+        Array.from({ length: 500 }, (_, i) => i),
+      );
       destination.write('{"n":500}\n');
       destination.flushSync();
       assert.match(readFileSync(file, 'utf8'), /\{"n":500\}\n$/);
@@ -57,8 +60,17 @@ describe('log lines: one write per event-loop turn', () => {
     const child = runChild(`import { createLogger } from ${JSON.stringify(join(PACKAGE_ROOT, 'src', 'log.ts'))};
       const a = createLogger('info'); const b = createLogger('info');
       a.info({ k: 1 }, 'first'); b.warn('second'); a.debug('hidden');`);
-    const lines = child.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-    assert.deepEqual(lines.map((line) => [line['msg'], line['level'], line['service']]), [['first', 30, 'modelgate'], ['second', 40, 'modelgate']]);
+    const lines = child.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.deepEqual(
+      lines.map((line) => [line['msg'], line['level'], line['service']]),
+      [
+        ['first', 30, 'modelgate'],
+        ['second', 40, 'modelgate'],
+      ],
+    );
     assert.equal(lines[0]?.['k'], 1);
   });
 });

@@ -58,7 +58,12 @@ function parseExposition(text: string): Exposition {
 }
 
 function value(exposition: Exposition, name: string, labels: Record<string, string> = {}): number | undefined {
-  const sample = exposition.samples.find((s) => s.name === name && Object.entries(labels).every(([key, wanted]) => s.labels[key] === wanted) && Object.keys(s.labels).length === Object.keys(labels).length);
+  const sample = exposition.samples.find(
+    (s) =>
+      s.name === name &&
+      Object.entries(labels).every(([key, wanted]) => s.labels[key] === wanted) &&
+      Object.keys(s.labels).length === Object.keys(labels).length,
+  );
   return sample?.value;
 }
 
@@ -66,7 +71,15 @@ async function scrape(metrics: Metrics): Promise<Exposition> {
   return parseExposition(await metrics.render());
 }
 
-const event = (registry: string, status: number, path: string, durationMs = 12): RequestEvent => ({ registry, method: 'GET', host: registry, path, status, durationMs, attempt: 1 });
+const event = (registry: string, status: number, path: string, durationMs = 12): RequestEvent => ({
+  registry,
+  method: 'GET',
+  host: registry,
+  path,
+  status,
+  durationMs,
+  attempt: 1,
+});
 
 // ---- the class --------------------------------------------------------------------------------
 
@@ -180,7 +193,8 @@ describe('Metrics', () => {
     let e = await scrape(metrics);
     assert.equal(value(e, 'modelgate_policy_reloads_total', { result: 'success' }), 0);
     assert.equal(value(e, 'modelgate_policy_reloads_total', { result: 'error' }), 0);
-    const info = (x: Exposition): [string | undefined, number][] => x.samples.filter((s) => s.name === 'modelgate_policy_info').map((s) => [s.labels['revision'], s.value]);
+    const info = (x: Exposition): [string | undefined, number][] =>
+      x.samples.filter((s) => s.name === 'modelgate_policy_info').map((s) => [s.labels['revision'], s.value]);
     metrics.setPolicyRevision('aaaaaaaaaaaa');
     metrics.policyReload(true, 'bbbbbbbbbbbb');
     // Refused: the watcher reports the revision that stays active.
@@ -214,7 +228,8 @@ describe('Metrics', () => {
     const findings = [{ mode: 'enforce', rule: 'requireDigest' }] as const;
     const count = 100_000;
     const started = process.hrtime.bigint();
-    for (let i = 0; i < count; i++) metrics.observeReview(i % 3 === 0 ? 'deny' : 'allow', i % 2 === 0 ? 'Pod' : 'Deployment', 0.0004, i % 3 === 0 ? findings : []);
+    for (let i = 0; i < count; i++)
+      metrics.observeReview(i % 3 === 0 ? 'deny' : 'allow', i % 2 === 0 ? 'Pod' : 'Deployment', 0.0004, i % 3 === 0 ? findings : []);
     const perReviewUs = Number(process.hrtime.bigint() - started) / 1e3 / count;
     assert.ok(perReviewUs < 20, `observeReview took ${perReviewUs.toFixed(2)} µs per review`);
   });

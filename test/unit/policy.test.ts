@@ -170,7 +170,9 @@ describe('policy loading', () => {
   });
 
   it('reads registry timeouts from the Config', () => {
-    const set = policySetFromTexts([{ source: 'c.yaml', text: 'apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec:\n  timeouts: {requestSeconds: 1, totalSeconds: 3}\n' }]);
+    const set = policySetFromTexts([
+      { source: 'c.yaml', text: 'apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec:\n  timeouts: {requestSeconds: 1, totalSeconds: 3}\n' },
+    ]);
     assert.deepEqual(set.config.timeouts, { requestMs: 1000, totalMs: 3000 });
     assert.deepEqual(policySetFromTexts([]).config.timeouts, { requestMs: 2000, totalMs: 4000 });
     assert.match(problemsOf('apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec:\n  timeouts: {totalSeconds: 60}\n')[0]?.message ?? '', /at most 30/);
@@ -195,7 +197,10 @@ describe('policy loading', () => {
     await writeFile(join(dir, 'policies', '.hidden.yaml'), 'garbage: [');
     await writeFile(join(dir, 'config.yaml'), 'apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: {defaultAction: allow}\n');
     const set = await loadPolicySet([join(dir, 'policies')], join(dir, 'config.yaml'));
-    assert.deepEqual(set.policies.map((p) => p.name), ['a', 'b']);
+    assert.deepEqual(
+      set.policies.map((p) => p.name),
+      ['a', 'b'],
+    );
     assert.equal(set.config.defaultAction, 'allow');
     await assert.rejects(loadPolicySet([join(dir, 'missing.yaml')]), /missing\.yaml: cannot read: ENOENT/);
   });

@@ -60,7 +60,14 @@ describe('HTTPS admission server', () => {
     const reviewStatus = response['status'] as Json;
     assert.equal(reviewStatus['code'], 403);
     const message = String(reviewStatus['message']);
-    for (const part of ['Deployment team-a/llm', 'volume "model"', 'spec.template.spec.volumes[1].image.reference', UNPINNED, 'rule requireDigest', 'Fix: pin it by digest']) {
+    for (const part of [
+      'Deployment team-a/llm',
+      'volume "model"',
+      'spec.template.spec.volumes[1].image.reference',
+      UNPINNED,
+      'rule requireDigest',
+      'Fix: pin it by digest',
+    ]) {
       assert.ok(message.includes(part), `${part} missing from ${message}`);
     }
   });
@@ -112,10 +119,34 @@ describe('HTTPS admission server', () => {
       ['a wrong content type', valid(), { 'content-type': 'text/plain' }, 415, /Content-Type: application\/json/],
       ['no content type', valid(), {}, 415, /Content-Type/],
       ['a body over the size limit', Buffer.alloc(9 * 1024 * 1024, 0x20), { 'content-type': 'application/json' }, 413, /larger than the limit/],
-      ['a missing request', json({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }), { 'content-type': 'application/json' }, 400, /no request object/],
-      ['a missing uid', json({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE' } }), { 'content-type': 'application/json' }, 400, /request\.uid/],
-      ['a v1beta1 review', json({ ...admissionReview(null), apiVersion: 'admission.k8s.io/v1beta1' }), { 'content-type': 'application/json' }, 400, /apiVersion must be admission\.k8s\.io\/v1/],
-      ['a wrong kind', json({ ...admissionReview(null), kind: 'SubjectAccessReview' }), { 'content-type': 'application/json' }, 400, /kind must be AdmissionReview/],
+      [
+        'a missing request',
+        json({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }),
+        { 'content-type': 'application/json' },
+        400,
+        /no request object/,
+      ],
+      [
+        'a missing uid',
+        json({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE' } }),
+        { 'content-type': 'application/json' },
+        400,
+        /request\.uid/,
+      ],
+      [
+        'a v1beta1 review',
+        json({ ...admissionReview(null), apiVersion: 'admission.k8s.io/v1beta1' }),
+        { 'content-type': 'application/json' },
+        400,
+        /apiVersion must be admission\.k8s\.io\/v1/,
+      ],
+      [
+        'a wrong kind',
+        json({ ...admissionReview(null), kind: 'SubjectAccessReview' }),
+        { 'content-type': 'application/json' },
+        400,
+        /kind must be AdmissionReview/,
+      ],
       ['a deeply nested array', deepArray, { 'content-type': 'application/json' }, 400, /./],
       ['a wrong charset', valid(), { 'content-type': 'application/json; charset=latin9' }, 415, /UTF-8/],
       ['a compressed body', valid(), { 'content-type': 'application/json', 'content-encoding': 'gzip' }, 415, /must not be compressed/],
@@ -135,12 +166,21 @@ describe('HTTPS admission server', () => {
 
     it('a declared length over the limit → 413 at once, without waiting for the body, and the connection is closed', async () => {
       const { status, text, connection } = await new Promise<{ status: number; text: string; connection: string | undefined }>((resolve, reject) => {
-        const req = httpsRequest(`${server.url}/validate`, { method: 'POST', ca: server.certs.ca, servername: 'localhost', headers: { 'content-type': 'application/json', 'content-length': String(9 * 1024 * 1024) } }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => (body += chunk));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: body, connection: res.headers['connection'] }));
-        });
+        const req = httpsRequest(
+          `${server.url}/validate`,
+          {
+            method: 'POST',
+            ca: server.certs.ca,
+            servername: 'localhost',
+            headers: { 'content-type': 'application/json', 'content-length': String(9 * 1024 * 1024) },
+          },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => (body += chunk));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text: body, connection: res.headers['connection'] }));
+          },
+        );
         req.on('error', reject);
         req.write('{"apiVersion":'); // and never the rest
       });
@@ -153,7 +193,12 @@ describe('HTTPS admission server', () => {
 
     it('a client that goes away mid-body gets no answer and costs nothing', async () => {
       const socketClosed = new Promise<void>((resolve) => {
-        const req = httpsRequest(`${server.url}/validate`, { method: 'POST', ca: server.certs.ca, servername: 'localhost', headers: { 'content-type': 'application/json', 'content-length': '1000' } });
+        const req = httpsRequest(`${server.url}/validate`, {
+          method: 'POST',
+          ca: server.certs.ca,
+          servername: 'localhost',
+          headers: { 'content-type': 'application/json', 'content-length': '1000' },
+        });
         req.on('error', () => resolve());
         req.write('{"apiVersion":', () => setTimeout(() => req.destroy(), 20));
         req.on('close', () => resolve());
@@ -173,13 +218,20 @@ describe('HTTPS admission server', () => {
     it('a deeply nested object inside a valid review is allowed quickly', async () => {
       // Built as text: JSON.stringify itself cannot go this deep.
       const deep = `${'{"a":'.repeat(10_000)}"x"${'}'.repeat(10_000)}`;
-      const review = json(admissionReview({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'team-a' }, spec: { containers: [], deep: 'DEEP' } }));
+      const review = json(
+        admissionReview({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'team-a' }, spec: { containers: [], deep: 'DEEP' } }),
+      );
       const response = responseOf((await server.post(review.replace('"DEEP"', deep))).json);
       assert.equal(response['allowed'], true);
     });
 
     it('an unknown path → 404 with a hint', async () => {
-      const response = await request(`${server.url}/mutate`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' }, dispatcher: server.agent });
+      const response = await request(`${server.url}/mutate`, {
+        method: 'POST',
+        body: '{}',
+        headers: { 'content-type': 'application/json' },
+        dispatcher: server.agent,
+      });
       assert.equal(response.statusCode, 404);
       assert.match(await response.body.text(), /POST AdmissionReviews to \/validate/);
     });
@@ -216,7 +268,12 @@ describe('TLS key pair rotation', () => {
       while (!rotated || answered < 50) {
         const agent = new Agent({ connect: { ca: [...trusted], servername: 'localhost' } });
         try {
-          const response = await request(`${server.url}/validate`, { method: 'POST', body, headers: { 'content-type': 'application/json' }, dispatcher: agent });
+          const response = await request(`${server.url}/validate`, {
+            method: 'POST',
+            body,
+            headers: { 'content-type': 'application/json' },
+            dispatcher: agent,
+          });
           const parsed = JSON.parse(await response.body.text()) as Record<string, unknown>;
           if (response.statusCode !== 200 || responseOf(parsed)['allowed'] !== true) failures++;
         } catch {

@@ -21,15 +21,25 @@ const bundled = policySetFromTexts([{ source: 'manifests/policy.yaml', text: rea
 const engine = createEngine(bundled, { offline: true });
 
 const EXPECTED: Record<string, readonly string[]> = {
-  'leaderworkerset.yaml': ['spec.leaderWorkerTemplate.leaderTemplate.spec.volumes[0].image.reference', 'spec.leaderWorkerTemplate.workerTemplate.spec.volumes[0].image.reference'],
+  'leaderworkerset.yaml': [
+    'spec.leaderWorkerTemplate.leaderTemplate.spec.volumes[0].image.reference',
+    'spec.leaderWorkerTemplate.workerTemplate.spec.volumes[0].image.reference',
+  ],
   'jobset.yaml': ['spec.replicatedJobs[0].template.spec.template.spec.volumes[0].image.reference'],
   'inferenceservice.yaml': ['spec.predictor.model.storageUri', 'spec.transformer.volumes[0].image.reference'],
   'raycluster.yaml': ['spec.headGroupSpec.template.spec.volumes[0].image.reference', 'spec.workerGroupSpecs[0].template.spec.volumes[0].image.reference'],
   'rayjob.yaml': ['spec.rayClusterSpec.headGroupSpec.template.spec.volumes[0].image.reference', 'spec.submitterPodTemplate.spec.volumes[0].image.reference'],
   'rayservice.yaml': ['spec.rayClusterConfig.headGroupSpec.template.spec.volumes[0].image.reference'],
   'trainjob.yaml': ['spec.runtimePatches[0].trainingRuntimeSpec.template.spec.replicatedJobs[0].template.spec.template.spec.volumes[0].image.reference'],
-  'pytorchjob.yaml': ['spec.pytorchReplicaSpecs.Master.template.spec.volumes[0].image.reference', 'spec.pytorchReplicaSpecs.Worker.template.spec.volumes[0].image.reference'],
-  'workflow.yaml': ['spec.volumes[0].image.reference', 'spec.templates[0].volumes[0].image.reference', 'spec.templates[0].podSpecPatch: volumes[0].image.reference'],
+  'pytorchjob.yaml': [
+    'spec.pytorchReplicaSpecs.Master.template.spec.volumes[0].image.reference',
+    'spec.pytorchReplicaSpecs.Worker.template.spec.volumes[0].image.reference',
+  ],
+  'workflow.yaml': [
+    'spec.volumes[0].image.reference',
+    'spec.templates[0].volumes[0].image.reference',
+    'spec.templates[0].podSpecPatch: volumes[0].image.reference',
+  ],
 };
 
 describe('AI workloads (issue 10)', () => {
@@ -39,10 +49,14 @@ describe('AI workloads (issue 10)', () => {
       assert.ok(object !== undefined);
       const kind = workloadKind(groupOf(String(object['apiVersion'])), String(object['kind']));
       assert.ok(kind !== undefined, `${file}: no kind`);
-      assert.deepEqual(extractModelReferences(object, kind).map((site) => site.path), paths);
+      assert.deepEqual(
+        extractModelReferences(object, kind).map((site) => site.path),
+        paths,
+      );
       const outcome = await handleAdmission(creationRequest(object), engine);
       assert.equal(outcome.decision.allowed, false, `${file} was allowed`);
-      for (const path of paths) assert.ok((outcome.decision.message ?? '').includes(`at ${path}, reference`), `${file}: ${path} not in\n${outcome.decision.message}`);
+      for (const path of paths)
+        assert.ok((outcome.decision.message ?? '').includes(`at ${path}, reference`), `${file}: ${path} not in\n${outcome.decision.message}`);
     });
   }
 
@@ -52,7 +66,10 @@ describe('AI workloads (issue 10)', () => {
       kind: 'InferenceService',
       metadata: { name: 'm', namespace: 'team-a' },
       spec: {
-        predictor: { model: { storageUri: `oci://ghcr.io/acme/models/llama@sha256:${'a'.repeat(64)}` }, sklearn: { storageUri: 'oci+native://ghcr.io/acme/sk:v1' } },
+        predictor: {
+          model: { storageUri: `oci://ghcr.io/acme/models/llama@sha256:${'a'.repeat(64)}` },
+          sklearn: { storageUri: 'oci+native://ghcr.io/acme/sk:v1' },
+        },
         explainer: { art: { storageUri: 's3://bucket/explainer' } },
         canary: [{ predictor: { storageUris: [{ uri: 'hf://acme/llama' }, { uri: 'oci://ghcr.io/acme/models/canary:v2' }] } }],
       },
@@ -70,7 +87,12 @@ describe('AI workloads (issue 10)', () => {
   });
 
   it('an unreadable Argo podSpecPatch is denied: the volumes it may add cannot be judged', async () => {
-    const object = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Workflow', metadata: { name: 'w', namespace: 'team-a' }, spec: { podSpecPatch: '{image: [unclosed' } };
+    const object = {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Workflow',
+      metadata: { name: 'w', namespace: 'team-a' },
+      spec: { podSpecPatch: '{image: [unclosed' },
+    };
     const outcome = await handleAdmission(creationRequest(object), engine);
     assert.equal(outcome.decision.allowed, false);
     assert.match(outcome.decision.message ?? '', /at spec\.podSpecPatch, .*the podSpecPatch cannot be read as YAML or JSON/s);
@@ -78,7 +100,12 @@ describe('AI workloads (issue 10)', () => {
 
   it('a cluster-scoped kind is named without a namespace; a namespaced object without one is in `default`, as kubectl puts it', async () => {
     const volume = { volumes: [{ name: 'm', image: { reference: 'ghcr.io/acme/m:v1' } }] };
-    const runtime = { apiVersion: 'serving.kserve.io/v1alpha1', kind: 'ClusterServingRuntime', metadata: { name: 'vllm', namespace: 'ignored' }, spec: { containers: [], ...volume } };
+    const runtime = {
+      apiVersion: 'serving.kserve.io/v1alpha1',
+      kind: 'ClusterServingRuntime',
+      metadata: { name: 'vllm', namespace: 'ignored' },
+      spec: { containers: [], ...volume },
+    };
     const clustered = await handleAdmission(creationRequest(runtime), engine);
     assert.deepEqual(clustered.object, { kind: 'ClusterServingRuntime', namespace: '', name: 'vllm' });
     assert.match(clustered.decision.message ?? '', /^modelgate denied ClusterServingRuntime vllm: /);
@@ -89,9 +116,12 @@ describe('AI workloads (issue 10)', () => {
   });
 
   it('a Config adds kinds with podSpecPaths, validated at load', async () => {
-    const config = (paths: string): string => `apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec:\n  workloads: [{group: example.com, kind: ModelServer, podSpecPaths: ${paths}}]\n`;
+    const config = (paths: string): string =>
+      `apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec:\n  workloads: [{group: example.com, kind: ModelServer, podSpecPaths: ${paths}}]\n`;
     const policy = 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: pinned}\nspec: {}\n---\n';
-    const custom = createEngine(policySetFromTexts([{ source: 'c.yaml', text: policy + config('["spec.shards[].pod", "spec.routers.*.template.spec"]') }]), { offline: true });
+    const custom = createEngine(policySetFromTexts([{ source: 'c.yaml', text: policy + config('["spec.shards[].pod", "spec.routers.*.template.spec"]') }]), {
+      offline: true,
+    });
     const object = {
       apiVersion: 'example.com/v1',
       kind: 'ModelServer',
@@ -102,9 +132,18 @@ describe('AI workloads (issue 10)', () => {
       },
     };
     const outcome = await handleAdmission(creationRequest(object), custom);
-    assert.deepEqual(outcome.decision.verdicts.map((verdict) => verdict.site.path), ['spec.shards[0].pod.volumes[0].image.reference', 'spec.routers.east.template.spec.volumes[0].image.reference']);
+    assert.deepEqual(
+      outcome.decision.verdicts.map((verdict) => verdict.site.path),
+      ['spec.shards[0].pod.volumes[0].image.reference', 'spec.routers.east.template.spec.volumes[0].image.reference'],
+    );
     assert.equal(outcome.decision.allowed, false);
-    assert.throws(() => policySetFromTexts([{ source: 'c.yaml', text: config('["spec..pod"]') }]), /spec\.workloads\[0\]\.podSpecPaths\[0\]: has an empty part/);
-    assert.throws(() => policySetFromTexts([{ source: 'c.yaml', text: config('["spec.pods[x]"]') }]), /spec\.workloads\[0\]\.podSpecPaths\[0\]: has a malformed part/);
+    assert.throws(
+      () => policySetFromTexts([{ source: 'c.yaml', text: config('["spec..pod"]') }]),
+      /spec\.workloads\[0\]\.podSpecPaths\[0\]: has an empty part/,
+    );
+    assert.throws(
+      () => policySetFromTexts([{ source: 'c.yaml', text: config('["spec.pods[x]"]') }]),
+      /spec\.workloads\[0\]\.podSpecPaths\[0\]: has a malformed part/,
+    );
   });
 });

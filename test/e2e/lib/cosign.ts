@@ -16,17 +16,17 @@
 // Every run gets its own TUF_ROOT: cosign otherwise caches a TUF root in
 // ~/.sigstore and then tries to refresh it from tuf-repo-cdn.sigstore.dev.
 
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { cosignRegistryFlags, registryClientEnv } from "./clients.ts";
-import { runCommand } from "./processes.ts";
-import type { RunResult } from "./processes.ts";
-import type { Registry } from "./registries.ts";
-import { loadTools } from "./tools.ts";
-import { scratchDir } from "./workdir.ts";
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cosignRegistryFlags, registryClientEnv } from './clients.ts';
+import { runCommand } from './processes.ts';
+import type { RunResult } from './processes.ts';
+import type { Registry } from './registries.ts';
+import { loadTools } from './tools.ts';
+import { scratchDir } from './workdir.ts';
 
-export const SIGSTORE_BUNDLE_ARTIFACT_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json";
-export const COSIGN_SIMPLESIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json";
+export const SIGSTORE_BUNDLE_ARTIFACT_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+export const COSIGN_SIMPLESIGNING_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
 
 export interface SigningKeys {
   /** cosign's encrypted private key (ENCRYPTED SIGSTORE PRIVATE KEY). */
@@ -53,11 +53,11 @@ let trustedRoot: string | undefined;
  */
 export function emptyTrustedRoot(): string {
   if (trustedRoot !== undefined) return trustedRoot;
-  const file = join(scratchDir("trusted-root"), "trusted_root.json");
+  const file = join(scratchDir('trusted-root'), 'trusted_root.json');
   writeFileSync(
     file,
     JSON.stringify({
-      mediaType: "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+      mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
       tlogs: [],
       certificateAuthorities: [],
       ctlogs: [],
@@ -71,19 +71,19 @@ export function emptyTrustedRoot(): string {
 function cosignEnv(registry: Registry | undefined, password: string): NodeJS.ProcessEnv {
   const extra = {
     COSIGN_PASSWORD: password,
-    TUF_ROOT: scratchDir("tuf"),
+    TUF_ROOT: scratchDir('tuf'),
   };
   return registryClientEnv(registry, extra);
 }
 
 /** `cosign generate-key-pair` (cosign v2) into a fresh directory. */
 export async function generateSigningKeys(dir?: string): Promise<SigningKeys> {
-  const out = dir ?? scratchDir("keys");
-  const password = Buffer.from(crypto.getRandomValues(new Uint8Array(9))).toString("base64url");
-  const prefix = join(out, "cosign");
-  await runCommand(cosignPath(2), ["generate-key-pair", "--output-key-prefix", prefix], { env: cosignEnv(undefined, password) });
+  const out = dir ?? scratchDir('keys');
+  const password = Buffer.from(crypto.getRandomValues(new Uint8Array(9))).toString('base64url');
+  const prefix = join(out, 'cosign');
+  await runCommand(cosignPath(2), ['generate-key-pair', '--output-key-prefix', prefix], { env: cosignEnv(undefined, password) });
   const publicKeyFile = `${prefix}.pub`;
-  return { privateKeyFile: `${prefix}.key`, publicKeyFile, publicKeyPem: readFileSync(publicKeyFile, "utf8"), password };
+  return { privateKeyFile: `${prefix}.key`, publicKeyFile, publicKeyPem: readFileSync(publicKeyFile, 'utf8'), password };
 }
 
 /**
@@ -91,12 +91,10 @@ export async function generateSigningKeys(dir?: string): Promise<SigningKeys> {
  * v2 (legacy .sig tag) or v3 (sigstore bundle referrer).
  */
 export function cosignSign(major: CosignMajor, registry: Registry, ref: string, keys: SigningKeys): Promise<RunResult> {
-  const offline = major === 2 ? ["--tlog-upload=false"] : ["--use-signing-config=false", "--tlog-upload=false"];
-  return runCommand(
-    cosignPath(major),
-    ["sign", "--key", keys.privateKeyFile, ...offline, ...cosignRegistryFlags(registry), "--yes", ref],
-    { env: cosignEnv(registry, keys.password) },
-  );
+  const offline = major === 2 ? ['--tlog-upload=false'] : ['--use-signing-config=false', '--tlog-upload=false'];
+  return runCommand(cosignPath(major), ['sign', '--key', keys.privateKeyFile, ...offline, ...cosignRegistryFlags(registry), '--yes', ref], {
+    env: cosignEnv(registry, keys.password),
+  });
 }
 
 /**
@@ -112,10 +110,10 @@ export function cosignVerify(
   publicKeyFile: string,
   opts: { allowFailure?: boolean } = {},
 ): Promise<RunResult> {
-  const args = ["verify", "--key", publicKeyFile, "--insecure-ignore-tlog=true", ...cosignRegistryFlags(registry)];
-  if (major === 3) args.push("--trusted-root", emptyTrustedRoot());
+  const args = ['verify', '--key', publicKeyFile, '--insecure-ignore-tlog=true', ...cosignRegistryFlags(registry)];
+  if (major === 3) args.push('--trusted-root', emptyTrustedRoot());
   return runCommand(cosignPath(major), [...args, ref], {
-    env: cosignEnv(registry, ""),
+    env: cosignEnv(registry, ''),
     ...(opts.allowFailure === true ? { allowFailure: true } : {}),
   });
 }

@@ -8,14 +8,14 @@
 // (`oras cp --from-oci-layout`), so the registry side is exercised by the same
 // code users run. Everything is deterministic: same inputs, same digests.
 
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { gzipSync } from "node:zlib";
-import { sha256Digest } from "./oci.ts";
-import type { OciDescriptor, OciManifest } from "./oci.ts";
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { sha256Digest } from './oci.ts';
+import type { OciDescriptor, OciManifest } from './oci.ts';
 
-export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
-export const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
+export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 
 export interface BlobInput {
   mediaType: string;
@@ -73,29 +73,29 @@ export function buildArtifact(input: ArtifactInput): BuiltArtifact {
  * `oras cp --from-oci-layout DIR:TAG ...` or `skopeo copy oci:DIR:TAG ...`.
  */
 export function writeOciLayout(dir: string, entries: ReadonlyArray<{ artifact: BuiltArtifact; tag: string }>): void {
-  const blobDir = join(dir, "blobs", "sha256");
+  const blobDir = join(dir, 'blobs', 'sha256');
   mkdirSync(blobDir, { recursive: true });
-  writeFileSync(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+  writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   const manifests: OciDescriptor[] = [];
   for (const { artifact, tag } of entries) {
-    for (const [digest, data] of artifact.blobs) writeFileSync(join(blobDir, digest.slice("sha256:".length)), data);
-    writeFileSync(join(blobDir, artifact.digest.slice("sha256:".length)), artifact.manifest);
+    for (const [digest, data] of artifact.blobs) writeFileSync(join(blobDir, digest.slice('sha256:'.length)), data);
+    writeFileSync(join(blobDir, artifact.digest.slice('sha256:'.length)), artifact.manifest);
     manifests.push({
       mediaType: artifact.mediaType,
       digest: artifact.digest,
       size: artifact.manifest.length,
       ...(artifact.manifestJson.artifactType !== undefined ? { artifactType: artifact.manifestJson.artifactType } : {}),
-      annotations: { "org.opencontainers.image.ref.name": tag },
+      annotations: { 'org.opencontainers.image.ref.name': tag },
     });
   }
-  writeFileSync(join(dir, "index.json"), JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }));
+  writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }));
 }
 
 // ---- tar (ustar) -------------------------------------------------------------
 
 function octal(value: number, width: number): string {
   // width includes the trailing NUL
-  return value.toString(8).padStart(width - 1, "0") + "\0";
+  return value.toString(8).padStart(width - 1, '0') + '\0';
 }
 
 /**
@@ -107,19 +107,19 @@ export function tarFiles(files: ReadonlyArray<{ path: string; data: Buffer }>): 
   for (const f of files) {
     if (Buffer.byteLength(f.path) > 100) throw new Error(`tarFiles: path longer than 100 bytes: ${f.path}`);
     const h = Buffer.alloc(512);
-    h.write(f.path, 0, 100, "utf8");
-    h.write(octal(0o644, 8), 100, "ascii");
-    h.write(octal(0, 8), 108, "ascii");
-    h.write(octal(0, 8), 116, "ascii");
-    h.write(octal(f.data.length, 12), 124, "ascii");
-    h.write(octal(0, 12), 136, "ascii");
-    h.write("        ", 148, "ascii"); // checksum field counts as spaces
-    h.write("0", 156, "ascii"); // regular file
-    h.write("ustar\0", 257, "ascii");
-    h.write("00", 263, "ascii");
+    h.write(f.path, 0, 100, 'utf8');
+    h.write(octal(0o644, 8), 100, 'ascii');
+    h.write(octal(0, 8), 108, 'ascii');
+    h.write(octal(0, 8), 116, 'ascii');
+    h.write(octal(f.data.length, 12), 124, 'ascii');
+    h.write(octal(0, 12), 136, 'ascii');
+    h.write('        ', 148, 'ascii'); // checksum field counts as spaces
+    h.write('0', 156, 'ascii'); // regular file
+    h.write('ustar\0', 257, 'ascii');
+    h.write('00', 263, 'ascii');
     let sum = 0;
     for (const byte of h) sum += byte;
-    h.write(octal(sum, 7) + " ", 148, "ascii");
+    h.write(octal(sum, 7) + ' ', 148, 'ascii');
     parts.push(h, f.data, Buffer.alloc((512 - (f.data.length % 512)) % 512));
   }
   parts.push(Buffer.alloc(1024)); // two zero blocks end the archive

@@ -6,10 +6,10 @@
 // openssl CLI is what an operator would use too. Keys are EC P-256: quick to
 // generate, accepted by Go (apiserver, registries) and Node alike.
 
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { loadTools } from "./tools.ts";
-import { loopbackEnv, runCommand } from "./processes.ts";
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadTools } from './tools.ts';
+import { loopbackEnv, runCommand } from './processes.ts';
 
 export interface KeyPairFiles {
   certFile: string;
@@ -30,7 +30,7 @@ export interface LeafOptions {
   organizations?: readonly string[];
   dnsNames?: readonly string[];
   ipAddresses?: readonly string[];
-  usage: "server" | "client" | "server+client";
+  usage: 'server' | 'client' | 'server+client';
 }
 
 async function openssl(args: readonly string[]): Promise<void> {
@@ -38,10 +38,10 @@ async function openssl(args: readonly string[]): Promise<void> {
 }
 
 function readPair(certFile: string, keyFile: string): KeyPairFiles {
-  return { certFile, keyFile, certPem: readFileSync(certFile, "utf8"), keyPem: readFileSync(keyFile, "utf8") };
+  return { certFile, keyFile, certPem: readFileSync(certFile, 'utf8'), keyPem: readFileSync(keyFile, 'utf8') };
 }
 
-const EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-noenc"];
+const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-noenc'];
 
 /** A self-signed CA valid for two days. */
 export async function createCA(dir: string, name: string): Promise<CertificateAuthority> {
@@ -49,11 +49,22 @@ export async function createCA(dir: string, name: string): Promise<CertificateAu
   const certFile = join(dir, `${name}.crt`);
   const keyFile = join(dir, `${name}.key`);
   await openssl([
-    "req", "-x509", "-new", ...EC_KEY,
-    "-keyout", keyFile, "-out", certFile, "-days", "2",
-    "-subj", `/CN=${name}`,
-    "-addext", "basicConstraints=critical,CA:TRUE",
-    "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    'req',
+    '-x509',
+    '-new',
+    ...EC_KEY,
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
   ]);
   return { name, ...readPair(certFile, keyFile) };
 }
@@ -65,21 +76,35 @@ export async function issueCert(ca: CertificateAuthority, dir: string, o: LeafOp
   const keyFile = join(dir, `${o.name}.key`);
   const csrFile = join(dir, `${o.name}.csr`);
   const extFile = join(dir, `${o.name}.ext`);
-  const subject = `/CN=${o.commonName}` + (o.organizations ?? []).map((org) => `/O=${org}`).join("");
-  await openssl(["req", "-new", ...EC_KEY, "-keyout", keyFile, "-out", csrFile, "-subj", subject]);
+  const subject = `/CN=${o.commonName}` + (o.organizations ?? []).map((org) => `/O=${org}`).join('');
+  await openssl(['req', '-new', ...EC_KEY, '-keyout', keyFile, '-out', csrFile, '-subj', subject]);
   const sans = [...(o.dnsNames ?? []).map((d) => `DNS:${d}`), ...(o.ipAddresses ?? []).map((ip) => `IP:${ip}`)];
-  const eku = o.usage === "server" ? "serverAuth" : o.usage === "client" ? "clientAuth" : "serverAuth,clientAuth";
+  const eku = o.usage === 'server' ? 'serverAuth' : o.usage === 'client' ? 'clientAuth' : 'serverAuth,clientAuth';
   const ext = [
-    "basicConstraints=critical,CA:FALSE",
-    "keyUsage=critical,digitalSignature,keyEncipherment",
+    'basicConstraints=critical,CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
     `extendedKeyUsage=${eku}`,
-    ...(sans.length > 0 ? [`subjectAltName=${sans.join(",")}`] : []),
+    ...(sans.length > 0 ? [`subjectAltName=${sans.join(',')}`] : []),
   ];
-  writeFileSync(extFile, ext.join("\n") + "\n");
+  writeFileSync(extFile, ext.join('\n') + '\n');
   await openssl([
-    "x509", "-req", "-in", csrFile, "-CA", ca.certFile, "-CAkey", ca.keyFile,
-    "-set_serial", `0x${Date.now().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`,
-    "-days", "2", "-sha256", "-extfile", extFile, "-out", certFile,
+    'x509',
+    '-req',
+    '-in',
+    csrFile,
+    '-CA',
+    ca.certFile,
+    '-CAkey',
+    ca.keyFile,
+    '-set_serial',
+    `0x${Date.now().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`,
+    '-days',
+    '2',
+    '-sha256',
+    '-extfile',
+    extFile,
+    '-out',
+    certFile,
   ]);
   return readPair(certFile, keyFile);
 }
@@ -94,9 +119,9 @@ export function issueLoopbackServerCert(
   return issueCert(ca, dir, {
     name,
     commonName: name,
-    dnsNames: ["localhost", ...(extra.dnsNames ?? [])],
-    ipAddresses: ["127.0.0.1", ...(extra.ipAddresses ?? [])],
-    usage: "server",
+    dnsNames: ['localhost', ...(extra.dnsNames ?? [])],
+    ipAddresses: ['127.0.0.1', ...(extra.ipAddresses ?? [])],
+    usage: 'server',
   });
 }
 
@@ -105,7 +130,7 @@ export async function createKeyPair(dir: string, name: string): Promise<{ privat
   mkdirSync(dir, { recursive: true });
   const privateKeyFile = join(dir, `${name}.key`);
   const publicKeyFile = join(dir, `${name}.pub`);
-  await openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", privateKeyFile]);
-  await openssl(["pkey", "-in", privateKeyFile, "-pubout", "-out", publicKeyFile]);
+  await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', privateKeyFile]);
+  await openssl(['pkey', '-in', privateKeyFile, '-pubout', '-out', publicKeyFile]);
   return { privateKeyFile, publicKeyFile };
 }

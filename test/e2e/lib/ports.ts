@@ -5,7 +5,7 @@
 // on a test machine that race is rare, and the ports handed out by this
 // process are remembered so two servers of one test never get the same one.
 
-import { createServer } from "node:net";
+import { createServer } from 'node:net';
 
 const handedOut = new Set<number>();
 
@@ -13,19 +13,19 @@ function askKernel(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
-    srv.once("error", reject);
+    srv.once('error', reject);
     srv.listen({ host, port: 0, exclusive: true }, () => {
       const addr = srv.address();
       srv.close(() => {
-        if (addr !== null && typeof addr === "object") resolve(addr.port);
-        else reject(new Error("could not read the port of a listening socket"));
+        if (addr !== null && typeof addr === 'object') resolve(addr.port);
+        else reject(new Error('could not read the port of a listening socket'));
       });
     });
   });
 }
 
 /** A TCP port on 127.0.0.1 that is free now and was not handed out before. */
-export async function freePort(host = "127.0.0.1"): Promise<number> {
+export async function freePort(host = '127.0.0.1'): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = await askKernel(host);
     if (!handedOut.has(port)) {
@@ -33,5 +33,5 @@ export async function freePort(host = "127.0.0.1"): Promise<number> {
       return port;
     }
   }
-  throw new Error("no free loopback port found after 50 attempts");
+  throw new Error('no free loopback port found after 50 attempts');
 }

@@ -7,21 +7,21 @@
 // remembered in a registry and killed when this process exits, however it
 // exits, so a failed test does not leave an apiserver holding ports.
 
-import { execFile, spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
-import type { RequestOptions } from "node:https";
-import { connect } from "node:net";
-import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { logDir } from "./workdir.ts";
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { RequestOptions } from 'node:https';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { logDir } from './workdir.ts';
 
 /** How to tell that a server is ready to serve. */
 export type Readiness =
   | {
-      kind: "http";
+      kind: 'http';
       /** http:// or https:// URL polled with GET. */
       url: string;
       /** PEM CA bundle for https (the server's own CA). */
@@ -32,8 +32,8 @@ export type Readiness =
       /** Accept the answer; default: status 200. */
       accept?: (status: number, body: string) => boolean;
     }
-  | { kind: "port"; port: number; host?: string }
-  | { kind: "log"; pattern: RegExp };
+  | { kind: 'port'; port: number; host?: string }
+  | { kind: 'log'; pattern: RegExp };
 
 export interface SpawnOptions {
   /** Short name used in log file names and errors. */
@@ -68,7 +68,7 @@ export interface ManagedProcess {
   stop(): Promise<ExitInfo>;
 }
 
-const PROXY_VARS = ["http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"];
+const PROXY_VARS = ['http_proxy', 'https_proxy', 'all_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'NO_PROXY'];
 
 /**
  * The parent's environment without proxy settings: servers of the test bed
@@ -89,24 +89,24 @@ export function loopbackEnv(extra: Record<string, string> = {}): NodeJS.ProcessE
  * addresses, NO_PROXY covers the other clients.
  */
 export function guardedClientEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const dead = "http://127.0.0.1:9";
+  const dead = 'http://127.0.0.1:9';
   return loopbackEnv({
     HTTP_PROXY: dead,
     HTTPS_PROXY: dead,
     http_proxy: dead,
     https_proxy: dead,
-    NO_PROXY: "127.0.0.1,localhost,::1",
-    no_proxy: "127.0.0.1,localhost,::1",
+    NO_PROXY: '127.0.0.1,localhost,::1',
+    no_proxy: '127.0.0.1,localhost,::1',
     ...extra,
   });
 }
 
 function tail(file: string, lines: number): string {
   try {
-    const all = readFileSync(file, "utf8").split("\n");
-    return all.slice(Math.max(0, all.length - lines - 1)).join("\n");
+    const all = readFileSync(file, 'utf8').split('\n');
+    return all.slice(Math.max(0, all.length - lines - 1)).join('\n');
   } catch {
-    return "(no log)";
+    return '(no log)';
   }
 }
 
@@ -118,7 +118,7 @@ let hooksInstalled = false;
 function killAllSync(): void {
   for (const child of live) {
     try {
-      child.kill("SIGKILL");
+      child.kill('SIGKILL');
     } catch {
       // already gone
     }
@@ -130,16 +130,16 @@ function installExitHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
   // 'exit' runs on normal end, process.exit() and uncaught exceptions.
-  process.once("exit", killAllSync);
+  process.once('exit', killAllSync);
   // Signals bypass 'exit' unless handled: kill the children, then die with
   // the conventional status.
   const onSignal = (signalNumber: number): void => {
     killAllSync();
     process.exit(128 + signalNumber);
   };
-  process.once("SIGINT", () => onSignal(2));
-  process.once("SIGTERM", () => onSignal(15));
-  process.once("SIGHUP", () => onSignal(1));
+  process.once('SIGINT', () => onSignal(2));
+  process.once('SIGTERM', () => onSignal(15));
+  process.once('SIGHUP', () => onSignal(1));
 }
 
 // Installed on import, i.e. before workdir.ts registers its own 'exit'
@@ -156,22 +156,22 @@ export async function stopAll(): Promise<void> {
 
 // ---- readiness ------------------------------------------------------------
 
-function probeHttp(r: Extract<Readiness, { kind: "http" }>): Promise<{ status: number; body: string }> {
+function probeHttp(r: Extract<Readiness, { kind: 'http' }>): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const url = new URL(r.url);
-    const opts: RequestOptions = { method: "GET", timeout: 3000 };
+    const opts: RequestOptions = { method: 'GET', timeout: 3000 };
     if (r.ca !== undefined) opts.ca = r.ca;
     if (r.cert !== undefined) opts.cert = r.cert;
     if (r.key !== undefined) opts.key = r.key;
-    const req = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, opts, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on("error", reject);
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, opts, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
     });
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
     req.end();
   });
 }
@@ -180,27 +180,27 @@ function probePort(host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const sock = connect({ host, port });
     sock.setTimeout(2000);
-    sock.once("connect", () => {
+    sock.once('connect', () => {
       sock.destroy();
       resolve();
     });
-    sock.once("timeout", () => sock.destroy(new Error("timeout")));
-    sock.once("error", reject);
+    sock.once('timeout', () => sock.destroy(new Error('timeout')));
+    sock.once('error', reject);
   });
 }
 
 async function isReady(r: Readiness, logFile: string): Promise<boolean> {
   try {
     switch (r.kind) {
-      case "http": {
+      case 'http': {
         const { status, body } = await probeHttp(r);
         return (r.accept ?? ((s: number) => s === 200))(status, body);
       }
-      case "port":
-        await probePort(r.host ?? "127.0.0.1", r.port);
+      case 'port':
+        await probePort(r.host ?? '127.0.0.1', r.port);
         return true;
-      case "log":
-        return r.pattern.test(readFileSync(logFile, "utf8"));
+      case 'log':
+        return r.pattern.test(readFileSync(logFile, 'utf8'));
     }
   } catch {
     return false;
@@ -219,13 +219,13 @@ let counter = 0;
 export async function startProcess(opts: SpawnOptions): Promise<ManagedProcess> {
   counter += 1;
   const logFile = join(logDir(), `${opts.name}-${counter}.log`);
-  const fd = openSync(logFile, "a");
+  const fd = openSync(logFile, 'a');
   let child: ChildProcess;
   try {
     child = spawn(opts.command, opts.args, {
       cwd: opts.cwd,
       env: opts.env ?? loopbackEnv(),
-      stdio: ["ignore", fd, fd],
+      stdio: ['ignore', fd, fd],
     });
   } finally {
     closeSync(fd); // the child holds its own copy
@@ -233,7 +233,7 @@ export async function startProcess(opts: SpawnOptions): Promise<ManagedProcess> 
   const pid = child.pid;
   if (pid === undefined) {
     // spawn failures (ENOENT) are reported asynchronously through 'error'
-    const err = await new Promise<Error>((resolve) => child.once("error", resolve));
+    const err = await new Promise<Error>((resolve) => child.once('error', resolve));
     throw new Error(`${opts.name}: cannot start ${opts.command}: ${err.message}`);
   }
   // A server must not keep the test process alive on its own: a test file
@@ -242,7 +242,7 @@ export async function startProcess(opts: SpawnOptions): Promise<ManagedProcess> 
   live.add(child);
   let running = true;
   const exited = new Promise<ExitInfo>((resolve) => {
-    child.once("exit", (code, signal) => {
+    child.once('exit', (code, signal) => {
       running = false;
       live.delete(child);
       resolve({ code, signal });
@@ -261,14 +261,14 @@ export async function startProcess(opts: SpawnOptions): Promise<ManagedProcess> 
       if (stopping === undefined) {
         stopping = (async () => {
           if (running) {
-            child.kill("SIGTERM");
+            child.kill('SIGTERM');
             // The grace timer is cancelled once the child is gone, so it
             // does not hold the event loop (and the test run) open.
             const cancel = new AbortController();
-            const grace = sleep(opts.stopTimeoutMs ?? 10_000, "timeout" as const, { signal: cancel.signal }).catch(() => "cancelled" as const);
+            const grace = sleep(opts.stopTimeoutMs ?? 10_000, 'timeout' as const, { signal: cancel.signal }).catch(() => 'cancelled' as const);
             const first = await Promise.race([exited, grace]);
             cancel.abort();
-            if (first === "timeout" && running) child.kill("SIGKILL");
+            if (first === 'timeout' && running) child.kill('SIGKILL');
           }
           managed.delete(proc);
           return exited;
@@ -334,15 +334,15 @@ export function runCommand(command: string, args: readonly string[], opts: RunOp
         env: opts.env ?? guardedClientEnv(),
         timeout: opts.timeoutMs ?? 120_000,
         maxBuffer: 64 * 1024 * 1024,
-        encoding: "utf8",
+        encoding: 'utf8',
       },
       (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
         const result = { code, stdout, stderr };
-        if (error !== null && !(opts.allowFailure === true && typeof error.code === "number")) {
+        if (error !== null && !(opts.allowFailure === true && typeof error.code === 'number')) {
           reject(
             new Error(
-              `command failed (${error.killed ? "killed/timeout" : `exit ${String(error.code)}`}): ${command} ${args.join(" ")}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`,
+              `command failed (${error.killed ? 'killed/timeout' : `exit ${String(error.code)}`}): ${command} ${args.join(' ')}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`,
             ),
           );
           return;

@@ -9,14 +9,14 @@
 //    (test/e2e/tools/referrers-registry) that serves
 //    GET /v2/<name>/referrers/<digest>. In-memory: contents die with it.
 
-import { rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { freePort } from "./ports.ts";
-import { createCA, issueLoopbackServerCert } from "./pki.ts";
-import { loopbackEnv, runCommand, startProcess } from "./processes.ts";
-import type { ManagedProcess } from "./processes.ts";
-import { loadTools } from "./tools.ts";
-import { scratchDir } from "./workdir.ts";
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from './ports.ts';
+import { createCA, issueLoopbackServerCert } from './pki.ts';
+import { loopbackEnv, runCommand, startProcess } from './processes.ts';
+import type { ManagedProcess } from './processes.ts';
+import { loadTools } from './tools.ts';
+import { scratchDir } from './workdir.ts';
 
 export interface RegistryOptions {
   /** Serve HTTPS with a certificate from a CA generated for this registry. */
@@ -26,7 +26,7 @@ export interface RegistryOptions {
 }
 
 export interface Registry {
-  readonly kind: "docker-registry" | "referrers-registry";
+  readonly kind: 'docker-registry' | 'referrers-registry';
   /** "127.0.0.1:PORT", as used in image references. */
   readonly host: string;
   /** "http://127.0.0.1:PORT" or "https://127.0.0.1:PORT". */
@@ -43,19 +43,19 @@ export interface Registry {
 }
 
 function randomSecret(): string {
-  return Buffer.from(crypto.getRandomValues(new Uint8Array(12))).toString("hex");
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(12))).toString('hex');
 }
 
-function resolveAuth(auth: RegistryOptions["auth"]): { username: string; password: string } | undefined {
+function resolveAuth(auth: RegistryOptions['auth']): { username: string; password: string } | undefined {
   if (auth === undefined || auth === false) return undefined;
-  if (auth === true) return { username: "modelgate", password: randomSecret() };
+  if (auth === true) return { username: 'modelgate', password: randomSecret() };
   return auth;
 }
 
 /** Readiness: /v2/ answers 200, or 401 when auth is on (both mean "up"). */
 function v2Ready(url: string, caPem: string | undefined, authOn: boolean) {
   return {
-    kind: "http" as const,
+    kind: 'http' as const,
     url: `${url}/v2/`,
     ...(caPem !== undefined ? { ca: caPem } : {}),
     accept: (status: number) => status === 200 || (authOn && status === 401),
@@ -64,7 +64,7 @@ function v2Ready(url: string, caPem: string | undefined, authOn: boolean) {
 
 /** What both registries share once their configuration is written: TLS material, auth, the process and its cleanup. */
 interface Launch {
-  readonly kind: Registry["kind"];
+  readonly kind: Registry['kind'];
   readonly dir: string;
   readonly host: string;
   readonly command: string;
@@ -76,7 +76,7 @@ interface Launch {
 
 async function launch(spec: Launch): Promise<Registry> {
   const tls = spec.serving !== undefined;
-  const url = `${tls ? "https" : "http"}://${spec.host}`;
+  const url = `${tls ? 'https' : 'http'}://${spec.host}`;
   const proc = await startProcess({
     name: spec.kind,
     command: spec.command,
@@ -103,48 +103,57 @@ async function launch(spec: Launch): Promise<Registry> {
 
 /** A CA and a loopback serving certificate for a registry. */
 async function servingCert(dir: string): Promise<{ caPem: string; caFile: string; certFile: string; keyFile: string }> {
-  const ca = await createCA(join(dir, "pki"), "modelgate-e2e-registry-ca");
-  const serving = await issueLoopbackServerCert(ca, join(dir, "pki"), "registry");
+  const ca = await createCA(join(dir, 'pki'), 'modelgate-e2e-registry-ca');
+  const serving = await issueLoopbackServerCert(ca, join(dir, 'pki'), 'registry');
   return { caPem: ca.certPem, caFile: ca.certFile, certFile: serving.certFile, keyFile: serving.keyFile };
 }
 
 /** Starts Debian's docker-registry (distribution 2.8) with filesystem storage in a temp dir. */
 export async function startDockerRegistry(options: RegistryOptions = {}): Promise<Registry> {
   const tools = loadTools();
-  const dir = scratchDir("docker-registry");
+  const dir = scratchDir('docker-registry');
   try {
     const port = await freePort();
     const host = `127.0.0.1:${port}`;
     const tls = options.tls === true;
     const auth = resolveAuth(options.auth);
     const lines = [
-      "version: 0.1",
-      "log:",
-      "  level: info",
-      "  formatter: text",
-      "storage:",
-      "  filesystem:",
-      `    rootdirectory: ${JSON.stringify(join(dir, "data"))}`,
-      "  delete:",
-      "    enabled: true",
-      "http:",
+      'version: 0.1',
+      'log:',
+      '  level: info',
+      '  formatter: text',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${JSON.stringify(join(dir, 'data'))}`,
+      '  delete:',
+      '    enabled: true',
+      'http:',
       `  addr: ${host}`,
       `  secret: ${randomSecret()}`,
-      "  headers:",
-      "    X-Content-Type-Options: [nosniff]",
+      '  headers:',
+      '    X-Content-Type-Options: [nosniff]',
     ];
     const serving = tls ? await servingCert(dir) : undefined;
-    if (serving !== undefined) lines.push("  tls:", `    certificate: ${JSON.stringify(serving.certFile)}`, `    key: ${JSON.stringify(serving.keyFile)}`);
+    if (serving !== undefined) lines.push('  tls:', `    certificate: ${JSON.stringify(serving.certFile)}`, `    key: ${JSON.stringify(serving.keyFile)}`);
     if (auth !== undefined) {
       // distribution only accepts bcrypt entries (-B).
-      const htpasswdFile = join(dir, "htpasswd");
-      const { stdout } = await runCommand(tools.paths.HTPASSWD, ["-Bbn", auth.username, auth.password], { env: loopbackEnv() });
+      const htpasswdFile = join(dir, 'htpasswd');
+      const { stdout } = await runCommand(tools.paths.HTPASSWD, ['-Bbn', auth.username, auth.password], { env: loopbackEnv() });
       writeFileSync(htpasswdFile, stdout);
-      lines.push("auth:", "  htpasswd:", "    realm: modelgate-e2e", `    path: ${JSON.stringify(htpasswdFile)}`);
+      lines.push('auth:', '  htpasswd:', '    realm: modelgate-e2e', `    path: ${JSON.stringify(htpasswdFile)}`);
     }
-    const config = join(dir, "config.yml");
-    writeFileSync(config, lines.join("\n") + "\n");
-    return await launch({ kind: "docker-registry", dir, host, command: tools.paths.DOCKER_REGISTRY, args: ["serve", config], serving, auth, referrersApi: false });
+    const config = join(dir, 'config.yml');
+    writeFileSync(config, lines.join('\n') + '\n');
+    return await launch({
+      kind: 'docker-registry',
+      dir,
+      host,
+      command: tools.paths.DOCKER_REGISTRY,
+      args: ['serve', config],
+      serving,
+      auth,
+      referrersApi: false,
+    });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
@@ -154,7 +163,7 @@ export async function startDockerRegistry(options: RegistryOptions = {}): Promis
 /** Starts the in-memory OCI 1.1 registry with the referrers API. */
 export async function startReferrersRegistry(options: RegistryOptions = {}): Promise<Registry> {
   const tools = loadTools();
-  const dir = scratchDir("referrers-registry");
+  const dir = scratchDir('referrers-registry');
   try {
     const port = await freePort();
     const host = `127.0.0.1:${port}`;
@@ -164,7 +173,7 @@ export async function startReferrersRegistry(options: RegistryOptions = {}): Pro
     const serving = tls ? await servingCert(dir) : undefined;
     if (serving !== undefined) args.push(`--tls-cert=${serving.certFile}`, `--tls-key=${serving.keyFile}`);
     if (auth !== undefined) args.push(`--basic-auth=${auth.username}:${auth.password}`);
-    return await launch({ kind: "referrers-registry", dir, host, command: tools.paths.REFERRERS_REGISTRY, args, serving, auth, referrersApi: true });
+    return await launch({ kind: 'referrers-registry', dir, host, command: tools.paths.REFERRERS_REGISTRY, args, serving, auth, referrersApi: true });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;

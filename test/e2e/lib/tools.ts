@@ -4,24 +4,24 @@
 // never builds anything by itself (building kube-apiserver takes many minutes
 // and must not hide inside a test timeout).
 
-import { accessSync, constants, readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 
 /** Every tool install.sh provides, by the name it exports in env.sh. */
 export const TOOL_NAMES = [
-  "KUBE_APISERVER",
-  "ETCD",
-  "KUBECTL",
-  "COSIGN2",
-  "COSIGN3",
-  "ORAS",
-  "REFERRERS_REGISTRY",
-  "ORACLE",
-  "DOCKER_REGISTRY",
-  "SKOPEO",
-  "HTPASSWD",
-  "OPENSSL",
+  'KUBE_APISERVER',
+  'ETCD',
+  'KUBECTL',
+  'COSIGN2',
+  'COSIGN3',
+  'ORAS',
+  'REFERRERS_REGISTRY',
+  'ORACLE',
+  'DOCKER_REGISTRY',
+  'SKOPEO',
+  'HTPASSWD',
+  'OPENSSL',
 ] as const;
 
 export type ToolName = (typeof TOOL_NAMES)[number];
@@ -37,19 +37,14 @@ export interface Tools {
 
 /** The cache directory, as install.sh computes it. */
 export function testbedCacheDir(): string {
-  const fromEnv = process.env["MODELGATE_TESTBED_CACHE"];
-  return fromEnv !== undefined && fromEnv !== "" ? fromEnv : join(homedir(), ".cache", "modelgate-testbed");
+  const fromEnv = process.env['MODELGATE_TESTBED_CACHE'];
+  return fromEnv !== undefined && fromEnv !== '' ? fromEnv : join(homedir(), '.cache', 'modelgate-testbed');
 }
 
-const INSTALL_HINT = "run `bash test/e2e/tools/install.sh` first (set MODELGATE_TESTBED_CACHE the same way for both)";
+const INSTALL_HINT = 'run `bash test/e2e/tools/install.sh` first (set MODELGATE_TESTBED_CACHE the same way for both)';
 
 function isRecordOfStrings(value: unknown): value is Record<string, string> {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    !Array.isArray(value) &&
-    Object.values(value).every((v) => typeof v === "string")
-  );
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
 }
 
 let cached: Tools | undefined;
@@ -61,15 +56,15 @@ let cached: Tools | undefined;
 export function loadTools(): Tools {
   if (cached !== undefined) return cached;
   const cache = testbedCacheDir();
-  const file = join(cache, "tools.json");
+  const file = join(cache, 'tools.json');
   let raw: string;
   try {
-    raw = readFileSync(file, "utf8");
+    raw = readFileSync(file, 'utf8');
   } catch {
     throw new Error(`test bed not installed: ${file} is missing; ${INSTALL_HINT}`);
   }
   const parsed: unknown = JSON.parse(raw);
-  if (typeof parsed !== "object" || parsed === null) {
+  if (typeof parsed !== 'object' || parsed === null) {
     throw new Error(`${file} is not a JSON object; ${INSTALL_HINT}`);
   }
   const { paths, versions } = parsed as { paths?: unknown; versions?: unknown };
@@ -87,7 +82,7 @@ export function loadTools(): Tools {
       throw new Error(`${name} (${path}) from ${file} is not an executable file; ${INSTALL_HINT}`);
     }
     outPaths[name] = path;
-    outVersions[name] = versions[name] ?? "unknown";
+    outVersions[name] = versions[name] ?? 'unknown';
   }
   cached = { cache, paths: outPaths, versions: outVersions };
   return cached;

@@ -38,7 +38,12 @@ export function nodeOf(value: unknown): JsonNode {
   if (typeof value === 'number' || typeof value === 'boolean') return { kind: 'literal', text: JSON.stringify(value) };
   if (Array.isArray(value)) return { kind: 'array', items: value.map(nodeOf) };
   if (typeof value === 'object') {
-    return { kind: 'object', entries: Object.entries(value as Record<string, unknown>).filter(([, item]) => item !== undefined).map(([key, item]) => ({ key: unitsOf(key), value: nodeOf(item) })) };
+    return {
+      kind: 'object',
+      entries: Object.entries(value as Record<string, unknown>)
+        .filter(([, item]) => item !== undefined)
+        .map(([key, item]) => ({ key: unitsOf(key), value: nodeOf(item) })),
+    };
   }
   throw new TypeError(`not JSON: ${typeof value}`);
 }
@@ -102,7 +107,13 @@ function mutableCopy(node: JsonNode, objects: JsonEntry[][], slots: Slot[]): Jso
   }
 }
 
-const NUMBER_FORMS: readonly ((integer: string) => string)[] = [(n) => `${n}.0`, (n) => `${n}e0`, (n) => `${n}E+0`, (n) => (n === '0' ? '-0' : `-${n}`), (n) => `${n}.00e00`];
+const NUMBER_FORMS: readonly ((integer: string) => string)[] = [
+  (n) => `${n}.0`,
+  (n) => `${n}e0`,
+  (n) => `${n}E+0`,
+  (n) => (n === '0' ? '-0' : `-${n}`),
+  (n) => `${n}.00e00`,
+];
 
 const hex4 = (code: number, upper = false): string => {
   const hex = code.toString(16).padStart(4, '0');

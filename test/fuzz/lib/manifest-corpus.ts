@@ -31,7 +31,8 @@ const TWO_READINGS = new Set([
 const A = digestOf('a');
 const B = digestOf('b');
 const CONFIG = `{"mediaType":"application/vnd.cncf.model.config.v1+json","digest":"${A}","size":2}`;
-const layer = (name: string, extra = ''): string => `{"mediaType":"application/vnd.cncf.model.weight.v1.raw","digest":"${B}","size":10,"annotations":{"${TITLE}":"${name}"}${extra}}`;
+const layer = (name: string, extra = ''): string =>
+  `{"mediaType":"application/vnd.cncf.model.weight.v1.raw","digest":"${B}","size":10,"annotations":{"${TITLE}":"${name}"}${extra}}`;
 const SAFE = layer('model.safetensors');
 const PICKLE = layer('model.pkl');
 /** A manifest around the given top-level members. */
@@ -44,22 +45,46 @@ const entries: [string, string | Buffer, 'accept' | 'refuse' | undefined, string
   ['Docker schema 2', manifest(`"layers":[${SAFE}]`, DOCKER_MANIFEST), 'accept', DOCKER_MANIFEST],
   ['escaped key that is exactly "layers"', manifest(`"\\u006cayers":[${SAFE}]`), 'accept'],
   ['escaped title value', manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":"model\\u002epkl"}}]`), 'accept'],
-  ['lone surrogate in a title (U+FFFD for both)', manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":"a\\ud800.pkl"}}]`), 'accept'],
-  ['high surrogate then an escaped letter', manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":"\\ud800\\u0041"}}]`), 'accept'],
+  [
+    'lone surrogate in a title (U+FFFD for both)',
+    manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":"a\\ud800.pkl"}}]`),
+    'accept',
+  ],
+  [
+    'high surrogate then an escaped letter',
+    manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":"\\ud800\\u0041"}}]`),
+    'accept',
+  ],
   ['a surrogate pair escaped', manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":"\\ud83d\\ude00.bin"}}]`), 'accept'],
-  ['title wins over filepath', manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${FILEPATH}":"w.safetensors","${TITLE}":"w.pkl"}}]`), 'accept'],
-  ['empty title: CRI-O skips the layer', manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":"","${FILEPATH}":"w.pkl"}}]`), 'accept'],
+  [
+    'title wins over filepath',
+    manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${FILEPATH}":"w.safetensors","${TITLE}":"w.pkl"}}]`),
+    'accept',
+  ],
+  [
+    'empty title: CRI-O skips the layer',
+    manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":"","${FILEPATH}":"w.pkl"}}]`),
+    'accept',
+  ],
   ['title cleaned: weights.pkl/.', manifest(`"layers":[${layer('weights.pkl/.')}]`), 'accept'],
   ['title cleaned: ../../x', manifest(`"layers":[${layer('../../etc/x.pkl')}]`), 'accept'],
   ['title that is the volume itself', manifest(`"layers":[${layer('/')}]`), 'accept'],
   ['unknown fields are ignored by both', manifest(`"layers":[${SAFE}],"x-vendor":{"a":[1,2,{"b":null}]}`), 'accept'],
   ['annotation key __proto__', manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"__proto__":"p","${TITLE}":"m.bin"}}]`), undefined],
-  ['null title next to a filepath (Go keeps the key as "")', manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":null,"${FILEPATH}":"w.safetensors"}}]`), undefined],
+  [
+    'null title next to a filepath (Go keeps the key as "")',
+    manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":null,"${FILEPATH}":"w.safetensors"}}]`),
+    undefined,
+  ],
   ['null licence annotation on the manifest', manifest(`"layers":[${SAFE}],"annotations":{"${LICENSES}":null}`), undefined],
   ['null annotations', manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":null}]`), 'accept'],
   ['null layers', manifest(`"layers":null`), 'refuse'],
   ['inline data in base64', manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":2,"data":"aGk="}]`), 'accept'],
-  ['inline data that is not base64 (Go refuses the manifest)', manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":2,"data":"weights.pkl"}]`), undefined],
+  [
+    'inline data that is not base64 (Go refuses the manifest)',
+    manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":2,"data":"weights.pkl"}]`),
+    undefined,
+  ],
   ['negative zero size', manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":-0}]`), undefined],
   // The attacks: one digest, two readings.
   ['"layers" then "Layers"', manifest(`"layers":[${SAFE}],"Layers":[${PICKLE}]`), 'refuse'],
@@ -69,21 +94,49 @@ const entries: [string, string | Buffer, 'accept' | 'refuse' | undefined, string
   ['"layer\\u017f" escaped', manifest(`"layers":[${SAFE}],"layer\\u017f":[${PICKLE}]`), 'refuse'],
   ['"\\u004cayers" (escaped L)', manifest(`"layers":[${SAFE}],"\\u004cayers":[${PICKLE}]`), 'refuse'],
   ['duplicate "layers"', manifest(`"layers":[${SAFE}],"layers":[${PICKLE}]`), 'refuse'],
-  ['duplicate "layers" that Go merges', manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":"m.pkl"}}],"layers":[{"mediaType":"x","digest":"${B}","size":1}]`), 'refuse'],
+  [
+    'duplicate "layers" that Go merges',
+    manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":"m.pkl"}}],"layers":[{"mediaType":"x","digest":"${B}","size":1}]`),
+    'refuse',
+  ],
   ['duplicate "config"', manifest(`"layers":[${SAFE}],"config":${CONFIG}`), 'refuse'],
   ['duplicate "mediaType"', `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","mediaType":"${OCI_INDEX}","config":${CONFIG},"layers":[${SAFE}]}`, 'refuse'],
   ['duplicate "schemaVersion"', `{"schemaVersion":1,"schemaVersion":2,"config":${CONFIG},"layers":[${SAFE}]}`, 'refuse'],
-  ['"Annotations" on a layer', manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":"m.safetensors"},"Annotations":{"${TITLE}":"m.pkl"}}]`), 'refuse'],
-  ['"annotationſ" on a layer', manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":"m.safetensors"},"annotation\u017f":{"${TITLE}":"m.pkl"}}]`), 'refuse'],
+  [
+    '"Annotations" on a layer',
+    manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":"m.safetensors"},"Annotations":{"${TITLE}":"m.pkl"}}]`),
+    'refuse',
+  ],
+  [
+    '"annotationſ" on a layer',
+    manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":"m.safetensors"},"annotation\u017f":{"${TITLE}":"m.pkl"}}]`),
+    'refuse',
+  ],
   ['"Digest" on a layer', manifest(`"layers":[{"mediaType":"x","digest":"${B}","Digest":"${A}","size":1}]`), 'refuse'],
   ['"Size" next to "size" on a layer', manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"Size":99}]`), 'refuse'],
-  ['a Kelvin-sign key (no field of a manifest has a k)', manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"platform":{"os":"linux","architecture":"amd64","\u212Aind":"x"}}]`), 'accept'],
+  [
+    'a Kelvin-sign key (no field of a manifest has a k)',
+    manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"platform":{"os":"linux","architecture":"amd64","\u212Aind":"x"}}]`),
+    'accept',
+  ],
   ['"ſchemaVersion" (U+017F) next to schemaVersion', `{"schemaVersion":2,"\u017fchemaVersion":1,"config":${CONFIG},"layers":[${SAFE}]}`, 'refuse'],
   ['"MediaType" saying index next to mediaType', manifest(`"layers":[${SAFE}],"MediaType":"${OCI_INDEX}"`), 'refuse'],
-  ['duplicate annotation key', manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":"m.safetensors","${TITLE}":"m.pkl"}}]`), 'refuse'],
-  ['duplicate annotation key via an escape', manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":"m.safetensors","org.opencontainers.image.titl\\u0065":"m.pkl"}}]`), 'refuse'],
+  [
+    'duplicate annotation key',
+    manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":"m.safetensors","${TITLE}":"m.pkl"}}]`),
+    'refuse',
+  ],
+  [
+    'duplicate annotation key via an escape',
+    manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":"m.safetensors","org.opencontainers.image.titl\\u0065":"m.pkl"}}]`),
+    'refuse',
+  ],
   ['duplicate key inside unknown data', manifest(`"layers":[${SAFE}],"x":{"a":1,"a":2}`), 'refuse'],
-  ['duplicate key deep in a platform', manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"platform":{"os":"linux","os":"windows","architecture":"amd64"}}]`), 'refuse'],
+  [
+    'duplicate key deep in a platform',
+    manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"platform":{"os":"linux","os":"windows","architecture":"amd64"}}]`),
+    'refuse',
+  ],
   ['layers and manifests', manifest(`"layers":[${SAFE}],"manifests":[]`), 'refuse'],
   ['"Manifests" next to layers', manifest(`"layers":[${SAFE}],"Manifests":[]`), 'refuse'],
   ['an index mediaType with layers', manifest(`"layers":[${SAFE}]`, OCI_INDEX), 'refuse'],
@@ -100,8 +153,24 @@ const entries: [string, string | Buffer, 'accept' | 'refuse' | undefined, string
   ['size 2^53', manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":9007199254740992}]`), 'refuse'],
   ['schemaVersion 2.0', `{"schemaVersion":2.0,"config":${CONFIG},"layers":[${SAFE}]}`, 'refuse'],
   ['annotation value a number', manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":5}}]`), 'refuse'],
-  ['invalid UTF-8 in a title', Buffer.concat([Buffer.from(manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":"m`)), Buffer.from([0xff, 0xfe]), Buffer.from('.pkl"}}]}')]), 'refuse'],
-  ['overlong UTF-8 slash in a title', Buffer.concat([Buffer.from(manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":"..`)), Buffer.from([0xc0, 0xaf]), Buffer.from('x.pkl"}}]}')]), 'refuse'],
+  [
+    'invalid UTF-8 in a title',
+    Buffer.concat([
+      Buffer.from(manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":"m`)),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('.pkl"}}]}'),
+    ]),
+    'refuse',
+  ],
+  [
+    'overlong UTF-8 slash in a title',
+    Buffer.concat([
+      Buffer.from(manifest(`"layers":[{"mediaType":"x","digest":"${B}","size":1,"annotations":{"${TITLE}":"..`)),
+      Buffer.from([0xc0, 0xaf]),
+      Buffer.from('x.pkl"}}]}'),
+    ]),
+    'refuse',
+  ],
   ['a byte-order mark', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(manifest(`"layers":[${SAFE}]`))]), 'refuse'],
   ['trailing garbage', `${manifest(`"layers":[${SAFE}]`)} x`, 'refuse'],
   ['two documents', `${manifest(`"layers":[${SAFE}]`)}${manifest(`"layers":[${PICKLE}]`)}`, 'refuse'],

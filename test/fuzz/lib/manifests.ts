@@ -24,7 +24,9 @@ export const LICENSES = 'org.opencontainers.image.licenses';
 export const digestOf = (char: string, algorithm: 'sha256' | 'sha512' = 'sha256'): string => `${algorithm}:${char.repeat(algorithm === 'sha256' ? 64 : 128)}`;
 
 /** What modelgate made of some bytes: the manifest it judges, or why it refused them. */
-export type ModelgateReading = { readonly accepted: true; readonly manifest: ImageManifest } | { readonly accepted: false; readonly reason: string; readonly asIndex: boolean };
+export type ModelgateReading =
+  | { readonly accepted: true; readonly manifest: ImageManifest }
+  | { readonly accepted: false; readonly reason: string; readonly asIndex: boolean };
 
 /** The registry client's reading (documents.ts) followed by the rules' view (manifest.ts), as a fetched manifest goes. */
 export function readAsModelgate(bytes: Uint8Array, contentType: string | undefined): ModelgateReading {
@@ -115,7 +117,12 @@ const size = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(Number.MAX_SAFE_INTEGER, 2 ** 53, 2 ** 62, -1) },
 );
 
-const LAYER_TYPES = ['application/vnd.cncf.model.weight.v1.raw', 'application/vnd.cncf.model.weight.v1.tar', 'application/octet-stream', 'application/vnd.oci.image.layer.v1.tar+gzip'];
+const LAYER_TYPES = [
+  'application/vnd.cncf.model.weight.v1.raw',
+  'application/vnd.cncf.model.weight.v1.tar',
+  'application/octet-stream',
+  'application/vnd.oci.image.layer.v1.tar+gzip',
+];
 const layerType = fc.oneof({ weight: 50, arbitrary: fc.constantFrom(...LAYER_TYPES) }, { weight: 1, arbitrary: fc.constant('') });
 
 const descriptor = fc.record(
@@ -126,7 +133,10 @@ const descriptor = fc.record(
 export const manifestValue = fc.record(
   {
     schemaVersion: fc.oneof({ weight: 12, arbitrary: fc.constant(2) }, { weight: 1, arbitrary: fc.constantFrom(1, 3) }),
-    mediaType: fc.oneof({ weight: 6, arbitrary: fc.constant(OCI_MANIFEST) }, { weight: 1, arbitrary: fc.constantFrom(DOCKER_MANIFEST, OCI_INDEX, 'application/json', '') }),
+    mediaType: fc.oneof(
+      { weight: 6, arbitrary: fc.constant(OCI_MANIFEST) },
+      { weight: 1, arbitrary: fc.constantFrom(DOCKER_MANIFEST, OCI_INDEX, 'application/json', '') },
+    ),
     artifactType: fc.constantFrom('application/vnd.cncf.model.manifest.v1+json', 'application/vnd.example+type'),
     config: descriptor,
     layers: fc.array(descriptor, { maxLength: 5 }),
@@ -204,4 +214,3 @@ export const contentType = fc.oneof(
   { weight: 2, arbitrary: fc.constant(undefined) },
   { weight: 1, arbitrary: fc.constantFrom(DOCKER_MANIFEST, OCI_INDEX, 'application/octet-stream') },
 );
-

@@ -15,11 +15,17 @@ const label = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom('GHCR', 'Docker', 'IO', '-a', 'a-', '', 'a_b', 'ü') },
 );
 
-const port = fc.oneof({ weight: 4, arbitrary: fc.constantFrom('5000', '443', '8443', '80') }, { weight: 1, arbitrary: fc.constantFrom('0443', '05000', '0', '65535', '65536', '99999', '', 'x') });
+const port = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom('5000', '443', '8443', '80') },
+  { weight: 1, arbitrary: fc.constantFrom('0443', '05000', '0', '65535', '65536', '99999', '', 'x') },
+);
 
 const host = fc.oneof(
   { weight: 6, arbitrary: fc.array(label, { minLength: 2, maxLength: 3 }).map((labels) => labels.join('.')) },
-  { weight: 2, arbitrary: fc.constantFrom('docker.io', 'index.docker.io', 'registry-1.docker.io', 'DOCKER.IO', 'Index.Docker.Io', 'localhost', 'LOCALHOST', '127.0.0.1') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom('docker.io', 'index.docker.io', 'registry-1.docker.io', 'DOCKER.IO', 'Index.Docker.Io', 'localhost', 'LOCALHOST', '127.0.0.1'),
+  },
   { weight: 1, arbitrary: fc.constantFrom('[::1]', '[fe80::1]', '[::FFFF]', '[]', '[::g]', '[::1') },
 );
 
@@ -29,9 +35,17 @@ const alphanumeric = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstu
 const separator = fc.constantFrom('.', '_', '__', '-', '--');
 
 const component = fc.oneof(
-  { weight: 8, arbitrary: fc.tuple(alphanumeric, fc.array(fc.tuple(separator, alphanumeric), { maxLength: 2 })).map(([head, rest]) => head + rest.map(([sep, part]) => sep + part).join('')) },
+  {
+    weight: 8,
+    arbitrary: fc
+      .tuple(alphanumeric, fc.array(fc.tuple(separator, alphanumeric), { maxLength: 2 }))
+      .map(([head, rest]) => head + rest.map(([sep, part]) => sep + part).join('')),
+  },
   { weight: 1, arbitrary: fc.constantFrom('Llama', 'A', '..', '.', '', '-a', 'a-', '_a', 'a___b', 'a..b', 'a:b', 'ü') },
-  { weight: 1, arbitrary: fc.constantFrom(hexOf(64, '0123456789abcdef'.repeat(4)), 'a'.repeat(120), 'b'.repeat(247), 'c'.repeat(248), 'd'.repeat(255), 'e'.repeat(256)) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(hexOf(64, '0123456789abcdef'.repeat(4)), 'a'.repeat(120), 'b'.repeat(247), 'c'.repeat(248), 'd'.repeat(255), 'e'.repeat(256)),
+  },
 );
 
 const path = fc.array(component, { minLength: 1, maxLength: 4 }).map((parts) => parts.join('/'));
@@ -64,8 +78,16 @@ const digest = fc.oneof(
 
 /** A reference from the grammar: registry, path, tag, digest, each optional where it may be. */
 export const grammarReference = fc
-  .record({ registry: fc.option(registry, { nil: undefined, freq: 2 }), path, tag: fc.option(tag, { nil: undefined, freq: 2 }), digest: fc.option(digest, { nil: undefined, freq: 2 }) })
-  .map(({ registry: host, path: name, tag: version, digest: pin }) => (host === undefined ? '' : `${host}/`) + name + (version === undefined ? '' : `:${version}`) + (pin === undefined ? '' : `@${pin}`));
+  .record({
+    registry: fc.option(registry, { nil: undefined, freq: 2 }),
+    path,
+    tag: fc.option(tag, { nil: undefined, freq: 2 }),
+    digest: fc.option(digest, { nil: undefined, freq: 2 }),
+  })
+  .map(
+    ({ registry: host, path: name, tag: version, digest: pin }) =>
+      (host === undefined ? '' : `${host}/`) + name + (version === undefined ? '' : `:${version}`) + (pin === undefined ? '' : `@${pin}`),
+  );
 
 /** Random strings over the characters references are made of, and any characters at all. */
 export const randomReference = fc.oneof(
@@ -200,12 +222,15 @@ export function canonicalFromGo(answer: OracleReference): { registry: string; re
  * known, deliberate differences; undefined otherwise.
  */
 export function knownStricterReason(input: string, answer: OracleReference): string | undefined {
-  if (answer.domain === undefined || answer.domain === '') return 'no registry for Go (the first component is not a valid host, so Go reads it as part of the path)';
+  if (answer.domain === undefined || answer.domain === '')
+    return 'no registry for Go (the first component is not a valid host, so Go reads it as part of the path)';
   const algorithm = answer.digest?.split(':', 1)[0];
-  if (algorithm !== undefined && algorithm !== 'sha256' && algorithm !== 'sha512') return `digest algorithm ${algorithm} (only sha256 and sha512, as documented)`;
+  if (algorithm !== undefined && algorithm !== 'sha256' && algorithm !== 'sha512')
+    return `digest algorithm ${algorithm} (only sha256 and sha512, as documented)`;
   const port = /:([0-9]+)$/.exec(answer.domain ?? '')?.[1];
   if (port !== undefined && Number(port) > 65535) return 'port number over 65535';
-  if (canonicalFromGo(answer).repository.length > 255) return 'canonical repository longer than 255 characters (a Docker Hub host Go does not know as one, then library/)';
+  if (canonicalFromGo(answer).repository.length > 255)
+    return 'canonical repository longer than 255 characters (a Docker Hub host Go does not know as one, then library/)';
   const name = input.split('@', 1)[0]?.replace(/:[\w][\w.-]*$/, '') ?? '';
   if (name.length > 255) return 'name longer than 255 characters counting its registry (Go counts the path only)';
   return undefined;

@@ -72,10 +72,19 @@ export const referenceValue: fc.Arbitrary<Json> = fc.oneof(
   { weight: 1, arbitrary: fc.oneof(fc.constantFrom<Json>(null, [], { reference: DIGEST }), fc.integer(), fc.boolean()) },
 );
 
-const volumeName = fc.oneof({ weight: 5, arbitrary: fc.constantFrom('model', 'weights', 'tokenizer', 'm-1') }, { weight: 1, arbitrary: fc.string({ maxLength: 300 }) });
+const volumeName = fc.oneof(
+  { weight: 5, arbitrary: fc.constantFrom('model', 'weights', 'tokenizer', 'm-1') },
+  { weight: 1, arbitrary: fc.string({ maxLength: 300 }) },
+);
 
 export const volume: fc.Arbitrary<Json> = fc.oneof(
-  { weight: 8, arbitrary: fc.record({ name: volumeName, image: fc.record({ reference: referenceValue, pullPolicy: fc.constantFrom('IfNotPresent', 'Always') }, { requiredKeys: ['reference'] }) }) },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      name: volumeName,
+      image: fc.record({ reference: referenceValue, pullPolicy: fc.constantFrom('IfNotPresent', 'Always') }, { requiredKeys: ['reference'] }),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ name: volumeName, emptyDir: fc.constant({}) }) },
   {
     weight: 2,
@@ -149,7 +158,10 @@ export interface GeneratedReview {
   readonly deep: string | undefined;
 }
 
-const namespace = fc.oneof({ weight: 6, arbitrary: fc.constantFrom('team-a', 'default', 'kube-system') }, { weight: 1, arbitrary: fc.constantFrom('', 'a/b', '*', 'n'.repeat(5000)) });
+const namespace = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom('team-a', 'default', 'kube-system') },
+  { weight: 1, arbitrary: fc.constantFrom('', 'a/b', '*', 'n'.repeat(5000)) },
+);
 
 export const review: fc.Arbitrary<GeneratedReview> = fc
   .record({
@@ -185,7 +197,10 @@ export const review: fc.Arbitrary<GeneratedReview> = fc
       options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' },
     };
     if (subResource !== undefined) request['subResource'] = subResource;
-    return { review: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request }, deep: deep === undefined ? undefined : `${'{"a":['.repeat(deep)}1${']}'.repeat(deep)}` };
+    return {
+      review: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request },
+      deep: deep === undefined ? undefined : `${'{"a":['.repeat(deep)}1${']}'.repeat(deep)}`,
+    };
   });
 
 // ---- mutations of the parsed tree ------------------------------------------------------------

@@ -5,7 +5,19 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ANY, INTEGER, STRING, STRING_MAP, StrictJsonError, arrayOf, describeRefusal, foldKey, objectOf, parseStrictJson, parseStrictJsonText } from '../../../src/core/strict-json.ts';
+import {
+  ANY,
+  INTEGER,
+  STRING,
+  STRING_MAP,
+  StrictJsonError,
+  arrayOf,
+  describeRefusal,
+  foldKey,
+  objectOf,
+  parseStrictJson,
+  parseStrictJsonText,
+} from '../../../src/core/strict-json.ts';
 
 const LAYER = objectOf({ mediaType: STRING, size: INTEGER, annotations: STRING_MAP });
 const DOC = objectOf({ mediaType: STRING, layers: arrayOf(LAYER), annotations: STRING_MAP });
@@ -35,7 +47,10 @@ describe('strict JSON: what Go could read differently is refused', () => {
 
   it('duplicate keys at any depth, maps included', () => {
     refuses('{"layers":[],"layers":[]}', /the key "layers" appears more than once/);
-    refuses('{"layers":[{"annotations":{"org.opencontainers.image.title":"a.safetensors","org.opencontainers.image.title":"a.pkl"}}]}', /^layers\[0\]\.annotations: the key "org.opencontainers.image.title" appears more than once/);
+    refuses(
+      '{"layers":[{"annotations":{"org.opencontainers.image.title":"a.safetensors","org.opencontainers.image.title":"a.pkl"}}]}',
+      /^layers\[0\]\.annotations: the key "org.opencontainers.image.title" appears more than once/,
+    );
     refuses('{"x":{"y":{"z":1,"\\u007a":2}}}', /^x\.y: the key "z" appears more than once/);
   });
 

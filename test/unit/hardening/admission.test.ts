@@ -37,7 +37,11 @@ function engine(text: string, options: EngineOptions = {}): RegistryBackedEngine
 }
 
 async function admit(on: RegistryBackedEngine, references: readonly string[], namespace = 'team-a') {
-  const object = kubeObject('Pod', references.map((reference, index) => ({ name: `model-${index}`, reference })), { namespace });
+  const object = kubeObject(
+    'Pod',
+    references.map((reference, index) => ({ name: `model-${index}`, reference })),
+    { namespace },
+  );
   return handleAdmission(parseAdmissionReview(admissionReview(object, { namespace })), on);
 }
 
@@ -47,15 +51,24 @@ after(async () => {
 
 describe('answers stay small whatever the object (issue 9 §3)', () => {
   it('over the reference cap: one denial, not one finding per volume', async () => {
-    const outcome = await admit(engine(policy('pinned', '{}')), Array.from({ length: 11_000 }, (_, i) => `ghcr.io/acme/m${i}:v1`));
+    const outcome = await admit(
+      engine(policy('pinned', '{}')),
+      Array.from({ length: 11_000 }, (_, i) => `ghcr.io/acme/m${i}:v1`),
+    );
     assert.equal(outcome.decision.allowed, false);
-    assert.match(outcome.decision.message ?? '', /^modelgate denied Pod team-a\/llm: it has 11000 model references to judge, more than the limit of 64 per object\n  Fix: .*spec\.limits\.maxReferencesPerObject/);
+    assert.match(
+      outcome.decision.message ?? '',
+      /^modelgate denied Pod team-a\/llm: it has 11000 model references to judge, more than the limit of 64 per object\n  Fix: .*spec\.limits\.maxReferencesPerObject/,
+    );
     assert.ok((outcome.decision.message ?? '').length < 400);
   });
 
   it('under a raised cap: the first references and findings, then how many more', async () => {
     const many = engine(policy('pinned', '{}') + policy('registries', '{registries: [quay.io]}') + config('{limits: {maxReferencesPerObject: 5000}}'));
-    const outcome = await admit(many, Array.from({ length: 3000 }, (_, i) => `ghcr.io/acme/m${i}:v1`));
+    const outcome = await admit(
+      many,
+      Array.from({ length: 3000 }, (_, i) => `ghcr.io/acme/m${i}:v1`),
+    );
     const message = outcome.decision.message ?? '';
     assert.equal(outcome.decision.allowed, false);
     assert.ok(message.length <= ANSWER_LIMITS.messageLength, `${message.length} characters`);
@@ -67,19 +80,27 @@ describe('answers stay small whatever the object (issue 9 §3)', () => {
 
   it('warnings and audit annotations are capped the same way', async () => {
     const raised = config('{limits: {maxReferencesPerObject: 1000}}');
-    const warned = await admit(engine(policy('pinned', '{mode: warn}') + raised), Array.from({ length: 500 }, (_, i) => `ghcr.io/acme/m${i}:v1`));
+    const warned = await admit(
+      engine(policy('pinned', '{mode: warn}') + raised),
+      Array.from({ length: 500 }, (_, i) => `ghcr.io/acme/m${i}:v1`),
+    );
     assert.equal(warned.decision.allowed, true);
     assert.equal(warned.decision.warnings.length, ANSWER_LIMITS.warnings + 1);
     assert.equal(warned.decision.warnings.at(-1), 'modelgate: … and 480 more warnings');
     assert.ok(warned.decision.warnings.every((warning) => warning.length <= 120));
-    const audited = await admit(engine(policy('pinned', '{mode: audit}') + raised), Array.from({ length: 500 }, (_, i) => `ghcr.io/acme/m${i}:v1`));
+    const audited = await admit(
+      engine(policy('pinned', '{mode: audit}') + raised),
+      Array.from({ length: 500 }, (_, i) => `ghcr.io/acme/m${i}:v1`),
+    );
     assert.ok((audited.decision.auditAnnotations['policy-violations'] ?? '').length < 8 * 1024);
     assert.match(audited.decision.auditAnnotations['policy-violations'] ?? '', /… and 480 more findings$/);
   });
 });
 
 describe('one canonical name for policy matching (issue 9 §5)', () => {
-  const strict = policy('acme', '{match: {references: ["ghcr.io/acme/**"]}, registries: ["ghcr.io"], artifact: {types: [modelpack]}}') + policy('rest', '{match: {references: ["**"]}}');
+  const strict =
+    policy('acme', '{match: {references: ["ghcr.io/acme/**"]}, registries: ["ghcr.io"], artifact: {types: [modelpack]}}') +
+    policy('rest', '{match: {references: ["**"]}}');
   for (const written of [`GHCR.IO/acme/llama@${DIGEST}`, `Ghcr.io/acme/llama@${DIGEST}`, `ghcr.io:443/acme/llama@${DIGEST}`]) {
     it(`${written.split('@')[0]} is judged by the policy for ghcr.io/acme/**`, async () => {
       const outcome = await admit(engine(strict, { offline: true }), [written]);
@@ -101,7 +122,10 @@ describe('one canonical name for policy matching (issue 9 §5)', () => {
     const deny = engine(policy('any', '{}') + config('{shortNames: deny}'));
     const short = await admit(deny, [`llama@${DIGEST}`]);
     assert.equal(short.decision.allowed, false);
-    assert.match(short.decision.message ?? '', /rule shortNames: "llama@sha256:a{64}" names no registry: CRI-O may resolve a short name through its unqualified-search-registries/);
+    assert.match(
+      short.decision.message ?? '',
+      /rule shortNames: "llama@sha256:a{64}" names no registry: CRI-O may resolve a short name through its unqualified-search-registries/,
+    );
     assert.match(short.decision.message ?? '', /Fix: write the registry in the reference, e.g\. docker\.io\/library\/llama@sha256:a{64}/);
     assert.equal((await admit(deny, [`docker.io/library/llama@${DIGEST}`])).decision.allowed, true);
     assert.equal((await admit(engine(policy('any', '{}')), [`llama@${DIGEST}`])).decision.allowed, true, 'the default judges them as docker.io');
@@ -123,9 +147,13 @@ describe('where a review makes modelgate connect (issue 9 §4)', { timeout: 60_0
   after(async () => Promise.all(servers.map((server) => server.stop())));
 
   it('a reference denied by a reference rule is never fetched', async () => {
-    const registry = await startServer((_req, res) => { res.end('{}'); });
+    const registry = await startServer((_req, res) => {
+      res.end('{}');
+    });
     servers.push(registry);
-    const gated = engine(policy('only-ghcr', `{registries: [ghcr.io], artifact: {types: [modelpack]}}`) + config(`{registries: [{host: "${registry.host}", insecure: true}]}`));
+    const gated = engine(
+      policy('only-ghcr', `{registries: [ghcr.io], artifact: {types: [modelpack]}}`) + config(`{registries: [{host: "${registry.host}", insecure: true}]}`),
+    );
     const outcome = await admit(gated, [`${registry.host}/acme/model@${DIGEST}`, `${registry.host}/acme/model:v1`]);
     assert.equal(outcome.decision.allowed, false);
     assert.match(outcome.decision.message ?? '', /rule registries: registry 127\.0\.0\.1:\d+ is not one of the allowed registries/);
@@ -133,7 +161,9 @@ describe('where a review makes modelgate connect (issue 9 §4)', { timeout: 60_0
   });
 
   it('an internal address the Config does not list is refused, whatever onError says, without a connection', async () => {
-    const inside = await startServer((_req, res) => { res.end('{}'); });
+    const inside = await startServer((_req, res) => {
+      res.end('{}');
+    });
     servers.push(inside);
     const lenient = engine(policy('lenient', '{onError: allow, artifact: {types: [modelpack]}}'));
     const outcome = await admit(lenient, [`${inside.host}/acme/model@${DIGEST}`]);
@@ -148,7 +178,8 @@ describe('facts read with a pull secret are told only to pods with that secret (
   const model = modelPack(goodLayers());
   const secrets: Record<string, string> = {};
   const reader: PullSecretReader = {
-    dockerConfigs: (namespace) => Promise.resolve(secrets[namespace] === undefined ? [] : [{ name: `secret ${namespace}/pull`, text: secrets[namespace] ?? '' }]),
+    dockerConfigs: (namespace) =>
+      Promise.resolve(secrets[namespace] === undefined ? [] : [{ name: `secret ${namespace}/pull`, text: secrets[namespace] ?? '' }]),
   };
 
   before(async () => {

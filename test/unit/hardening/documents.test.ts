@@ -36,13 +36,22 @@ const head = `"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","artifactType":"ap
 
 /** Manifests as a hostile packager writes them: each one digest, read two ways. */
 const attacks: Record<string, { bytes: string; refusal: RegExp }> = {
-  'layers then Layers': { bytes: `{${head},"layers":[${layerJson(safetensors)}],"Layers":[${layerJson(pickle)}]}`, refusal: /"Layers" differs from the field "layers" only in case/ },
-  'a duplicate layers key': { bytes: `{${head},"layers":[${layerJson(safetensors)}],"layers":[${layerJson(pickle)}]}`, refusal: /the key "layers" appears more than once/ },
+  'layers then Layers': {
+    bytes: `{${head},"layers":[${layerJson(safetensors)}],"Layers":[${layerJson(pickle)}]}`,
+    refusal: /"Layers" differs from the field "layers" only in case/,
+  },
+  'a duplicate layers key': {
+    bytes: `{${head},"layers":[${layerJson(safetensors)}],"layers":[${layerJson(pickle)}]}`,
+    refusal: /the key "layers" appears more than once/,
+  },
   'a case-variant Annotations': {
     bytes: `{${head},"layers":[{"mediaType":"${WEIGHT}","digest":"${pickle.digest}","size":${pickle.bytes.length},"annotations":{"org.opencontainers.image.title":"model.safetensors"},"Annotations":{"org.opencontainers.image.title":"model.pkl"}}]}`,
     refusal: /layers\[0\]: the key "Annotations" differs from the field "annotations"/,
   },
-  'a long-s layerſ key': { bytes: `{${head},"layers":[${layerJson(safetensors)}],"layer\u017f":[${layerJson(pickle)}]}`, refusal: /"layerſ" differs from the field "layers"/ },
+  'a long-s layerſ key': {
+    bytes: `{${head},"layers":[${layerJson(safetensors)}],"layer\u017f":[${layerJson(pickle)}]}`,
+    refusal: /"layerſ" differs from the field "layers"/,
+  },
 };
 
 /**
@@ -50,7 +59,11 @@ const attacks: Record<string, { bytes: string; refusal: RegExp }> = {
  * as a hostile registry would: by a scripted server, the one imitation here.
  */
 const unstorable: Record<string, { bytes: string; mediaType: string; refusal: RegExp }> = {
-  'both layers and manifests': { bytes: `{${head},"layers":[${layerJson(safetensors)}],"manifests":[]}`, mediaType: OCI_MANIFEST, refusal: /also has manifests, the field of an index: it is ambiguous/ },
+  'both layers and manifests': {
+    bytes: `{${head},"layers":[${layerJson(safetensors)}],"manifests":[]}`,
+    mediaType: OCI_MANIFEST,
+    refusal: /also has manifests, the field of an index: it is ambiguous/,
+  },
   'an index with layers': {
     bytes: `{"schemaVersion":2,"mediaType":"${OCI_INDEX}","manifests":[],"layers":[${layerJson(pickle)}]}`,
     mediaType: OCI_INDEX,
@@ -63,7 +76,11 @@ const unstorable: Record<string, { bytes: string; mediaType: string; refusal: Re
     mediaType: OCI_INDEX,
     refusal: /lists 17 manifests; modelgate checks at most 16/,
   },
-  'a manifest served as an index': { bytes: `{${head},"layers":[${layerJson(safetensors)}]}`, mediaType: OCI_INDEX, refusal: /the registry served it as application\/vnd\.oci\.image\.index\.v1\+json, but its mediaType is application\/vnd\.oci\.image\.manifest\.v1\+json/ },
+  'a manifest served as an index': {
+    bytes: `{${head},"layers":[${layerJson(safetensors)}]}`,
+    mediaType: OCI_INDEX,
+    refusal: /the registry served it as application\/vnd\.oci\.image\.index\.v1\+json, but its mediaType is application\/vnd\.oci\.image\.manifest\.v1\+json/,
+  },
 };
 
 const NAMED: Record<string, Record<string, string>> = {
@@ -124,9 +141,14 @@ describe('documents read as the runtime reads them (issue 9)', { timeout: 180_00
       refs.set(name, `${registry.host}/models/names@${sha256(bytes)}`);
     }
     // A ModelPack config with the format given twice: the runtime's decoder keeps the last.
-    const twice = blob(`{"descriptor":{"name":"x"},"config":{"format":"safetensors","format":"pytorch"},"modelfs":{"type":"layers","diffIds":["${safetensors.digest}"]}}`, config.mediaType);
+    const twice = blob(
+      `{"descriptor":{"name":"x"},"config":{"format":"safetensors","format":"pytorch"},"modelfs":{"type":"layers","diffIds":["${safetensors.digest}"]}}`,
+      config.mediaType,
+    );
     await pushBlob(target, 'models/attack', twice);
-    const withTwice = Buffer.from(`{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","artifactType":"application/vnd.cncf.model.manifest.v1+json","config":${layerJson(twice)},"layers":[${layerJson(safetensors)}]}`);
+    const withTwice = Buffer.from(
+      `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","artifactType":"application/vnd.cncf.model.manifest.v1+json","config":${layerJson(twice)},"layers":[${layerJson(safetensors)}]}`,
+    );
     await putManifest(target, 'models/attack', sha256(withTwice), OCI_MANIFEST, withTwice);
     refs.set('config with a duplicate key', `${registry.host}/models/attack@${sha256(withTwice)}`);
   });
@@ -174,6 +196,9 @@ describe('documents read as the runtime reads them (issue 9)', { timeout: 180_00
   it('refuses a ModelPack config with a duplicate key as a failed rule', async () => {
     const outcome = await admit('allow', refs.get('config with a duplicate key') ?? '');
     assert.equal(outcome.decision.allowed, false);
-    assert.match(outcome.decision.message ?? '', /rule artifact\.formats: the ModelPack config sha256:[0-9a-f]{12}… is not valid: the config was refused: config: the key "format" appears more than once/);
+    assert.match(
+      outcome.decision.message ?? '',
+      /rule artifact\.formats: the ModelPack config sha256:[0-9a-f]{12}… is not valid: the config was refused: config: the key "format" appears more than once/,
+    );
   });
 });

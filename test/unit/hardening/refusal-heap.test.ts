@@ -58,7 +58,15 @@ describe('refused manifests are remembered without their bytes (issue 9, bench:a
       const count = i % 2 === 0 ? 5000 : 2000;
       const name = (j: number): string => (i % 2 === 0 ? `m${i}-s${j}.safetensors` : `${'n'.repeat(j === 0 ? 300 : 200)}-${i}-${j}.safetensors`);
       const layers = Array.from({ length: count }, (_, j) => ({ ...layer.descriptor, annotations: { 'org.opencontainers.image.title': name(j) } }));
-      const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: 'application/vnd.cncf.model.manifest.v1+json', config: config.descriptor, layers }));
+      const bytes = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: OCI_MANIFEST,
+          artifactType: 'application/vnd.cncf.model.manifest.v1+json',
+          config: config.descriptor,
+          layers,
+        }),
+      );
       sizes.push(bytes.length);
       await putManifest(target, 'models/big', sha256(bytes), OCI_MANIFEST, bytes);
       references.push(`${registry.host}/models/big@${sha256(bytes)}`);

@@ -16,7 +16,9 @@ import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 import { PINNED, admissionReview, kubeObject } from '../helpers/objects.ts';
 
-const policySet = policySetFromTexts([{ source: 'p.yaml', text: 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: pinned}\nspec: {}\n' }]);
+const policySet = policySetFromTexts([
+  { source: 'p.yaml', text: 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: pinned}\nspec: {}\n' },
+]);
 const review = (): string => JSON.stringify(admissionReview(kubeObject('Pod', [{ name: 'model', reference: PINNED }])));
 
 /** Resolves when the socket closes, with the milliseconds it took; rejects after `limitMs`. */
@@ -134,7 +136,9 @@ describe('large bodies share one budget (issue 9)', { timeout: 60_000 }, () => {
     for (let i = 0; i < 8; i++) {
       const socket = await openTls(server);
       socket.on('error', () => undefined);
-      socket.write(`POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${1024 * 1024 - 1000}\r\n\r\n{"apiVersion":`);
+      socket.write(
+        `POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${1024 * 1024 - 1000}\r\n\r\n{"apiVersion":`,
+      );
       stalled.push(socket);
     }
     await sleep(100);
@@ -187,7 +191,9 @@ describe('TLS 1.2 only with ECDHE and AEAD (issue 9 §7)', { timeout: 60_000 }, 
   /** Whether openssl s_client completes a handshake with these options (stdin closed: it leaves once connected). */
   const handshake = (args: readonly string[]): Promise<boolean> =>
     new Promise((resolve) => {
-      const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${server.running.port}`, '-servername', 'localhost', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${server.running.port}`, '-servername', 'localhost', ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
       const timer = setTimeout(() => child.kill(), 10_000);

@@ -55,10 +55,23 @@ const BUILT_IN: readonly FakeResource[] = [
 /** Items per page, small so that every list is paginated with continue tokens. */
 const PAGE = 2;
 
-const NOT_FOUND = { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'the server could not find the requested resource', reason: 'NotFound', code: 404 };
+const NOT_FOUND = {
+  kind: 'Status',
+  apiVersion: 'v1',
+  status: 'Failure',
+  message: 'the server could not find the requested resource',
+  reason: 'NotFound',
+  code: 404,
+};
 
 export async function startFakeApi(dir: string): Promise<FakeApi> {
-  const state = { objects: [] as Json[], configMaps: [] as Json[], forbidden: new Set<string>(), custom: [] as FakeResource[], groupVersions: new Map<string, string[]>() };
+  const state = {
+    objects: [] as Json[],
+    configMaps: [] as Json[],
+    forbidden: new Set<string>(),
+    custom: [] as FakeResource[],
+    groupVersions: new Map<string, string[]>(),
+  };
   const requests: string[] = [];
   const resources = (): FakeResource[] => [...BUILT_IN, ...state.custom];
   const server = await startServer((req, res) => {
@@ -69,9 +82,25 @@ export async function startFakeApi(dir: string): Promise<FakeApi> {
       res.end(JSON.stringify(body));
     };
     if (url.pathname === '/apis') {
-      const groups = [...new Set(resources().filter((r) => r.group !== '').map((r) => r.group))].map((name) => {
-        const versions = state.groupVersions.get(name) ?? [...new Set(resources().filter((r) => r.group === name).map((r) => r.version))];
-        return { name, versions: versions.map((version) => ({ groupVersion: `${name}/${version}`, version })), preferredVersion: { groupVersion: `${name}/${versions[0]}`, version: versions[0] } };
+      const groups = [
+        ...new Set(
+          resources()
+            .filter((r) => r.group !== '')
+            .map((r) => r.group),
+        ),
+      ].map((name) => {
+        const versions = state.groupVersions.get(name) ?? [
+          ...new Set(
+            resources()
+              .filter((r) => r.group === name)
+              .map((r) => r.version),
+          ),
+        ];
+        return {
+          name,
+          versions: versions.map((version) => ({ groupVersion: `${name}/${version}`, version })),
+          preferredVersion: { groupVersion: `${name}/${versions[0]}`, version: versions[0] },
+        };
       });
       send(200, { kind: 'APIGroupList', apiVersion: 'v1', groups });
       return;
@@ -80,7 +109,12 @@ export async function startFakeApi(dir: string): Promise<FakeApi> {
     if (discovery !== null) {
       const served = resources().filter((r) => r.group === discovery[1] && r.version === discovery[2]);
       if (served.length === 0) return send(404, NOT_FOUND);
-      send(200, { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${discovery[1]}/${discovery[2]}`, resources: served.map((r) => ({ name: r.plural, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['list'] })) });
+      send(200, {
+        kind: 'APIResourceList',
+        apiVersion: 'v1',
+        groupVersion: `${discovery[1]}/${discovery[2]}`,
+        resources: served.map((r) => ({ name: r.plural, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['list'] })),
+      });
       return;
     }
     const match = /^(?:\/api\/(v1)|\/apis\/([^/]+)\/([^/]+))(?:\/namespaces\/([^/]+))?\/([a-z]+)$/.exec(url.pathname);
@@ -101,7 +135,7 @@ export async function startFakeApi(dir: string): Promise<FakeApi> {
         code: 403,
       });
     }
-    const groupOf = (o: Json): string => (String(o['apiVersion']).includes('/') ? String(o['apiVersion']).split('/')[0] ?? '' : '');
+    const groupOf = (o: Json): string => (String(o['apiVersion']).includes('/') ? (String(o['apiVersion']).split('/')[0] ?? '') : '');
     const source = resource.kind === 'ConfigMap' ? state.configMaps : state.objects.filter((o) => o['kind'] === resource.kind && groupOf(o) === group);
     const selector = url.searchParams.get('labelSelector');
     const items = source
@@ -116,7 +150,12 @@ export async function startFakeApi(dir: string): Promise<FakeApi> {
     const start = Number(url.searchParams.get('continue') ?? '0');
     const page = items.slice(start, start + PAGE);
     const next = start + PAGE < items.length ? String(start + PAGE) : undefined;
-    send(200, { kind: `${resource.kind}List`, apiVersion: group === '' ? version : `${group}/${version}`, metadata: { resourceVersion: '7', ...(next === undefined ? {} : { continue: next }) }, items: page });
+    send(200, {
+      kind: `${resource.kind}List`,
+      apiVersion: group === '' ? version : `${group}/${version}`,
+      metadata: { resourceVersion: '7', ...(next === undefined ? {} : { continue: next }) },
+      items: page,
+    });
   });
   const kubeconfig = join(dir, `kubeconfig-${server.port}`);
   await writeFile(

@@ -25,7 +25,12 @@ export function modelPackConfig(overrides: { format?: string; licenses?: string[
 }
 
 export function modelPack(layers: readonly TestBlob[], config?: TestBlob, annotations?: Record<string, string>): TestManifest {
-  return ociManifest({ artifactType: MODELPACK_ARTIFACT, config: config ?? modelPackConfig({}, layers), layers, ...(annotations === undefined ? {} : { annotations }) });
+  return ociManifest({
+    artifactType: MODELPACK_ARTIFACT,
+    config: config ?? modelPackConfig({}, layers),
+    layers,
+    ...(annotations === undefined ? {} : { annotations }),
+  });
 }
 
 export const goodLayers = (): TestBlob[] => [
@@ -45,7 +50,10 @@ export function fixtureModels() {
     tarred: modelPack([modelFile('weights.tar', 'tar bytes', 'application/vnd.cncf.model.weight.v1.tar')]),
     big: modelPack([modelFile('model.safetensors', 'x'.repeat(4096))]),
     kit: ociManifest({
-      config: blob(JSON.stringify({ manifestVersion: '1.0.0', package: { name: 'tiny' }, model: { path: 'model.gguf' } }), 'application/vnd.kitops.modelkit.config.v1+json'),
+      config: blob(
+        JSON.stringify({ manifestVersion: '1.0.0', package: { name: 'tiny' }, model: { path: 'model.gguf' } }),
+        'application/vnd.kitops.modelkit.config.v1+json',
+      ),
       layers: [blob('gguf', 'application/vnd.kitops.modelkit.model.v1.tar+gzip'), blob('docs', 'application/vnd.kitops.modelkit.docs.v1.tar+gzip')],
     }),
     image: dockerManifest(),

@@ -35,13 +35,57 @@ const template = (volumes: readonly ImageVolume[]): Json => ({ metadata: { label
 export const KINDS: readonly { apiVersion: string; kind: string; resource: string; prefix: string; make: (volumes: readonly ImageVolume[]) => Json }[] = [
   { apiVersion: 'v1', kind: 'Pod', resource: 'pods', prefix: 'spec', make: (v) => ({ spec: podSpec(v) }) },
   { apiVersion: 'v1', kind: 'PodTemplate', resource: 'podtemplates', prefix: 'template.spec', make: (v) => ({ template: template(v) }) },
-  { apiVersion: 'v1', kind: 'ReplicationController', resource: 'replicationcontrollers', prefix: 'spec.template.spec', make: (v) => ({ spec: { replicas: 1, selector: { app: 'llm' }, template: template(v) } }) },
-  { apiVersion: 'apps/v1', kind: 'Deployment', resource: 'deployments', prefix: 'spec.template.spec', make: (v) => ({ spec: { replicas: 2, selector: { matchLabels: { app: 'llm' } }, template: template(v) } }) },
-  { apiVersion: 'apps/v1', kind: 'ReplicaSet', resource: 'replicasets', prefix: 'spec.template.spec', make: (v) => ({ spec: { selector: { matchLabels: { app: 'llm' } }, template: template(v) } }) },
-  { apiVersion: 'apps/v1', kind: 'StatefulSet', resource: 'statefulsets', prefix: 'spec.template.spec', make: (v) => ({ spec: { serviceName: 'llm', selector: { matchLabels: { app: 'llm' } }, template: template(v) } }) },
-  { apiVersion: 'apps/v1', kind: 'DaemonSet', resource: 'daemonsets', prefix: 'spec.template.spec', make: (v) => ({ spec: { selector: { matchLabels: { app: 'llm' } }, template: template(v) } }) },
-  { apiVersion: 'batch/v1', kind: 'Job', resource: 'jobs', prefix: 'spec.template.spec', make: (v) => ({ spec: { template: { ...template(v), spec: { ...podSpec(v), restartPolicy: 'Never' } } } }) },
-  { apiVersion: 'batch/v1', kind: 'CronJob', resource: 'cronjobs', prefix: 'spec.jobTemplate.spec.template.spec', make: (v) => ({ spec: { schedule: '*/5 * * * *', jobTemplate: { spec: { template: { ...template(v), spec: { ...podSpec(v), restartPolicy: 'Never' } } } } } }) },
+  {
+    apiVersion: 'v1',
+    kind: 'ReplicationController',
+    resource: 'replicationcontrollers',
+    prefix: 'spec.template.spec',
+    make: (v) => ({ spec: { replicas: 1, selector: { app: 'llm' }, template: template(v) } }),
+  },
+  {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    resource: 'deployments',
+    prefix: 'spec.template.spec',
+    make: (v) => ({ spec: { replicas: 2, selector: { matchLabels: { app: 'llm' } }, template: template(v) } }),
+  },
+  {
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    resource: 'replicasets',
+    prefix: 'spec.template.spec',
+    make: (v) => ({ spec: { selector: { matchLabels: { app: 'llm' } }, template: template(v) } }),
+  },
+  {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    resource: 'statefulsets',
+    prefix: 'spec.template.spec',
+    make: (v) => ({ spec: { serviceName: 'llm', selector: { matchLabels: { app: 'llm' } }, template: template(v) } }),
+  },
+  {
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    resource: 'daemonsets',
+    prefix: 'spec.template.spec',
+    make: (v) => ({ spec: { selector: { matchLabels: { app: 'llm' } }, template: template(v) } }),
+  },
+  {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    resource: 'jobs',
+    prefix: 'spec.template.spec',
+    make: (v) => ({ spec: { template: { ...template(v), spec: { ...podSpec(v), restartPolicy: 'Never' } } } }),
+  },
+  {
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    resource: 'cronjobs',
+    prefix: 'spec.jobTemplate.spec.template.spec',
+    make: (v) => ({
+      spec: { schedule: '*/5 * * * *', jobTemplate: { spec: { template: { ...template(v), spec: { ...podSpec(v), restartPolicy: 'Never' } } } } },
+    }),
+  },
 ];
 
 export function kubeObject(kind: string, volumes: readonly ImageVolume[], metadata: Json = {}): Json {
@@ -92,7 +136,12 @@ export function admissionReview(object: Json | null, options: ReviewOptions = {}
       object,
       oldObject: options.oldObject ?? null,
       dryRun: options.dryRun ?? false,
-      options: { kind: `${operation === 'CREATE' ? 'Create' : operation === 'UPDATE' ? 'Update' : 'Delete'}Options`, apiVersion: 'meta.k8s.io/v1', fieldManager: 'kubectl-client-side-apply', fieldValidation: 'Strict' },
+      options: {
+        kind: `${operation === 'CREATE' ? 'Create' : operation === 'UPDATE' ? 'Update' : 'Delete'}Options`,
+        apiVersion: 'meta.k8s.io/v1',
+        fieldManager: 'kubectl-client-side-apply',
+        fieldValidation: 'Strict',
+      },
     },
   };
 }

@@ -10,7 +10,14 @@ describe('policy Events', () => {
   it('a Warning Event on the ConfigMap, reason and message as given', () => {
     const now = new Date('2026-01-02T03:04:05Z');
     const event = configMapEvent(target, { reason: 'InvalidPolicy', message: 'bad', key: 'k1' }, now, 'pod-1');
-    assert.deepEqual(event.involvedObject, { apiVersion: 'v1', kind: 'ConfigMap', namespace: 'modelgate', name: 'policies', uid: 'u-1', resourceVersion: '42' });
+    assert.deepEqual(event.involvedObject, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      namespace: 'modelgate',
+      name: 'policies',
+      uid: 'u-1',
+      resourceVersion: '42',
+    });
     assert.equal(event.metadata?.namespace, 'modelgate');
     assert.equal(event.type, 'Warning');
     assert.equal(event.reason, 'InvalidPolicy');

@@ -12,7 +12,8 @@ import type { FileReloadResult } from '../../../src/policy/file-watch.ts';
 import { PolicyLoadError, loadPolicySet } from '../../../src/policy/load.ts';
 import type { PolicySet } from '../../../src/policy/types.ts';
 
-const policy = (name: string, mode: string): string => `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: ${name}}\nspec: {mode: ${mode}}\n`;
+const policy = (name: string, mode: string): string =>
+  `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: ${name}}\nspec: {mode: ${mode}}\n`;
 
 function sink(lines: Record<string, unknown>[]): Writable {
   return new Writable({
@@ -73,7 +74,13 @@ describe('policy file watching', () => {
       await writeFile(join(dir, '.b.tmp'), policy('b', 'audit'));
       await rename(join(dir, '.b.tmp'), join(dir, 'b.yaml'));
       const fixed = await until('the fix', () => applied[1]);
-      assert.deepEqual(fixed.policies.map((p) => [p.name, p.mode]), [['a', 'warn'], ['b', 'audit']]);
+      assert.deepEqual(
+        fixed.policies.map((p) => [p.name, p.mode]),
+        [
+          ['a', 'warn'],
+          ['b', 'audit'],
+        ],
+      );
     } finally {
       watcher.close();
       await rm(dir, { recursive: true, force: true });
@@ -100,7 +107,11 @@ describe('policy file watching', () => {
     try {
       await writeFile(file, policy('a', 'warn'));
       const result = await until('the refusal', () => reloads[0]);
-      assert.deepEqual(result, { ok: false, revision: initial.revision, errors: ['  /missing/config.json spec.credentials.dockerConfig: cannot read: ENOENT'] });
+      assert.deepEqual(result, {
+        ok: false,
+        revision: initial.revision,
+        errors: ['  /missing/config.json spec.credentials.dockerConfig: cannot read: ENOENT'],
+      });
     } finally {
       watcher.close();
       await rm(dir, { recursive: true, force: true });

@@ -25,10 +25,27 @@ describe('manifests', () => {
     assert.equal(spec['serviceAccountName'], 'modelgate');
     const container = at(spec, 'containers', 0) as Json;
     const env = container['env'] as Json[];
-    assert.deepEqual(env.find((e) => e['name'] === 'MODELGATE_POLICY'), { name: 'MODELGATE_POLICY', value: '' });
-    assert.deepEqual(at(env.find((e) => e['name'] === 'MODELGATE_NAMESPACE'), 'valueFrom', 'fieldRef', 'fieldPath'), 'metadata.namespace');
-    assert.deepEqual((spec['volumes'] as Json[]).map((v) => v['name']), ['tls']);
-    assert.deepEqual((container['volumeMounts'] as Json[]).map((v) => v['name']), ['tls']);
+    assert.deepEqual(
+      env.find((e) => e['name'] === 'MODELGATE_POLICY'),
+      { name: 'MODELGATE_POLICY', value: '' },
+    );
+    assert.deepEqual(
+      at(
+        env.find((e) => e['name'] === 'MODELGATE_NAMESPACE'),
+        'valueFrom',
+        'fieldRef',
+        'fieldPath',
+      ),
+      'metadata.namespace',
+    );
+    assert.deepEqual(
+      (spec['volumes'] as Json[]).map((v) => v['name']),
+      ['tls'],
+    );
+    assert.deepEqual(
+      (container['volumeMounts'] as Json[]).map((v) => v['name']),
+      ['tls'],
+    );
   });
 
   it('RBAC: ConfigMaps read and Events written in the namespace; cluster-wide grants only in optional/', () => {
@@ -50,7 +67,9 @@ describe('manifests', () => {
     const [policy] = read('base/networkpolicy.yaml');
     assert.deepEqual(at(policy, 'spec', 'policyTypes'), ['Ingress', 'Egress']);
     assert.deepEqual(at(policy, 'spec', 'ingress'), [{ ports: [{ protocol: 'TCP', port: 8443 }] }]);
-    const egressPorts = (at(policy, 'spec', 'egress') as Json[]).flatMap((rule) => (rule['ports'] as Json[]).map((p) => `${String(p['protocol'])}/${String(p['port'])}`));
+    const egressPorts = (at(policy, 'spec', 'egress') as Json[]).flatMap((rule) =>
+      (rule['ports'] as Json[]).map((p) => `${String(p['protocol'])}/${String(p['port'])}`),
+    );
     assert.deepEqual(egressPorts, ['UDP/53', 'TCP/53', 'TCP/443', 'TCP/6443', 'TCP/5000']);
   });
 

@@ -43,14 +43,22 @@ describe('namespaced policies', () => {
       /rule defaultAction: no cluster ModelPolicy matches quay\.io\/x\/m in namespace team-a \(the namespace's own policies add requirements but do not replace one\), and the default action is deny/,
     );
     // Without the namespaced policy the message is the usual one.
-    assert.match(review(OTHER, 'team-a', set(doc('acme', '{match: {references: ["ghcr.io/acme/**"]}}'))).decision.message ?? '', /no ModelPolicy matches quay\.io\/x\/m in namespace team-a, and/);
+    assert.match(
+      review(OTHER, 'team-a', set(doc('acme', '{match: {references: ["ghcr.io/acme/**"]}}'))).decision.message ?? '',
+      /no ModelPolicy matches quay\.io\/x\/m in namespace team-a, and/,
+    );
   });
 
   it('defaultAction warn still warns, and the namespaced findings come with it', () => {
-    const policies = set(doc('acme', '{match: {references: ["ghcr.io/acme/**"]}}') + config('warn'), { 'team-a': doc('registries', '{registries: ["registry.internal"]}') });
+    const policies = set(doc('acme', '{match: {references: ["ghcr.io/acme/**"]}}') + config('warn'), {
+      'team-a': doc('registries', '{registries: ["registry.internal"]}'),
+    });
     const outcome = review(OTHER, 'team-a', policies);
     assert.equal(outcome.decision.allowed, false, 'the namespaced enforce finding denies');
-    assert.deepEqual(outcome.decision.reasons, ['spec.volumes[1].image.reference: (default)/defaultAction (warn)', 'spec.volumes[1].image.reference: team-a/registries/registries']);
+    assert.deepEqual(outcome.decision.reasons, [
+      'spec.volumes[1].image.reference: (default)/defaultAction (warn)',
+      'spec.volumes[1].image.reference: team-a/registries/registries',
+    ]);
     assert.match(outcome.decision.message ?? '', /policy "team-a\/registries" rule registries: registry quay\.io is not one of the allowed registries/);
   });
 
@@ -59,7 +67,10 @@ describe('namespaced policies', () => {
     const denied = review(PINNED, 'team-a', policies);
     assert.equal(denied.decision.allowed, false);
     assert.deepEqual(denied.decision.verdicts[0]?.policies, ['pinned', 'team-a/pinned']);
-    assert.match(denied.decision.message ?? '', /policy "team-a\/pinned" rule registries: registry ghcr\.io is not one of the allowed registries \(registry\.internal\)/);
+    assert.match(
+      denied.decision.message ?? '',
+      /policy "team-a\/pinned" rule registries: registry ghcr\.io is not one of the allowed registries \(registry\.internal\)/,
+    );
     assert.ok(!(denied.decision.message ?? '').includes('defaultAction'), 'a cluster policy matched: no defaultAction finding');
     // Other namespaces are not touched.
     assert.equal(review(PINNED, 'team-b', policies).decision.allowed, true);
@@ -87,9 +98,15 @@ describe('namespaced policies', () => {
 
   it('a namespace holds at most 16 policies and 4,096 characters of patterns; a tenant’s glob is matched in linear time (issue 9)', () => {
     const seventeen = Array.from({ length: 17 }, (_, i) => doc(`p${i}`, '{}')).join('');
-    assert.throws(() => set(doc('pinned', '{}'), { 'team-a': seventeen }), (error: unknown) => error instanceof PolicyLoadError && /namespace team-a has 17 ModelPolicies; a namespace may have at most 16/.test(error.message));
+    assert.throws(
+      () => set(doc('pinned', '{}'), { 'team-a': seventeen }),
+      (error: unknown) => error instanceof PolicyLoadError && /namespace team-a has 17 ModelPolicies; a namespace may have at most 16/.test(error.message),
+    );
     const globs = Array.from({ length: 20 }, (_, i) => `"ghcr.io/${'x'.repeat(240)}${i}/**"`).join(', ');
-    assert.throws(() => set(doc('pinned', '{}'), { 'team-a': doc('wide', `{match: {references: [${globs}]}}`) }), (error: unknown) => error instanceof PolicyLoadError && /policies hold \d+ characters of patterns .* at most 4096/.test(error.message));
+    assert.throws(
+      () => set(doc('pinned', '{}'), { 'team-a': doc('wide', `{match: {references: [${globs}]}}`) }),
+      (error: unknown) => error instanceof PolicyLoadError && /policies hold \d+ characters of patterns .* at most 4096/.test(error.message),
+    );
     assert.throws(() => set(doc('pinned', '{}'), { 'team-a': doc('long', `{match: {references: ["${'a'.repeat(256)}"]}}`) }), /at most 255 characters long/);
     // The backtracking bomb of the issue, from a tenant: the review still returns at once.
     const bomb = set(doc('pinned', '{}'), { 'team-a': doc('bomb', '{match: {references: ["**a**a**a**a**a**a**b"]}}') });

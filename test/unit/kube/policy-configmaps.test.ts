@@ -12,7 +12,13 @@ const policy = (name: string, spec = '{}'): string => `apiVersion: modelgate.dev
 const config = (spec: string): string => `apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: ${spec}\n`;
 
 function configMap(name: string, data: Record<string, string>, namespace = NS, extra: Partial<V1ConfigMap> = {}): V1ConfigMap {
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace, uid: `uid-${namespace}-${name}`, resourceVersion: '1', labels: { 'modelgate.dev/policy': 'true' } }, data, ...extra };
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace, uid: `uid-${namespace}-${name}`, resourceVersion: '1', labels: { 'modelgate.dev/policy': 'true' } },
+    data,
+    ...extra,
+  };
 }
 
 const unit = (name: string, data: Record<string, string>, namespace = NS): PolicyUnit => policyUnit(configMap(name, data, namespace), NS);
@@ -63,7 +69,10 @@ describe('policy ConfigMap units', () => {
 
 describe('composing policy ConfigMaps', () => {
   it('loads every ConfigMap into one set with one Config', () => {
-    const [result] = rounds([unit('a', { 'p.yaml': policy('alpha') }), unit('b', { 'p.yaml': policy('beta'), 'config.yaml': config('{defaultAction: allow}') })]);
+    const [result] = rounds([
+      unit('a', { 'p.yaml': policy('alpha') }),
+      unit('b', { 'p.yaml': policy('beta'), 'config.yaml': config('{defaultAction: allow}') }),
+    ]);
     assert.ok(result);
     assert.deepEqual(names(result), ['alpha', 'beta']);
     assert.equal(result.policySet.config.defaultAction, 'allow');
@@ -89,7 +98,10 @@ describe('composing policy ConfigMaps', () => {
       [['configmap modelgate/a key p.yaml', 1, 'spec.mode']],
     );
     const text = describeRejection(rejection as NonNullable<typeof rejection>);
-    assert.match(text, /^ConfigMap modelgate\/a holds invalid policy; its last good content stays active:\n {2}configmap modelgate\/a key p\.yaml \(document 1\) spec\.mode: must be one of enforce, warn, audit, got "block"$/);
+    assert.match(
+      text,
+      /^ConfigMap modelgate\/a holds invalid policy; its last good content stays active:\n {2}configmap modelgate\/a key p\.yaml \(document 1\) spec\.mode: must be one of enforce, warn, audit, got "block"$/,
+    );
     assert.equal(third.policySet.policies.find((p) => p.name === 'alpha')?.mode, 'enforce', 'fixed content is taken');
     assert.deepEqual(third.rejections, []);
   });
@@ -120,7 +132,10 @@ describe('composing policy ConfigMaps', () => {
   });
 
   it('a second Config in another ConfigMap is refused', () => {
-    const [, second] = rounds([unit('a', { 'c.yaml': config('{defaultAction: allow}') })], [unit('a', { 'c.yaml': config('{defaultAction: allow}') }), unit('b', { 'c.yaml': config('{defaultAction: deny}') })]);
+    const [, second] = rounds(
+      [unit('a', { 'c.yaml': config('{defaultAction: allow}') })],
+      [unit('a', { 'c.yaml': config('{defaultAction: allow}') }), unit('b', { 'c.yaml': config('{defaultAction: deny}') })],
+    );
     assert.ok(second);
     assert.equal(second.policySet.config.defaultAction, 'allow');
     assert.equal(second.rejections[0]?.unit.key, 'modelgate/b');
@@ -129,7 +144,10 @@ describe('composing policy ConfigMaps', () => {
 
   it('deleting the Config a policy depends on drops that policy too, and says so', () => {
     const root = createTestPki().trustedRootJson();
-    const signed = policy('signed', '{signatures: {authorities: [{name: ci, keyless: {identities: [{issuer: "https://issuer.example", subject: "ci@example.com"}], trustedRoot: corp}}]}}');
+    const signed = policy(
+      'signed',
+      '{signatures: {authorities: [{name: ci, keyless: {identities: [{issuer: "https://issuer.example", subject: "ci@example.com"}], trustedRoot: corp}}]}}',
+    );
     const withRoot = config(`{trustedRoots: [{name: corp, json: '${root}'}]}`);
     const [first, second] = rounds([unit('config', { 'c.yaml': withRoot }), unit('signed', { 'p.yaml': signed })], [unit('signed', { 'p.yaml': signed })]);
     assert.ok(first && second);
@@ -145,9 +163,16 @@ describe('composing policy ConfigMaps', () => {
     const good = new Map<string, PolicyUnit>();
     const first = composePolicies(good, [unit('c', { 'c.yaml': config('{defaultAction: warn}') })]);
     const refuse = (set: { config: { credentials: { dockerConfig: string | undefined } } }): void => {
-      if (set.config.credentials.dockerConfig !== undefined) throw new PolicyLoadError([{ source: set.config.credentials.dockerConfig, document: 0, path: 'spec.credentials.dockerConfig', message: 'cannot read: ENOENT' }]);
+      if (set.config.credentials.dockerConfig !== undefined)
+        throw new PolicyLoadError([
+          { source: set.config.credentials.dockerConfig, document: 0, path: 'spec.credentials.dockerConfig', message: 'cannot read: ENOENT' },
+        ]);
     };
-    const second = composePolicies(first.good, [unit('c', { 'c.yaml': config('{defaultAction: allow, credentials: {dockerConfig: /nonexistent/config.json}}') })], refuse);
+    const second = composePolicies(
+      first.good,
+      [unit('c', { 'c.yaml': config('{defaultAction: allow, credentials: {dockerConfig: /nonexistent/config.json}}') })],
+      refuse,
+    );
     assert.equal(second.policySet.config.defaultAction, 'warn');
     assert.equal(second.rejections[0]?.kept, 'last-good');
     assert.match(second.rejections[0]?.problems[0]?.message ?? '', /ENOENT/);
@@ -158,7 +183,11 @@ describe('namespaced policy ConfigMaps', () => {
   it('are confined to their namespace, named <namespace>/<name>, and may share names with cluster policies', () => {
     const [result] = rounds([
       unit('cluster', { 'p.yaml': policy('pinned', '{match: {namespaces: ["team-*"]}}') }),
-      unit('extra', { 'p.yaml': policy('pinned', '{match: {namespaces: ["*"], excludeNamespaces: ["team-a"], references: ["ghcr.io/**"]}, registries: ["ghcr.io"]}') }, 'team-a'),
+      unit(
+        'extra',
+        { 'p.yaml': policy('pinned', '{match: {namespaces: ["*"], excludeNamespaces: ["team-a"], references: ["ghcr.io/**"]}, registries: ["ghcr.io"]}') },
+        'team-a',
+      ),
     ]);
     assert.ok(result);
     assert.deepEqual(result.rejections, []);

@@ -19,7 +19,8 @@ import { createLogger } from '../../../src/log.ts';
 import type { PolicySet } from '../../../src/policy/types.ts';
 
 const NS = 'modelgate';
-const policy = (name: string, mode: string): string => `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: ${name}}\nspec: {mode: ${mode}}\n`;
+const policy = (name: string, mode: string): string =>
+  `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: ${name}}\nspec: {mode: ${mode}}\n`;
 
 type WatchMode = 'stream' | 'gone' | 'error-500';
 
@@ -49,7 +50,12 @@ class FakeApiServer {
   put(name: string, data: Record<string, string>, silent = false): void {
     this.rv++;
     const type = this.configMaps.has(name) ? 'MODIFIED' : 'ADDED';
-    const object: V1ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: NS, uid: `uid-${name}`, resourceVersion: String(this.rv), labels: { 'modelgate.dev/policy': 'true' } }, data };
+    const object: V1ConfigMap = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name, namespace: NS, uid: `uid-${name}`, resourceVersion: String(this.rv), labels: { 'modelgate.dev/policy': 'true' } },
+      data,
+    };
     this.configMaps.set(name, object);
     if (!silent) this.#send(type, object);
   }
@@ -65,7 +71,9 @@ class FakeApiServer {
   /** Ends open watches with an ERROR 410 event, as the API server does for a compacted resourceVersion. */
   expireWatches(): void {
     for (const res of this.#watchers) {
-      res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', code: 410, message: 'too old resource version' } })}\n`);
+      res.end(
+        `${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', code: 410, message: 'too old resource version' } })}\n`,
+      );
     }
     this.#watchers.clear();
   }
@@ -91,7 +99,9 @@ class FakeApiServer {
           return;
         }
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMapList', metadata: { resourceVersion: String(this.rv) }, items: [...this.configMaps.values()] }));
+        res.end(
+          JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMapList', metadata: { resourceVersion: String(this.rv) }, items: [...this.configMaps.values()] }),
+        );
         return;
       }
       if (this.watchMode === 'error-500') {
@@ -178,8 +188,15 @@ describe('PolicyWatcher (scripted API server)', () => {
     assert.equal(watcher.ready, false);
     assert.equal(watcher.policySet, undefined);
     const set = await watcher.whenReady(5000);
-    assert.deepEqual(set.policies.map((p) => p.name), ['a']);
-    assert.deepEqual(api.requests.slice(0, 3), [`GET /api/v1/namespaces/${NS}/configmaps list`, `GET /api/v1/namespaces/${NS}/configmaps list`, `GET /api/v1/namespaces/${NS}/configmaps list`]);
+    assert.deepEqual(
+      set.policies.map((p) => p.name),
+      ['a'],
+    );
+    assert.deepEqual(api.requests.slice(0, 3), [
+      `GET /api/v1/namespaces/${NS}/configmaps list`,
+      `GET /api/v1/namespaces/${NS}/configmaps list`,
+      `GET /api/v1/namespaces/${NS}/configmaps list`,
+    ]);
     await until('the watch', () => api.openWatches === 1);
     assert.match(api.requests.at(-1) ?? '', new RegExp(`watch rv=${api.rv}$`), 'watches from the list’s resourceVersion');
     assert.equal(applied.length, 1);
@@ -196,7 +213,10 @@ describe('PolicyWatcher (scripted API server)', () => {
     const [recorded] = events.events;
     assert.deepEqual(recorded?.target, { namespace: NS, name: 'policies', uid: 'uid-policies', resourceVersion: String(api.rv) });
     assert.equal(recorded?.event.reason, 'InvalidPolicy');
-    assert.match(recorded?.event.message ?? '', /configmap modelgate\/policies key p\.yaml \(document 1\) spec\.mode: must be one of enforce, warn, audit, got "block"/);
+    assert.match(
+      recorded?.event.message ?? '',
+      /configmap modelgate\/policies key p\.yaml \(document 1\) spec\.mode: must be one of enforce, warn, audit, got "block"/,
+    );
     assert.deepEqual(reloads.at(-1)?.ok, false);
 
     // Another ConfigMap changes: the invalid one is judged again but not reported again.
@@ -234,7 +254,10 @@ describe('PolicyWatcher (scripted API server)', () => {
   it('watch errors are retried with backoff; stop() leaves no watch and makes no further requests', async () => {
     api.watchMode = 'error-500';
     api.closeWatches();
-    await until('a few failed watches', () => api.requests.filter((r) => r.includes(' watch ')).length > 0 && api.requests.slice(-2).every((r) => r.includes(' watch ')));
+    await until(
+      'a few failed watches',
+      () => api.requests.filter((r) => r.includes(' watch ')).length > 0 && api.requests.slice(-2).every((r) => r.includes(' watch ')),
+    );
     api.watchMode = 'stream';
     await until('the watch again', () => api.openWatches === 1, 5000);
     watcher?.stop();

@@ -15,7 +15,8 @@ import { BUNDLED_POLICY } from '../../../src/package-root.ts';
 import { loadPolicySet } from '../../../src/policy/load.ts';
 import { makeCerts } from '../helpers/server.ts';
 
-const policy = (name: string, mode: string): string => `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: ${name}}\nspec: {mode: ${mode}}\n`;
+const policy = (name: string, mode: string): string =>
+  `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: ${name}}\nspec: {mode: ${mode}}\n`;
 
 interface Running {
   readonly port: () => number;
@@ -71,7 +72,8 @@ describe('modelgate serve', () => {
   before(async () => {
     certs = await makeCerts();
     agent = new Agent({ connect: { ca: certs.ca, servername: 'localhost' } });
-    for (const key of Object.keys(process.env)) if (key.startsWith('MODELGATE_') || key === 'KUBECONFIG' || key === 'KUBERNETES_SERVICE_HOST') delete process.env[key];
+    for (const key of Object.keys(process.env))
+      if (key.startsWith('MODELGATE_') || key === 'KUBECONFIG' || key === 'KUBERNETES_SERVICE_HOST') delete process.env[key];
     process.env['HOME'] = await mkdtemp(join(tmpdir(), 'modelgate-home-'));
   });
   after(async () => {
@@ -124,7 +126,10 @@ describe('modelgate serve', () => {
   it('in a pod without a service account token it refuses to start rather than serve another policy', async () => {
     process.env['KUBERNETES_SERVICE_HOST'] = '10.96.0.1';
     try {
-      await assert.rejects(runServe(['--port', '0'], { logger: createLogger('silent') }), (error: unknown) => error instanceof UsageError && /automountServiceAccountToken: true/.test(error.message));
+      await assert.rejects(
+        runServe(['--port', '0'], { logger: createLogger('silent') }),
+        (error: unknown) => error instanceof UsageError && /automountServiceAccountToken: true/.test(error.message),
+      );
     } finally {
       delete process.env['KUBERNETES_SERVICE_HOST'];
     }

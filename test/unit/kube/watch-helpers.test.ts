@@ -9,8 +9,14 @@ describe('watch retries and serve options', () => {
     const retry = { initialMs: 500, maxMs: 30_000 };
     const mid = (failures: number): number => backoffDelay(failures, retry, () => 0.5);
     assert.deepEqual([1, 2, 3, 4, 10, 50].map(mid), [500, 1000, 2000, 4000, 30_000, 30_000]);
-    assert.equal(backoffDelay(1, retry, () => 0), 400);
-    assert.equal(backoffDelay(1, retry, () => 0.999999), 600);
+    assert.equal(
+      backoffDelay(1, retry, () => 0),
+      400,
+    );
+    assert.equal(
+      backoffDelay(1, retry, () => 0.999999),
+      600,
+    );
   });
 
   it('describes API errors by status, with a hint for 403', () => {

@@ -65,10 +65,16 @@ describe('authentication under concurrency', () => {
   it('a 401 that arrives after another request got the token uses that token, not a second one', async () => {
     const registry = new ScriptedRegistry();
     // The third request's 401 comes back only once the first token was issued (and its fetch settled).
-    registry.holds.set(3, registry.issued.then(() => new Promise((resolve) => setImmediate(resolve))));
+    registry.holds.set(
+      3,
+      registry.issued.then(() => new Promise((resolve) => setImmediate(resolve))),
+    );
     const auth = new Authenticator({ transport: registry, endpoints: new RegistryEndpoints(), credentials: undefined });
     const results = await Promise.all([auth.send(manifestRequest()), auth.send(manifestRequest()), auth.send(manifestRequest())]);
-    assert.deepEqual(results.map((r) => r.response.status), [200, 200, 200]);
+    assert.deepEqual(
+      results.map((r) => r.response.status),
+      [200, 200, 200],
+    );
     assert.equal(registry.tokenRequests, 1);
   });
 
@@ -84,7 +90,10 @@ describe('authentication under concurrency', () => {
     // Both revoked at once for two concurrent requests: one new token serves both.
     registry.valid.clear();
     const both = await Promise.all([auth.send(manifestRequest()), auth.send(manifestRequest())]);
-    assert.deepEqual(both.map((r) => r.response.status), [200, 200]);
+    assert.deepEqual(
+      both.map((r) => r.response.status),
+      [200, 200],
+    );
     assert.equal(registry.tokenRequests, 3);
   });
 });

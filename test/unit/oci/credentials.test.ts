@@ -114,19 +114,25 @@ describe('DockerConfigCredentialProvider', () => {
         'empty.io': {},
       }),
     });
-    assert.deepEqual(parsed.entries.map((e) => e.host), ['both.io']);
+    assert.deepEqual(
+      parsed.entries.map((e) => e.host),
+      ['both.io'],
+    );
     assert.equal(parsed.notes.length, 4);
     assert.match(parsed.notes.join('\n'), /identitytoken \(OAuth refresh token\) credentials are not supported/);
     assert.doesNotMatch(parsed.notes.join('\n'), /secret|hunter2/);
   });
 
   it('rejects text that is not a JSON object, naming the source but not the content', () => {
-    assert.throws(() => new DockerConfigCredentialProvider([{ name: 'secret a/b', text: '{"auths": {"x": "pa55word' }]), (error: unknown) => {
-      assert.ok(error instanceof DockerConfigError);
-      assert.match(error.message, /secret a\/b/);
-      assert.doesNotMatch(error.message, /pa55word/);
-      return true;
-    });
+    assert.throws(
+      () => new DockerConfigCredentialProvider([{ name: 'secret a/b', text: '{"auths": {"x": "pa55word' }]),
+      (error: unknown) => {
+        assert.ok(error instanceof DockerConfigError);
+        assert.match(error.message, /secret a\/b/);
+        assert.doesNotMatch(error.message, /pa55word/);
+        return true;
+      },
+    );
     assert.throws(() => new DockerConfigCredentialProvider(['[]']), DockerConfigError);
     assert.throws(() => new DockerConfigCredentialProvider(['{"auths": 3}']), DockerConfigError);
   });

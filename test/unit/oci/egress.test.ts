@@ -41,7 +41,9 @@ describe('egress and credentials (issue 9)', { timeout: 60_000 }, () => {
     return created;
   };
   const credentials = (host: string, user = 'alice', password = 'wonderland') =>
-    new DockerConfigCredentialProvider([{ name: 'test', text: JSON.stringify({ auths: { [host]: { auth: Buffer.from(`${user}:${password}`).toString('base64') } } }) }]);
+    new DockerConfigCredentialProvider([
+      { name: 'test', text: JSON.stringify({ auths: { [host]: { auth: Buffer.from(`${user}:${password}`).toString('base64') } } }) },
+    ]);
 
   after(async () => {
     await Promise.all(clients.map((c) => c.close()));
@@ -50,15 +52,39 @@ describe('egress and credentials (issue 9)', { timeout: 60_000 }, () => {
 
   describe('where the client connects', () => {
     it('knows the internal address ranges, IPv4-mapped and NAT64 forms included', () => {
-      for (const address of ['127.0.0.1', '10.1.2.3', '172.20.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '[::1]', 'fd00:ec2::254', 'fe80::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '64:ff9b::a9fe:a9fe']) {
+      for (const address of [
+        '127.0.0.1',
+        '10.1.2.3',
+        '172.20.0.1',
+        '192.168.1.1',
+        '169.254.169.254',
+        '100.64.0.1',
+        '0.0.0.0',
+        '::1',
+        '[::1]',
+        'fd00:ec2::254',
+        'fe80::1',
+        '::ffff:127.0.0.1',
+        '::ffff:7f00:1',
+        '64:ff9b::a9fe:a9fe',
+      ]) {
         assert.equal(isInternalAddress(address), true, address);
       }
-      for (const address of ['8.8.8.8', '140.82.112.3', '2606:4700::1111', '::ffff:8.8.8.8', 'ghcr.io']) assert.equal(isInternalAddress(address), false, address);
+      for (const address of ['8.8.8.8', '140.82.112.3', '2606:4700::1111', '::ffff:8.8.8.8', 'ghcr.io'])
+        assert.equal(isInternalAddress(address), false, address);
     });
 
     it('refuses a name that resolves to an internal address at connect time, unless the Config lists it', async () => {
       const fake: Resolver = (hostname, _options, callback) =>
-        callback(null, hostname === 'rebind.example' ? [{ address: '93.184.215.14', family: 4 }, { address: '10.0.0.7', family: 4 }] : [{ address: '93.184.215.14', family: 4 }]);
+        callback(
+          null,
+          hostname === 'rebind.example'
+            ? [
+                { address: '93.184.215.14', family: 4 },
+                { address: '10.0.0.7', family: 4 },
+              ]
+            : [{ address: '93.184.215.14', family: 4 }],
+        );
       const lookup = (guard: EgressGuard, host: string): Promise<unknown> =>
         new Promise((resolve) => guard.lookup(host, { all: true }, (error, addresses) => resolve(error ?? addresses)));
       const unlisted = new EgressGuard(new RegistryEndpoints([]), fake);
@@ -78,7 +104,10 @@ describe('egress and credentials (issue 9)', { timeout: 60_000 }, () => {
         res.writeHead(307, { location: `https://${inside.host}/metadata` });
         res.end();
       });
-      const error = await rejectsWith(client([registry.host]).fetchBlob({ registry: registry.host, repository: 'acme/model' }, weights?.digest ?? ''), 'EGRESS_DENIED');
+      const error = await rejectsWith(
+        client([registry.host]).fetchBlob({ registry: registry.host, repository: 'acme/model' }, weights?.digest ?? ''),
+        'EGRESS_DENIED',
+      );
       assert.match(error.message, /refusing to connect to 127\.0\.0\.3:\d+: 127\.0\.0\.3 is an internal address/);
       assert.deepEqual(inside.seen, [], 'the internal host was never contacted');
       // Plain HTTP is not a place a redirect may lead either, unless that host and port are listed insecure.
@@ -89,7 +118,12 @@ describe('egress and credentials (issue 9)', { timeout: 60_000 }, () => {
         res.writeHead(302, { location: `${plain.url}/blob` });
         res.end();
       });
-      const c = new RegistryClient({ registries: [{ host: toPlain.host, insecure: true, ca: undefined }, { host: '127.0.0.2', insecure: false, ca: undefined }] });
+      const c = new RegistryClient({
+        registries: [
+          { host: toPlain.host, insecure: true, ca: undefined },
+          { host: '127.0.0.2', insecure: false, ca: undefined },
+        ],
+      });
       clients.push(c);
       await rejectsWith(c.fetchBlob({ registry: toPlain.host, repository: 'acme/model' }, weights?.digest ?? ''), 'INSECURE_NOT_ALLOWED');
       assert.deepEqual(plain.seen, []);
@@ -124,7 +158,10 @@ describe('egress and credentials (issue 9)', { timeout: 60_000 }, () => {
         res.writeHead(307, { location: `${elsewhere.url}/index` });
         res.end();
       });
-      const error = await rejectsWith(client([registry.host, elsewhere.host]).fetchReferrers({ registry: registry.host, repository: 'acme/model' }, model.digest), 'UNEXPECTED_STATUS');
+      const error = await rejectsWith(
+        client([registry.host, elsewhere.host]).fetchReferrers({ registry: registry.host, repository: 'acme/model' }, model.digest),
+        'UNEXPECTED_STATUS',
+      );
       assert.match(error.message, /answered 307/);
       assert.deepEqual(elsewhere.seen, []);
     });
@@ -136,7 +173,9 @@ describe('egress and credentials (issue 9)', { timeout: 60_000 }, () => {
       await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
       const hanging = { host: `127.0.0.1:${(silent.address() as AddressInfo).port}` };
       after(() => silent.close());
-      const notTls = await serve((_req, res) => { res.end('hello'); });
+      const notTls = await serve((_req, res) => {
+        res.end('hello');
+      });
       const events: RequestEvent[] = [];
       const c = new RegistryClient({
         registries: [{ host: '127.0.0.1', insecure: false, ca: undefined }],
@@ -147,7 +186,9 @@ describe('egress and credentials (issue 9)', { timeout: 60_000 }, () => {
       clients.push(c);
       const messages: string[] = [];
       for (const host of [refused, hanging.host, notTls.host]) {
-        const error = await c.fetchManifest({ registry: host, repository: 'acme/model' }, model.digest, { deadline: Date.now() + 2000 }).catch((e: unknown) => e);
+        const error = await c
+          .fetchManifest({ registry: host, repository: 'acme/model' }, model.digest, { deadline: Date.now() + 2000 })
+          .catch((e: unknown) => e);
         assert.ok(error instanceof RegistryError);
         messages.push(error.message.replaceAll(host, 'HOST'));
       }
@@ -196,7 +237,10 @@ describe('egress and credentials (issue 9)', { timeout: 60_000 }, () => {
         res.writeHead(401, { 'www-authenticate': `Bearer realm="https://${thief.host}/token",service="x"` });
         res.end();
       });
-      const error = await rejectsWith(client([registry.host], { credentials: credentials(registry.host) }).fetchManifest({ registry: registry.host, repository: 'acme/model' }, model.digest), 'UNAUTHORIZED');
+      const error = await rejectsWith(
+        client([registry.host], { credentials: credentials(registry.host) }).fetchManifest({ registry: registry.host, repository: 'acme/model' }, model.digest),
+        'UNAUTHORIZED',
+      );
       assert.match(error.message, /asked for a token from 127\.0\.0\.3:\d+, where modelgate sends no requests: it is neither the registry's host/);
       assert.deepEqual(thief.seen, []);
     });

@@ -41,9 +41,7 @@ describe('digest', () => {
 
 describe('WWW-Authenticate parsing', () => {
   it('reads a Docker Hub bearer challenge with a quoted scope', () => {
-    const [challenge] = parseChallenges(
-      'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"',
-    );
+    const [challenge] = parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"');
     assert.deepEqual(challenge, {
       scheme: 'bearer',
       params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/busybox:pull' },
@@ -51,7 +49,9 @@ describe('WWW-Authenticate parsing', () => {
   });
 
   it('keeps commas inside quoted values, unescapes backslashes, and splits several challenges', () => {
-    const challenges = parseChallenges('Basic realm="a, \\"b\\"", Bearer realm="https://t.example/token", scope="repository:x:pull,push", error=insufficient_scope');
+    const challenges = parseChallenges(
+      'Basic realm="a, \\"b\\"", Bearer realm="https://t.example/token", scope="repository:x:pull,push", error=insufficient_scope',
+    );
     assert.equal(challenges.length, 2);
     assert.deepEqual(challenges[0], { scheme: 'basic', params: { realm: 'a, "b"' } });
     assert.deepEqual(challenges[1]?.params, { realm: 'https://t.example/token', scope: 'repository:x:pull,push', error: 'insufficient_scope' });
@@ -167,7 +167,12 @@ describe('errors', () => {
     assert.equal(errorBodyCode(Buffer.from('{"errors":[]}')), undefined);
     assert.equal(errorBodyCode(Buffer.from('{"errors":[{"code":"DENIED","message":"a\\nb"}]}')), 'DENIED');
     assert.equal(errorBodyCode(Buffer.from('{"errors":[{"code":"Authorization: Basic dXNlcjpwYXNz"}]}')), undefined);
-    const echo = statusError(target, 403, Buffer.from('{"errors":[{"code":"DENIED","message":"you sent Authorization: Basic dXNlcjpwYXNzd29yZA== and token abc"}]}'), {});
+    const echo = statusError(
+      target,
+      403,
+      Buffer.from('{"errors":[{"code":"DENIED","message":"you sent Authorization: Basic dXNlcjpwYXNzd29yZA== and token abc"}]}'),
+      {},
+    );
     assert.doesNotMatch(echo.message, /dXNlc|you sent|token abc/);
     assert.match(echo.message, /answered 403 Forbidden \(DENIED\)/);
     assert.match(echo.diagnostic ?? '', /Basic \[redacted\]/);
@@ -190,10 +195,7 @@ describe('HTTP helpers', () => {
   });
 
   it('retries only 429 and 5xx (not 501/505)', () => {
-    assert.deepEqual(
-      [400, 401, 403, 404, 429, 500, 501, 502, 503, 504, 505].filter(isRetryableStatus),
-      [429, 500, 502, 503, 504],
-    );
+    assert.deepEqual([400, 401, 403, 404, 429, 500, 501, 502, 503, 504, 505].filter(isRetryableStatus), [429, 500, 502, 503, 504]);
   });
 
   it('follows rel="next" links', () => {

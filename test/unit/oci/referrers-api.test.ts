@@ -22,7 +22,6 @@ import { rejectsWith } from '../../support/registry-errors.ts';
 const SIGNATURE_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 const SBOM_TYPE = 'application/spdx+json';
 
-
 const skip = hasGo() ? false : 'no Go toolchain to build test/e2e/tools/referrers-registry';
 
 describe('referrers API (OCI 1.1)', { timeout: 600_000, skip }, () => {
@@ -36,7 +35,10 @@ describe('referrers API (OCI 1.1)', { timeout: 600_000, skip }, () => {
     ociManifest({ artifactType: SIGNATURE_TYPE, layers: [blob('sig b', SIGNATURE_TYPE)], subject: model.descriptor }),
     ociManifest({ artifactType: SIGNATURE_TYPE, layers: [blob('sig c', SIGNATURE_TYPE)], subject: model.descriptor }),
   ];
-  const signatures = referrers.filter((r) => r.artifactType === SIGNATURE_TYPE).map((r) => r.digest).sort();
+  const signatures = referrers
+    .filter((r) => r.artifactType === SIGNATURE_TYPE)
+    .map((r) => r.digest)
+    .sort();
   const allDigests = referrers.map((r) => r.digest).sort();
 
   function client(hosts: readonly string[], extra: RegistryClientOptions = {}): RegistryClient {
@@ -68,13 +70,20 @@ describe('referrers API (OCI 1.1)', { timeout: 600_000, skip }, () => {
     for (const descriptor of result.descriptors) {
       assert.equal(descriptor.artifactType, referrers.find((r) => r.digest === descriptor.digest)?.artifactType);
     }
-    assert.deepEqual(events.map((e) => e.path), [`/v2/acme/model/referrers/${model.digest}`], 'no tag-schema fallback');
+    assert.deepEqual(
+      events.map((e) => e.path),
+      [`/v2/acme/model/referrers/${model.digest}`],
+      'no tag-schema fallback',
+    );
   });
 
   it('asks the registry to filter by artifactType', async () => {
     const c = client([registry.host]);
     const result = await c.fetchReferrers({ registry: registry.host, repository: 'acme/model' }, model.digest, { artifactType: SBOM_TYPE });
-    assert.deepEqual(result.descriptors.map((d) => d.digest), [referrers[1]?.digest]);
+    assert.deepEqual(
+      result.descriptors.map((d) => d.digest),
+      [referrers[1]?.digest],
+    );
   });
 
   it('filters on the client even when the registry claims it filtered (OCI-Filters-Applied)', async () => {
@@ -96,13 +105,19 @@ describe('referrers API (OCI 1.1)', { timeout: 600_000, skip }, () => {
     const result = await c.fetchReferrers({ registry: registry.host, repository: 'acme/model' }, model.digest);
     assert.equal(result.descriptors.length, 2);
     assert.equal(result.truncated, true);
-    const signaturesOnly = await c.fetchReferrers({ registry: registry.host, repository: 'acme/model' }, model.digest, { artifactType: SIGNATURE_TYPE, maxResults: 3 });
+    const signaturesOnly = await c.fetchReferrers({ registry: registry.host, repository: 'acme/model' }, model.digest, {
+      artifactType: SIGNATURE_TYPE,
+      maxResults: 3,
+    });
     assert.equal(signaturesOnly.descriptors.length, 3);
     assert.equal(signaturesOnly.truncated, false);
   });
 
   it('caps the size of the referrers index', async () => {
-    await rejectsWith(client([registry.host]).fetchReferrers({ registry: registry.host, repository: 'acme/model' }, model.digest, { maxBytes: 256 }), 'TOO_LARGE');
+    await rejectsWith(
+      client([registry.host]).fetchReferrers({ registry: registry.host, repository: 'acme/model' }, model.digest, { maxBytes: 256 }),
+      'TOO_LARGE',
+    );
   });
 
   it('answers an empty list for a subject without referrers', async () => {
@@ -157,6 +172,9 @@ describe('referrers API (OCI 1.1)', { timeout: 600_000, skip }, () => {
   });
 
   it('validates the subject digest', async () => {
-    await rejectsWith(client([registry.host]).fetchReferrers({ registry: registry.host, repository: 'acme/model' }, sha256(Buffer.from('x')).slice(0, 20)), 'INVALID_ARGUMENT');
+    await rejectsWith(
+      client([registry.host]).fetchReferrers({ registry: registry.host, repository: 'acme/model' }, sha256(Buffer.from('x')).slice(0, 20)),
+      'INVALID_ARGUMENT',
+    );
   });
 });

@@ -27,11 +27,8 @@ import { startTokenServer } from '../../support/token-server.ts';
 import type { RunningTokenServer } from '../../support/token-server.ts';
 import { rejectsWith } from '../../support/registry-errors.ts';
 
-
 function dockerConfig(auths: Record<string, { username: string; password: string }>): CredentialProvider {
-  const entries = Object.fromEntries(
-    Object.entries(auths).map(([key, c]) => [key, { auth: Buffer.from(`${c.username}:${c.password}`).toString('base64') }]),
-  );
+  const entries = Object.fromEntries(Object.entries(auths).map(([key, c]) => [key, { auth: Buffer.from(`${c.username}:${c.password}`).toString('base64') }]));
   return new DockerConfigCredentialProvider([{ name: 'test config.json', text: JSON.stringify({ auths: entries }) }]);
 }
 
@@ -111,7 +108,10 @@ describe('registry authentication over TLS', { timeout: 180_000 }, () => {
       const c = client([{ host: registry.host, insecure: false, ca: undefined }]);
       const error = await rejectsWith(c.fetchManifest(at('team/model'), model.digest), 'TLS_ERROR');
       assert.match(error.message, /could not connect to .* or get a complete answer in time; .*a private CA goes in the Config's registries entry/);
-      assert.match(error.diagnostic ?? '', /TLS failed: (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)/);
+      assert.match(
+        error.diagnostic ?? '',
+        /TLS failed: (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)/,
+      );
     });
 
     it('fails with TLS_ERROR when the host is served with a certificate of another CA', async () => {
@@ -155,7 +155,11 @@ describe('registry authentication over TLS', { timeout: 180_000 }, () => {
       writeFileSync(bundlePath, tokenCa1.certPem);
       tokens = await startTokenServer({ signer: signer1, issuer, service, users: { bob: 'builder' }, tls: serverCert });
       registry = await startTokenRegistry();
-      for (const [repository, manifest] of [['private/model', model], ['private/model', second], ['public/model', publicModel]] as const) {
+      for (const [repository, manifest] of [
+        ['private/model', model],
+        ['private/model', second],
+        ['public/model', publicModel],
+      ] as const) {
         const pushToken = tokens.mint('bob', [`repository:${repository}:pull,push`]);
         await pushManifest({ url: registry.url, ca: ca.certPem, authorization: () => `Bearer ${pushToken}` }, repository, manifest);
       }
@@ -236,7 +240,9 @@ describe('registry authentication over TLS', { timeout: 180_000 }, () => {
         res.end();
       });
       servers.push(fake);
-      const c = client([{ host: fake.host, insecure: true, ca: undefined }], { credentials: dockerConfig({ [fake.host]: { username: 'bob', password: 'builder' } }) });
+      const c = client([{ host: fake.host, insecure: true, ca: undefined }], {
+        credentials: dockerConfig({ [fake.host]: { username: 'bob', password: 'builder' } }),
+      });
       const error = await rejectsWith(c.fetchManifest({ registry: fake.host, repository: 'private/model' }, model.digest), 'UNAUTHORIZED');
       assert.match(error.message, /asked for a token from 127\.0\.0\.1:9, where modelgate sends no requests: it is not HTTPS/);
       assert.equal(c.requestCount, 1);
@@ -276,7 +282,9 @@ describe('registry authentication over TLS', { timeout: 180_000 }, () => {
         res.end('{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}');
       });
       servers.push(fake);
-      const c = client([{ host: fake.host, insecure: true, ca: undefined }], { credentials: dockerConfig({ [fake.host]: { username: 'carol', password: 'x' } }) });
+      const c = client([{ host: fake.host, insecure: true, ca: undefined }], {
+        credentials: dockerConfig({ [fake.host]: { username: 'carol', password: 'x' } }),
+      });
       const error = await rejectsWith(c.fetchManifest({ registry: fake.host, repository: 'team/model' }, model.digest), 'FORBIDDEN');
       assert.equal(error.registryCode, 'DENIED');
       assert.match(error.message, /answered 403 Forbidden \(DENIED\); the request carried no credentials/);

@@ -36,7 +36,6 @@ import { rejectsWith } from '../../support/registry-errors.ts';
 const SIGNATURE_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 const SBOM_TYPE = 'application/spdx+json';
 
-
 describe('registry client against distribution over plain HTTP', { timeout: 180_000 }, () => {
   let dir: string;
   let registry: RunningDistribution;
@@ -44,13 +43,20 @@ describe('registry client against distribution over plain HTTP', { timeout: 180_
   const servers: RunningServer[] = [];
 
   const weights = blob('model weights '.repeat(100));
-  const model = ociManifest({ artifactType: MODEL_ARTIFACT_TYPE, layers: [weights, blob('tokenizer')], annotations: { 'org.opencontainers.image.title': 'tiny' } });
+  const model = ociManifest({
+    artifactType: MODEL_ARTIFACT_TYPE,
+    layers: [weights, blob('tokenizer')],
+    annotations: { 'org.opencontainers.image.title': 'tiny' },
+  });
   const index = ociIndex([model]);
   const docker = dockerManifest();
   const signature1 = ociManifest({ artifactType: SIGNATURE_TYPE, layers: [blob('sig-1', SIGNATURE_TYPE)], subject: model.descriptor });
   const sbom = ociManifest({ artifactType: SBOM_TYPE, layers: [blob('{"spdxVersion":"SPDX-2.3"}', SBOM_TYPE)], subject: model.descriptor });
   const signature2 = ociManifest({ artifactType: SIGNATURE_TYPE, layers: [blob('sig-2', SIGNATURE_TYPE)], subject: model.descriptor });
-  const cosignSignature = ociManifest({ config: blob('{}', 'application/vnd.oci.image.config.v1+json'), layers: [blob('simple signing', 'application/vnd.dev.cosign.simplesigning.v1+json')] });
+  const cosignSignature = ociManifest({
+    config: blob('{}', 'application/vnd.oci.image.config.v1+json'),
+    layers: [blob('simple signing', 'application/vnd.dev.cosign.simplesigning.v1+json')],
+  });
   const cosignTag = `sha256-${model.digest.slice(7)}.sig`;
   const lonely = ociManifest({ artifactType: MODEL_ARTIFACT_TYPE, layers: [blob('no referrers')] });
 
@@ -61,7 +67,10 @@ describe('registry client against distribution over plain HTTP', { timeout: 180_
   }
   /** A client that may use plain HTTP to the registry (and the given extra hosts). */
   function plainClient(extra: RegistryClientOptions = {}, hosts: readonly string[] = []): RegistryClient {
-    return client([registry.host, ...hosts].map((host) => ({ host, insecure: true, ca: undefined })), extra);
+    return client(
+      [registry.host, ...hosts].map((host) => ({ host, insecure: true, ca: undefined })),
+      extra,
+    );
   }
   const at = (repository: string) => ({ registry: registry.host, repository });
 
@@ -103,7 +112,10 @@ describe('registry client against distribution over plain HTTP', { timeout: 180_
     it('fetches an OCI index', async () => {
       const fetched = await plainClient().fetchManifest(at('acme/model'), index.digest);
       assert.equal(fetched.mediaType, OCI_INDEX);
-      assert.deepEqual((fetched.json['manifests'] as { digest: string }[]).map((m) => m.digest), [model.digest]);
+      assert.deepEqual(
+        (fetched.json['manifests'] as { digest: string }[]).map((m) => m.digest),
+        [model.digest],
+      );
     });
 
     it('fetches a Docker v2 schema 2 manifest', async () => {
@@ -166,7 +178,10 @@ describe('registry client against distribution over plain HTTP', { timeout: 180_
         res.end(model.bytes);
       });
       servers.push(other);
-      const c = client([{ host: registry.host, insecure: true, ca: undefined }, { host: '127.0.0.1', insecure: true, ca: undefined }]);
+      const c = client([
+        { host: registry.host, insecure: true, ca: undefined },
+        { host: '127.0.0.1', insecure: true, ca: undefined },
+      ]);
       assert.equal((await c.fetchManifest(at('acme/model'), model.digest)).digest, model.digest);
       // 127.0.0.1 (no port) is listed insecure: that is port 80 only; another port gets HTTPS, which a plain server cannot speak.
       await rejectsWith(c.fetchManifest({ registry: other.host, repository: 'acme/model' }, model.digest), 'INSECURE_NOT_ALLOWED');
@@ -193,7 +208,8 @@ describe('registry client against distribution over plain HTTP', { timeout: 180_
 
     it('fails as TAMPERED for an altered blob', async () => {
       const proxy = await startProxy(registry.url, {
-        rewrite: (req, response) => (req.url?.includes('/blobs/') === true && response.status === 200 ? { ...response, body: Buffer.from('poisoned weights') } : response),
+        rewrite: (req, response) =>
+          req.url?.includes('/blobs/') === true && response.status === 200 ? { ...response, body: Buffer.from('poisoned weights') } : response,
       });
       servers.push(proxy);
       const c = plainClient({}, [proxy.host]);
@@ -410,7 +426,10 @@ describe('registry client against distribution over plain HTTP', { timeout: 180_
 
     it('filters the tag index by artifactType on the client', async () => {
       const referrers = await plainClient().fetchReferrers(at('acme/model'), model.digest, { artifactType: SIGNATURE_TYPE });
-      assert.deepEqual(referrers.descriptors.map((d) => d.digest), [signature1.digest, signature2.digest]);
+      assert.deepEqual(
+        referrers.descriptors.map((d) => d.digest),
+        [signature1.digest, signature2.digest],
+      );
     });
 
     it('caps the number of referrers returned', async () => {
@@ -418,7 +437,10 @@ describe('registry client against distribution over plain HTTP', { timeout: 180_
       assert.equal(referrers.descriptors.length, 2);
       assert.equal(referrers.truncated, true);
       const byDefault = await plainClient({ maxReferrers: 1 }).fetchReferrers(at('acme/model'), model.digest, { artifactType: SBOM_TYPE });
-      assert.deepEqual(byDefault.descriptors.map((d) => d.digest), [sbom.digest]);
+      assert.deepEqual(
+        byDefault.descriptors.map((d) => d.digest),
+        [sbom.digest],
+      );
       assert.equal(byDefault.truncated, false);
     });
 

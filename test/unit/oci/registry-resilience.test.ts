@@ -21,7 +21,6 @@ import type { RunningServer } from '../../support/fake-servers.ts';
 import { closePushAgents, pushManifest } from '../../support/push.ts';
 import { rejectsWith } from '../../support/registry-errors.ts';
 
-
 describe('registry client timeouts, retries and failures', { timeout: 180_000 }, () => {
   let dir: string;
   let registry: RunningDistribution;
@@ -79,7 +78,10 @@ describe('registry client timeouts, retries and failures', { timeout: 180_000 },
       const hanging = await server(startHangingServer('headers'));
       const c = client([hanging.host], { requestTimeoutMs: 60_000 });
       const started = Date.now();
-      const error = await rejectsWith(c.fetchManifest({ registry: hanging.host, repository: 'acme/model' }, model.digest, { deadline: Date.now() + 1500 }), 'TIMEOUT');
+      const error = await rejectsWith(
+        c.fetchManifest({ registry: hanging.host, repository: 'acme/model' }, model.digest, { deadline: Date.now() + 1500 }),
+        'TIMEOUT',
+      );
       const elapsed = Date.now() - started;
       assert.ok(elapsed < 6000, `took ${elapsed} ms for a 1500 ms deadline`);
       assert.match(error.diagnostic ?? '', /before the deadline/);
@@ -91,15 +93,21 @@ describe('registry client timeouts, retries and failures', { timeout: 180_000 },
       const events: RequestEvent[] = [];
       const c = client([stalling.host], { requestTimeoutMs: 400, maxRetries: 2, onRequest: (e) => events.push(e) });
       const started = Date.now();
-      const error = await rejectsWith(c.fetchManifest({ registry: stalling.host, repository: 'acme/model' }, model.digest, { deadline: Date.now() + 20_000 }), 'TIMEOUT');
+      const error = await rejectsWith(
+        c.fetchManifest({ registry: stalling.host, repository: 'acme/model' }, model.digest, { deadline: Date.now() + 20_000 }),
+        'TIMEOUT',
+      );
       assert.ok(Date.now() - started < 15_000);
       assert.match(error.diagnostic ?? '', /no complete answer within 400 ms/);
       assert.equal(stalling.seen.length, 3, 'first attempt and two retries');
-      assert.deepEqual(events.map((e) => [e.attempt, e.status, e.error]), [
-        [1, 200, 'TIMEOUT'],
-        [2, 200, 'TIMEOUT'],
-        [3, 200, 'TIMEOUT'],
-      ]);
+      assert.deepEqual(
+        events.map((e) => [e.attempt, e.status, e.error]),
+        [
+          [1, 200, 'TIMEOUT'],
+          [2, 200, 'TIMEOUT'],
+          [3, 200, 'TIMEOUT'],
+        ],
+      );
     });
 
     it('uses the default deadline when a call gives none', async () => {
@@ -142,10 +150,13 @@ describe('registry client timeouts, retries and failures', { timeout: 180_000 },
       const fetched = await c.fetchManifest({ registry: proxy.host, repository: 'acme/model' }, model.digest);
       assert.equal(fetched.digest, model.digest);
       assert.equal(c.requestCount, 2);
-      assert.deepEqual(events.map((e) => [e.registry, e.method, e.path, e.status, e.attempt]), [
-        [proxy.host, 'GET', manifestPath, 503, 1],
-        [proxy.host, 'GET', manifestPath, 200, 2],
-      ]);
+      assert.deepEqual(
+        events.map((e) => [e.registry, e.method, e.path, e.status, e.attempt]),
+        [
+          [proxy.host, 'GET', manifestPath, 503, 1],
+          [proxy.host, 'GET', manifestPath, 200, 2],
+        ],
+      );
       assert.ok(events.every((e) => e.durationMs >= 0));
     });
 
@@ -181,7 +192,10 @@ describe('registry client timeouts, retries and failures', { timeout: 180_000 },
       });
       const c = client([proxy.host]);
       const started = Date.now();
-      const error = await rejectsWith(c.fetchManifest({ registry: proxy.host, repository: 'acme/model' }, model.digest, { deadline: Date.now() + 5000 }), 'RATE_LIMITED');
+      const error = await rejectsWith(
+        c.fetchManifest({ registry: proxy.host, repository: 'acme/model' }, model.digest, { deadline: Date.now() + 5000 }),
+        'RATE_LIMITED',
+      );
       assert.ok(Date.now() - started < 4000, 'waited although Retry-After could not fit');
       assert.match(error.message, /retry after 120/);
       assert.match(error.message, /configure registry credentials/);
@@ -244,7 +258,10 @@ describe('registry client timeouts, retries and failures', { timeout: 180_000 },
       const c = client([host]);
       const error = await rejectsWith(c.fetchManifest({ registry: host, repository: 'acme/model' }, model.digest), 'UNREACHABLE');
       // The denial reads like any connection failure (no port-scan oracle); the log gets the cause.
-      assert.ok(error.message.startsWith(`manifest ${host}/acme/model@${model.digest}: could not connect to ${host} or get a complete answer in time`), error.message);
+      assert.ok(
+        error.message.startsWith(`manifest ${host}/acme/model@${model.digest}: could not connect to ${host} or get a complete answer in time`),
+        error.message,
+      );
       assert.match(error.message, /reach/);
       assert.equal(error.diagnostic, `${host}: connection refused`);
       assert.equal(c.requestCount, 1);

@@ -25,13 +25,19 @@ describe('simple-signing payloads', () => {
   });
 
   it('rejects another digest, whatever else matches', () => {
-    bindingError(() => assertBinding(parseSimpleSigning(simpleSigningPayload('ghcr.io/acme/model', OTHER)), DIGEST, locator), 'DIGEST_MISMATCH', /it signs sha256:bbbbbbbbbbbb…, not the admitted sha256:aaaaaaaaaaaa…/);
+    bindingError(
+      () => assertBinding(parseSimpleSigning(simpleSigningPayload('ghcr.io/acme/model', OTHER)), DIGEST, locator),
+      'DIGEST_MISMATCH',
+      /it signs sha256:bbbbbbbbbbbb…, not the admitted sha256:aaaaaaaaaaaa…/,
+    );
   });
 
   it('rejects another repository or registry, and a missing docker-reference', () => {
     bindingError(() => assertBinding(parseSimpleSigning(simpleSigningPayload('ghcr.io/acme/other', DIGEST)), DIGEST, locator), 'REPOSITORY_MISMATCH');
     bindingError(() => assertBinding(parseSimpleSigning(simpleSigningPayload('quay.io/acme/model', DIGEST)), DIGEST, locator), 'REPOSITORY_MISMATCH');
-    const payload = Buffer.from(JSON.stringify({ critical: { identity: {}, image: { 'docker-manifest-digest': DIGEST }, type: 'cosign container image signature' } }));
+    const payload = Buffer.from(
+      JSON.stringify({ critical: { identity: {}, image: { 'docker-manifest-digest': DIGEST }, type: 'cosign container image signature' } }),
+    );
     bindingError(() => assertBinding(parseSimpleSigning(payload), DIGEST, locator), 'REPOSITORY_MISMATCH', /names no critical\.identity\.docker-reference/);
   });
 
@@ -48,8 +54,16 @@ describe('simple-signing payloads', () => {
   it('rejects payloads that are not cosign simple signing', () => {
     bindingError(() => parseSimpleSigning(Buffer.from('not json')), 'INVALID_PAYLOAD', /not valid JSON/);
     bindingError(() => parseSimpleSigning(Buffer.from('[]')), 'INVALID_PAYLOAD', /not a JSON object/);
-    bindingError(() => parseSimpleSigning(Buffer.from('{"critical":{"type":"atomic container signature","image":{"docker-manifest-digest":"x"}}}')), 'INVALID_PAYLOAD', /type/);
-    bindingError(() => parseSimpleSigning(Buffer.from('{"critical":{"type":"cosign container image signature","image":{}}}')), 'INVALID_PAYLOAD', /docker-manifest-digest/);
+    bindingError(
+      () => parseSimpleSigning(Buffer.from('{"critical":{"type":"atomic container signature","image":{"docker-manifest-digest":"x"}}}')),
+      'INVALID_PAYLOAD',
+      /type/,
+    );
+    bindingError(
+      () => parseSimpleSigning(Buffer.from('{"critical":{"type":"cosign container image signature","image":{}}}')),
+      'INVALID_PAYLOAD',
+      /docker-manifest-digest/,
+    );
   });
 });
 
@@ -76,7 +90,11 @@ describe('in-toto statements (cosign v3 DSSE bundles)', () => {
   it('rejects other payload types, other predicates (attestations) and statements without subjects', () => {
     bindingError(() => parseInTotoStatement('application/vnd.dev.cosign.simplesigning.v1+json', cosignStatement(DIGEST)), 'INVALID_PAYLOAD', /payload type/);
     const attestation = Buffer.from(cosignStatement(DIGEST).toString().replace('https://sigstore.dev/cosign/sign/v1', 'https://spdx.dev/Document'));
-    bindingError(() => parseInTotoStatement('application/vnd.in-toto+json', attestation), 'INVALID_PAYLOAD', /attestation of predicate type "https:\/\/spdx\.dev\/Document"/);
+    bindingError(
+      () => parseInTotoStatement('application/vnd.in-toto+json', attestation),
+      'INVALID_PAYLOAD',
+      /attestation of predicate type "https:\/\/spdx\.dev\/Document"/,
+    );
     const noSubject = Buffer.from('{"_type":"https://in-toto.io/Statement/v1","subject":[],"predicateType":"https://sigstore.dev/cosign/sign/v1"}');
     bindingError(() => parseInTotoStatement('application/vnd.in-toto+json', noSubject), 'INVALID_PAYLOAD', /no subject/);
     bindingError(() => parseInTotoStatement('application/vnd.in-toto+json', Buffer.from('{"_type":"x"}')), 'INVALID_PAYLOAD', /not an in-toto statement/);
@@ -87,14 +105,26 @@ describe('payloads read as cosign (Go) reads them (issue 9)', () => {
   const digestKey = 'docker-manifest-digest';
   it('refuses a simple-signing payload whose fields Go would read otherwise', () => {
     const twoDigests = `{"critical":{"identity":{"docker-reference":"ghcr.io/acme/model"},"image":{"${digestKey}":"${DIGEST}","${digestKey}":"${OTHER}"},"type":"cosign container image signature"}}`;
-    bindingError(() => parseSimpleSigning(Buffer.from(twoDigests)), 'INVALID_PAYLOAD', /critical\.image: the key "docker-manifest-digest" appears more than once/);
+    bindingError(
+      () => parseSimpleSigning(Buffer.from(twoDigests)),
+      'INVALID_PAYLOAD',
+      /critical\.image: the key "docker-manifest-digest" appears more than once/,
+    );
     const caseVariant = `{"critical":{"identity":{"docker-reference":"ghcr.io/acme/model"},"image":{"${digestKey}":"${DIGEST}"},"type":"cosign container image signature"},"Critical":{}}`;
     bindingError(() => parseSimpleSigning(Buffer.from(caseVariant)), 'INVALID_PAYLOAD', /the key "Critical" differs from the field "critical" only in case/);
   });
   it('refuses an in-toto statement with a duplicate subject digest key or a case-variant predicateType', () => {
     const duplicate = `{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"${'a'.repeat(64)}","sha256":"${'b'.repeat(64)}"}}],"predicateType":"https://sigstore.dev/cosign/sign/v1","predicate":{}}`;
-    bindingError(() => parseInTotoStatement('application/vnd.in-toto+json', Buffer.from(duplicate)), 'INVALID_PAYLOAD', /subject\[0\]\.digest: the key "sha256" appears more than once/);
+    bindingError(
+      () => parseInTotoStatement('application/vnd.in-toto+json', Buffer.from(duplicate)),
+      'INVALID_PAYLOAD',
+      /subject\[0\]\.digest: the key "sha256" appears more than once/,
+    );
     const variant = `{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"${'a'.repeat(64)}"}}],"predicateType":"https://sigstore.dev/cosign/sign/v1","PredicateType":"x","predicate":{}}`;
-    bindingError(() => parseInTotoStatement('application/vnd.in-toto+json', Buffer.from(variant)), 'INVALID_PAYLOAD', /"PredicateType" differs from the field "predicateType"/);
+    bindingError(
+      () => parseInTotoStatement('application/vnd.in-toto+json', Buffer.from(variant)),
+      'INVALID_PAYLOAD',
+      /"PredicateType" differs from the field "predicateType"/,
+    );
   });
 });

@@ -91,7 +91,10 @@ describe('certificate identities', () => {
 
   it('requires the code-signing extended key usage', () => {
     assertCodeSigning(parseCertificate(pki.issueLeaf({ uri: RELEASE }).der));
-    assert.throws(() => assertCodeSigning(parseCertificate(pki.issueLeaf({ uri: RELEASE, extendedKeyUsage: [OID_SERVER_AUTH] }).der)), /not a code-signing certificate/);
+    assert.throws(
+      () => assertCodeSigning(parseCertificate(pki.issueLeaf({ uri: RELEASE, extendedKeyUsage: [OID_SERVER_AUTH] }).der)),
+      /not a code-signing certificate/,
+    );
     assert.throws(() => assertCodeSigning(parseCertificate(pki.root.der)), IdentityError);
   });
 });

@@ -85,13 +85,21 @@ describe('legacy cosign signatures as bundles', () => {
     formatError(() => readLegacyMaterial('application/vnd.oci.image.layer.v1.tar', good), 'UNSUPPORTED_CONTENT', /not a cosign simple-signing payload/);
     formatError(() => readLegacyMaterial(SIMPLE_SIGNING, {}), 'MALFORMED_SIGNATURE', /no dev\.cosignproject\.cosign\/signature annotation/);
     formatError(() => readLegacyMaterial(SIMPLE_SIGNING, { 'dev.cosignproject.cosign/signature': 'a b c ?' }), 'MALFORMED_SIGNATURE', /not base64/);
-    formatError(() => readLegacyMaterial(SIMPLE_SIGNING, { ...good, 'dev.sigstore.cosign/certificate': 'garbage' }), 'MALFORMED_SIGNATURE', /no PEM certificate/);
+    formatError(
+      () => readLegacyMaterial(SIMPLE_SIGNING, { ...good, 'dev.sigstore.cosign/certificate': 'garbage' }),
+      'MALFORMED_SIGNATURE',
+      /no PEM certificate/,
+    );
     formatError(
       () => readLegacyMaterial(SIMPLE_SIGNING, { ...good, 'dev.sigstore.cosign/certificate': '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----' }),
       'MALFORMED_SIGNATURE',
       /cannot be parsed/,
     );
-    formatError(() => readLegacyMaterial(SIMPLE_SIGNING, { ...good, 'dev.sigstore.cosign/rfc3161timestamp': '{}' }), 'MALFORMED_SIGNATURE', /SignedRFC3161Timestamp/);
+    formatError(
+      () => readLegacyMaterial(SIMPLE_SIGNING, { ...good, 'dev.sigstore.cosign/rfc3161timestamp': '{}' }),
+      'MALFORMED_SIGNATURE',
+      /SignedRFC3161Timestamp/,
+    );
   });
 });
 
@@ -121,7 +129,15 @@ describe('sigstore bundles from referrers', () => {
   });
 
   it('rejects malformed bundles with MALFORMED_BUNDLE', () => {
-    for (const text of ['', 'nope', '1', '[]', '{}', '{"mediaType":"text/plain"}', '{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","dsseEnvelope":{"payload":"","payloadType":"x","signatures":[]}}']) {
+    for (const text of [
+      '',
+      'nope',
+      '1',
+      '[]',
+      '{}',
+      '{"mediaType":"text/plain"}',
+      '{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","dsseEnvelope":{"payload":"","payloadType":"x","signatures":[]}}',
+    ]) {
       formatError(() => parseBundle(Buffer.from(text)), 'MALFORMED_BUNDLE', /bundle/);
     }
   });

@@ -20,7 +20,12 @@ import { TrustedRoots } from '../../../src/signature/trust.ts';
 import { createTestPki, publicPem } from './fixtures/pki.ts';
 
 const key = publicPem(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey);
-const indent = (text: string, spaces: number): string => text.trim().split('\n').map((line) => `${' '.repeat(spaces)}${line}`).join('\n');
+const indent = (text: string, spaces: number): string =>
+  text
+    .trim()
+    .split('\n')
+    .map((line) => `${' '.repeat(spaces)}${line}`)
+    .join('\n');
 
 const ISSUE_EXAMPLE = `
 threshold: 1
@@ -51,19 +56,32 @@ describe('spec.signatures', () => {
     assert.deepEqual(policy.authorities[1], {
       kind: 'keyless',
       name: 'ci',
-      identities: [{ issuer: 'https://token.actions.githubusercontent.com', subjectRegExp: '^https://github\\.com/acme/models/\\.github/workflows/release\\.yml@refs/tags/v' }],
+      identities: [
+        {
+          issuer: 'https://token.actions.githubusercontent.com',
+          subjectRegExp: '^https://github\\.com/acme/models/\\.github/workflows/release\\.yml@refs/tags/v',
+        },
+      ],
       trustedRoot: 'public-good',
     });
     assert.deepEqual(policy.authorities[2], { kind: 'static', name: 'break-glass', result: 'pass' });
   });
 
   it('applies defaults: threshold 1, tlog required, public-good', () => {
-    const policy = toSignaturePolicy({ authorities: [{ name: 'k', key }, { name: 'c', keyless: { identities: [{ issuer: 'i', subject: 's' }] } }] });
+    const policy = toSignaturePolicy({
+      authorities: [
+        { name: 'k', key },
+        { name: 'c', keyless: { identities: [{ issuer: 'i', subject: 's' }] } },
+      ],
+    });
     assert.equal(policy.threshold, 1);
-    assert.deepEqual(policy.authorities.map((authority) => (authority.kind === 'static' ? authority.result : [authority.kind, authority.trustedRoot])), [
-      ['key', 'public-good'],
-      ['keyless', 'public-good'],
-    ]);
+    assert.deepEqual(
+      policy.authorities.map((authority) => (authority.kind === 'static' ? authority.result : [authority.kind, authority.trustedRoot])),
+      [
+        ['key', 'public-good'],
+        ['keyless', 'public-good'],
+      ],
+    );
     assert.equal(policy.authorities[0]?.kind === 'key' && policy.authorities[0].tlog, 'required');
   });
 
@@ -74,17 +92,39 @@ describe('spec.signatures', () => {
       'spec.signatures.authorities[0]: must have only one of key, keyless or static, not key and keyless',
     ]);
     assert.deepEqual(messages({ authorities: [{ name: 'a' }] }), ['spec.signatures.authorities[0]: must have one of key, keyless or static']);
-    assert.deepEqual(messages({ threshold: 2, authorities: [{ name: 'a', static: 'pass' }] }), ['spec.signatures.threshold: is 2, but only 1 authority is listed']);
-    assert.deepEqual(messages({ authorities: [{ name: 'a', static: 'pass' }, { name: 'a', static: 'fail' }] }), ['spec.signatures.authorities[1].name: "a" is used by another authority']);
-    assert.deepEqual(messages({ authorities: [{ name: 'a', keyless: { identities: [{ issuer: 'i' }] } }] }), ['spec.signatures.authorities[0].keyless.identities[0]: must have subject or subjectRegExp']);
+    assert.deepEqual(messages({ threshold: 2, authorities: [{ name: 'a', static: 'pass' }] }), [
+      'spec.signatures.threshold: is 2, but only 1 authority is listed',
+    ]);
+    assert.deepEqual(
+      messages({
+        authorities: [
+          { name: 'a', static: 'pass' },
+          { name: 'a', static: 'fail' },
+        ],
+      }),
+      ['spec.signatures.authorities[1].name: "a" is used by another authority'],
+    );
+    assert.deepEqual(messages({ authorities: [{ name: 'a', keyless: { identities: [{ issuer: 'i' }] } }] }), [
+      'spec.signatures.authorities[0].keyless.identities[0]: must have subject or subjectRegExp',
+    ]);
     assert.deepEqual(messages({ authorities: [{ name: 'a', keyless: { identities: [{ issuer: 'i', issuerRegExp: 'i', subject: 's' }] } }] }), [
       'spec.signatures.authorities[0].keyless.identities[0]: must have issuer or issuerRegExp, not both',
     ]);
-    assert.deepEqual(messages({ authorities: [{ name: 'a', keyless: { identities: [{ issuer: 'i', subject: 's' }] } }, { name: 'b', keyless: { identities: [{ issuer: 'i', subject: 's' }] } }] }), [
-      'spec.signatures.authorities[1]: accepts the same signer as authority "a": the threshold counts distinct signers',
+    assert.deepEqual(
+      messages({
+        authorities: [
+          { name: 'a', keyless: { identities: [{ issuer: 'i', subject: 's' }] } },
+          { name: 'b', keyless: { identities: [{ issuer: 'i', subject: 's' }] } },
+        ],
+      }),
+      ['spec.signatures.authorities[1]: accepts the same signer as authority "a": the threshold counts distinct signers'],
+    );
+    assert.deepEqual(messages({ authorities: [{ name: 'a', static: 'pass', tlog: 'optional' }] }), [
+      'spec.signatures.authorities[0].tlog: only applies to key authorities',
     ]);
-    assert.deepEqual(messages({ authorities: [{ name: 'a', static: 'pass', tlog: 'optional' }] }), ['spec.signatures.authorities[0].tlog: only applies to key authorities']);
-    assert.deepEqual(messages({ authorities: [{ name: 'a', static: 'maybe' }] }), ['spec.signatures.authorities[0].static: must be one of pass, fail, got "maybe"']);
+    assert.deepEqual(messages({ authorities: [{ name: 'a', static: 'maybe' }] }), [
+      'spec.signatures.authorities[0].static: must be one of pass, fail, got "maybe"',
+    ]);
     assert.deepEqual(messages({ authorities: [{ name: 'a', key, extra: 1 }] }), [
       'spec.signatures.authorities[0].extra: is not a known field (known: name, key, tlog, trustedRoot, keyless, static)',
     ]);
@@ -161,7 +201,13 @@ describe('Config spec.trustedRoots and spec.signatureDiscovery', () => {
 
 describe('signatureCacheKey', () => {
   const pki = createTestPki();
-  const base = { threshold: 1, authorities: [{ name: 'k', key, tlog: 'optional' }, { name: 'c', keyless: { identities: [{ issuer: 'i', subject: 's' }], trustedRoot: 'corp' } }] };
+  const base = {
+    threshold: 1,
+    authorities: [
+      { name: 'k', key, tlog: 'optional' },
+      { name: 'c', keyless: { identities: [{ issuer: 'i', subject: 's' }], trustedRoot: 'corp' } },
+    ],
+  };
 
   it('is deterministic and ignores PEM formatting', () => {
     const a = signatureCacheKey(toSignaturePolicy(base));
@@ -176,7 +222,10 @@ describe('signatureCacheKey', () => {
     const variants = [
       { ...base, threshold: 2 },
       { ...base, authorities: [{ name: 'k', key, tlog: 'required' }, base.authorities[1]] },
-      { ...base, authorities: [{ name: 'k', key: publicPem(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey), tlog: 'optional' }, base.authorities[1]] },
+      {
+        ...base,
+        authorities: [{ name: 'k', key: publicPem(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey), tlog: 'optional' }, base.authorities[1]],
+      },
       { ...base, authorities: [base.authorities[0], { name: 'c', keyless: { identities: [{ issuer: 'i', subjectRegExp: 's' }], trustedRoot: 'corp' } }] },
       { ...base, authorities: [base.authorities[1], base.authorities[0]] },
     ];
@@ -186,7 +235,10 @@ describe('signatureCacheKey', () => {
     const one = TrustedRoots.fromSettings([{ name: 'corp', json: pki.trustedRootJson() }]);
     const two = TrustedRoots.fromSettings([{ name: 'corp', json: createTestPki().trustedRootJson() }]);
     assert.notEqual(signatureCacheKey(toSignaturePolicy(base), one), signatureCacheKey(toSignaturePolicy(base), two));
-    assert.equal(signatureCacheKey(toSignaturePolicy(base), one), signatureCacheKey(toSignaturePolicy(base), TrustedRoots.fromSettings([{ name: 'corp', json: pki.trustedRootJson() }])));
+    assert.equal(
+      signatureCacheKey(toSignaturePolicy(base), one),
+      signatureCacheKey(toSignaturePolicy(base), TrustedRoots.fromSettings([{ name: 'corp', json: pki.trustedRootJson() }])),
+    );
     assert.notEqual(signatureCacheKey(toSignaturePolicy(base), one, DEFAULT_DISCOVERY_LIMITS), signatureCacheKey(toSignaturePolicy(base), one));
   });
 });

@@ -37,13 +37,27 @@ describe('trusted roots', () => {
 
   it('fails with typed errors', () => {
     const roots = TrustedRoots.fromSettings();
-    assert.throws(() => roots.get('corp'), (error: unknown) => error instanceof TrustRootError && error.code === 'UNKNOWN_TRUSTED_ROOT');
-    assert.throws(() => parseTrustedRoot('x', '{'), (error: unknown) => error instanceof TrustRootError && error.code === 'INVALID_TRUSTED_ROOT');
-    const broken = JSON.stringify({ mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1', tlogs: [{ baseUrl: 'x' }], certificateAuthorities: [] });
+    assert.throws(
+      () => roots.get('corp'),
+      (error: unknown) => error instanceof TrustRootError && error.code === 'UNKNOWN_TRUSTED_ROOT',
+    );
+    assert.throws(
+      () => parseTrustedRoot('x', '{'),
+      (error: unknown) => error instanceof TrustRootError && error.code === 'INVALID_TRUSTED_ROOT',
+    );
+    const broken = JSON.stringify({
+      mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
+      tlogs: [{ baseUrl: 'x' }],
+      certificateAuthorities: [],
+    });
     assert.throws(() => parseTrustedRoot('x', broken), /trusted root "x" cannot be used/);
     const pki = createTestPki();
     assert.throws(
-      () => TrustedRoots.fromSettings([{ name: 'a', json: pki.trustedRootJson() }, { name: 'a', json: pki.trustedRootJson() }]),
+      () =>
+        TrustedRoots.fromSettings([
+          { name: 'a', json: pki.trustedRootJson() },
+          { name: 'a', json: pki.trustedRootJson() },
+        ]),
       /given twice/,
     );
   });

@@ -35,13 +35,22 @@ function policy(data: Record<string, unknown>): SignaturePolicy {
   return toSignaturePolicy(data);
 }
 
-const keyAuthority = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({ name: 'release-key', key: publicPem(releaseKey.publicKey), ...extra });
+const keyAuthority = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  name: 'release-key',
+  key: publicPem(releaseKey.publicKey),
+  ...extra,
+});
 const keylessAuthority = (identities: Record<string, unknown>[] = [{ issuer: ISSUER, subjectRegExp: WORKFLOW_PATTERN }]): Record<string, unknown> => ({
   name: 'ci',
   keyless: { identities, trustedRoot: 'test' },
 });
 
-async function verify(registry: FakeRegistry, digest: string, signaturePolicy: SignaturePolicy, options: { deadline?: number; maxCandidates?: number } = {}): Promise<SignatureResult> {
+async function verify(
+  registry: FakeRegistry,
+  digest: string,
+  signaturePolicy: SignaturePolicy,
+  options: { deadline?: number; maxCandidates?: number } = {},
+): Promise<SignatureResult> {
   return verifySignatures({
     policy: signaturePolicy,
     registry,
@@ -108,7 +117,10 @@ describe('key-based signatures', () => {
   it('denies a SET from a log the trusted root does not know when tlog is required, and ignores it when optional', async () => {
     const { registry, digest } = setup();
     registry.attachLegacy(digest, [legacySignature(keySigner(), simpleSigningPayload(REFERENCE, digest), { rekor: newRekor() })]);
-    denied(await verify(registry, digest, policy({ authorities: [keyAuthority({ trustedRoot: 'test' })] })), /transparency-log entry does not verify against trusted root test/);
+    denied(
+      await verify(registry, digest, policy({ authorities: [keyAuthority({ trustedRoot: 'test' })] })),
+      /transparency-log entry does not verify against trusted root test/,
+    );
     const relaxed = await verify(registry, digest, policy({ authorities: [keyAuthority({ trustedRoot: 'test', tlog: 'optional' })] }));
     assert.equal(relaxed.passed, true, relaxed.summary);
     assert.match(relaxed.summary, /transparency-log entry ignored/);
@@ -164,7 +176,8 @@ describe('keyless signatures', () => {
   it('passes a cosign v2 keyless legacy signature (certificate, chain and Rekor bundle annotations)', async () => {
     const { registry, digest } = setup();
     const layer = legacySignature({ kind: 'keyless', leaf: leaf() }, simpleSigningPayload(REFERENCE, digest), { rekor: pki.rekor });
-    layer.annotations['dev.sigstore.cosign/chain'] = `${pki.intermediate.der.toString('base64').replace(/^/, '-----BEGIN CERTIFICATE-----\n')}\n-----END CERTIFICATE-----\n`;
+    layer.annotations['dev.sigstore.cosign/chain'] =
+      `${pki.intermediate.der.toString('base64').replace(/^/, '-----BEGIN CERTIFICATE-----\n')}\n-----END CERTIFICATE-----\n`;
     registry.attachLegacy(digest, [layer]);
     const result = await verify(registry, digest, policy({ authorities: [keylessAuthority([{ issuer: ISSUER, subject: WORKFLOW }])] }));
     assert.equal(result.passed, true, result.summary);
@@ -175,7 +188,11 @@ describe('keyless signatures', () => {
       const { registry, digest } = setup();
       const cert = pki.issueLeaf({ email: 'release@acme.example', issuer: 'https://accounts.google.com', issuerExtension });
       registry.attachBundle(digest, bundleSignature({ kind: 'keyless', leaf: cert }, cosignStatement(digest), { rekor: pki.rekor }));
-      const result = await verify(registry, digest, policy({ authorities: [keylessAuthority([{ issuerRegExp: 'https://accounts\\.google\\.com$', subject: 'release@acme.example' }])] }));
+      const result = await verify(
+        registry,
+        digest,
+        policy({ authorities: [keylessAuthority([{ issuerRegExp: 'https://accounts\\.google\\.com$', subject: 'release@acme.example' }])] }),
+      );
       assert.equal(result.passed, true, `${issuerExtension}: ${result.summary}`);
     }
   });
@@ -184,20 +201,32 @@ describe('keyless signatures', () => {
     const { registry, digest } = setup();
     const cert = leaf({ uri: 'https://github.com/acme/models/.github/workflows/release.yml@refs/heads/main' });
     registry.attachBundle(digest, bundleSignature({ kind: 'keyless', leaf: cert }, cosignStatement(digest), { rekor: pki.rekor }));
-    denied(await verify(registry, digest, policy({ authorities: [keylessAuthority()] })), /subject is "https:\/\/github\.com\/acme\/models\/\.github\/workflows\/release\.yml@refs\/heads\/main", not subjectRegExp/);
+    denied(
+      await verify(registry, digest, policy({ authorities: [keylessAuthority()] })),
+      /subject is "https:\/\/github\.com\/acme\/models\/\.github\/workflows\/release\.yml@refs\/heads\/main", not subjectRegExp/,
+    );
   });
 
   it('denies a subject that only contains the expected one (patterns are anchored at the start)', async () => {
     const { registry, digest } = setup();
     const cert = leaf({ uri: `https://evil.example/?${WORKFLOW}` });
     registry.attachBundle(digest, bundleSignature({ kind: 'keyless', leaf: cert }, cosignStatement(digest), { rekor: pki.rekor }));
-    denied(await verify(registry, digest, policy({ authorities: [keylessAuthority([{ issuer: ISSUER, subjectRegExp: 'https://github\\.com/acme/' }])] })), /SUBJECT|subject is/);
+    denied(
+      await verify(registry, digest, policy({ authorities: [keylessAuthority([{ issuer: ISSUER, subjectRegExp: 'https://github\\.com/acme/' }])] })),
+      /SUBJECT|subject is/,
+    );
   });
 
   it('denies another issuer', async () => {
     const { registry, digest } = setup();
-    registry.attachBundle(digest, bundleSignature({ kind: 'keyless', leaf: leaf({ issuer: 'https://gitlab.com' }) }, cosignStatement(digest), { rekor: pki.rekor }));
-    denied(await verify(registry, digest, policy({ authorities: [keylessAuthority()] })), /issued for OIDC issuer "https:\/\/gitlab\.com", not issuer "https:\/\/token\.actions\.githubusercontent\.com"/);
+    registry.attachBundle(
+      digest,
+      bundleSignature({ kind: 'keyless', leaf: leaf({ issuer: 'https://gitlab.com' }) }, cosignStatement(digest), { rekor: pki.rekor }),
+    );
+    denied(
+      await verify(registry, digest, policy({ authorities: [keylessAuthority()] })),
+      /issued for OIDC issuer "https:\/\/gitlab\.com", not issuer "https:\/\/token\.actions\.githubusercontent\.com"/,
+    );
   });
 
   it('denies an expired certificate: the Rekor integrated time is outside its validity', async () => {
@@ -205,13 +234,21 @@ describe('keyless signatures', () => {
     const start = new Date(Date.now() - 3_600_000);
     const cert = leaf({ notBefore: start, notAfter: new Date(start.getTime() + 600_000) });
     registry.attachBundle(digest, bundleSignature({ kind: 'keyless', leaf: cert }, cosignStatement(digest), { rekor: pki.rekor, integratedTime: now() }));
-    registry.attachLegacy(digest, [legacySignature({ kind: 'keyless', leaf: cert }, simpleSigningPayload(REFERENCE, digest), { rekor: pki.rekor, integratedTime: now() })]);
-    denied(await verify(registry, digest, policy({ authorities: [keylessAuthority()] })), /none of 2 signatures verified: .*certificate does not verify against trusted root test: .*not valid or expired at the specified date/);
+    registry.attachLegacy(digest, [
+      legacySignature({ kind: 'keyless', leaf: cert }, simpleSigningPayload(REFERENCE, digest), { rekor: pki.rekor, integratedTime: now() }),
+    ]);
+    denied(
+      await verify(registry, digest, policy({ authorities: [keylessAuthority()] })),
+      /none of 2 signatures verified: .*certificate does not verify against trusted root test: .*not valid or expired at the specified date/,
+    );
   });
 
   it('denies a certificate from a CA outside the trusted root', async () => {
     const { registry, digest } = setup();
-    registry.attachBundle(digest, bundleSignature({ kind: 'keyless', leaf: leaf({ issuingCa: createRogueCa() }) }, cosignStatement(digest), { rekor: pki.rekor }));
+    registry.attachBundle(
+      digest,
+      bundleSignature({ kind: 'keyless', leaf: leaf({ issuingCa: createRogueCa() }) }, cosignStatement(digest), { rekor: pki.rekor }),
+    );
     denied(await verify(registry, digest, policy({ authorities: [keylessAuthority()] })), /certificate does not verify against trusted root test/);
   });
 
@@ -232,7 +269,10 @@ describe('keyless signatures', () => {
 
   it('denies a certificate that is not for code signing', async () => {
     const { registry, digest } = setup();
-    registry.attachBundle(digest, bundleSignature({ kind: 'keyless', leaf: leaf({ extendedKeyUsage: [OID_SERVER_AUTH] }) }, cosignStatement(digest), { rekor: pki.rekor }));
+    registry.attachBundle(
+      digest,
+      bundleSignature({ kind: 'keyless', leaf: leaf({ extendedKeyUsage: [OID_SERVER_AUTH] }) }, cosignStatement(digest), { rekor: pki.rekor }),
+    );
     denied(await verify(registry, digest, policy({ authorities: [keylessAuthority()] })), /not a code-signing certificate/);
   });
 
@@ -257,7 +297,10 @@ describe('keyless signatures', () => {
     denied(await verify(registry, digest, policy({ authorities: [keylessAuthority()] })), /signed with a key, not a keyless \(Fulcio\) certificate/);
     const second = setup();
     second.registry.attachBundle(second.digest, bundleSignature({ kind: 'keyless', leaf: leaf() }, cosignStatement(second.digest), { rekor: pki.rekor }));
-    denied(await verify(second.registry, second.digest, policy({ authorities: [keyAuthority({ tlog: 'optional' })] })), /does not verify with release-key's key/);
+    denied(
+      await verify(second.registry, second.digest, policy({ authorities: [keyAuthority({ tlog: 'optional' })] })),
+      /does not verify with release-key's key/,
+    );
   });
 });
 
@@ -282,7 +325,10 @@ describe('binding to the admitted artifact', () => {
   it('denies a legacy signature made for another repository, and tolerates docker.io normalisation', async () => {
     const { registry, digest } = setup();
     registry.attachLegacy(digest, [legacySignature(keySigner(), simpleSigningPayload('registry.test/acme/other', digest))]);
-    denied(await verify(registry, digest, policy({ authorities: [keyAuthority({ tlog: 'optional' })] })), /signed for repository "registry\.test\/acme\/other", not registry\.test\/acme\/model/);
+    denied(
+      await verify(registry, digest, policy({ authorities: [keyAuthority({ tlog: 'optional' })] })),
+      /signed for repository "registry\.test\/acme\/other", not registry\.test\/acme\/model/,
+    );
 
     const hub = new FakeRegistry();
     const hubDigest = hub.pushArtifact();
@@ -306,7 +352,10 @@ describe('binding to the admitted artifact', () => {
     const bundle = JSON.parse(bundleSignature(keySigner(), cosignStatement(digest))) as { dsseEnvelope: { payload: string } };
     bundle.dsseEnvelope.payload = Buffer.from(cosignStatement(digest).toString().replace('"predicate":{}', '"predicate":{"x":1}')).toString('base64');
     registry.attachBundle(digest, JSON.stringify(bundle));
-    denied(await verify(registry, digest, policy({ authorities: [keyAuthority({ tlog: 'optional' })] })), /none of 2 signatures verified: .*does not verify with release-key's key/);
+    denied(
+      await verify(registry, digest, policy({ authorities: [keyAuthority({ tlog: 'optional' })] })),
+      /none of 2 signatures verified: .*does not verify with release-key's key/,
+    );
   });
 
   it('denies a tampered keyless payload', async () => {
@@ -321,7 +370,10 @@ describe('binding to the admitted artifact', () => {
     const { registry, digest } = setup();
     const statement = Buffer.from(cosignStatement(digest).toString().replace('https://sigstore.dev/cosign/sign/v1', 'https://slsa.dev/provenance/v1'));
     registry.attachBundle(digest, bundleSignature(keySigner(), statement));
-    denied(await verify(registry, digest, policy({ authorities: [keyAuthority({ tlog: 'optional' })] })), /attestation of predicate type "https:\/\/slsa\.dev\/provenance\/v1", not a cosign signature/);
+    denied(
+      await verify(registry, digest, policy({ authorities: [keyAuthority({ tlog: 'optional' })] })),
+      /attestation of predicate type "https:\/\/slsa\.dev\/provenance\/v1", not a cosign signature/,
+    );
   });
 });
 
@@ -345,7 +397,10 @@ describe('malformed material', () => {
     const messageBundle = {
       mediaType: BUNDLE_TYPE,
       verificationMaterial: { publicKey: { hint: 'x' }, tlogEntries: [] },
-      messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: Buffer.alloc(32).toString('base64') }, signature: Buffer.from('sig').toString('base64') },
+      messageSignature: {
+        messageDigest: { algorithm: 'SHA2_256', digest: Buffer.alloc(32).toString('base64') },
+        signature: Buffer.from('sig').toString('base64'),
+      },
     };
     registry.attachBundle(digest, JSON.stringify(messageBundle));
     registry.attachBundle(digest, bundleSignature(keySigner(), cosignStatement(digest)), { layerMediaType: 'application/octet-stream' });
@@ -378,7 +433,10 @@ describe('malformed material', () => {
       { payload: good.payload, annotations: {} },
       { payload: good.payload, annotations: { 'dev.cosignproject.cosign/signature': '***not base64***' } },
       { payload: good.payload, annotations: { ...good.annotations, 'dev.sigstore.cosign/certificate': 'not a certificate' } },
-      { payload: good.payload, annotations: { ...good.annotations, 'dev.sigstore.cosign/certificate': '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----' } },
+      {
+        payload: good.payload,
+        annotations: { ...good.annotations, 'dev.sigstore.cosign/certificate': '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----' },
+      },
       { payload: good.payload, annotations: { ...good.annotations, 'dev.sigstore.cosign/bundle': '{"SignedEntryTimestamp":1}' } },
       { payload: good.payload, annotations: { ...good.annotations, 'dev.sigstore.cosign/bundle': 'garbage' } },
       { payload: good.payload, annotations: { 'dev.cosignproject.cosign/signature': Buffer.alloc(5000).toString('base64') } },
@@ -399,7 +457,11 @@ describe('malformed material', () => {
     registry.attachLegacy(digest, [legacySignature(keySigner(), payload)]);
     denied(await verify(registry, digest, policy({ authorities: [keyAuthority({ tlog: 'optional' })] })), /no "critical" section/);
     const second = setup();
-    second.registry.attachLegacy(second.digest, [legacySignature(keySigner(), simpleSigningPayload(REFERENCE, second.digest))], 'application/vnd.dsse.envelope.v1+json');
+    second.registry.attachLegacy(
+      second.digest,
+      [legacySignature(keySigner(), simpleSigningPayload(REFERENCE, second.digest))],
+      'application/vnd.dsse.envelope.v1+json',
+    );
     denied(await verify(second.registry, second.digest, policy({ authorities: [keyAuthority({ tlog: 'optional' })] })), /not a cosign simple-signing payload/);
   });
 
@@ -453,7 +515,10 @@ describe('discovery', () => {
   it('is bounded with a legacy .sig manifest of 1,000 layers', async () => {
     const { registry, digest } = setup();
     const junk = legacySignature(keySigner(otherKey), simpleSigningPayload(REFERENCE, digest));
-    const layers: LegacyLayer[] = Array.from({ length: 1000 }, (_, i) => ({ payload: simpleSigningPayload(REFERENCE, digest, { n: String(i) }), annotations: junk.annotations }));
+    const layers: LegacyLayer[] = Array.from({ length: 1000 }, (_, i) => ({
+      payload: simpleSigningPayload(REFERENCE, digest, { n: String(i) }),
+      annotations: junk.annotations,
+    }));
     registry.attachLegacy(digest, layers);
     const before = registry.requests.blob;
     const result = await verify(registry, digest, policy({ authorities: [keyAuthority({ tlog: 'optional' })] }), { maxCandidates: 12 });
@@ -465,10 +530,17 @@ describe('discovery', () => {
   it('keeps the summary to a few lines', async () => {
     const { registry, digest } = setup();
     for (let i = 0; i < 50; i++) registry.attachBundle(digest, `{"n":${i}}`);
-    const result = await verify(registry, digest, policy({ authorities: [keyAuthority({ tlog: 'optional' }), keylessAuthority(), { name: 'bg', static: 'fail' }] }));
+    const result = await verify(
+      registry,
+      digest,
+      policy({ authorities: [keyAuthority({ tlog: 'optional' }), keylessAuthority(), { name: 'bg', static: 'fail' }] }),
+    );
     const lines = result.summary.split('\n');
     assert.ok(lines.length <= 6, result.summary);
-    assert.ok(lines.every((line) => line.length < 900), result.summary);
+    assert.ok(
+      lines.every((line) => line.length < 900),
+      result.summary,
+    );
   });
 
   it('reports registry failures as incomplete and not cacheable, and NOT_FOUND of the signature tag as unsigned', async () => {
@@ -504,7 +576,10 @@ describe('discovery', () => {
       assert.match(result.summary, new RegExp(`injected ${code}`));
     }
     const garbage = setup();
-    garbage.registry.pushManifest({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', layers: 'nope' }, `${garbage.digest.replace(':', '-')}.sig`);
+    garbage.registry.pushManifest(
+      { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', layers: 'nope' },
+      `${garbage.digest.replace(':', '-')}.sig`,
+    );
     const result = await verify(garbage.registry, garbage.digest, policy({ authorities: [keyAuthority({ tlog: 'optional' })] }));
     denied(result, /the only signature found did not verify: sha256-.*\.sig: the signature manifest .* has no layers/);
     assert.equal(result.complete, true);
@@ -546,7 +621,10 @@ describe('authorities and threshold', () => {
   it('counts distinct authorities: 2 of 3 needed', async () => {
     const { registry, digest } = setup();
     registry.attachBundle(digest, bundleSignature(keySigner(), cosignStatement(digest)));
-    registry.attachBundle(digest, bundleSignature({ kind: 'keyless', leaf: pki.issueLeaf({ uri: WORKFLOW, issuer: ISSUER }) }, cosignStatement(digest), { rekor: pki.rekor }));
+    registry.attachBundle(
+      digest,
+      bundleSignature({ kind: 'keyless', leaf: pki.issueLeaf({ uri: WORKFLOW, issuer: ISSUER }) }, cosignStatement(digest), { rekor: pki.rekor }),
+    );
     const three = {
       threshold: 2,
       authorities: [keyAuthority({ tlog: 'optional' }), keylessAuthority(), { name: 'second-key', key: publicPem(otherKey.publicKey), tlog: 'optional' }],
@@ -562,14 +640,20 @@ describe('authorities and threshold', () => {
         ['second-key', false],
       ],
     );
-    assert.match(result.summary, /^signatures: 2 of 3 authorities passed, threshold 2 met\n- release-key \(key\): passed: .*\n- ci \(keyless\): passed: .*\n- second-key \(key\): failed: none of 2 signatures verified/);
+    assert.match(
+      result.summary,
+      /^signatures: 2 of 3 authorities passed, threshold 2 met\n- release-key \(key\): passed: .*\n- ci \(keyless\): passed: .*\n- second-key \(key\): failed: none of 2 signatures verified/,
+    );
 
     const needsThree = await verify(registry, digest, policy({ ...three, threshold: 3 }));
     denied(needsThree, /threshold 3 not met/);
   });
 
   it('one signature cannot count twice: the same key under two names is rejected at load time', () => {
-    const problems = checkSignatures({ threshold: 2, authorities: [keyAuthority({ tlog: 'optional' }), { name: 'copy', key: publicPem(releaseKey.publicKey) }] });
+    const problems = checkSignatures({
+      threshold: 2,
+      authorities: [keyAuthority({ tlog: 'optional' }), { name: 'copy', key: publicPem(releaseKey.publicKey) }],
+    });
     assert.deepEqual(
       problems.map((problem) => `${problem.path}: ${problem.message}`),
       ['spec.signatures.authorities[1]: accepts the same signer as authority "release-key": the threshold counts distinct signers'],
@@ -590,7 +674,10 @@ describe('authorities and threshold', () => {
 
   it('an authority naming an unknown trusted root fails with a clear reason', async () => {
     const { registry, digest } = setup();
-    registry.attachBundle(digest, bundleSignature({ kind: 'keyless', leaf: pki.issueLeaf({ uri: WORKFLOW, issuer: ISSUER }) }, cosignStatement(digest), { rekor: pki.rekor }));
+    registry.attachBundle(
+      digest,
+      bundleSignature({ kind: 'keyless', leaf: pki.issueLeaf({ uri: WORKFLOW, issuer: ISSUER }) }, cosignStatement(digest), { rekor: pki.rekor }),
+    );
     const data = { authorities: [{ name: 'ci', keyless: { identities: [{ issuer: ISSUER, subject: WORKFLOW }], trustedRoot: 'corp' } }] };
     denied(await verify(registry, digest, policy(data)), /trusted root "corp" is not in the Config's spec\.trustedRoots \(known: public-good, test\)/);
   });

@@ -501,7 +501,10 @@ spec:
                 const outcome =
                   answer.status !== 200 ? `HTTP ${answer.status}` : answer.allowed === true ? 'allowed' : `denied (${denialReason(answer.message)})`;
                 let map = byKind.get(kind);
-                if (map === undefined) byKind.set(kind, (map = new Map()));
+                if (map === undefined) {
+                  map = new Map();
+                  byKind.set(kind, map);
+                }
                 bump(map, outcome);
               } catch (error) {
                 const code = (error as { code?: unknown }).code;

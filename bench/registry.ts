@@ -21,7 +21,7 @@ import { policySetFromTexts } from '../src/policy/load.ts';
 import { PACKAGE_ROOT } from '../src/package-root.ts';
 
 import { startDistribution } from '../test/support/distribution.ts';
-import { closePushAgents, pushBlob, pushManifest, putManifest } from '../test/support/push.ts';
+import { closePushAgents, pushBlob, putManifest } from '../test/support/push.ts';
 import { goodLayers, modelPack, modelPackConfig } from '../test/unit/helpers/models.ts';
 import { admissionReview, kubeObject } from '../test/unit/helpers/objects.ts';
 import { makeCerts } from '../test/unit/helpers/server.ts';
@@ -76,9 +76,10 @@ const report = (line: string, ok: boolean): void => {
 // 1. Cold admissions.
 {
   const engine = createEngine(policySetFromTexts([{ source: 'bench', text: policy(MANIFEST_ONLY) }]));
-  const client = engine.client!;
+  const client = engine.client;
+  if (client === undefined) throw new Error('the policy reads a registry, so the engine has a client');
   // One warm-up on another digest opens the connection pool, as a running webhook has it open.
-  await handleAdmission(reviewFor(digests[DIGESTS - 1]!), engine);
+  await handleAdmission(reviewFor(digests[DIGESTS - 1] as string), engine);
   const latencies: number[] = [];
   const requests: number[] = [];
   for (const digest of digests.slice(0, COLD)) {
@@ -109,7 +110,7 @@ const report = (line: string, ok: boolean): void => {
       if (event.path.includes('/manifests/')) manifestRequests++;
     },
   });
-  const review = reviewFor(digests[COLD]!);
+  const review = reviewFor(digests[COLD] as string);
   const outcomes = await Promise.all(Array.from({ length: 200 }, () => handleAdmission(review, engine)));
   const allowed = outcomes.every((outcome) => outcome.decision.allowed);
   console.log(`\n200 concurrent admissions of one uncached digest: ${manifestRequests} manifest request(s), all allowed: ${allowed}`);

@@ -73,10 +73,11 @@ async function run(label: string, host: string, url: string, sign: (digest: stri
     digests.push(model.digest);
   }
   const engine = createEngine(policySetFromTexts([{ source: 'bench', text: policy(host) }]));
-  const client = engine.client!;
+  const client = engine.client;
+  if (client === undefined) throw new Error('the policy reads a registry, so the engine has a client');
   const review = (digest: string) => parseAdmissionReview(admissionReview(kubeObject('Pod', [{ name: 'model', reference: `${host}/models/llama@${digest}` }])));
   // Warm the connection pool on the last digest, as a running webhook has it open; measure the others.
-  await handleAdmission(review(digests.at(-1)!), engine);
+  await handleAdmission(review(digests.at(-1) as string), engine);
   const latencies: number[] = [];
   const requests: number[] = [];
   for (const digest of digests.slice(0, -1)) {

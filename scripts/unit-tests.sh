@@ -2,7 +2,7 @@
 # The README's test command (npm test), run with Node 24 first on PATH
 # (scripts/with-node24.cjs): the Debian programs the unit tests run for real
 # (docker-registry, htpasswd, skopeo, openssl) are installed when missing, then
-# the build, the type check and the unit tests.
+# the build, the type check, the formatter and linter (Biome) and the unit tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,4 +29,5 @@ fi
 
 npm run build
 npm run typecheck
+npm run lint
 node --test --test-reporter=spec 'test/unit/**/*.test.ts'

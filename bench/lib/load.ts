@@ -1,5 +1,5 @@
 /** Load generation for the benchmarks: closed-loop throughput and open-loop latency at a fixed rate. */
-import { Agent, Pool } from 'undici';
+import { type Agent, Pool } from 'undici';
 
 export interface Target {
   readonly origin: string;

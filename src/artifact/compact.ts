@@ -40,7 +40,9 @@ function keptAnnotations(annotations: Readonly<Record<string, string>> | undefin
   let kept: Record<string, string> | undefined;
   for (const key of KEPT_ANNOTATIONS) {
     const value = annotations[key];
-    if (value !== undefined) (kept ??= {})[intern(key)] = values.get(value);
+    if (value === undefined) continue;
+    kept ??= {};
+    kept[intern(key)] = values.get(value);
   }
   return kept;
 }
@@ -107,6 +109,7 @@ function compactConfigs(configs: ArtifactFacts['configs']): ArtifactFacts['confi
 /** V8 object sizes on 64-bit Node (no pointer compression): header of map, properties and elements, then a word per field. */
 const OBJECT = 24;
 const WORD = 8;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: V8 stores strings of Latin-1 characters, controls included, one byte each
 const stringBytes = (value: string): number => 16 + value.length * (/^[\x00-\xff]*$/.test(value) ? 1 : 2);
 
 function descriptorBytes(descriptor: Descriptor): number {

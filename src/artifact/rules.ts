@@ -11,7 +11,7 @@ import { baseName, layerNames, mountedPath } from './file-names.ts';
 import { LICENSES_ANNOTATION, MODELPACK_CONFIG_TYPE, LEGACY_MODELPACK_CONFIG_TYPE, PRESETS, isTarLayer } from './media-types.ts';
 import type { ModelPackConfig } from './modelpack-config.ts';
 import { formatBytes } from './quantity.ts';
-import { LicenseExpressionError, licenseAllowed, parseLicenseExpression } from './spdx.ts';
+import { type LicenseExpressionError, licenseAllowed, parseLicenseExpression } from './spdx.ts';
 import type { Descriptor } from '../oci/types.ts';
 
 /** The ModelPack config of a manifest, when a rule needed it. */

@@ -6,6 +6,7 @@
  * ConfigMap) are left out.
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { objectsFromText } from '../admission/objects.ts';
 import type { KubeObject } from '../admission/objects.ts';
@@ -24,7 +25,7 @@ const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The manifest files under a directory, in kubectl's order. */
 export async function manifestFiles(dir: string): Promise<string[]> {
-  let listed;
+  let listed: Dirent[];
   try {
     listed = await readdir(dir, { withFileTypes: true });
   } catch (error) {

@@ -63,7 +63,7 @@ export function walkPath(root: unknown, pattern: PathPattern, base = ''): PathMa
           next.push({ value: value[step.key], path: appendKey(path, step.key) });
         }
       } else if (step.kind === 'items') {
-        if (Array.isArray(value)) value.forEach((item: unknown, index) => next.push({ value: item, path: `${path}[${index}]` }));
+        if (Array.isArray(value)) for (const [index, item] of value.entries()) next.push({ value: item as unknown, path: `${path}[${index}]` });
       } else if (isPlainObject(value)) {
         for (const [key, item] of Object.entries(value)) next.push({ value: item, path: appendKey(path, key) });
       }

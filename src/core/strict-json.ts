@@ -249,9 +249,9 @@ class Parser {
         continue;
       }
       out += text.slice(chunk, at);
-      const escape = text[at + 1];
+      const escaped = text[at + 1];
       at += 2;
-      switch (escape) {
+      switch (escaped) {
         case '"':
           out += '"';
           break;
@@ -292,7 +292,7 @@ class Parser {
           break;
         }
         default:
-          this.#syntax(path, `invalid escape \\${escape ?? ''}`);
+          this.#syntax(path, `invalid escape \\${escaped ?? ''}`);
       }
       chunk = at;
     }

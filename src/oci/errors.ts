@@ -215,6 +215,7 @@ export function redact(text: string): string {
 export function upstreamExcerpt(body: Buffer, max = 300): string | undefined {
   if (body.length === 0) return undefined;
   const text = redact(body.subarray(0, max * 4).toString('utf8'))
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
     .replace(/[\u0000-\u001f\u007f]+/g, ' ')
     .trim();
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;

@@ -55,7 +55,7 @@ export function validate(value: unknown, schema: Schema, path: string, errors: S
       } else if (schema.maxItems !== undefined && value.length > schema.maxItems) {
         errors.push({ path, message: `must have at most ${schema.maxItems} items, got ${value.length}` });
       } else {
-        value.forEach((item, index) => validate(item, schema.items, `${path}[${index}]`, errors));
+        for (const [index, item] of value.entries()) validate(item, schema.items, `${path}[${index}]`, errors);
       }
       break;
     case 'map':

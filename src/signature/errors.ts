@@ -72,6 +72,7 @@ export class KeyError extends CodedError<KeyErrorCode> {
 /** The message of anything thrown, control characters removed, cut to a length fit for a denial. */
 export function errorMessage(error: unknown, max = 300): string {
   const text = error instanceof Error ? error.message : String(error);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
   const clean = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
   return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
 }

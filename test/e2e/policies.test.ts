@@ -713,7 +713,8 @@ describe('manifests/ against the API server (kubectl kustomize, apply --dry-run=
     assert.ok(Array.isArray(documents));
     const docs = documents.map((doc) => doc.toJS() as Json);
     const webhook = docs.find((doc) => doc['kind'] === 'ValidatingWebhookConfiguration');
-    assert.equal(((webhook?.['metadata'] as Json)['annotations'] as Json)['cert-manager.io/inject-ca-from'], 'modelgate/modelgate');
+    assert.ok(webhook !== undefined);
+    assert.equal(((webhook['metadata'] as Json)['annotations'] as Json)['cert-manager.io/inject-ca-from'], 'modelgate/modelgate');
     const certificates = docs
       .filter((doc) => doc['kind'] === 'Certificate' || doc['kind'] === 'Issuer')
       .map((doc) => `${String(doc['kind'])}/${String((doc['metadata'] as Json)['name'])}@${String((doc['metadata'] as Json)['namespace'])}`);

@@ -110,7 +110,7 @@ export async function startProxy(upstream: string, hooks: ProxyHooks = {}, ca?: 
     if (hooks.rewrite !== undefined) response = hooks.rewrite(req, response);
     // Locations the registry builds point at the upstream; send clients back through the proxy.
     const location = response.headers['location'];
-    if (location !== undefined && location.startsWith(upstream)) response.headers['location'] = location.slice(upstream.length);
+    if (location?.startsWith(upstream)) response.headers['location'] = location.slice(upstream.length);
     res.writeHead(response.status, { ...response.headers, 'content-length': String(response.body.length) });
     res.end(method === 'HEAD' ? undefined : response.body);
   });

@@ -93,10 +93,10 @@ describe('parseReference: invalid references are rejected with a reason', () => 
     ['a'.repeat(250), /longer than 255/],
     ['0123456789abcdef'.repeat(4), /image ID/],
     [':v1', /repository name is empty/],
-    ['@sha256:' + 'a'.repeat(64), /repository name is empty/],
+    [`@sha256:${'a'.repeat(64)}`, /repository name is empty/],
     ['UPPER', /lowercase/],
     ['a b', /path component/],
-    ['ghcr.io/a/b:v1@sha256:' + 'a'.repeat(64) + '@x', /algorithm:hex|64 lowercase/],
+    [`ghcr.io/a/b:v1@sha256:${'a'.repeat(64)}@x`, /algorithm:hex|64 lowercase/],
   ];
   for (const [input, reason] of cases) {
     it(JSON.stringify(input.length > 60 ? `${input.slice(0, 60)}…` : input), () => {

@@ -86,7 +86,7 @@ export function tinySafetensors(): Buffer {
 const MODEL_FILES = {
   'model.safetensors': tinySafetensors(),
   'config.json': Buffer.from(
-    JSON.stringify({ architectures: ['TinyForTests'], model_type: 'tiny', hidden_size: 4, num_hidden_layers: 1, torch_dtype: 'float32' }, null, 2) + '\n',
+    `${JSON.stringify({ architectures: ['TinyForTests'], model_type: 'tiny', hidden_size: 4, num_hidden_layers: 1, torch_dtype: 'float32' }, null, 2)}\n`,
   ),
   'README.md': Buffer.from('# tiny-modelgate-e2e\n\nA 16-parameter model that exists only to test modelgate.\n'),
   LICENSE: Buffer.from('Apache License, Version 2.0 - https://www.apache.org/licenses/LICENSE-2.0\n'),

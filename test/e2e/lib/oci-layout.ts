@@ -95,7 +95,7 @@ export function writeOciLayout(dir: string, entries: ReadonlyArray<{ artifact: B
 
 function octal(value: number, width: number): string {
   // width includes the trailing NUL
-  return value.toString(8).padStart(width - 1, '0') + '\0';
+  return `${value.toString(8).padStart(width - 1, '0')}\0`;
 }
 
 /**
@@ -119,7 +119,7 @@ export function tarFiles(files: ReadonlyArray<{ path: string; data: Buffer }>): 
     h.write('00', 263, 'ascii');
     let sum = 0;
     for (const byte of h) sum += byte;
-    h.write(octal(sum, 7) + ' ', 148, 'ascii');
+    h.write(`${octal(sum, 7)} `, 148, 'ascii');
     parts.push(h, f.data, Buffer.alloc((512 - (f.data.length % 512)) % 512));
   }
   parts.push(Buffer.alloc(1024)); // two zero blocks end the archive

@@ -76,7 +76,7 @@ export async function issueCert(ca: CertificateAuthority, dir: string, o: LeafOp
   const keyFile = join(dir, `${o.name}.key`);
   const csrFile = join(dir, `${o.name}.csr`);
   const extFile = join(dir, `${o.name}.ext`);
-  const subject = `/CN=${o.commonName}` + (o.organizations ?? []).map((org) => `/O=${org}`).join('');
+  const subject = `/CN=${o.commonName}${(o.organizations ?? []).map((org) => `/O=${org}`).join('')}`;
   await openssl(['req', '-new', ...EC_KEY, '-keyout', keyFile, '-out', csrFile, '-subj', subject]);
   const sans = [...(o.dnsNames ?? []).map((d) => `DNS:${d}`), ...(o.ipAddresses ?? []).map((ip) => `IP:${ip}`)];
   const eku = o.usage === 'server' ? 'serverAuth' : o.usage === 'client' ? 'clientAuth' : 'serverAuth,clientAuth';
@@ -86,7 +86,7 @@ export async function issueCert(ca: CertificateAuthority, dir: string, o: LeafOp
     `extendedKeyUsage=${eku}`,
     ...(sans.length > 0 ? [`subjectAltName=${sans.join(',')}`] : []),
   ];
-  writeFileSync(extFile, ext.join('\n') + '\n');
+  writeFileSync(extFile, `${ext.join('\n')}\n`);
   await openssl([
     'x509',
     '-req',

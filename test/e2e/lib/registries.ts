@@ -143,7 +143,7 @@ export async function startDockerRegistry(options: RegistryOptions = {}): Promis
       lines.push('auth:', '  htpasswd:', '    realm: modelgate-e2e', `    path: ${JSON.stringify(htpasswdFile)}`);
     }
     const config = join(dir, 'config.yml');
-    writeFileSync(config, lines.join('\n') + '\n');
+    writeFileSync(config, `${lines.join('\n')}\n`);
     return await launch({
       kind: 'docker-registry',
       dir,

@@ -25,7 +25,7 @@ const lines = [
 for (const f of fixtures) {
   for (const a of [f.modelpack, f.modelkit, f.image]) lines.push(`#   ${a.ref}`);
 }
-process.stdout.write(lines.join('\n') + '\n# Ctrl-C stops everything.\n');
+process.stdout.write(`${lines.join('\n')}\n# Ctrl-C stops everything.\n`);
 
 // The lib's signal hooks kill the servers on Ctrl-C; this only keeps the
 // process alive until then (children are unref'd).

@@ -9,7 +9,7 @@ import { mountedPath } from '../../../src/artifact/file-names.ts';
 import { MalformedManifestError, parseManifest } from '../../../src/artifact/manifest.ts';
 import type { ImageManifest } from '../../../src/artifact/manifest.ts';
 import { ManifestDocumentError, readManifestDocument } from '../../../src/oci/documents.ts';
-import { nodeOf, textOf } from './json-text.ts';
+import { nodeOf } from './json-text.ts';
 import type { JsonNode, Mutation } from './json-text.ts';
 import type { OracleManifest } from './oracle.ts';
 
@@ -109,7 +109,7 @@ const annotations = fc.dictionary(annotationKey, fileName, { maxKeys: 4 });
 const digest = fc.oneof(
   { weight: 100, arbitrary: fc.constantFrom('a', 'b', 'c', '1').map((char) => digestOf(char)) },
   { weight: 5, arbitrary: fc.constant(digestOf('d', 'sha512')) },
-  { weight: 1, arbitrary: fc.constantFrom('sha256:', 'md5:abc', 'SHA256:' + 'a'.repeat(64), 'not a digest', '') },
+  { weight: 1, arbitrary: fc.constantFrom('sha256:', 'md5:abc', `SHA256:${'a'.repeat(64)}`, 'not a digest', '') },
 );
 
 const size = fc.oneof(

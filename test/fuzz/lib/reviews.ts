@@ -58,8 +58,9 @@ const HOSTILE_STRINGS: readonly string[] = [
   'ghcr.io/acme/llama\u202e@sha256:0',
   '"; DROP TABLE models; --',
   '<script>alert(1)</script>',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a log4j lookup string, meant literally
   '${jndi:ldap://x}',
-  'ghcr.io/acme/llama@sha256:' + 'a'.repeat(10_000),
+  `ghcr.io/acme/llama@sha256:${'a'.repeat(10_000)}`,
 ];
 
 /** Values an `image.reference` may hold in a hostile object. */

@@ -58,7 +58,7 @@ describe('answers stay small whatever the object (issue 9 §3)', () => {
     assert.equal(outcome.decision.allowed, false);
     assert.match(
       outcome.decision.message ?? '',
-      /^modelgate denied Pod team-a\/llm: it has 11000 model references to judge, more than the limit of 64 per object\n  Fix: .*spec\.limits\.maxReferencesPerObject/,
+      /^modelgate denied Pod team-a\/llm: it has 11000 model references to judge, more than the limit of 64 per object\n {2}Fix: .*spec\.limits\.maxReferencesPerObject/,
     );
     assert.ok((outcome.decision.message ?? '').length < 400);
   });

@@ -27,7 +27,15 @@ export async function runCli(args: string[], stdin = '', env: RunEnv = {}): Prom
   };
   apply(wanted);
   try {
-    const code = await main(args, { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text), stdin: async () => stdin });
+    const code = await main(args, {
+      stdout: (text) => {
+        stdout += text;
+      },
+      stderr: (text) => {
+        stderr += text;
+      },
+      stdin: async () => stdin,
+    });
     return { code, stdout, stderr };
   } finally {
     apply(saved);

@@ -18,7 +18,7 @@ export function modelPackConfig(overrides: { format?: string; licenses?: string[
   const document: Record<string, unknown> = {
     descriptor: { name: 'tiny-llama', version: '1.0', licenses: overrides.licenses ?? ['Apache-2.0'], createdAt: '2026-11-01T10:00:00Z' },
     config: { format: overrides.format ?? 'safetensors', paramSize: '1M', precision: 'bf16' },
-    modelfs: { type: 'layers', diffIds: layers.length > 0 ? layers.map((layer) => layer.digest) : ['sha256:' + '0'.repeat(64)] },
+    modelfs: { type: 'layers', diffIds: layers.length > 0 ? layers.map((layer) => layer.digest) : [`sha256:${'0'.repeat(64)}`] },
   };
   if (overrides.drop === 'modelfs') delete document['modelfs'];
   return blob(JSON.stringify(document), MODELPACK_CONFIG);

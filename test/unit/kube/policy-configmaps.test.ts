@@ -122,7 +122,7 @@ describe('composing policy ConfigMaps', () => {
   it('a change that collides with another ConfigMap is the one refused', () => {
     const [, second] = rounds(
       [unit('a', { 'p.yaml': policy('alpha') }), unit('z', { 'p.yaml': policy('zeta') })],
-      [unit('a', { 'p.yaml': policy('alpha') + '---\n' + policy('zeta') }), unit('z', { 'p.yaml': policy('zeta') })],
+      [unit('a', { 'p.yaml': `${policy('alpha')}---\n${policy('zeta')}` }), unit('z', { 'p.yaml': policy('zeta') })],
     );
     assert.ok(second);
     assert.deepEqual(names(second), ['alpha', 'zeta']);
@@ -199,7 +199,7 @@ describe('namespaced policy ConfigMaps', () => {
   });
 
   it('may not hold a Config', () => {
-    const [result] = rounds([unit('extra', { 'p.yaml': policy('mine') + '---\n' + config('{defaultAction: allow}') }, 'team-a')]);
+    const [result] = rounds([unit('extra', { 'p.yaml': `${policy('mine')}---\n${config('{defaultAction: allow}')}` }, 'team-a')]);
     assert.ok(result);
     assert.deepEqual(names(result), []);
     assert.equal(result.policySet.config.defaultAction, 'deny');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { signatureFinding } from '../../../src/signature/finding.ts';
-import type { SignatureResult } from '../../../src/signature/verify.ts';
+import type { AuthorityOutcome, SignatureResult } from '../../../src/signature/verify.ts';
 
 const base: SignatureResult = {
   passed: false,
@@ -19,7 +19,7 @@ const policy = { name: 'models', mode: 'enforce', onError: 'deny' } as const;
 
 describe('signatureFinding', () => {
   it('no finding when the threshold is met by signatures', () => {
-    const passed = { ...base, passed: true, passedCount: 1, authorities: [{ ...base.authorities[0]!, passed: true }] };
+    const passed = { ...base, passed: true, passedCount: 1, authorities: [{ ...(base.authorities[0] as AuthorityOutcome), passed: true }] };
     assert.equal(signatureFinding(policy, passed), undefined);
   });
 
@@ -44,7 +44,10 @@ describe('signatureFinding', () => {
       ...base,
       passed: true,
       passedCount: 1,
-      authorities: [base.authorities[0]!, { name: 'break-glass', kind: 'static', passed: true, reason: 'static pass', signature: undefined }],
+      authorities: [
+        base.authorities[0] as AuthorityOutcome,
+        { name: 'break-glass', kind: 'static', passed: true, reason: 'static pass', signature: undefined },
+      ],
     };
     const finding = signatureFinding(policy, exception);
     assert.equal(finding?.mode, 'audit');

@@ -18,7 +18,7 @@ import { handleAdmission } from '../src/admission/handle.ts';
 import { parseAdmissionReview } from '../src/admission/review.ts';
 import { createEngine } from '../src/engine/engine.ts';
 import { policySetFromTexts } from '../src/policy/load.ts';
-import { PACKAGE_ROOT } from '../src/package-root.ts';
+import { PACKAGE_ROOT } from '../src/core/package-root.ts';
 
 import { startDistribution } from '../test/support/distribution.ts';
 import { closePushAgents, pushBlob, putManifest } from '../test/support/push.ts';

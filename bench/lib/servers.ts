@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { BUNDLED_POLICY, PACKAGE_ROOT } from '../../src/package-root.ts';
+import { BUNDLED_POLICY, PACKAGE_ROOT } from '../../src/core/package-root.ts';
 
 export interface ServerProcess {
   readonly origin: string;

@@ -6,7 +6,7 @@
  * nothing extra.
  */
 import { parse } from 'yaml';
-import { isPlainObject } from '../policy/schema.ts';
+import { isPlainObject } from '../core/guards.ts';
 import type { PodSource, WorkloadKind } from './kinds.ts';
 import { walkPath } from '../core/paths.ts';
 

@@ -7,7 +7,7 @@ import { decide, tooManyReferences } from '../engine/decision.ts';
 import type { Decision, ObjectIdentity } from '../engine/decision.ts';
 import { evaluateReferences } from '../engine/evaluate.ts';
 import type { Engine } from '../engine/engine.ts';
-import { isPlainObject } from '../policy/schema.ts';
+import { isPlainObject } from '../core/guards.ts';
 import { extractModelReferences, newReferences } from './extract.ts';
 import { kindName, workloadKind } from './kinds.ts';
 import type { AdmissionRequest } from './review.ts';

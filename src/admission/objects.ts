@@ -5,7 +5,7 @@
  * run through the very same engine as the webhook.
  */
 import { parseAllDocuments } from 'yaml';
-import { isPlainObject } from '../policy/schema.ts';
+import { isPlainObject } from '../core/guards.ts';
 import { groupOf } from './kinds.ts';
 import type { AdmissionRequest } from './review.ts';
 

@@ -2,7 +2,7 @@
  * The admission.k8s.io/v1 AdmissionReview wire format: validation of what the
  * API server sends and construction of the answer.
  */
-import { isPlainObject } from '../policy/schema.ts';
+import { isPlainObject } from '../core/guards.ts';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 

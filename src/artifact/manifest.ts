@@ -6,7 +6,7 @@
 import { baseMediaType, isImageManifestMediaType, isIndexMediaType } from '../oci/media-types.ts';
 import type { Descriptor, FetchedManifest } from '../oci/types.ts';
 import { MAX_LAYERS } from '../oci/documents.ts';
-import { isPlainObject } from '../policy/schema.ts';
+import { isPlainObject } from '../core/guards.ts';
 import { NAME_ANNOTATIONS } from './file-names.ts';
 import { LICENSES_ANNOTATION } from './media-types.ts';
 

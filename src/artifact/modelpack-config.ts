@@ -4,7 +4,8 @@
  * and modelfs are required and no other fields are allowed.
  */
 import type { Schema, SchemaError } from '../policy/schema.ts';
-import { isPlainObject, validate } from '../policy/schema.ts';
+import { isPlainObject } from '../core/guards.ts';
+import { validate } from '../policy/schema.ts';
 
 const text: Schema = { type: 'string' };
 const texts: Schema = { type: 'array', items: text };

@@ -3,7 +3,7 @@
  * facts fetched from the registry. Each failure says which manifest, layer or
  * config field failed, so a denial reads as a fact about the artifact.
  */
-import type { Finding } from '../engine/finding.ts';
+import type { Finding } from '../core/finding.ts';
 import { matchesAny } from '../core/glob.ts';
 import type { ArtifactRules, ModelPolicy, PolicyMode } from '../policy/types.ts';
 import type { ImageIndex, ImageManifest } from './manifest.ts';

@@ -8,9 +8,9 @@
  * pull with the same credential (their audience, oci/credentials.ts): a
  * namespace never learns about an artifact its own credentials cannot read.
  */
-import { LruCache } from '../cache/lru.ts';
-import type { LruOptions } from '../cache/lru.ts';
-import { SingleFlight } from '../cache/single-flight.ts';
+import { LruCache } from '../core/lru.ts';
+import type { LruOptions } from '../core/lru.ts';
+import { SingleFlight } from '../core/single-flight.ts';
 import { isContentProblem } from '../core/errors.ts';
 import { KeptRefusal } from '../core/detach.ts';
 import { LimitWaitError, Limiter } from '../core/limiter.ts';

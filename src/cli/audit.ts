@@ -27,7 +27,7 @@ import type { WorkloadKind } from '../admission/kinds.ts';
 import { coreApi } from '../kube/client.ts';
 import { KubePullSecretReader } from '../kube/pull-secrets.ts';
 import type { WorkloadSetting } from '../policy/types.ts';
-import { isPlainObject } from '../policy/schema.ts';
+import { isPlainObject } from '../core/guards.ts';
 import { contextNamespace, listWorkloads, loadClusterConfig } from './cluster.ts';
 import { AUDIT, DEFAULT_POLICY_NAMESPACE } from './commands.ts';
 import { commandEngine } from './engine.ts';

@@ -14,7 +14,7 @@ import { kindName } from '../admission/kinds.ts';
 import type { WorkloadKind } from '../admission/kinds.ts';
 import type { KubeObject } from '../admission/objects.ts';
 import { POLICY_LABEL_SELECTOR } from '../kube/policy-configmaps.ts';
-import { isPlainObject } from '../policy/schema.ts';
+import { isPlainObject } from '../core/guards.ts';
 import { UsageError } from './usage.ts';
 
 export class ClusterError extends Error {

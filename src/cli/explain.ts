@@ -24,7 +24,7 @@ import { createEngine, createRegistryAccess } from '../engine/engine.ts';
 import type { RegistryAccess, RegistryBackedEngine } from '../engine/engine.ts';
 import { evaluateReference } from '../engine/evaluate.ts';
 import type { ReferenceVerdict } from '../engine/evaluate.ts';
-import type { Finding } from '../engine/finding.ts';
+import type { Finding } from '../core/finding.ts';
 import { matchingPolicies } from '../policy/match.ts';
 import type { ModelPolicy, PolicyMode, PolicySet } from '../policy/types.ts';
 import { InvalidReferenceError, formatReference, parseReference, repositoryName } from '../reference/parse.ts';

@@ -1,7 +1,7 @@
 /** What `modelgate help`, `modelgate COMMAND --help` and `modelgate --version` print. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../package-root.ts';
+import { PACKAGE_ROOT } from '../core/package-root.ts';
 import { COMMANDS } from './commands.ts';
 import type { CommandSpec } from './commands.ts';
 import type { Flag } from './flags.ts';

@@ -12,7 +12,7 @@ import { objectsFromText } from '../admission/objects.ts';
 import type { KubeObject } from '../admission/objects.ts';
 import { workloadKind, groupOf } from '../admission/kinds.ts';
 import type { WorkloadSetting } from '../policy/types.ts';
-import { isPlainObject } from '../policy/schema.ts';
+import { isPlainObject } from '../core/guards.ts';
 import type { CommandIO } from './report.ts';
 import { UsageError } from './usage.ts';
 

@@ -16,7 +16,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { kubeConfigSource } from '../kube/context.ts';
-import { BUNDLED_POLICY, PACKAGE_ROOT } from '../package-root.ts';
+import { BUNDLED_POLICY, PACKAGE_ROOT } from '../core/package-root.ts';
 import { loadPolicySet } from '../policy/load.ts';
 import type { DefaultAction, PolicySet } from '../policy/types.ts';
 import { DEFAULT_POLICY_NAMESPACE } from './commands.ts';

@@ -9,7 +9,7 @@ import type { KubeObject } from '../admission/objects.ts';
 import { describeObject } from '../engine/decision.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { ReferenceVerdict } from '../engine/evaluate.ts';
-import type { Finding } from '../engine/finding.ts';
+import type { Finding } from '../core/finding.ts';
 import { formatReference } from '../reference/parse.ts';
 import { renderTable } from './table.ts';
 import { UsageError } from './usage.ts';

@@ -14,8 +14,8 @@
  * close the registry clients and exit 0.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LOG_LEVELS, createLogger } from '../log.ts';
-import type { Logger } from '../log.ts';
+import { LOG_LEVELS, createLogger } from '../core/log.ts';
+import type { Logger } from '../core/log.ts';
 import { checkRegistryConfig } from '../engine/engine.ts';
 import { EngineManager } from '../engine/manager.ts';
 import { coreApi, loadKubeConfig } from '../kube/client.ts';
@@ -26,7 +26,7 @@ import { PolicyWatcher } from '../kube/policy-watch.ts';
 import type { ReloadResult } from '../kube/policy-watch.ts';
 import type { RegistryClientOptions } from '../oci/client.ts';
 import { watchPolicyFiles } from '../policy/file-watch.ts';
-import { BUNDLED_POLICY } from '../package-root.ts';
+import { BUNDLED_POLICY } from '../core/package-root.ts';
 import { loadPolicySet } from '../policy/load.ts';
 import type { PolicySet } from '../policy/types.ts';
 import { Metrics, engineCaches } from '../metrics/metrics.ts';

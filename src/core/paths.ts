@@ -5,8 +5,7 @@
  * map). Walking one visits only the named fields, never the whole object, and
  * gives each match its concrete path (`spec.replicatedJobs[2].template…`).
  */
-
-const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+import { isPlainObject } from './guards.ts';
 
 type Step = { readonly kind: 'key'; readonly key: string } | { readonly kind: 'items' } | { readonly kind: 'values' };
 

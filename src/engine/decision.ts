@@ -5,7 +5,7 @@
  */
 import { formatReference } from '../reference/parse.ts';
 import type { ReferenceVerdict } from './evaluate.ts';
-import type { Finding } from './finding.ts';
+import type { Finding } from '../core/finding.ts';
 
 export interface ObjectIdentity {
   readonly kind: string;

@@ -15,8 +15,8 @@ import type { ImageReference } from '../reference/parse.ts';
 import { InvalidReferenceError, parseReference, repositoryName } from '../reference/parse.ts';
 import type { Engine } from './engine.ts';
 import { isContentProblem } from '../core/errors.ts';
-import { couldNotCheck } from './finding.ts';
-import type { Finding } from './finding.ts';
+import { couldNotCheck } from '../core/finding.ts';
+import type { Finding } from '../core/finding.ts';
 import { signatureFinding } from '../signature/finding.ts';
 import type { SignatureResult } from '../signature/verify.ts';
 

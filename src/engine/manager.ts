@@ -11,7 +11,7 @@
  * closed once the reviews that still hold the old engine are over (after its
  * Config's total registry deadline), never under them.
  */
-import type { Logger } from '../log.ts';
+import type { Logger } from '../core/log.ts';
 import type { PolicySet } from '../policy/types.ts';
 import type { EngineSource } from '../server/app.ts';
 import { connectionKey, createEngine, needsRegistry } from './engine.ts';

@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import { CoreV1Api, ListWatch, Watch } from '@kubernetes/client-node';
 import type { KubeConfig, V1ConfigMap, V1ConfigMapList } from '@kubernetes/client-node';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../core/log.ts';
 import { formatProblem } from '../policy/load.ts';
 import type { PolicySet } from '../policy/types.ts';
 import { KubeEventRecorder } from './events.ts';

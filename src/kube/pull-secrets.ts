@@ -4,9 +4,9 @@
  * briefly so that a burst of reviews does not become a burst of API calls.
  */
 import type { CoreV1Api, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
-import { LruCache } from '../cache/lru.ts';
+import { LruCache } from '../core/lru.ts';
 import type { DockerConfigSource } from '../oci/credentials.ts';
-import { isPlainObject } from '../policy/schema.ts';
+import { isPlainObject } from '../core/guards.ts';
 
 export interface PullSecretReader {
   /** config.json documents the pod may pull with; missing or unreadable Secrets are skipped, as the kubelet does. */

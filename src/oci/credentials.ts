@@ -6,6 +6,7 @@
  */
 
 import { createHash } from 'node:crypto';
+import { isPlainObject } from '../core/guards.ts';
 
 /** A user name and password (or a registry token used as password). */
 export interface Credential {
@@ -152,10 +153,6 @@ function decodeAuth(auth: string): Credential | undefined {
   return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
  * The usable entries of one config.json text, and notes on the entries that were skipped.
  * Accepts `{"auths": {...}}` and the legacy `.dockercfg` map. Throws DockerConfigError when
@@ -168,10 +165,10 @@ export function parseDockerConfig(source: DockerConfigSource): { readonly entrie
   } catch {
     throw new DockerConfigError(source.name, 'is not valid JSON');
   }
-  if (!isRecord(parsed)) throw new DockerConfigError(source.name, 'is not a JSON object');
+  if (!isPlainObject(parsed)) throw new DockerConfigError(source.name, 'is not a JSON object');
   const auths = 'auths' in parsed ? parsed['auths'] : parsed;
   if (auths === null || auths === undefined) return { entries: [], notes: [] };
-  if (!isRecord(auths)) throw new DockerConfigError(source.name, '`auths` is not an object');
+  if (!isPlainObject(auths)) throw new DockerConfigError(source.name, '`auths` is not an object');
   const entries: DockerConfigEntry[] = [];
   const notes: string[] = [];
   for (const [key, value] of Object.entries(auths)) {
@@ -181,7 +178,7 @@ export function parseDockerConfig(source: DockerConfigSource): { readonly entrie
       notes.push(`${where} skipped: not a registry host`);
       continue;
     }
-    if (!isRecord(value)) {
+    if (!isPlainObject(value)) {
       notes.push(`${where} skipped: not an object`);
       continue;
     }

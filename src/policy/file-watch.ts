@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { statSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../core/log.ts';
 import { PolicyLoadError, formatProblem, policySetFromTexts, readPolicyTexts } from './load.ts';
 import type { PolicyText } from './load.ts';
 import type { PolicySet } from './types.ts';

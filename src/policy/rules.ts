@@ -2,7 +2,7 @@
  * Rules that need nothing but the parsed reference. Each is a pure function of
  * the policy and the reference and returns a Finding when the rule fails.
  */
-import type { Finding } from '../engine/finding.ts';
+import type { Finding } from '../core/finding.ts';
 import type { ImageReference } from '../reference/parse.ts';
 import { repositoryName } from '../reference/parse.ts';
 import { matchesAny } from '../core/glob.ts';

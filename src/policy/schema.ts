@@ -3,6 +3,7 @@
  * and wrong types and names the field path of each problem, so a policy author
  * sees every mistake at load time rather than a surprise at admission time.
  */
+import { isPlainObject } from '../core/guards.ts';
 
 export type Schema =
   | { readonly type: 'string'; readonly enum?: readonly string[]; readonly maxLength?: number; readonly check?: (value: string) => string | undefined }
@@ -85,10 +86,6 @@ export function validate(value: unknown, schema: Schema, path: string, errors: S
       break;
   }
   return errors;
-}
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function joinPath(path: string, key: string): string {

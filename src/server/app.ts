@@ -11,10 +11,10 @@ import { InvalidReviewError, parseAdmissionReview, reviewResponse } from '../adm
 import { Limiter } from '../core/limiter.ts';
 import { BodyError, BodyRoom, bodyLimit, readJsonBody } from './body.ts';
 import type { AdmissionRequest, AdmissionResponse } from '../admission/review.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../core/log.ts';
 import { reviewLogger } from './review-log.ts';
 import type { Engine } from '../engine/engine.ts';
-import type { Finding } from '../engine/finding.ts';
+import type { Finding } from '../core/finding.ts';
 import type { Metrics, ReviewDecision } from '../metrics/metrics.ts';
 
 export interface EngineSource {

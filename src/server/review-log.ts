@@ -7,7 +7,7 @@
  * see no difference.
  */
 import { pino } from 'pino';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../core/log.ts';
 
 export interface ReviewLogFields {
   readonly uid: string;

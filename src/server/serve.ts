@@ -2,7 +2,7 @@
 import { createServer } from 'node:https';
 import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { createApp } from './app.ts';
 import type { EngineSource } from './app.ts';

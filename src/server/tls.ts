@@ -10,7 +10,7 @@ import { watch, readFileSync } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import { createSecureContext } from 'node:tls';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../core/log.ts';
 
 export interface KeyPair {
   readonly cert: Buffer;

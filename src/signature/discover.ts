@@ -15,6 +15,7 @@
  * referrers cannot crowd out the legacy signatures (nor the reverse). Registry failures are
  * reported as problems, so a caller can tell "unsigned" from "could not look".
  */
+import { isPlainObject } from '../core/guards.ts';
 import { isRegistryError } from '../oci/errors.ts';
 import type { Descriptor, Registry, RepositoryLocator } from '../oci/types.ts';
 import { BUNDLE_ARTIFACT_TYPE, isBundleMediaType, parseBundle } from './bundle.ts';
@@ -88,16 +89,14 @@ function isTransient(error: unknown): boolean {
   return isRegistryError(error) ? TRANSIENT.has(error.code) : false;
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
 /** A layer descriptor of a signature manifest, checked just enough to fetch it safely. */
 function readLayer(value: unknown): Descriptor | undefined {
-  if (!isRecord(value)) return undefined;
+  if (!isPlainObject(value)) return undefined;
   const { mediaType, digest, size, annotations } = value;
   if (typeof mediaType !== 'string' || typeof digest !== 'string' || !/^sha(256:[0-9a-f]{64}|512:[0-9a-f]{128})$/.test(digest)) return undefined;
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return undefined;
   const checked: Record<string, string> = {};
-  if (isRecord(annotations)) for (const [key, item] of Object.entries(annotations)) if (typeof item === 'string') checked[key] = item;
+  if (isPlainObject(annotations)) for (const [key, item] of Object.entries(annotations)) if (typeof item === 'string') checked[key] = item;
   return { mediaType, digest, size, annotations: checked };
 }
 
@@ -201,7 +200,7 @@ async function readReferrer(input: DiscoveryInput, descriptor: Descriptor, probl
   try {
     const manifest = await registry.fetchManifest(locator, descriptor.digest, { maxBytes: limits.maxBlobBytes, deadline });
     const subject = manifest.json['subject'];
-    if (!isRecord(subject) || subject['digest'] !== digest) {
+    if (!isPlainObject(subject) || subject['digest'] !== digest) {
       return failed(new Error('its manifest does not name the admitted digest as its subject'));
     }
     const layers = Array.isArray(manifest.json['layers']) ? manifest.json['layers'].map(readLayer) : [];

@@ -4,8 +4,8 @@
  * a registry problem left incomplete is a "could not check", which spec.onError decides.
  * A pass that needed a static authority leaves an audit record: exceptions are logged.
  */
-import { couldNotCheck } from '../engine/finding.ts';
-import type { Finding } from '../engine/finding.ts';
+import { couldNotCheck } from '../core/finding.ts';
+import type { Finding } from '../core/finding.ts';
 import type { OnError, PolicyMode } from '../policy/types.ts';
 import type { SignatureResult } from './verify.ts';
 

@@ -22,6 +22,7 @@ import type { Bundle, TransparencyLogEntry } from '@sigstore/bundle';
 import { X509Certificate, pem } from '@sigstore/core';
 import { HashAlgorithm } from '@sigstore/protobuf-specs';
 import type { RFC3161SignedTimestamp } from '@sigstore/protobuf-specs';
+import { isPlainObject } from '../core/guards.ts';
 import { ANY, INTEGER, STRING, describeRefusal, objectOf, parseStrictJson, parseStrictJsonText } from '../core/strict-json.ts';
 import type { JsonShape } from '../core/strict-json.ts';
 import { parseSimpleSigning } from './binding.ts';
@@ -77,8 +78,6 @@ function pemCertificates(text: string, what: string): Buffer[] {
   });
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
 /** cosign's bundle.RekorBundle, as Go decodes the annotation. */
 const REKOR_BUNDLE_SHAPE: JsonShape = objectOf({
   SignedEntryTimestamp: STRING,
@@ -98,9 +97,9 @@ function strictAnnotation(annotation: string, what: string, shape: JsonShape): u
 /** The Rekor entry of a `dev.sigstore.cosign/bundle` annotation as a tlog entry with an inclusion promise. */
 export function rekorBundleToTlogEntry(annotation: string): TransparencyLogEntry {
   const json = strictAnnotation(annotation, 'Rekor bundle', REKOR_BUNDLE_SHAPE);
-  const payload = isRecord(json) ? json['Payload'] : undefined;
-  const set = isRecord(json) ? json['SignedEntryTimestamp'] : undefined;
-  if (!isRecord(payload) || typeof set !== 'string') throw malformed('the Rekor bundle annotation lacks SignedEntryTimestamp or Payload');
+  const payload = isPlainObject(json) ? json['Payload'] : undefined;
+  const set = isPlainObject(json) ? json['SignedEntryTimestamp'] : undefined;
+  if (!isPlainObject(payload) || typeof set !== 'string') throw malformed('the Rekor bundle annotation lacks SignedEntryTimestamp or Payload');
   const { body, integratedTime, logIndex, logID } = payload;
   if (typeof body !== 'string') throw malformed('the Rekor bundle annotation has no entry body');
   if (typeof integratedTime !== 'number' || !Number.isSafeInteger(integratedTime) || integratedTime <= 0) {
@@ -115,8 +114,8 @@ export function rekorBundleToTlogEntry(annotation: string): TransparencyLogEntry
   } catch (error) {
     throw malformed(describeRefusal('Rekor entry body', error));
   }
-  const kind = isRecord(entry) ? entry['kind'] : undefined;
-  const version = isRecord(entry) ? entry['apiVersion'] : undefined;
+  const kind = isPlainObject(entry) ? entry['kind'] : undefined;
+  const version = isPlainObject(entry) ? entry['apiVersion'] : undefined;
   if (typeof kind !== 'string' || typeof version !== 'string') throw malformed('the Rekor entry body names no kind and apiVersion');
   return {
     logIndex: String(logIndex),
@@ -131,7 +130,7 @@ export function rekorBundleToTlogEntry(annotation: string): TransparencyLogEntry
 
 function rfc3161Timestamp(annotation: string): RFC3161SignedTimestamp {
   const json = strictAnnotation(annotation, 'RFC 3161 timestamp', RFC3161_SHAPE);
-  const value = isRecord(json) ? json['SignedRFC3161Timestamp'] : undefined;
+  const value = isPlainObject(json) ? json['SignedRFC3161Timestamp'] : undefined;
   if (typeof value !== 'string') throw malformed('the RFC 3161 timestamp annotation has no SignedRFC3161Timestamp');
   return { signedTimestamp: decodeBase64(value, 'RFC 3161 timestamp') };
 }

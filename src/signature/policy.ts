@@ -36,7 +36,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { Schema, SchemaError } from '../policy/schema.ts';
-import { isPlainObject, validate } from '../policy/schema.ts';
+import { isPlainObject } from '../core/guards.ts';
+import { validate } from '../policy/schema.ts';
 import { patternProblem } from './identity.ts';
 import type { IdentityMatcher } from './identity.ts';
 import { keyProblem, parseAuthorityKey } from './keys.ts';

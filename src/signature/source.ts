@@ -7,8 +7,8 @@
  * A result built from reads with a pod's pull secret is given only to reviews
  * that hold the same credential (oci/credentials.ts, audiences).
  */
-import { LruCache } from '../cache/lru.ts';
-import { SingleFlight } from '../cache/single-flight.ts';
+import { LruCache } from '../core/lru.ts';
+import { SingleFlight } from '../core/single-flight.ts';
 import { detach } from '../core/detach.ts';
 import { AudienceRecorder } from '../oci/audience.ts';
 import { PUBLIC } from '../oci/credentials.ts';

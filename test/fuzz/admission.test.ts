@@ -16,7 +16,7 @@ import { toResponse } from '../../src/server/app.ts';
 import type { AdmissionOutcome } from '../../src/admission/handle.ts';
 import type { AdmissionRequest } from '../../src/admission/review.ts';
 import { createEngine } from '../../src/engine/engine.ts';
-import { PACKAGE_ROOT } from '../../src/package-root.ts';
+import { PACKAGE_ROOT } from '../../src/core/package-root.ts';
 import { policySetFromTexts } from '../../src/policy/load.ts';
 import { POD_SPEC_KEYS, VALID_PINNED, isPinned, mutateTree, review, treeMutation } from './lib/reviews.ts';
 import type { Json } from './lib/reviews.ts';

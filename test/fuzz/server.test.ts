@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { InvalidReviewError, parseAdmissionReview } from '../../src/admission/review.ts';
 import { admissionReview, kubeObject } from '../unit/helpers/objects.ts';
-import { PACKAGE_ROOT } from '../../src/package-root.ts';
+import { PACKAGE_ROOT } from '../../src/core/package-root.ts';
 import { policySetFromTexts } from '../../src/policy/load.ts';
 import { DEFAULT_MAX_BODY_BYTES } from '../../src/server/app.ts';
 import { startTestServer } from '../unit/helpers/server.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LruCache } from '../../src/cache/lru.ts';
-import { SingleFlight } from '../../src/cache/single-flight.ts';
+import { LruCache } from '../../src/core/lru.ts';
+import { SingleFlight } from '../../src/core/single-flight.ts';
 
 describe('LruCache', () => {
   it('evicts the least recently used entry when over the entry bound', () => {

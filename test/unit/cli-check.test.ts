@@ -23,7 +23,7 @@ import { ManifestError } from '../../src/admission/objects.ts';
 import { needsRegistry } from '../../src/engine/registry-needs.ts';
 import { PolicyLoadError, loadPolicySet, policySetFromTexts } from '../../src/policy/load.ts';
 import { TlsFilesError } from '../../src/server/tls.ts';
-import { PACKAGE_ROOT } from '../../src/package-root.ts';
+import { PACKAGE_ROOT } from '../../src/core/package-root.ts';
 import { runCli } from './helpers/cli.ts';
 import { makeCerts } from './helpers/server.ts';
 import { PINNED, UNPINNED, kubeObject } from './helpers/objects.ts';

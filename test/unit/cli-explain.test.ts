@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ExplainReport } from '../../src/cli/explain.ts';
-import { PACKAGE_ROOT } from '../../src/package-root.ts';
+import { PACKAGE_ROOT } from '../../src/core/package-root.ts';
 import { startDistribution } from '../support/distribution.ts';
 import type { RunningDistribution } from '../support/distribution.ts';
 import { closePushAgents, pushManifest } from '../support/push.ts';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { PACKAGE_ROOT } from '../../src/package-root.ts';
+import { PACKAGE_ROOT } from '../../src/core/package-root.ts';
 import { policySetFromTexts } from '../../src/policy/load.ts';
 import { runCli } from './helpers/cli.ts';
 

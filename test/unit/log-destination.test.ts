@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { TurnBatchedDestination } from '../../src/log-destination.ts';
-import { PACKAGE_ROOT } from '../../src/package-root.ts';
+import { TurnBatchedDestination } from '../../src/core/log-destination.ts';
+import { PACKAGE_ROOT } from '../../src/core/package-root.ts';
 
-const DESTINATION = join(PACKAGE_ROOT, 'src', 'log-destination.ts');
+const DESTINATION = join(PACKAGE_ROOT, 'src', 'core', 'log-destination.ts');
 
 function runChild(code: string): { stdout: string; status: number | null; stderr: string } {
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
@@ -57,7 +57,7 @@ describe('log lines: one write per event-loop turn', () => {
   });
 
   it('is what the process logger writes stdout through, with pino lines intact', () => {
-    const child = runChild(`import { createLogger } from ${JSON.stringify(join(PACKAGE_ROOT, 'src', 'log.ts'))};
+    const child = runChild(`import { createLogger } from ${JSON.stringify(join(PACKAGE_ROOT, 'src', 'core', 'log.ts'))};
       const a = createLogger('info'); const b = createLogger('info');
       a.info({ k: 1 }, 'first'); b.warn('second'); a.debug('hidden');`);
     const lines = child.stdout

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { matchesGlob } from '../../src/core/glob.ts';
 import { PolicyLoadError, loadPolicySet, policySetFromTexts } from '../../src/policy/load.ts';
 import { matchingPolicies } from '../../src/policy/match.ts';
-import { BUNDLED_POLICY } from '../../src/package-root.ts';
+import { BUNDLED_POLICY } from '../../src/core/package-root.ts';
 
 const policy = (name: string, spec: string): string => `apiVersion: modelgate.dev/v1alpha1
 kind: ModelPolicy

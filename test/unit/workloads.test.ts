@@ -13,7 +13,7 @@ import { extractModelReferences } from '../../src/admission/extract.ts';
 import { groupOf, workloadKind } from '../../src/admission/kinds.ts';
 import { creationRequest, objectsFromText } from '../../src/admission/objects.ts';
 import { createEngine } from '../../src/engine/engine.ts';
-import { PACKAGE_ROOT } from '../../src/package-root.ts';
+import { PACKAGE_ROOT } from '../../src/core/package-root.ts';
 import { policySetFromTexts } from '../../src/policy/load.ts';
 
 const FIXTURES = join(PACKAGE_ROOT, 'test', 'fixtures', 'workloads');

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { createLogger } from '../../../src/log.ts';
+import { createLogger } from '../../../src/core/log.ts';
 import { watchPolicyFiles } from '../../../src/policy/file-watch.ts';
 import type { FileReloadResult } from '../../../src/policy/file-watch.ts';
 import { PolicyLoadError, loadPolicySet } from '../../../src/policy/load.ts';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { AI_WORKLOAD_KINDS, KUBERNETES_KINDS } from '../../../src/admission/kinds.ts';
-import { PACKAGE_ROOT } from '../../../src/package-root.ts';
+import { PACKAGE_ROOT } from '../../../src/core/package-root.ts';
 
 type Json = Record<string, unknown>;
 const MANIFESTS = join(PACKAGE_ROOT, 'manifests');

@@ -15,7 +15,7 @@ import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { EventRecorder, EventTarget, PolicyEvent } from '../../../src/kube/events.ts';
 import { PolicyWatcher } from '../../../src/kube/policy-watch.ts';
 import type { ReloadResult } from '../../../src/kube/policy-watch.ts';
-import { createLogger } from '../../../src/log.ts';
+import { createLogger } from '../../../src/core/log.ts';
 import type { PolicySet } from '../../../src/policy/types.ts';
 
 const NS = 'modelgate';

@@ -10,8 +10,8 @@ import { Agent, request } from 'undici';
 import { runServe } from '../../../src/cli/serve.ts';
 import type { PolicyReload } from '../../../src/cli/serve.ts';
 import { UsageError } from '../../../src/cli/usage.ts';
-import { createLogger } from '../../../src/log.ts';
-import { BUNDLED_POLICY } from '../../../src/package-root.ts';
+import { createLogger } from '../../../src/core/log.ts';
+import { BUNDLED_POLICY } from '../../../src/core/package-root.ts';
 import { loadPolicySet } from '../../../src/policy/load.ts';
 import { makeCerts } from '../helpers/server.ts';
 

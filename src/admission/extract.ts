@@ -9,21 +9,7 @@ import { parse } from 'yaml';
 import { isPlainObject } from '../core/guards.ts';
 import type { PodSource, WorkloadKind } from './kinds.ts';
 import { walkPath } from '../core/paths.ts';
-
-export interface ModelReferenceSite {
-  /** An image volume, or a storage URI naming an OCI model (KServe modelcar). */
-  readonly kind: 'volume' | 'storageUri';
-  /** The volume's name (`#<index>` without one), or the URI field's name. */
-  readonly volume: string;
-  /** Field path, e.g. `spec.template.spec.volumes[2].image.reference`. */
-  readonly path: string;
-  /** The reference as written (a storage URI without its `oci://`); not necessarily a string in a malformed object. */
-  readonly reference: unknown;
-  /** Why the site cannot be judged (an unreadable podSpecPatch); its reference is then undefined. */
-  readonly problem?: string;
-  /** The object holding the pod's serviceAccountName and imagePullSecrets, for its pull secrets. */
-  readonly podSpec: Record<string, unknown> | undefined;
-}
+import type { ModelReferenceSite } from '../engine/site.ts';
 
 /** KServe pulls `oci://` (and `oci+native://`) storage URIs as images; other schemes (s3, gs, hf, pvc) are not OCI models. */
 const OCI_URI = /^oci(?:\+native)?:\/\//i;

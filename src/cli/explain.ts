@@ -15,7 +15,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { ArtifactFacts } from '../artifact/rules.ts';
-import type { ModelReferenceSite } from '../admission/extract.ts';
+import type { ModelReferenceSite } from '../engine/site.ts';
 import { fileNameOf, rulesNeedConfig } from '../artifact/rules.ts';
 import type { ImageManifest } from '../artifact/manifest.ts';
 import { LICENSES_ANNOTATION } from '../artifact/media-types.ts';

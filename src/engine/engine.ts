@@ -8,8 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { CachedArtifactSource, DEFAULT_FACTS_CACHE, RegistryArtifactSource } from '../artifact/source.ts';
 import type { ArtifactSource } from '../artifact/source.ts';
-import type { PullSecretReader } from '../kube/pull-secrets.ts';
-import { ReviewCredentials } from '../kube/review-credentials.ts';
+import { ReviewCredentials } from './review-credentials.ts';
+import type { PullSecretReader } from './review-credentials.ts';
 import { RegistryClient } from '../oci/client.ts';
 import type { RegistryClientOptions } from '../oci/client.ts';
 import { DockerConfigCredentialProvider } from '../oci/credentials.ts';

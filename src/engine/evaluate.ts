@@ -4,7 +4,7 @@
  * and the benchmarks all come through here. Rules are pure functions; the
  * only I/O is reading artifact facts through the engine's ArtifactSource.
  */
-import type { ModelReferenceSite } from '../admission/extract.ts';
+import type { ModelReferenceSite } from './site.ts';
 import { checkArtifactOnce, rulesNeedConfig } from '../artifact/rules.ts';
 import type { ArtifactFacts } from '../artifact/rules.ts';
 import { matchingPolicies } from '../policy/match.ts';

@@ -13,9 +13,14 @@
  */
 import type { Logger } from '../core/log.ts';
 import type { PolicySet } from '../policy/types.ts';
-import type { EngineSource } from '../server/app.ts';
 import { connectionKey, createEngine, needsRegistry } from './engine.ts';
-import type { EngineOptions, RegistryAccess, RegistryBackedEngine } from './engine.ts';
+import type { Engine, EngineOptions, RegistryAccess, RegistryBackedEngine } from './engine.ts';
+
+/** Where the server finds the engine to judge a review with. */
+export interface EngineSource {
+  /** The active engine (policy set and registry access); undefined until a policy has loaded. */
+  current(): Engine | undefined;
+}
 
 export interface EngineManagerOptions {
   /** Passed to createEngine (request hook, pull secret reader, offline). */

@@ -6,12 +6,8 @@
 import type { CoreV1Api, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { LruCache } from '../core/lru.ts';
 import type { DockerConfigSource } from '../oci/credentials.ts';
+import type { PullSecretReader } from '../engine/review-credentials.ts';
 import { isPlainObject } from '../core/guards.ts';
-
-export interface PullSecretReader {
-  /** config.json documents the pod may pull with; missing or unreadable Secrets are skipped, as the kubelet does. */
-  dockerConfigs(namespace: string, podSpec: Record<string, unknown>): Promise<DockerConfigSource[]>;
-}
 
 const SECRET_TTL_MS = 30_000;
 

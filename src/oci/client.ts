@@ -3,7 +3,7 @@
  * referrers) with every byte verified against the digest it was asked for.
  */
 
-import type { RegistrySettings } from '../policy/types.ts';
+import type { RegistrySettings } from './settings.ts';
 import { Authenticator } from './auth.ts';
 import type { AuthenticatedResponse } from './auth.ts';
 import { PUBLIC, audienceOf, narrower } from './credentials.ts';

@@ -5,7 +5,7 @@
  * ones modelgate connects to on internal addresses, see egress.ts).
  */
 
-import type { RegistrySettings } from '../policy/types.ts';
+import type { RegistrySettings } from './settings.ts';
 
 export const DOCKER_HUB = 'docker.io';
 /** The host that serves Docker Hub's distribution API. */

@@ -16,7 +16,8 @@ import {
 import { parseQuantity } from '../artifact/quantity.ts';
 import { PathPatternError, parsePathPattern } from '../core/paths.ts';
 import { API_VERSION, CLUSTER_SCOPE, DEFAULT_ACTIONS, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, ON_ERROR_ACTIONS, POLICY_MODES, SHORT_NAME_MODES } from './types.ts';
-import type { ArtifactRules, DefaultAction, ModelPolicy, ModelgateConfig, OnError, PolicyMode, RegistrySettings, ShortNameMode } from './types.ts';
+import type { RegistrySettings } from '../oci/settings.ts';
+import type { ArtifactRules, DefaultAction, ModelPolicy, ModelgateConfig, OnError, PolicyMode, ShortNameMode } from './types.ts';
 import type { Schema, SchemaError } from './schema.ts';
 import { isPlainObject } from '../core/guards.ts';
 import { validate } from './schema.ts';

@@ -1,6 +1,7 @@
 /** The in-memory, validated form of policy documents. */
 import type { DiscoveryLimits, SignaturePolicy, TrustedRootSetting } from '../signature/policy.ts';
 import { DEFAULT_DISCOVERY_LIMITS } from '../signature/policy.ts';
+import type { RegistrySettings } from '../oci/settings.ts';
 
 export const API_VERSION = 'modelgate.dev/v1alpha1';
 
@@ -72,15 +73,6 @@ export interface ModelPolicy {
 /** Cluster policies decide the defaultAction; namespaced ones only add findings. */
 export function isClusterPolicy(policy: ModelPolicy): boolean {
   return policy.scope === undefined || policy.scope === CLUSTER_SCOPE;
-}
-
-/** Connection settings for one registry, used by the registry client. */
-export interface RegistrySettings {
-  readonly host: string;
-  /** Plain HTTP; only ever for hosts listed with it. */
-  readonly insecure: boolean;
-  /** PEM bundle of CAs to trust for this host. */
-  readonly ca: string | undefined;
 }
 
 export interface RegistryTimeouts {

@@ -13,14 +13,9 @@ import { BodyError, BodyRoom, bodyLimit, readJsonBody } from './body.ts';
 import type { AdmissionRequest, AdmissionResponse } from '../admission/review.ts';
 import type { Logger } from '../core/log.ts';
 import { reviewLogger } from './review-log.ts';
-import type { Engine } from '../engine/engine.ts';
+import type { EngineSource } from '../engine/manager.ts';
 import type { Finding } from '../core/finding.ts';
-import type { Metrics, ReviewDecision } from '../metrics/metrics.ts';
-
-export interface EngineSource {
-  /** The active engine (policy set and registry access); undefined until a policy has loaded. */
-  current(): Engine | undefined;
-}
+import type { Metrics, ReviewDecision } from './metrics.ts';
 
 export interface AppOptions {
   readonly engines: EngineSource;

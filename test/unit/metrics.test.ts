@@ -14,7 +14,7 @@ import { handleAdmission } from '../../src/admission/handle.ts';
 import { parseAdmissionReview } from '../../src/admission/review.ts';
 import { createEngine } from '../../src/engine/engine.ts';
 import { createLogger } from '../../src/core/log.ts';
-import { Metrics, REVIEW_BUCKETS, engineCaches } from '../../src/metrics/metrics.ts';
+import { Metrics, REVIEW_BUCKETS, engineCaches } from '../../src/server/metrics.ts';
 import type { RequestEvent } from '../../src/oci/http.ts';
 import { policySetFromTexts } from '../../src/policy/load.ts';
 import { startServer } from '../../src/server/serve.ts';

@@ -16,7 +16,7 @@ import { parseAdmissionReview } from '../../../src/admission/review.ts';
 import { ANSWER_LIMITS } from '../../../src/engine/decision.ts';
 import { createEngine } from '../../../src/engine/engine.ts';
 import type { EngineOptions, RegistryBackedEngine } from '../../../src/engine/engine.ts';
-import type { PullSecretReader } from '../../../src/kube/pull-secrets.ts';
+import type { PullSecretReader } from '../../../src/engine/review-credentials.ts';
 import { policySetFromTexts } from '../../../src/policy/load.ts';
 import { startDistribution } from '../../support/distribution.ts';
 import type { RunningDistribution } from '../../support/distribution.ts';

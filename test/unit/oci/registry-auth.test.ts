@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { RegistrySettings } from '../../../src/policy/types.ts';
+import type { RegistrySettings } from '../../../src/oci/settings.ts';
 import { RegistryClient } from '../../../src/oci/client.ts';
 import type { RegistryClientOptions } from '../../../src/oci/client.ts';
 import { DockerConfigCredentialProvider } from '../../../src/oci/credentials.ts';

@@ -10,9 +10,14 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { DockerConfigCredentialProvider, PUBLIC, credentialIdentity } from '../oci/credentials.ts';
-import type { Audience, Credential, CredentialProvider } from '../oci/credentials.ts';
+import type { Audience, Credential, CredentialProvider, DockerConfigSource } from '../oci/credentials.ts';
 import type { RepositoryLocator } from '../oci/types.ts';
-import type { PullSecretReader } from './pull-secrets.ts';
+
+/** Reads the pull secrets of a pod under review; the cluster layer (kube/pull-secrets.ts) implements it. */
+export interface PullSecretReader {
+  /** config.json documents the pod may pull with; missing or unreadable Secrets are skipped, as the kubelet does. */
+  dockerConfigs(namespace: string, podSpec: Record<string, unknown>): Promise<DockerConfigSource[]>;
+}
 
 interface ReviewScope {
   readonly namespace: string;

@@ -9,7 +9,7 @@ import type { KubeConfig, V1ConfigMap } from '@kubernetes/client-node';
 import { POLICY_LABEL_SELECTOR, policyUnit } from '../kube/policy-configmaps.ts';
 import { PolicyLoadError, policySetFromTexts, readPolicyTexts } from '../policy/load.ts';
 import { CLUSTER_SCOPE } from '../policy/types.ts';
-import { listPolicyConfigMaps } from './cluster.ts';
+import { listPolicyConfigMaps } from '../kube/list-policy-configmaps.ts';
 import type { ConfigMapPolicy } from './policy-source.ts';
 
 export async function clusterPolicy(

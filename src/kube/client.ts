@@ -1,11 +1,53 @@
-/** API clients from the usual places: KUBECONFIG, ~/.kube/config, or the in-cluster service account. */
+/**
+ * The one kubeconfig loader, picking it as kubectl does: `--kubeconfig`, else
+ * KUBECONFIG, ~/.kube/config or the in-cluster service account; then the
+ * context. The webhook and the commands that read a cluster all load it here.
+ */
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 
-export function loadKubeConfig(context?: string): KubeConfig {
+export interface KubeConfigOptions {
+  readonly kubeconfig?: string | undefined;
+  readonly context?: string | undefined;
+}
+
+/** The kubeconfig cannot be used: it lacks the asked context, or configures no cluster at all. */
+export class KubeConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KubeConfigError';
+  }
+}
+
+/** A file that cannot be read or parsed throws the client's own error; an unknown context throws KubeConfigError. */
+export function loadKubeConfig(options: KubeConfigOptions = {}): KubeConfig {
   const config = new KubeConfig();
-  config.loadFromDefault();
-  if (context !== undefined) config.setCurrentContext(context);
+  if (options.kubeconfig !== undefined) config.loadFromFile(options.kubeconfig);
+  else config.loadFromDefault();
+  if (options.context !== undefined) {
+    if (config.getContextObject(options.context) === null) {
+      const known = config.getContexts().map((context) => context.name);
+      throw new KubeConfigError(
+        `context ${JSON.stringify(options.context)} is not in the kubeconfig (contexts: ${known.length === 0 ? 'none' : known.join(', ')})`,
+      );
+    }
+    config.setCurrentContext(options.context);
+  }
   return config;
+}
+
+/** Throws KubeConfigError when the kubeconfig names no cluster. */
+export function requireCluster(config: KubeConfig): void {
+  const cluster = config.getCurrentCluster();
+  // loadFromDefault falls back to http://localhost:8080 when it finds nothing: say so instead of trying it.
+  if (cluster === null || (config.getCurrentContext() === 'loaded-context' && cluster.server === 'http://localhost:8080')) {
+    throw new KubeConfigError('no cluster is configured: set KUBECONFIG or --kubeconfig, create ~/.kube/config, or run inside a cluster');
+  }
+}
+
+/** The namespace of the current context (as kubectl uses it), else `default`. */
+export function contextNamespace(config: KubeConfig): string {
+  const namespace = config.getContextObject(config.getCurrentContext())?.namespace;
+  return namespace === undefined || namespace === '' ? 'default' : namespace;
 }
 
 export function coreApi(config: KubeConfig): CoreV1Api {

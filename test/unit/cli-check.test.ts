@@ -17,7 +17,7 @@ import { USER_ERRORS } from '../../src/cli/main.ts';
 import { commandEngine } from '../../src/cli/engine.ts';
 import { editDistance, suggestFlag } from '../../src/cli/flags.ts';
 import { CHECK } from '../../src/cli/commands.ts';
-import { ClusterError } from '../../src/cli/cluster.ts';
+import { ClusterError } from '../../src/kube/api-errors.ts';
 import { UsageError } from '../../src/cli/usage.ts';
 import { ManifestError } from '../../src/admission/objects.ts';
 import { needsRegistry } from '../../src/engine/registry-needs.ts';

@@ -20,6 +20,7 @@ import { BUNDLED_POLICY, PACKAGE_ROOT } from '../core/package-root.ts';
 import { loadPolicySet } from '../policy/load.ts';
 import type { DefaultAction, PolicySet } from '../policy/types.ts';
 import { DEFAULT_POLICY_NAMESPACE } from './commands.ts';
+import { env, policyPathsOption } from './options.ts';
 
 export type PolicySource =
   | { readonly kind: 'files'; readonly paths: readonly string[]; readonly configPath: string | undefined }
@@ -52,13 +53,8 @@ export function clusterConfigured(request: Pick<PolicyRequest, 'clusterFlags'>, 
 
 /** The one rule (see the top of this file). */
 export function choosePolicySource(request: PolicyRequest, environment: NodeJS.ProcessEnv = process.env): PolicySource {
-  const read = (name: string): string | undefined => (environment[name]?.trim() === '' ? undefined : environment[name]?.trim());
-  const fromEnv = read('MODELGATE_POLICY')
-    ?.split(',')
-    .map((path) => path.trim())
-    .filter((path) => path !== '');
-  const paths = request.policy !== undefined && request.policy.length > 0 ? request.policy : (fromEnv ?? []);
-  const configPath = request.config ?? read('MODELGATE_CONFIG');
+  const paths = policyPathsOption(request.policy, environment);
+  const configPath = request.config ?? env('MODELGATE_CONFIG', environment);
   if (paths.length > 0) return { kind: 'files', paths, configPath };
   const useCluster = request.cluster === 'always' || (request.cluster === 'when-configured' && clusterConfigured(request, environment));
   if (useCluster) {

@@ -34,7 +34,7 @@ import { startServer } from '../server/serve.ts';
 import type { RequestEvent } from '../oci/http.ts';
 import { SERVE } from './commands.ts';
 import { parseFlags } from './flags.ts';
-import { env, portOption, stringOption } from './options.ts';
+import { env, policyPathsOption, portOption, stringOption } from './options.ts';
 import { UsageError } from './usage.ts';
 
 /** A policy reload, from files or ConfigMaps: what a reload counter needs. */
@@ -108,13 +108,9 @@ function policyFiles(values: {
   policy?: string[] | undefined;
   config?: string | undefined;
 }): { paths: readonly string[]; configPath: string | undefined } | undefined {
-  const fromEnv = env('MODELGATE_POLICY')
-    ?.split(',')
-    .map((path) => path.trim())
-    .filter((path) => path !== '');
-  const paths = values.policy !== undefined && values.policy.length > 0 ? values.policy : fromEnv;
+  const paths = policyPathsOption(values.policy);
   const configPath = values.config ?? env('MODELGATE_CONFIG');
-  if (paths !== undefined && paths.length > 0) return { paths, configPath };
+  if (paths.length > 0) return { paths, configPath };
   // A Config file alone goes with the bundled policy, as it always has.
   return configPath === undefined ? undefined : { paths: [BUNDLED_POLICY], configPath };
 }

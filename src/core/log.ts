@@ -11,9 +11,20 @@ export const LOG_LEVELS: readonly string[] = [...Object.keys(pino.levels.values)
 /** One per process, however many loggers write to stdout: their lines stay in order. */
 let stdout: TurnBatchedDestination | undefined;
 
+/** Where each logger made here writes, so a line can be written without pino (server/review-log.ts). */
+const destinations = new WeakMap<Logger, DestinationStream>();
+
 export function createLogger(level: string = process.env['MODELGATE_LOG_LEVEL'] ?? 'info', destination?: DestinationStream): Logger {
   // No pino `name`: review lines use `name` for the admitted object's name.
   const options = { level, base: { service: 'modelgate', pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
   stdout ??= new TurnBatchedDestination(1);
-  return pino(options, destination ?? stdout);
+  const stream = destination ?? stdout;
+  const logger = pino(options, stream);
+  destinations.set(logger, stream);
+  return logger;
+}
+
+/** The stream a logger made by createLogger writes to; undefined for any other logger (a child, one made by pino directly). */
+export function logDestination(logger: Logger): DestinationStream | undefined {
+  return destinations.get(logger);
 }

@@ -6,7 +6,7 @@
  * (level, time, service, pid, msg) and the same destination, so log pipelines
  * see no difference.
  */
-import { pino } from 'pino';
+import { logDestination } from '../core/log.ts';
 import type { Logger } from '../core/log.ts';
 
 export interface ReviewLogFields {
@@ -23,18 +23,14 @@ export interface ReviewLogFields {
   readonly durationMs: number;
 }
 
-interface Destination {
-  write(line: string): unknown;
-}
-
 const INFO = 30;
 const str = (value: string | undefined): string => (value === undefined ? 'null' : JSON.stringify(value));
 
 export type ReviewLogger = (fields: ReviewLogFields) => void;
 
 export function reviewLogger(logger: Logger): ReviewLogger {
-  const destination = (logger as unknown as Record<symbol, Destination | undefined>)[pino.symbols.streamSym];
-  if (destination === undefined || typeof destination.write !== 'function') {
+  const destination = logDestination(logger);
+  if (destination === undefined) {
     return (fields) => logger.info(fields, 'review');
   }
   const base = `"service":"modelgate","pid":${process.pid}`;

@@ -9,8 +9,15 @@ import type { KubeConfig, V1ConfigMap } from '@kubernetes/client-node';
 import { POLICY_LABEL_SELECTOR, policyUnit } from '../kube/policy-configmaps.ts';
 import { PolicyLoadError, policySetFromTexts, readPolicyTexts } from '../policy/load.ts';
 import { CLUSTER_SCOPE } from '../policy/types.ts';
+import type { PolicySet } from '../policy/types.ts';
 import { listPolicyConfigMaps } from '../kube/list-policy-configmaps.ts';
-import type { ConfigMapPolicy } from './policy-source.ts';
+
+/** A ConfigMap-based policy as read from the cluster. */
+export interface ConfigMapPolicy {
+  readonly policySet: PolicySet;
+  /** `ConfigMap NAMESPACE/NAME`, `(namespaced)` appended for a namespace's own. */
+  readonly sources: readonly string[];
+}
 
 export async function clusterPolicy(
   config: KubeConfig,

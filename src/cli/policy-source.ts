@@ -84,13 +84,6 @@ export interface LoadedPolicy {
   readonly info: PolicyInfo;
 }
 
-/** A ConfigMap-based policy as cluster-policy.ts reads it. */
-export interface ConfigMapPolicy {
-  readonly policySet: PolicySet;
-  /** `ConfigMap NAMESPACE/NAME`, `(namespaced)` appended for a namespace's own. */
-  readonly sources: readonly string[];
-}
-
 const shortPath = (path: string): string => (path.startsWith(`${PACKAGE_ROOT}/`) ? path.slice(PACKAGE_ROOT.length + 1) : path);
 
 function whatWasRead(source: PolicySource, sources: readonly string[]): string {

@@ -1,5 +1,5 @@
 /** A failed rule: what failed, why, and how to fix it. */
-import type { OnError, PolicyMode } from '../policy/types.ts';
+import type { OnError, PolicyMode } from './modes.ts';
 
 export interface Finding {
   /** Policy name, or `(default)` / `(reference)` for built-in rules. */

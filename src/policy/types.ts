@@ -3,11 +3,13 @@ import type { DiscoveryLimits, SignaturePolicy, TrustedRootSetting } from '../si
 import { DEFAULT_DISCOVERY_LIMITS } from '../signature/policy.ts';
 import type { RegistrySettings } from '../oci/settings.ts';
 
-export const API_VERSION = 'modelgate.dev/v1alpha1';
+import type { OnError, PolicyMode } from '../core/modes.ts';
 
-/** enforce denies, warn allows with a warning, audit allows and records an audit annotation. */
-export type PolicyMode = 'enforce' | 'warn' | 'audit';
-export const POLICY_MODES: readonly PolicyMode[] = ['enforce', 'warn', 'audit'];
+// Defined in core (every Finding carries a mode); a policy's mode and onError are of these types.
+export type { OnError, PolicyMode };
+export { ON_ERROR_ACTIONS, POLICY_MODES } from '../core/modes.ts';
+
+export const API_VERSION = 'modelgate.dev/v1alpha1';
 
 /** What happens to a model reference that no ModelPolicy matches. */
 export type DefaultAction = 'deny' | 'allow' | 'warn';
@@ -20,10 +22,6 @@ export interface PolicyMatch {
   /** Globs over `registry/repository`. */
   readonly references: readonly string[];
 }
-
-/** What happens when a check could not complete (registry unreachable, timeout, …). */
-export type OnError = 'deny' | 'allow' | 'warn';
-export const ON_ERROR_ACTIONS: readonly OnError[] = ['deny', 'allow', 'warn'];
 
 /** `spec.artifact`: what the artifact behind a pinned digest must be. Empty lists are not checked. */
 export interface ArtifactRules {

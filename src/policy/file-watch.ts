@@ -1,15 +1,13 @@
 /**
  * Policy files (`--policy`, `--config`) that follow their contents on disk,
- * the way the TLS key pair does (src/server/tls.ts): the directories are
- * watched (a mounted ConfigMap changes by swapping a `..data` symlink, which
- * a watch on the file itself would miss) and a poll backs the watch up. A
- * change is loaded and, when it is valid, applied; an invalid one is logged
- * and reported, and the last good policy keeps serving.
+ * the way the TLS key pair does (src/server/tls.ts), through core/file-watch.ts:
+ * the directories are watched and a poll backs the watch up. A change is
+ * loaded and, when it is valid, applied; an invalid one is logged and
+ * reported, and the last good policy keeps serving.
  */
 import { createHash } from 'node:crypto';
-import { statSync, watch } from 'node:fs';
-import type { FSWatcher } from 'node:fs';
-import { dirname } from 'node:path';
+import { watchFiles } from '../core/file-watch.ts';
+import type { Timers } from '../core/timers.ts';
 import type { Logger } from '../core/log.ts';
 import { PolicyLoadError, formatProblem, policySetFromTexts, readPolicyTexts } from './load.ts';
 import type { PolicyText } from './load.ts';
@@ -34,6 +32,8 @@ export interface PolicyFileWatchOptions {
   readonly pollMs?: number;
   /** Wait after a change event, so an editor's or the kubelet's burst of writes is one reload; default 100 ms. */
   readonly debounceMs?: number;
+  /** Default: the process's timers. */
+  readonly timers?: Timers;
 }
 
 export interface PolicyFileWatcher {
@@ -47,30 +47,9 @@ const fingerprint = (texts: readonly PolicyText[]): string =>
     .update(JSON.stringify(texts.map(({ source, text }) => [source, text])))
     .digest('hex');
 
-function watchedDirectories(paths: readonly string[]): string[] {
-  const dirs = new Set<string>();
-  for (const path of paths) {
-    let isDirectory = false;
-    try {
-      isDirectory = statSync(path).isDirectory();
-    } catch {
-      // Gone for now: watch where it would reappear.
-    }
-    dirs.add(isDirectory ? path : dirname(path));
-  }
-  return [...dirs];
-}
-
 export function watchPolicyFiles(options: PolicyFileWatchOptions): PolicyFileWatcher {
   const { logger } = options;
   let revision = options.initial.revision;
-  /** The file contents last loaded, good or not: unchanged files are not loaded again. */
-  let seen: string | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let again = false;
-  let closed = false;
-
   /** The problem last reported: an unreadable file is retried on every poll, but reported once. */
   let lastProblem: string | undefined;
 
@@ -83,17 +62,8 @@ export function watchPolicyFiles(options: PolicyFileWatchOptions): PolicyFileWat
     options.onReload?.({ ok: false, revision, errors: problems });
   };
 
-  const load = async (): Promise<void> => {
-    let texts: PolicyText[];
-    try {
-      texts = await readPolicyTexts(options.paths);
-    } catch (error) {
-      report(error, 'policy files not readable');
-      return;
-    }
-    const current = fingerprint(texts);
-    if (current === seen) return;
-    seen = current;
+  /** New file contents, good or not (unchanged files are not loaded again). */
+  const load = (texts: PolicyText[]): void => {
     let policySet: PolicySet;
     try {
       policySet = policySetFromTexts(texts);
@@ -113,51 +83,15 @@ export function watchPolicyFiles(options: PolicyFileWatchOptions): PolicyFileWat
     options.onReload?.({ ok: true, revision, errors: [] });
   };
 
-  const reload = async (): Promise<void> => {
-    if (closed) return;
-    if (running !== undefined) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      do {
-        again = false;
-        await load();
-      } while (again && !closed);
-    })().finally(() => {
-      running = undefined;
-    });
-    return running;
-  };
-
-  const schedule = (): void => {
-    if (timer === undefined && !closed) {
-      timer = setTimeout(() => {
-        timer = undefined;
-        void reload();
-      }, options.debounceMs ?? 100);
-    }
-  };
-
-  const watchers: FSWatcher[] = [];
-  for (const dir of watchedDirectories(options.paths)) {
-    try {
-      const watcher = watch(dir, { persistent: false }, schedule);
-      watcher.on('error', () => undefined);
-      watchers.push(watcher);
-    } catch {
-      // Poll only.
-    }
-  }
-  const poll = setInterval(schedule, options.pollMs ?? 2000);
-  poll.unref();
-  return {
-    reload,
-    close() {
-      closed = true;
-      clearInterval(poll);
-      if (timer !== undefined) clearTimeout(timer);
-      for (const watcher of watchers) watcher.close();
-    },
-  };
+  const watch = watchFiles({
+    paths: options.paths,
+    debounceMs: options.debounceMs ?? 100,
+    pollMs: options.pollMs ?? 2000,
+    read: () => readPolicyTexts(options.paths),
+    fingerprint,
+    onChange: load,
+    onError: (error) => report(error, 'policy files not readable'),
+    timers: options.timers,
+  });
+  return { reload: watch.check, close: watch.close };
 }

@@ -1,15 +1,15 @@
 /**
  * A TLS key pair that follows its files on disk. cert-manager and the kubelet
  * replace Secret files by swapping a `..data` symlink, so the directory is
- * watched (not the files) and a slow poll backs the watch up. A new pair is
+ * watched (not the files) and a slow poll backs the watch up (core/file-watch.ts). A new pair is
  * validated before it is used; until a complete, matching pair is there, the
  * old one keeps serving.
  */
 import { createHash } from 'node:crypto';
-import { watch, readFileSync } from 'node:fs';
-import type { FSWatcher } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
+import { watchFiles } from '../core/file-watch.ts';
+import type { Timers } from '../core/timers.ts';
 import type { Logger } from '../core/log.ts';
 
 export interface KeyPair {
@@ -57,45 +57,21 @@ export function watchKeyPair(
   apply: (pair: KeyPair) => void,
   logger: Logger,
   pollMs = 10_000,
+  timers?: Timers,
 ): KeyPairWatcher {
-  let current = fingerprint(initial);
-  let timer: NodeJS.Timeout | undefined;
-  const reload = (): void => {
-    timer = undefined;
-    let pair: KeyPair;
-    try {
-      pair = readKeyPair(certPath, keyPath);
-    } catch (error) {
-      // Mid-rotation the files may briefly disagree; the next event or poll retries.
-      logger.warn({ err: (error as Error).message }, 'TLS key pair not reloaded; still serving the previous one');
-      return;
-    }
-    const next = fingerprint(pair);
-    if (next === current) return;
-    apply(pair);
-    current = next;
-    logger.info({ cert: certPath }, 'TLS key pair reloaded');
-  };
-  const schedule = (): void => {
-    if (timer === undefined) timer = setTimeout(reload, 100);
-  };
-  const watchers: FSWatcher[] = [];
-  for (const dir of new Set([dirname(certPath), dirname(keyPath)])) {
-    try {
-      const watcher = watch(dir, { persistent: false }, schedule);
-      watcher.on('error', () => undefined);
-      watchers.push(watcher);
-    } catch {
-      // Poll only.
-    }
-  }
-  const poll = setInterval(schedule, pollMs);
-  poll.unref();
-  return {
-    close() {
-      clearInterval(poll);
-      if (timer !== undefined) clearTimeout(timer);
-      for (const watcher of watchers) watcher.close();
+  return watchFiles({
+    paths: [certPath, keyPath],
+    debounceMs: 100,
+    pollMs,
+    read: () => readKeyPair(certPath, keyPath),
+    fingerprint,
+    initial: fingerprint(initial),
+    onChange: (pair) => {
+      apply(pair);
+      logger.info({ cert: certPath }, 'TLS key pair reloaded');
     },
-  };
+    // Mid-rotation the files may briefly disagree; the next event or poll retries.
+    onError: (error) => logger.warn({ err: (error as Error).message }, 'TLS key pair not reloaded; still serving the previous one'),
+    timers,
+  });
 }

@@ -1,4 +1,8 @@
-/** Policy files followed on disk (serve --policy): valid changes apply, invalid ones keep the last good policy. */
+/**
+ * Policy files followed on disk (serve --policy): valid changes apply, invalid ones keep the
+ * last good policy. The files and their watch events are real; the debounce and the poll run
+ * on a test clock, so no step waits for a timer to fire by itself.
+ */
 import assert from 'node:assert/strict';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +15,7 @@ import { watchPolicyFiles } from '../../../src/policy/file-watch.ts';
 import type { FileReloadResult } from '../../../src/policy/file-watch.ts';
 import { PolicyLoadError, loadPolicySet } from '../../../src/policy/load.ts';
 import type { PolicySet } from '../../../src/policy/types.ts';
+import { TestClock } from '../helpers/clock.ts';
 
 const policy = (name: string, mode: string): string =>
   `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: ${name}}\nspec: {mode: ${mode}}\n`;
@@ -42,6 +47,7 @@ describe('policy file watching', () => {
     const applied: PolicySet[] = [];
     const reloads: FileReloadResult[] = [];
     const logs: Record<string, unknown>[] = [];
+    const clock = new TestClock();
     const watcher = watchPolicyFiles({
       paths: [dir],
       initial,
@@ -50,29 +56,41 @@ describe('policy file watching', () => {
       logger: createLogger('info', sink(logs)),
       pollMs: 200,
       debounceMs: 20,
+      timers: clock,
     });
+    /** One poll and its debounce, on the clock. */
+    const poll = (): void => clock.advance(200 + 20);
     try {
-      const started = Date.now();
+      const started = clock.now();
       await writeFile(join(dir, 'a.yaml'), policy('a', 'warn'));
+      // The directory's watch event (real) starts the debounce; the clock ends it.
+      await until('the watch event', () => (clock.pending.includes(20) ? true : undefined));
+      clock.advance(20);
       const first = await until('the change', () => applied[0]);
       assert.equal(first.policies[0]?.mode, 'warn');
-      assert.ok(Date.now() - started < 2000, `applied after ${Date.now() - started} ms`);
+      assert.ok(clock.now() - started < 2000, `applied after ${clock.now() - started} ms`);
       assert.deepEqual(reloads, [{ ok: true, revision: first.revision, errors: [] }]);
 
       await writeFile(join(dir, 'b.yaml'), policy('b', 'block'));
+      poll();
       const failed = await until('the failure', () => reloads[1]);
       assert.equal(failed.ok, false);
       assert.equal(failed.revision, first.revision, 'the last good revision stays');
       assert.match(failed.errors[0] ?? '', /b\.yaml \(document 1\) spec\.mode: must be one of enforce, warn, audit, got "block"/);
       const error = logs.find((line) => line['level'] === 50);
       assert.match(String(error?.['msg']), /invalid policy files; the last good policy \(revision [0-9a-f]{12}\) stays active/);
-      await sleep(500); // a few polls: reported once
+      for (let i = 0; i < 3; i++) {
+        poll();
+        await watcher.reload(); // the read the poll started, and one more
+      }
+      // A few polls: reported once.
       assert.equal(reloads.length, 2);
       assert.equal(applied.length, 1);
 
       // Like the kubelet's ConfigMap update: a new file moved into place.
       await writeFile(join(dir, '.b.tmp'), policy('b', 'audit'));
       await rename(join(dir, '.b.tmp'), join(dir, 'b.yaml'));
+      poll();
       const fixed = await until('the fix', () => applied[1]);
       assert.deepEqual(
         fixed.policies.map((p) => [p.name, p.mode]),
@@ -93,6 +111,7 @@ describe('policy file watching', () => {
     await writeFile(file, policy('a', 'enforce'));
     const initial = await loadPolicySet([file]);
     const reloads: FileReloadResult[] = [];
+    const clock = new TestClock();
     const watcher = watchPolicyFiles({
       paths: [file],
       initial,
@@ -103,9 +122,11 @@ describe('policy file watching', () => {
       logger: createLogger('silent'),
       pollMs: 100,
       debounceMs: 10,
+      timers: clock,
     });
     try {
       await writeFile(file, policy('a', 'warn'));
+      clock.advance(100 + 10);
       const result = await until('the refusal', () => reloads[0]);
       assert.deepEqual(result, {
         ok: false,

@@ -18,16 +18,20 @@
  * - Errors (API down, 403 without RBAC) are retried with exponential backoff
  *   and jitter; the active policy stays as it is meanwhile.
  */
-import { createHash } from 'node:crypto';
-import { CoreV1Api, ListWatch, Watch } from '@kubernetes/client-node';
-import type { KubeConfig, V1ConfigMap, V1ConfigMapList } from '@kubernetes/client-node';
+import { CoreV1Api } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { realTimers } from '../core/timers.ts';
+import type { TimerHandle, Timers } from '../core/timers.ts';
 import type { Logger } from '../core/log.ts';
-import { formatProblem } from '../policy/load.ts';
 import type { PolicySet } from '../policy/types.ts';
+import { DEFAULT_RETRY } from './backoff.ts';
+import type { RetryOptions } from './backoff.ts';
+import { ConfigMapInformer } from './configmap-informer.ts';
 import { KubeEventRecorder } from './events.ts';
 import type { EventRecorder } from './events.ts';
-import { POLICY_LABEL_SELECTOR, composePolicies, describeRejection, policyUnit } from './policy-configmaps.ts';
-import type { PolicyUnit, UnitRejection } from './policy-configmaps.ts';
+import { composePolicies, policyUnit } from './policy-configmaps.ts';
+import type { PolicyUnit } from './policy-configmaps.ts';
+import { RejectionReporter } from './rejection-report.ts';
 
 /** What one policy reload did; `errors` are the new problems it found (for a reload-failure counter). */
 export interface ReloadResult {
@@ -37,18 +41,8 @@ export interface ReloadResult {
   readonly errors: readonly string[];
 }
 
-export const INVALID_POLICY_REASON = 'InvalidPolicy';
-
-export interface RetryOptions {
-  readonly initialMs: number;
-  readonly maxMs: number;
-}
-
-export const DEFAULT_RETRY: RetryOptions = { initialMs: 500, maxMs: 30_000 };
 /** Changes are applied this long after the last event, so a burst is one reload. */
 export const DEFAULT_DEBOUNCE_MS = 50;
-/** ListWatch waits before re-watching after a clean close; never longer than this, to stay within the 2 s bound. */
-const MAX_REWATCH_DELAY_MS = 500;
 
 export interface PolicyWatchOptions {
   readonly kubeConfig: KubeConfig;
@@ -66,12 +60,8 @@ export interface PolicyWatchOptions {
   readonly events?: EventRecorder;
   readonly debounceMs?: number;
   readonly retry?: RetryOptions;
-}
-
-/** Retry delay after `failures` consecutive failures: exponential with ±20% jitter. */
-export function backoffDelay(failures: number, retry: RetryOptions = DEFAULT_RETRY, random: () => number = Math.random): number {
-  const base = Math.min(retry.maxMs, retry.initialMs * 2 ** Math.max(0, failures - 1));
-  return Math.round(base * (0.8 + 0.4 * random()));
+  /** The clock of the debounce, the retries and whenReady's limit; default: the process's timers. */
+  readonly timers?: Timers;
 }
 
 /** Describes an API error without dumping response bodies into logs. */
@@ -85,169 +75,27 @@ export function describeKubeError(error: unknown): string {
   return String(error);
 }
 
-/** A Watch whose open requests can all be aborted, including one that connects after stop(). */
-class StoppableWatch extends Watch {
-  readonly #open = new Set<AbortController>();
-  #stopped = false;
-
-  override async watch(...args: Parameters<Watch['watch']>): Promise<AbortController> {
-    const [path, params, callback, done] = args;
-    if (this.#stopped) {
-      const idle = new AbortController();
-      idle.abort();
-      return idle;
-    }
-    let controller: AbortController | undefined;
-    controller = await super.watch(path, params, callback, (error: unknown) => {
-      if (controller !== undefined) this.#open.delete(controller);
-      done(error);
-    });
-    if (this.#stopped) controller.abort();
-    else this.#open.add(controller);
-    return controller;
-  }
-
-  stop(): void {
-    this.#stopped = true;
-    for (const controller of this.#open) controller.abort();
-    this.#open.clear();
-  }
-}
-
-interface InformerOptions {
-  readonly kubeConfig: KubeConfig;
-  readonly api: CoreV1Api;
-  /** Undefined: every namespace. */
-  readonly namespace: string | undefined;
-  readonly retry: RetryOptions;
-  readonly onChange: () => void;
-  readonly onError: (error: unknown, retryInMs: number) => void;
-}
-
-/** One ListWatch of policy ConfigMaps, restarted with backoff after errors. */
-class ConfigMapInformer {
-  readonly #informer: ListWatch<V1ConfigMap>;
-  readonly #watch: StoppableWatch;
-  readonly #options: InformerOptions;
-  readonly #delays = new Set<NodeJS.Timeout>();
-  #synced = false;
-  #stopped = false;
-  #failures = 0;
-  #retry: NodeJS.Timeout | undefined;
-
-  constructor(options: InformerOptions) {
-    this.#options = options;
-    const { api, namespace } = options;
-    const path = namespace === undefined ? '/api/v1/configmaps' : `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`;
-    const list = async (): Promise<V1ConfigMapList> => {
-      const result =
-        namespace === undefined
-          ? await api.listConfigMapForAllNamespaces({ labelSelector: POLICY_LABEL_SELECTOR })
-          : await api.listNamespacedConfigMap({ namespace, labelSelector: POLICY_LABEL_SELECTOR });
-      // ListWatch would go on to watch: not after stop().
-      if (this.#stopped) throw new Error('stopped');
-      // ListWatch stores the items synchronously once this resolves; the
-      // debounced reconcile that onChange schedules runs after that.
-      this.#synced = true;
-      this.#failures = 0;
-      options.onChange();
-      return result;
-    };
-    this.#watch = new StoppableWatch(options.kubeConfig);
-    this.#informer = new ListWatch<V1ConfigMap>(path, this.#watch, list, false, POLICY_LABEL_SELECTOR, undefined, { delayFn: (ms) => this.#delay(ms) });
-    const changed = (): void => {
-      this.#failures = 0;
-      options.onChange();
-    };
-    this.#informer.on('add', changed);
-    this.#informer.on('update', changed);
-    this.#informer.on('delete', changed);
-    this.#informer.on('error', (error: unknown) => this.#failed(error));
-  }
-
-  /** True once a list has completed: the cache then holds every policy ConfigMap. */
-  get synced(): boolean {
-    return this.#synced;
-  }
-
-  list(): readonly V1ConfigMap[] {
-    return this.#informer.list();
-  }
-
-  start(): void {
-    this.#stopped = false;
-    this.#run();
-  }
-
-  stop(): void {
-    this.#stopped = true;
-    if (this.#retry !== undefined) clearTimeout(this.#retry);
-    this.#retry = undefined;
-    // Pending re-watch delays never resolve: ListWatch then starts no new watch.
-    for (const timer of this.#delays) clearTimeout(timer);
-    this.#delays.clear();
-    this.#watch.stop();
-    void this.#informer.stop();
-  }
-
-  #run(): void {
-    this.#informer.start().catch((error: unknown) => this.#failed(error));
-  }
-
-  #failed(error: unknown): void {
-    if (this.#stopped) return;
-    this.#failures++;
-    const delay = backoffDelay(this.#failures, this.#options.retry);
-    this.#options.onError(error, delay);
-    if (this.#retry !== undefined) clearTimeout(this.#retry);
-    this.#retry = setTimeout(() => {
-      this.#retry = undefined;
-      // Watches again from the last resourceVersion; lists again if there is none or it is too old (410).
-      if (!this.#stopped) this.#run();
-    }, delay);
-  }
-
-  #delay(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      if (this.#stopped) return;
-      const timer = setTimeout(
-        () => {
-          this.#delays.delete(timer);
-          resolve();
-        },
-        Math.min(ms, MAX_REWATCH_DELAY_MS),
-      );
-      this.#delays.add(timer);
-    });
-  }
-}
-
-const rejectionId = (rejection: UnitRejection): string =>
-  createHash('sha256')
-    .update(rejection.unit.fingerprint)
-    .update(rejection.problems.map(formatProblem).join('\n'))
-    .update(rejection.kept)
-    .digest('hex')
-    .slice(0, 24);
-
 export class PolicyWatcher {
   readonly #options: PolicyWatchOptions;
   readonly #api: CoreV1Api;
-  readonly #events: EventRecorder;
+  readonly #timers: Timers;
+  readonly #reporter: RejectionReporter;
   readonly #own: ConfigMapInformer;
   #all: ConfigMapInformer | undefined;
   #good: ReadonlyMap<string, PolicyUnit> = new Map();
-  /** Rejections already reported, per ConfigMap key. */
-  readonly #reported = new Map<string, string>();
   #policySet: PolicySet | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  /** Resolved with the first policy set published. */
+  readonly #ready = Promise.withResolvers<PolicySet>();
+  #timer: TimerHandle | undefined;
   #started = false;
   #stopped = false;
 
   constructor(options: PolicyWatchOptions) {
     this.#options = options;
     this.#api = options.kubeConfig.makeApiClient(CoreV1Api);
-    this.#events = options.events ?? new KubeEventRecorder(this.#api, (message) => options.logger.warn({ err: message }, 'Event not recorded'));
+    this.#timers = options.timers ?? realTimers;
+    const events = options.events ?? new KubeEventRecorder(this.#api, (message) => options.logger.warn({ err: message }, 'Event not recorded'));
+    this.#reporter = new RejectionReporter(options.logger, events);
     this.#own = this.#informer(options.namespace);
   }
 
@@ -274,20 +122,24 @@ export class PolicyWatcher {
 
   stop(): void {
     this.#stopped = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#own.stop();
     this.#all?.stop();
   }
 
-  /** Resolves once a policy set is active; rejects after `timeoutMs`. */
+  /** Resolves once a policy set is active (the informers have listed and it was published); rejects after `timeoutMs`. */
   async whenReady(timeoutMs: number): Promise<PolicySet> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.#policySet === undefined) {
-      if (Date.now() > deadline) throw new Error(`no complete sync of the policy ConfigMaps within ${timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    if (this.#policySet !== undefined) return this.#policySet;
+    let timer: TimerHandle | undefined;
+    const timedOut = new Promise<never>((_resolve, reject) => {
+      timer = this.#timers.setTimeout(() => reject(new Error(`no complete sync of the policy ConfigMaps within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.#ready.promise, timedOut]);
+    } finally {
+      if (timer !== undefined) this.#timers.clearTimeout(timer);
     }
-    return this.#policySet;
   }
 
   #informer(namespace: string | undefined): ConfigMapInformer {
@@ -298,6 +150,7 @@ export class PolicyWatcher {
       api: this.#api,
       namespace,
       retry: this.#options.retry ?? DEFAULT_RETRY,
+      timers: this.#timers,
       onChange: () => this.#schedule(),
       onError: (error, retryInMs) => logger.warn({ err: describeKubeError(error), retryInMs, where }, 'watching policy ConfigMaps failed; retrying'),
     });
@@ -317,9 +170,10 @@ export class PolicyWatcher {
     this.#options.logger.info('no longer following namespaced policy ConfigMaps');
   }
 
+  /** A reconcile after the debounce; events meanwhile join it. */
   #schedule(): void {
     if (this.#timer !== undefined || this.#stopped) return;
-    this.#timer = setTimeout(() => {
+    this.#timer = this.#timers.setTimeout(() => {
       this.#timer = undefined;
       try {
         this.#reconcile();
@@ -354,7 +208,7 @@ export class PolicyWatcher {
       composition = composePolicies(composition.good, this.#units(), this.#options.check);
     }
     this.#good = composition.good;
-    const errors = this.#report(composition.rejections);
+    const errors = this.#reporter.report(composition.rejections, this.#good);
     const { policySet } = composition;
     // The first policy set waits for every namespace's ConfigMaps too: they add requirements.
     if (this.#policySet === undefined && this.#all !== undefined && !this.#all.synced) return;
@@ -370,6 +224,7 @@ export class PolicyWatcher {
         return;
       }
       this.#policySet = policySet;
+      this.#ready.resolve(policySet);
       logger.info(
         {
           revision: policySet.revision,
@@ -385,40 +240,5 @@ export class PolicyWatcher {
     } else if (errors.length > 0) {
       this.#options.onReload?.({ ok: false, revision: previous, errors });
     }
-  }
-
-  /** Logs, records and returns the rejections not reported before; forgets those that are gone. */
-  #report(rejections: readonly UnitRejection[]): string[] {
-    const { logger } = this.#options;
-    const errors: string[] = [];
-    const current = new Set<string>();
-    for (const rejection of rejections) {
-      const { unit } = rejection;
-      current.add(unit.key);
-      const id = rejectionId(rejection);
-      if (this.#reported.get(unit.key) === id) continue;
-      this.#reported.set(unit.key, id);
-      const message = describeRejection(rejection);
-      errors.push(message);
-      logger.error(
-        {
-          configMap: unit.key,
-          resourceVersion: unit.resourceVersion,
-          kept: rejection.kept,
-          problems: rejection.problems.map((problem) => ({ source: problem.source, document: problem.document, path: problem.path, message: problem.message })),
-        },
-        `invalid policy in ConfigMap ${unit.key}: ${rejection.kept === 'last-good' ? 'keeping its last good content' : 'none of its policies are active'}`,
-      );
-      void this.#events.warning(
-        { namespace: unit.namespace, name: unit.name, uid: unit.uid, resourceVersion: unit.resourceVersion },
-        { reason: INVALID_POLICY_REASON, message, key: id },
-      );
-    }
-    for (const key of [...this.#reported.keys()]) {
-      if (current.has(key)) continue;
-      this.#reported.delete(key);
-      logger.info({ configMap: key }, this.#good.has(key) ? 'policy ConfigMap is valid again' : 'invalid policy ConfigMap is gone');
-    }
-    return errors;
   }
 }

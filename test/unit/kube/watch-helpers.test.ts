@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ApiException } from '@kubernetes/client-node';
 import { shutdownDelayOption } from '../../../src/cli/serve.ts';
-import { backoffDelay, describeKubeError } from '../../../src/kube/policy-watch.ts';
+import { backoffDelay } from '../../../src/kube/backoff.ts';
+import { describeKubeError } from '../../../src/kube/policy-watch.ts';
 
 describe('watch retries and serve options', () => {
   it('backs off exponentially with jitter, up to the maximum', () => {

@@ -3,6 +3,9 @@
  * from the list's resourceVersion, relist on 410 Gone, retry with backoff
  * after errors, Events only for invalid policy, nothing left running after
  * stop(). The real kube-apiserver cases are in test/e2e/policies.test.ts.
+ *
+ * The API server is real (loopback HTTP); the watcher's debounce, retries, re-watch
+ * delays and readiness limit run on a test clock that the tests move on.
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -17,6 +20,7 @@ import { PolicyWatcher } from '../../../src/kube/policy-watch.ts';
 import type { ReloadResult } from '../../../src/kube/policy-watch.ts';
 import { createLogger } from '../../../src/core/log.ts';
 import type { PolicySet } from '../../../src/policy/types.ts';
+import { TestClock } from '../helpers/clock.ts';
 
 const NS = 'modelgate';
 const policy = (name: string, mode: string): string =>
@@ -141,13 +145,23 @@ function kubeConfig(server: string): KubeConfig {
   return config;
 }
 
-async function until<T>(what: string, get: () => T | undefined, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+const clock = new TestClock();
+/** Timers due within this are run by `until`: debounce, backoff, re-watch delays (not whenReady's limit). */
+const HORIZON_MS = 1000;
+
+/**
+ * Waits for the API server (real I/O) until `get` holds; meanwhile, unless `drive` is false,
+ * the clock jumps to each watcher timer that falls due within HORIZON_MS.
+ */
+async function until<T>(what: string, get: () => T | undefined, { drive = true } = {}): Promise<T> {
+  const deadline = Date.now() + 5000;
   for (;;) {
     const value = get();
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
+    const next = clock.pending[0];
+    if (drive && next !== undefined && next <= HORIZON_MS) clock.advance(next);
+    await sleep(5);
   }
 }
 
@@ -182,12 +196,17 @@ describe('PolicyWatcher (scripted API server)', () => {
       events,
       retry: { initialMs: 50, maxMs: 200 },
       debounceMs: 10,
+      timers: clock,
     });
     watcher.start();
-    await sleep(30);
+    // The first list fails: a retry waits for its backoff (50 ms ±20%), and nothing is published.
+    const [retryIn] = await until('the first retry', () => (clock.pending.length === 1 ? clock.pending : undefined), { drive: false });
+    assert.ok(retryIn !== undefined && retryIn >= 40 && retryIn <= 60, `retry in ${retryIn} ms`);
     assert.equal(watcher.ready, false);
     assert.equal(watcher.policySet, undefined);
-    const set = await watcher.whenReady(5000);
+    const ready = watcher.whenReady(5000);
+    await until('the policy set', () => watcher?.ready);
+    const set = await ready;
     assert.deepEqual(
       set.policies.map((p) => p.name),
       ['a'],
@@ -244,7 +263,7 @@ describe('PolicyWatcher (scripted API server)', () => {
     const lists = api.requests.filter((r) => r.endsWith(' list')).length;
     const rv = api.rv;
     api.closeWatches();
-    await until('the new watch', () => api.openWatches === 1, 5000);
+    await until('the new watch', () => api.openWatches === 1);
     assert.equal(api.requests.filter((r) => r.endsWith(' list')).length, lists);
     assert.match(api.requests.at(-1) ?? '', new RegExp(`watch rv=${rv}$`));
     api.put('policies', { 'p.yaml': policy('a', 'enforce') });
@@ -259,13 +278,38 @@ describe('PolicyWatcher (scripted API server)', () => {
       () => api.requests.filter((r) => r.includes(' watch ')).length > 0 && api.requests.slice(-2).every((r) => r.includes(' watch ')),
     );
     api.watchMode = 'stream';
-    await until('the watch again', () => api.openWatches === 1, 5000);
+    await until('the watch again', () => api.openWatches === 1);
     watcher?.stop();
     await until('the watch closed', () => api.openWatches === 0);
     const count = api.requests.length;
     api.put('policies', { 'p.yaml': policy('a', 'warn') });
-    await sleep(600);
+    assert.deepEqual(clock.pending, [], 'no retry, re-watch or reconcile is left to run');
+    clock.advance(60_000);
+    await new Promise((resolve) => setImmediate(resolve));
     assert.equal(api.requests.length, count);
     assert.equal(modeOf('a'), 'enforce', 'no change after stop()');
+  });
+
+  it('whenReady rejects when no policy set is published within its limit', async () => {
+    const idle = new TestClock();
+    const never = new PolicyWatcher({
+      kubeConfig: kubeConfig(api.url),
+      namespace: NS,
+      logger: createLogger('silent'),
+      onPolicySet: () => undefined,
+      events,
+      timers: idle,
+    });
+    const ready = never.whenReady(2000);
+    let settled = false;
+    ready.catch(() => {
+      settled = true;
+    });
+    idle.advance(1999);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(settled, false, 'still waiting before the limit');
+    idle.advance(1);
+    await assert.rejects(ready, /^Error: no complete sync of the policy ConfigMaps within 2000 ms$/);
+    assert.deepEqual(idle.pending, []);
   });
 });

@@ -40,7 +40,9 @@ describe('TLS key pair watch', () => {
       await copyFile(`${next.dir}/tls.crt`, certPath);
       await poll();
       assert.equal(applied.length, 0);
-      assert.deepEqual(messages, ['TLS key pair not reloaded; still serving the previous one']);
+      // Once per read (the poll's, and a watch event's when it came before the clock moved).
+      assert.ok(messages.length > 0);
+      assert.deepEqual(new Set(messages), new Set(['TLS key pair not reloaded; still serving the previous one']));
 
       await copyFile(`${next.dir}/tls.key`, keyPath);
       await poll();

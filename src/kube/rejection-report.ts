@@ -4,7 +4,7 @@
  * first time it is seen, not on every reconcile; one that is gone or valid again is logged.
  */
 import { createHash } from 'node:crypto';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../core/log.ts';
 import { formatProblem } from '../policy/load.ts';
 import type { EventRecorder } from './events.ts';
 import { describeRejection } from './policy-configmaps.ts';

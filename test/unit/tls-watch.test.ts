@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { copyFile, readFile, rm } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { createLogger } from '../../src/log.ts';
+import { createLogger } from '../../src/core/log.ts';
 import { readKeyPair, watchKeyPair } from '../../src/server/tls.ts';
 import type { KeyPair } from '../../src/server/tls.ts';
 import { TestClock } from './helpers/clock.ts';

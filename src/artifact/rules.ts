@@ -363,24 +363,3 @@ export function checkArtifact(policy: ModelPolicy, rules: ArtifactRules, facts: 
   });
   return findings;
 }
-
-/**
- * Findings by cached facts and policy: facts are immutable (content by digest)
- * and a policy object lives as long as its revision, so a warm review reads
- * the findings instead of judging thousands of layers again.
- */
-const judged = new WeakMap<ArtifactFacts, WeakMap<ModelPolicy, Finding[]>>();
-
-export function checkArtifactOnce(policy: ModelPolicy, rules: ArtifactRules, facts: ArtifactFacts): Finding[] {
-  let byPolicy = judged.get(facts);
-  if (byPolicy === undefined) {
-    byPolicy = new WeakMap();
-    judged.set(facts, byPolicy);
-  }
-  let findings = byPolicy.get(policy);
-  if (findings === undefined) {
-    findings = checkArtifact(policy, rules, facts);
-    byPolicy.set(policy, findings);
-  }
-  return findings;
-}

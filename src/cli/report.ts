@@ -6,7 +6,8 @@
 import { handleAdmission } from '../admission/handle.ts';
 import { creationRequest } from '../admission/objects.ts';
 import type { KubeObject } from '../admission/objects.ts';
-import { describeObject } from '../engine/decision.ts';
+import { describeObject, findingsOf, verdictOf } from '../engine/decision.ts';
+import type { Verdict } from '../engine/decision.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { ReferenceVerdict } from '../engine/evaluate.ts';
 import type { Finding } from '../core/finding.ts';
@@ -20,7 +21,7 @@ export interface CommandIO {
   readonly stdin: () => Promise<string>;
 }
 
-export type RowVerdict = 'allow' | 'deny' | 'warn' | 'audit';
+export type RowVerdict = Verdict;
 
 export interface CheckRow {
   readonly object: string;
@@ -45,16 +46,6 @@ export function outputFormat<T extends string>(value: string | undefined, allowe
   return format as T;
 }
 
-export function verdictOf(findings: readonly Pick<Finding, 'mode'>[]): RowVerdict {
-  let verdict: RowVerdict = 'allow';
-  for (const finding of findings) {
-    if (finding.mode === 'enforce') return 'deny';
-    if (finding.mode === 'warn') verdict = 'warn';
-    else if (finding.mode === 'audit' && verdict === 'allow') verdict = 'audit';
-  }
-  return verdict;
-}
-
 /** `policy/rule: reason`, without the policy for built-in rules. */
 export function findingReason(finding: Finding): string {
   return `${finding.policy === '(default)' || finding.policy === '(reference)' ? '' : `${finding.policy}/`}${finding.rule}: ${finding.reason}`;
@@ -66,8 +57,8 @@ export function rowOf(object: string, verdict: ReferenceVerdict): CheckRow {
     volume: verdict.site.volume,
     path: verdict.site.path,
     reference: verdict.reference === undefined ? String(verdict.site.reference) : formatReference(verdict.reference),
-    verdict: verdictOf(verdict.findings),
-    reasons: verdict.findings.map(findingReason),
+    verdict: verdictOf(verdict.results),
+    reasons: findingsOf(verdict.results).map(findingReason),
   };
 }
 

@@ -1,11 +1,49 @@
 /**
- * Verdicts → one decision for the object: enforce failures deny with a message
- * that lists each failure, warn failures become warnings, audit failures
- * become audit annotations.
+ * Rule results → verdicts, in this one place: enforce failures deny with a
+ * message that lists each failure, warn failures become warnings, audit
+ * failures become audit annotations. Passed, skipped and not-checked results
+ * never count; a failed or errored result counts as its mode says.
  */
+import type { PolicyMode } from '../policy/types.ts';
 import { formatReference } from '../reference/parse.ts';
 import type { ReferenceVerdict } from './evaluate.ts';
 import type { Finding } from '../core/finding.ts';
+import { isFinding } from './result.ts';
+import type { FailedResult, RuleResult } from './result.ts';
+
+/** What a set of results comes to: deny (an enforce failure), else warn, else audit, else allow. */
+export type Verdict = 'allow' | 'deny' | 'warn' | 'audit';
+
+/** The strongest mode among the results that count (enforce, then warn, then audit); undefined when none counts. */
+export function strongestMode(results: readonly RuleResult[]): PolicyMode | undefined {
+  let strongest: PolicyMode | undefined;
+  for (const result of results) {
+    if (!isFinding(result)) continue;
+    if (result.mode === 'enforce') return 'enforce';
+    if (result.mode === 'warn') strongest = 'warn';
+    else if (strongest === undefined) strongest = 'audit';
+  }
+  return strongest;
+}
+
+export function verdictOf(results: readonly RuleResult[]): Verdict {
+  const mode = strongestMode(results);
+  return mode === undefined ? 'allow' : mode === 'enforce' ? 'deny' : mode;
+}
+
+const NO_FINDINGS: readonly FailedResult[] = [];
+
+/** The results that count (failures and errors), in order; the same empty list when none does. */
+export function findingsOf(results: readonly RuleResult[]): readonly FailedResult[] {
+  let findings: FailedResult[] | undefined;
+  for (const result of results) {
+    if (isFinding(result)) {
+      findings ??= [];
+      findings.push(result);
+    }
+  }
+  return findings ?? NO_FINDINGS;
+}
 
 export interface ObjectIdentity {
   readonly kind: string;
@@ -95,7 +133,8 @@ export function decide(object: ObjectIdentity, verdicts: readonly ReferenceVerdi
   for (const verdict of verdicts) {
     const enforced: string[] = [];
     let enforcedCount = 0;
-    for (const finding of verdict.findings) {
+    for (const finding of verdict.results) {
+      if (!isFinding(finding)) continue;
       if (reasonCount++ < ANSWER_LIMITS.reasons)
         reasons.push(`${verdict.site.path}: ${finding.policy}/${finding.rule}${finding.mode === 'enforce' ? '' : ` (${finding.mode})`}`);
       if (finding.mode === 'enforce') {

@@ -1,24 +1,23 @@
 /**
- * References → policy match → rule findings, one ReferenceVerdict per site.
+ * References → policy match → rule results, one ReferenceVerdict per site.
  * This is the one place where policies meet references; the server, the CLI
- * and the benchmarks all come through here. Rules are pure functions; the
- * only I/O is reading artifact facts through the engine's ArtifactSource.
+ * and the benchmarks all come through here. The check kinds
+ * (checks/registered.ts) judge: first those that need nothing but the
+ * reference, then, on a digest-pinned reference they allow, those that read
+ * facts from the registry through the engine's cached sources.
  */
 import type { ModelReferenceSite } from './site.ts';
-import { checkArtifactOnce, rulesNeedConfig } from '../artifact/rules.ts';
-import type { ArtifactFacts } from '../artifact/rules.ts';
 import { matchingPolicies } from '../policy/match.ts';
-import { REFERENCE_RULES } from '../policy/rules.ts';
 import { isClusterPolicy } from '../policy/types.ts';
 import type { ModelPolicy } from '../policy/types.ts';
 import type { ImageReference } from '../reference/parse.ts';
 import { InvalidReferenceError, parseReference, repositoryName } from '../reference/parse.ts';
+import type { AnyCheckKind, CheckSources, CheckTarget } from './checks/kind.ts';
+import { DIGEST_KINDS, REFERENCE_KINDS } from './checks/registered.ts';
+import { DENIED_ALREADY, NO_DIGEST, checkFailed, failedCheck, needsDigest, notChecked } from './checks/unchecked.ts';
 import type { Engine } from './engine.ts';
-import { isContentProblem } from '../core/errors.ts';
-import { couldNotCheck } from '../core/finding.ts';
-import type { Finding } from '../core/finding.ts';
-import { signatureFinding } from '../signature/finding.ts';
-import type { SignatureResult } from '../signature/verify.ts';
+import { BUILT_IN, isFinding } from './result.ts';
+import type { FailedResult, RuleResult } from './result.ts';
 
 export interface ReferenceVerdict {
   readonly site: ModelReferenceSite;
@@ -26,7 +25,8 @@ export interface ReferenceVerdict {
   readonly reference: ImageReference | undefined;
   /** Names of the policies that matched. */
   readonly policies: readonly string[];
-  readonly findings: readonly Finding[];
+  /** Every rule judged (passed, failed, skipped, not checked, error): built-in rules first, then kind by kind, policy by policy. */
+  readonly results: readonly RuleResult[];
 }
 
 export interface EvaluationContext {
@@ -36,15 +36,18 @@ export interface EvaluationContext {
   readonly deadline: number;
 }
 
+/** A rule before any policy fails: it always denies. */
+function builtIn(policy: string, rule: string, reason: string, fix: string): FailedResult {
+  return { check: BUILT_IN, policy, rule, status: 'fail', mode: 'enforce', reason, fix };
+}
+
 export function evaluateReference(site: ModelReferenceSite, context: EvaluationContext): ReferenceVerdict | Promise<ReferenceVerdict> {
   if (site.problem !== undefined) {
     return {
       site,
       reference: undefined,
       policies: [],
-      findings: [
-        { policy: '(reference)', rule: 'reference', mode: 'enforce', reason: site.problem, fix: 'write the patch as valid YAML or JSON, under 64 KiB' },
-      ],
+      results: [builtIn('(reference)', 'reference', site.problem, 'write the patch as valid YAML or JSON, under 64 KiB')],
     };
   }
   let ref: ImageReference;
@@ -52,145 +55,137 @@ export function evaluateReference(site: ModelReferenceSite, context: EvaluationC
     ref = parseReference(site.reference as string);
   } catch (error) {
     const reason = error instanceof InvalidReferenceError ? error.reason : 'the reference is not a string';
+    // An unparseable reference cannot be pulled or checked, whatever the policy mode.
     return {
       site,
       reference: undefined,
       policies: [],
-      // An unparseable reference cannot be pulled or checked, whatever the policy mode.
-      findings: [
-        { policy: '(reference)', rule: 'reference', mode: 'enforce', reason, fix: 'write the reference as registry/repository[:tag]@sha256:<digest>' },
-      ],
+      results: [builtIn('(reference)', 'reference', reason, 'write the reference as registry/repository[:tag]@sha256:<digest>')],
     };
   }
   const { policySet } = context.engine;
   const name = repositoryName(ref);
   if (!ref.qualified && policySet.config.shortNames === 'deny') {
-    return {
-      site,
-      reference: ref,
-      policies: [],
-      findings: [
-        {
-          policy: '(config)',
-          rule: 'shortNames',
-          mode: 'enforce',
-          reason: `${JSON.stringify(ref.original)} names no registry: CRI-O may resolve a short name through its unqualified-search-registries, so the registry judged (${ref.registry}) need not be the one pulled`,
-          fix: `write the registry in the reference, e.g. ${name}${ref.digest === undefined ? '@sha256:<digest>' : `@${ref.digest}`}`,
-        },
-      ],
-    };
+    const reason = `${JSON.stringify(ref.original)} names no registry: CRI-O may resolve a short name through its unqualified-search-registries, so the registry judged (${ref.registry}) need not be the one pulled`;
+    const fix = `write the registry in the reference, e.g. ${name}${ref.digest === undefined ? '@sha256:<digest>' : `@${ref.digest}`}`;
+    return { site, reference: ref, policies: [], results: [builtIn('(config)', 'shortNames', reason, fix)] };
   }
   const policies = matchingPolicies(policySet, context.namespace, name);
-  if (policies.length === 0) return { site, reference: ref, policies: [], findings: defaultActionFindings(context, name, false) };
+  if (policies.length === 0) return { site, reference: ref, policies: [], results: defaultActionResults(context, name, false) };
   // Only cluster policies stand in for the defaultAction: a namespace's own
   // policies add requirements and can never relax the cluster's (issue 6).
-  const findings: Finding[] = policies.some(isClusterPolicy) ? [] : defaultActionFindings(context, name, true);
-  for (const policy of policies) {
-    for (const rule of REFERENCE_RULES) {
-      const finding = rule(policy, ref);
-      if (finding !== undefined) findings.push(finding);
+  const results: RuleResult[] = policies.some(isClusterPolicy) ? [] : defaultActionResults(context, name, true);
+  for (const kind of REFERENCE_KINDS) {
+    for (const policy of policies) {
+      const config = kind.configOf(policy);
+      if (config !== undefined) pushAll(results, kind.judge(policy, config, undefined, ref));
     }
   }
-  const verdict = { site, reference: ref, policies: policies.map((policy) => policy.name), findings };
-  const registryPolicies = policies.filter((policy) => policy.artifact !== undefined || policy.signatures !== undefined);
+  const verdict = { site, reference: ref, policies: policies.map((policy) => policy.name), results };
   // Most references need no registry at all: stay synchronous for them.
-  if (registryPolicies.length === 0) return verdict;
+  if (!configuresDigestKinds(policies)) return verdict;
+  const digest = ref.digest;
   // A reference that is denied already (a registry outside the allowlist, no digest) is
   // never fetched: the pod spec must not steer where modelgate connects.
-  if (findings.some((finding) => finding.mode === 'enforce')) return verdict;
-  const digest = ref.digest;
-  if (digest === undefined) {
-    for (const policy of registryPolicies) {
-      // requireDigest already explains it; say it only where the policy does not require digests.
-      if (!policy.requireDigest) {
-        const rule = policy.artifact === undefined ? 'signatures' : 'artifact';
-        findings.push({
-          policy: policy.name,
-          rule,
-          mode: policy.mode,
-          reason: `${rule === 'artifact' ? 'artifact rules' : 'signatures'} can only be checked on a digest-pinned reference`,
-          fix: 'pin the reference by digest (@sha256:…)',
-        });
+  if (hasEnforcedFinding(results)) {
+    for (const policy of policies) {
+      for (const kind of DIGEST_KINDS) {
+        const config = kind.configOf(policy);
+        if (config !== undefined) pushAll(results, notChecked(kind, policy, config, digest === undefined ? NO_DIGEST : DENIED_ALREADY));
       }
     }
     return verdict;
   }
-  const artifactPolicies = registryPolicies.filter((policy) => policy.artifact !== undefined);
-  const signedPolicies = registryPolicies.filter((policy) => policy.signatures !== undefined);
-  // Run in parallel, reported in a fixed order: artifact findings, then signatures, policy by policy.
-  // Cached facts and signature results come back synchronously, so a warm review never waits on a promise.
-  const lists = [artifactFindings(ref, digest, artifactPolicies, context), ...signedPolicies.map((policy) => signatureFindings(ref, digest, policy, context))];
-  if (!lists.some((list) => list instanceof Promise)) {
-    for (const list of lists as Finding[][]) findings.push(...list);
+  if (digest === undefined) {
+    for (const policy of policies) {
+      // requireDigest already explains it; say it once per policy where the policy does not require digests.
+      let explained = policy.requireDigest;
+      for (const kind of DIGEST_KINDS) {
+        const config = kind.configOf(policy);
+        if (config === undefined) continue;
+        pushAll(results, explained ? notChecked(kind, policy, config, NO_DIGEST) : checkFailed(kind, policy, config, needsDigest(kind, policy)));
+        explained = true;
+      }
+    }
+    return verdict;
+  }
+  // Kinds run in parallel and report in a fixed order: kind by kind, policy by policy.
+  // Cached facts come back synchronously, so a warm review never waits on a promise.
+  const target: CheckTarget = { locator: { registry: ref.registry, repository: ref.repository }, digest, deadline: context.deadline };
+  const lists: (readonly RuleResult[] | Promise<readonly RuleResult[]>)[] = [];
+  let waiting = false;
+  for (const kind of DIGEST_KINDS) {
+    const configured = policies.filter((policy) => kind.configOf(policy) !== undefined);
+    if (configured.length === 0) continue;
+    const list = runKind(kind, configured, target, context.engine, ref);
+    waiting ||= list instanceof Promise;
+    lists.push(list);
+  }
+  if (!waiting) {
+    for (const list of lists as (readonly RuleResult[])[]) pushAll(results, list);
     return verdict;
   }
   return Promise.all(lists).then((resolved) => {
-    for (const list of resolved) findings.push(...list);
+    for (const list of resolved) pushAll(results, list);
     return verdict;
   });
 }
 
-type Findings = Finding[] | Promise<Finding[]>;
-
-function signatureFindings(ref: ImageReference, digest: string, policy: ModelPolicy, context: EvaluationContext): Findings {
-  if (policy.signatures === undefined) return [];
-  const source = context.engine.signatures;
-  if (source === undefined) return [failedCheck(policy, new Error('no registry access is configured'), 'signatures')];
-  const judge = (result: SignatureResult): Finding[] => {
-    const finding = signatureFinding(policy, result);
-    return finding === undefined ? [] : [finding];
+/** One kind's facts read once for all its policies, then judged policy by policy; a fetch that throws fails each policy's check. */
+function runKind(
+  kind: AnyCheckKind,
+  policies: readonly ModelPolicy[],
+  target: CheckTarget,
+  sources: CheckSources,
+  ref: ImageReference,
+): readonly RuleResult[] | Promise<readonly RuleResult[]> {
+  const configs = policies.map((policy) => kind.configOf(policy));
+  const judge = (facts: unknown): RuleResult[] => {
+    const results: RuleResult[] = [];
+    for (let index = 0; index < policies.length; index++) pushAll(results, kind.judge(policies[index] as ModelPolicy, configs[index], facts, ref));
+    return results;
   };
-  const failed = (error: unknown): Finding[] => [failedCheck(policy, error, 'signatures')];
+  const failed = (error: unknown): RuleResult[] => {
+    const results: RuleResult[] = [];
+    for (let index = 0; index < policies.length; index++) {
+      const policy = policies[index] as ModelPolicy;
+      pushAll(results, checkFailed(kind, policy, configs[index], failedCheck(policy, error, kind.name)));
+    }
+    return results;
+  };
   try {
-    const result = source.verify(policy.signatures, { registry: ref.registry, repository: ref.repository }, digest, context.deadline);
-    return result instanceof Promise ? result.then(judge, failed) : judge(result);
-  } catch (error) {
-    return failed(error);
-  }
-}
-
-function artifactFindings(ref: ImageReference, digest: string, policies: readonly ModelPolicy[], context: EvaluationContext): Findings {
-  if (policies.length === 0) return [];
-  const source = context.engine.artifacts;
-  const failed = (error: unknown): Finding[] => policies.map((policy) => failedCheck(policy, error, 'artifact'));
-  if (source === undefined) return failed(new Error('no registry access is configured'));
-  const judge = (facts: ArtifactFacts): Finding[] =>
-    policies.flatMap((policy) => (policy.artifact === undefined ? [] : checkArtifactOnce(policy, policy.artifact, facts)));
-  const withConfigs = policies.some((policy) => policy.artifact !== undefined && rulesNeedConfig(policy.artifact));
-  try {
-    const facts = source.facts({ registry: ref.registry, repository: ref.repository }, digest, withConfigs, context.deadline);
+    const facts = kind.fetch?.(target, configs, sources);
     return facts instanceof Promise ? facts.then(judge, failed) : judge(facts);
   } catch (error) {
     return failed(error);
   }
 }
 
-/**
- * A check that threw: content the registry served and that is wrong fails the
- * rule as the policy's mode says; anything else could not be checked, and
- * spec.onError decides.
- */
-function failedCheck(policy: ModelPolicy, error: unknown, rule: 'artifact' | 'signatures'): Finding {
-  const message = error instanceof Error ? error.message : String(error);
-  if (isContentProblem(error)) {
-    return {
-      policy: policy.name,
-      rule,
-      mode: policy.mode,
-      reason: `what the registry served was refused: ${message}`,
-      fix: 'the registry must serve a well-formed, unambiguous OCI manifest whose bytes match the pinned digest; find out why it does not (a changed or compromised registry or proxy), then push the artifact again',
-    };
+function configuresDigestKinds(policies: readonly ModelPolicy[]): boolean {
+  for (const policy of policies) {
+    for (const kind of DIGEST_KINDS) if (kind.configOf(policy) !== undefined) return true;
   }
-  return couldNotCheck(policy, rule, `the ${rule} could not be checked: ${message}`);
+  return false;
 }
 
-function defaultActionFindings(context: EvaluationContext, name: string, namespaced = false): Finding[] {
+function hasEnforcedFinding(results: readonly RuleResult[]): boolean {
+  for (const result of results) if (isFinding(result) && result.mode === 'enforce') return true;
+  return false;
+}
+
+function pushAll(results: RuleResult[], more: readonly RuleResult[]): void {
+  for (const result of more) results.push(result);
+}
+
+function defaultActionResults(context: EvaluationContext, name: string, namespaced = false): RuleResult[] {
   const action = context.engine.policySet.config.defaultAction;
   if (action === 'allow') return [];
   return [
     {
+      check: BUILT_IN,
       policy: '(default)',
       rule: 'defaultAction',
+      status: 'fail',
       mode: action === 'deny' ? 'enforce' : 'warn',
       reason: namespaced
         ? `no cluster ModelPolicy matches ${name} in namespace ${context.namespace} (the namespace's own policies add requirements but do not replace one), and the default action is ${action}`

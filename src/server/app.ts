@@ -15,6 +15,7 @@ import type { Logger } from '../core/log.ts';
 import { reviewLogger } from './review-log.ts';
 import type { EngineSource } from '../engine/manager.ts';
 import type { Finding } from '../core/finding.ts';
+import { findingsOf } from '../engine/decision.ts';
 import type { Metrics, ReviewDecision } from './metrics.ts';
 
 export interface AppOptions {
@@ -67,10 +68,11 @@ function sendJson(res: Response, status: number, value: unknown, close = false):
 
 const NO_FINDINGS: readonly Finding[] = [];
 
-function findingsOf(outcome: AdmissionOutcome | undefined): readonly Finding[] {
+function outcomeFindings(outcome: AdmissionOutcome | undefined): readonly Finding[] {
   const verdicts = outcome?.decision.verdicts;
   if (verdicts === undefined || verdicts.length === 0) return NO_FINDINGS;
-  return verdicts.length === 1 ? (verdicts[0]?.findings ?? NO_FINDINGS) : verdicts.flatMap((verdict) => verdict.findings);
+  const only = verdicts.length === 1 ? verdicts[0] : undefined;
+  return only !== undefined ? findingsOf(only.results) : verdicts.flatMap((verdict) => findingsOf(verdict.results));
 }
 
 export function createApp(options: AppOptions): express.Express {
@@ -139,7 +141,7 @@ export function createApp(options: AppOptions): express.Express {
     sendJson(res, 200, reviewResponse(response));
     const decision: ReviewDecision = failed ? 'error' : response.allowed ? ((response.warnings?.length ?? 0) > 0 ? 'warn' : 'allow') : 'deny';
     const durationNs = Number(process.hrtime.bigint() - started);
-    metrics?.observeReview(decision, request.kind.kind, durationNs / 1e9, findingsOf(outcome));
+    metrics?.observeReview(decision, request.kind.kind, durationNs / 1e9, outcomeFindings(outcome));
     logReview({
       uid: request.uid,
       kind: request.kind.kind,

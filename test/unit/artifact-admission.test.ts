@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { handleAdmission } from '../../src/admission/handle.ts';
 import { parseAdmissionReview } from '../../src/admission/review.ts';
+import { findingsOf } from '../../src/engine/decision.ts';
 import { createEngine } from '../../src/engine/engine.ts';
 import type { RegistryBackedEngine } from '../../src/engine/engine.ts';
 import { policySetFromTexts } from '../../src/policy/load.ts';
@@ -151,7 +152,7 @@ describe('artifact rules against a real registry', { timeout: 300_000 }, () => {
     const outcome = await admit(engine, ref('good'), ref('kit'), ref('image'));
     assert.equal(outcome.decision.allowed, false);
     assert.deepEqual(
-      outcome.decision.verdicts.map((verdict) => verdict.findings.length),
+      outcome.decision.verdicts.map((verdict) => findingsOf(verdict.results).length),
       [0, 1, 1],
     );
     assert.match(outcome.decision.message ?? '', /^modelgate denied Deployment team-a\/llm: 2 model references failed policy/);

@@ -12,6 +12,7 @@ import { handleAdmission } from '../../src/admission/handle.ts';
 import { extractModelReferences } from '../../src/admission/extract.ts';
 import { groupOf, workloadKind } from '../../src/admission/kinds.ts';
 import { creationRequest, objectsFromText } from '../../src/admission/objects.ts';
+import { findingsOf } from '../../src/engine/decision.ts';
 import { createEngine } from '../../src/engine/engine.ts';
 import { PACKAGE_ROOT } from '../../src/core/package-root.ts';
 import { policySetFromTexts } from '../../src/policy/load.ts';
@@ -76,7 +77,7 @@ describe('AI workloads (issue 10)', () => {
     };
     const outcome = await handleAdmission(creationRequest(object), engine);
     assert.deepEqual(
-      outcome.decision.verdicts.map((verdict) => [verdict.site.path, verdict.site.reference, verdict.findings.map((finding) => finding.rule)]),
+      outcome.decision.verdicts.map((verdict) => [verdict.site.path, verdict.site.reference, findingsOf(verdict.results).map((finding) => finding.rule)]),
       [
         ['spec.predictor.model.storageUri', `ghcr.io/acme/models/llama@sha256:${'a'.repeat(64)}`, []],
         ['spec.predictor.sklearn.storageUri', 'ghcr.io/acme/sk:v1', ['requireDigest']],

@@ -1,0 +1,24 @@
+/**
+ * The check kinds the engine runs, in the order their results are reported.
+ * Adding a kind: its module beside these, and one line here.
+ */
+import { artifactCheck } from './artifact.ts';
+import type { AnyCheckKind } from './kind.ts';
+import { referenceCheck } from './reference.ts';
+import { signatureCheck } from './signatures.ts';
+
+export const CHECK_KINDS: readonly AnyCheckKind[] = [
+  referenceCheck, // requireDigest, registries
+  artifactCheck, // spec.artifact
+  signatureCheck, // spec.signatures
+];
+
+/** Kinds judged on the reference alone, before any registry work. */
+export const REFERENCE_KINDS: readonly AnyCheckKind[] = CHECK_KINDS.filter((kind) => !kind.needsDigest);
+/** Kinds that read facts about a pinned digest. */
+export const DIGEST_KINDS: readonly AnyCheckKind[] = CHECK_KINDS.filter((kind) => kind.needsDigest);
+
+/** The kind of a result's `check`; undefined for built-in rules. */
+export function checkKind(name: string): AnyCheckKind | undefined {
+  return CHECK_KINDS.find((kind) => kind.name === name);
+}

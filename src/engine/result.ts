@@ -12,6 +12,8 @@ export type RuleStatus = 'pass' | 'fail' | 'skipped' | 'not-checked' | 'error';
 
 /** The check of the rules that come before any policy: an invalid reference, short names, the defaultAction. */
 export const BUILT_IN = 'built-in';
+/** Its rules: an invalid reference (or patch), a short name the Config denies, no policy matching (evaluate.ts). */
+export const BUILT_IN_RULES: readonly string[] = ['reference', 'shortNames', 'defaultAction'];
 
 export interface RuleResult {
   /** The check kind that judged it (checks/registered.ts), or BUILT_IN. */

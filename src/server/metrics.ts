@@ -7,12 +7,14 @@
  *
  * Every label takes values from a bounded set: kinds outside the known ones
  * become "other", registry hosts and rule names are capped (the overflow is
- * "other"), and request paths (they hold digests) are never labels. A review
+ * "other"; a rule label is one the registered check kinds declare), and
+ * request paths (they hold digests) are never labels. A review
  * costs a few counter increments and one histogram observation.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { SUPPORTED_KINDS } from '../admission/kinds.ts';
 import type { CacheStats } from '../artifact/source.ts';
+import { KNOWN_RULES } from '../engine/checks/registered.ts';
 import type { Engine, RegistryBackedEngine } from '../engine/engine.ts';
 import type { RequestEvent } from '../oci/http.ts';
 import type { PolicyMode } from '../policy/types.ts';
@@ -47,7 +49,6 @@ export const REGISTRY_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 
 
 export const OTHER = 'other';
 const KNOWN_KINDS: ReadonlySet<string> = new Set(SUPPORTED_KINDS.map((kind) => kind.slice(kind.indexOf('/') + 1)));
-const RULE_NAME = /^[A-Za-z][\w.-]{0,63}$/;
 
 /** Label values of a bounded set: the first `max` distinct values pass, later new ones become "other". */
 class BoundedLabel {
@@ -98,7 +99,8 @@ export class Metrics {
     this.registry = registry;
     const registers = [registry];
     this.#registries = new BoundedLabel(options.maxRegistries ?? 32);
-    this.#rules = new BoundedLabel(options.maxRules ?? 64, (rule) => RULE_NAME.test(rule));
+    // Rule labels are the rules the check kinds (and the built-in rules) declare; anything else is "other".
+    this.#rules = new BoundedLabel(options.maxRules ?? 64, (rule) => KNOWN_RULES.has(rule));
     this.#reviews = new Counter({
       name: 'modelgate_reviews_total',
       help: 'AdmissionReviews answered, by decision (allow, warn, deny, error) and object kind (other for kinds without a pod spec).',

@@ -2,6 +2,7 @@
  * The check kinds the engine runs, in the order their results are reported.
  * Adding a kind: its module beside these, and one line here.
  */
+import { BUILT_IN_RULES } from '../result.ts';
 import { artifactCheck } from './artifact.ts';
 import type { AnyCheckKind } from './kind.ts';
 import { referenceCheck } from './reference.ts';
@@ -18,7 +19,5 @@ export const REFERENCE_KINDS: readonly AnyCheckKind[] = CHECK_KINDS.filter((kind
 /** Kinds that read facts about a pinned digest. */
 export const DIGEST_KINDS: readonly AnyCheckKind[] = CHECK_KINDS.filter((kind) => kind.needsDigest);
 
-/** The kind of a result's `check`; undefined for built-in rules. */
-export function checkKind(name: string): AnyCheckKind | undefined {
-  return CHECK_KINDS.find((kind) => kind.name === name);
-}
+/** Every rule name a result can carry: the built-in rules and each kind's. */
+export const KNOWN_RULES: ReadonlySet<string> = new Set([...BUILT_IN_RULES, ...CHECK_KINDS.flatMap((kind) => kind.rules)]);

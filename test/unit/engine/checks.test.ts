@@ -11,7 +11,7 @@ import { findingsOf, verdictOf } from '../../../src/engine/decision.ts';
 import { createEngine } from '../../../src/engine/engine.ts';
 import { evaluateReference } from '../../../src/engine/evaluate.ts';
 import type { ReferenceVerdict } from '../../../src/engine/evaluate.ts';
-import type { ModelReferenceSite } from '../../../src/admission/extract.ts';
+import type { ModelReferenceSite } from '../../../src/engine/site.ts';
 import { policySetFromTexts } from '../../../src/policy/load.ts';
 import { parseReference } from '../../../src/reference/parse.ts';
 

@@ -4,15 +4,17 @@
  * AdmissionRequest the API server would send on CREATE, so offline checks
  * run through the very same engine as the webhook.
  */
+import { EXIT_USAGE, ModelgateError } from '../core/errors.ts';
 import { parseAllDocuments } from 'yaml';
 import { isPlainObject } from '../core/guards.ts';
 import { groupOf } from './kinds.ts';
 import type { AdmissionRequest } from './review.ts';
 
-export class ManifestError extends Error {
+export class ManifestError extends ModelgateError<'INVALID_MANIFESTS'> {
+  static readonly codes = { INVALID_MANIFESTS: { exitCode: EXIT_USAGE } } as const;
+  override readonly name = 'ManifestError';
   constructor(message: string) {
-    super(message);
-    this.name = 'ManifestError';
+    super(ManifestError.codes, 'INVALID_MANIFESTS', message);
   }
 }
 

@@ -2,6 +2,7 @@
  * The admission.k8s.io/v1 AdmissionReview wire format: validation of what the
  * API server sends and construction of the answer.
  */
+import { ModelgateError } from '../core/errors.ts';
 import { isPlainObject } from '../core/guards.ts';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
@@ -49,10 +50,11 @@ export interface AdmissionReviewResponse {
 }
 
 /** The request body is not an AdmissionReview modelgate can answer; the server returns 400. */
-export class InvalidReviewError extends Error {
+export class InvalidReviewError extends ModelgateError<'INVALID_REVIEW'> {
+  static readonly codes = { INVALID_REVIEW: { httpStatus: 400 } } as const;
+  override readonly name = 'InvalidReviewError';
   constructor(message: string) {
-    super(message);
-    this.name = 'InvalidReviewError';
+    super(InvalidReviewError.codes, 'INVALID_REVIEW', message);
   }
 }
 

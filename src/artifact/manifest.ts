@@ -3,6 +3,7 @@
  * checked here so that the rules can rely on them, and a malformed manifest
  * becomes a reason rather than a crash.
  */
+import { ModelgateError } from '../core/errors.ts';
 import { baseMediaType, isImageManifestMediaType, isIndexMediaType } from '../oci/media-types.ts';
 import type { Descriptor, FetchedManifest } from '../oci/types.ts';
 import { MAX_LAYERS } from '../oci/documents.ts';
@@ -32,11 +33,11 @@ export interface ImageIndex {
 }
 
 /** The registry answered, and what it answered cannot be judged: a verdict about the artifact, not a "could not check". */
-export class MalformedManifestError extends Error {
-  readonly contentProblem = true;
+export class MalformedManifestError extends ModelgateError<'MALFORMED_MANIFEST'> {
+  static readonly codes = { MALFORMED_MANIFEST: { contentProblem: true } } as const;
+  override readonly name = 'MalformedManifestError';
   constructor(digest: string, problem: string) {
-    super(`manifest ${digest} is malformed: ${problem}`);
-    this.name = 'MalformedManifestError';
+    super(MalformedManifestError.codes, 'MALFORMED_MANIFEST', `manifest ${digest} is malformed: ${problem}`);
   }
 }
 

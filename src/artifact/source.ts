@@ -11,7 +11,7 @@
 import { LruCache } from '../core/lru.ts';
 import type { LruOptions } from '../core/lru.ts';
 import { SingleFlight } from '../core/single-flight.ts';
-import { isContentProblem } from '../core/errors.ts';
+import { isContentProblem, ModelgateError } from '../core/errors.ts';
 import { KeptRefusal } from '../core/detach.ts';
 import { LimitWaitError, Limiter } from '../core/limiter.ts';
 import type { Release } from '../core/limiter.ts';
@@ -36,11 +36,11 @@ export interface ArtifactSource {
 export const MAX_INDEX_MANIFESTS = 16;
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
-export class IndexTooLargeError extends Error {
-  readonly contentProblem = true;
+export class IndexTooLargeError extends ModelgateError<'INDEX_TOO_LARGE'> {
+  static readonly codes = { INDEX_TOO_LARGE: { contentProblem: true } } as const;
+  override readonly name = 'IndexTooLargeError';
   constructor(digest: string, count: number) {
-    super(`index ${digest} lists ${count} manifests; modelgate checks at most ${MAX_INDEX_MANIFESTS}`);
-    this.name = 'IndexTooLargeError';
+    super(IndexTooLargeError.codes, 'INDEX_TOO_LARGE', `index ${digest} lists ${count} manifests; modelgate checks at most ${MAX_INDEX_MANIFESTS}`);
   }
 }
 

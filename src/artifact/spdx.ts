@@ -1,3 +1,4 @@
+import { ModelgateError } from '../core/errors.ts';
 /**
  * Just enough of SPDX license expressions to decide whether an artifact's
  * licences are allowed: `MIT`, `Apache-2.0 OR MIT`, `(MIT AND BSD-3-Clause)`,
@@ -8,10 +9,11 @@
 
 type Expression = { readonly kind: 'license'; readonly id: string } | { readonly kind: 'and' | 'or'; readonly left: Expression; readonly right: Expression };
 
-export class LicenseExpressionError extends Error {
+export class LicenseExpressionError extends ModelgateError<'INVALID_LICENSE_EXPRESSION'> {
+  static readonly codes = { INVALID_LICENSE_EXPRESSION: {} } as const;
+  override readonly name = 'LicenseExpressionError';
   constructor(message: string) {
-    super(message);
-    this.name = 'LicenseExpressionError';
+    super(LicenseExpressionError.codes, 'INVALID_LICENSE_EXPRESSION', message);
   }
 }
 

@@ -3,6 +3,7 @@
  * --context flags (kube/client.ts loads it); what cannot be used is a usage
  * error.
  */
+import { describeError } from '../core/errors.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeConfigError, loadKubeConfig, requireCluster } from '../kube/client.ts';
 import type { KubeConfigOptions } from '../kube/client.ts';
@@ -19,6 +20,6 @@ export function loadClusterConfig(options: KubeConfigOptions): KubeConfig {
     return config;
   } catch (error) {
     if (error instanceof KubeConfigError) throw new UsageError(error.message);
-    throw new UsageError(`cannot load the kubeconfig${options.kubeconfig === undefined ? '' : ` ${options.kubeconfig}`}: ${(error as Error).message}`);
+    throw new UsageError(`cannot load the kubeconfig${options.kubeconfig === undefined ? '' : ` ${options.kubeconfig}`}: ${describeError(error)}`);
   }
 }

@@ -5,6 +5,7 @@
  * client, express, pino and the registry client take a second to load, and
  * `--help` or a `check` of one file needs none of them.
  */
+import { describeError, exitCodeOf } from '../core/errors.ts';
 import { COMMANDS, commandSpec } from './commands.ts';
 import type { CommandSpec } from './commands.ts';
 import { asksForHelp, editDistance } from './flags.ts';
@@ -23,13 +24,6 @@ const RUNNERS: Readonly<Record<string, () => Promise<Runner>>> = {
   audit: async () => (await import('./audit.ts')).runAudit,
   explain: async () => (await import('./explain.ts')).runExplain,
 };
-
-/**
- * Errors whose message says everything the user needs: exit 2, no stack
- * trace. Known by name so that this module need not load theirs (policy
- * loading, the TLS server, the Kubernetes client) to recognise them.
- */
-export const USER_ERRORS: ReadonlySet<string> = new Set(['UsageError', 'PolicyLoadError', 'ManifestError', 'TlsFilesError', 'ClusterError']);
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -88,10 +82,12 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
     const run = await (RUNNERS[spec.name] as () => Promise<Runner>)();
     return await run(rest, io);
   } catch (error) {
-    if (!(error instanceof Error) || !USER_ERRORS.has(error.name)) throw error;
+    // An error whose code has an exit code says everything the user needs (core/errors.ts); any other is a bug: its stack, exit 1.
+    const exitCode = exitCodeOf(error);
+    if (exitCode === undefined) throw error;
     const hint =
       error instanceof UsageError && error.pointToHelp ? `Run \`modelgate ${spec === undefined ? 'help' : `${spec.name} --help`}\` for usage.\n` : '';
-    io.stderr(`modelgate: ${error.message}\n${hint}`);
-    return EXIT_USAGE;
+    io.stderr(`modelgate: ${describeError(error)}\n${hint}`);
+    return exitCode;
   }
 }

@@ -5,6 +5,7 @@
  * sorts). Entries starting with a dot (.git, the `..data` of a mounted
  * ConfigMap) are left out.
  */
+import { describeFileError } from '../core/errors.ts';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import { join } from 'node:path';
@@ -18,8 +19,6 @@ import { UsageError } from './usage.ts';
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
 
-const errorCode = (error: unknown): string => (error as NodeJS.ErrnoException).code ?? String(error);
-
 /** Byte order, as Go's filepath.Walk sorts, so that the order does not depend on the locale. */
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -29,7 +28,7 @@ export async function manifestFiles(dir: string): Promise<string[]> {
   try {
     listed = await readdir(dir, { withFileTypes: true });
   } catch (error) {
-    throw new UsageError(`cannot read ${dir}: ${errorCode(error)}`);
+    throw new UsageError(`cannot read ${dir}: ${describeFileError(error)}`);
   }
   const entries = listed.filter((entry) => !entry.name.startsWith('.')).sort((a, b) => byName(a.name, b.name));
   const files: string[] = [];
@@ -63,7 +62,7 @@ export async function readManifests(inputs: readonly string[], io: CommandIO): P
     try {
       isDirectory = (await stat(input)).isDirectory();
     } catch (error) {
-      throw new UsageError(`cannot read ${input}: ${errorCode(error)}`);
+      throw new UsageError(`cannot read ${input}: ${describeFileError(error)}`);
     }
     const files = isDirectory ? await manifestFiles(input) : [input];
     for (const file of files) {
@@ -71,7 +70,7 @@ export async function readManifests(inputs: readonly string[], io: CommandIO): P
       try {
         text = await readFile(file, 'utf8');
       } catch (error) {
-        throw new UsageError(`cannot read ${file}: ${errorCode(error)}`);
+        throw new UsageError(`cannot read ${file}: ${describeFileError(error)}`);
       }
       objects.push(...objectsFromText(text, file));
       sources.push(file);

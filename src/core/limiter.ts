@@ -7,13 +7,19 @@
  * A waiter that cannot start before its deadline is refused, never left
  * waiting past it.
  */
+import { ModelgateError } from './errors.ts';
 
 /** Thrown to a waiter whose deadline passed (or whose signal fired) before it could start. */
-export class LimitWaitError extends Error {
+export class LimitWaitError extends ModelgateError<'WAIT_CANCELLED' | 'WAIT_EXPIRED'> {
+  static readonly codes = { WAIT_CANCELLED: {}, WAIT_EXPIRED: {} } as const;
+  override readonly name = 'LimitWaitError';
   readonly aborted: boolean;
   constructor(what: string, aborted: boolean) {
-    super(aborted ? `cancelled while waiting for ${what}` : `no ${what} became free before the deadline`);
-    this.name = 'LimitWaitError';
+    super(
+      LimitWaitError.codes,
+      aborted ? 'WAIT_CANCELLED' : 'WAIT_EXPIRED',
+      aborted ? `cancelled while waiting for ${what}` : `no ${what} became free before the deadline`,
+    );
     this.aborted = aborted;
   }
 }

@@ -5,6 +5,7 @@
  * map). Walking one visits only the named fields, never the whole object, and
  * gives each match its concrete path (`spec.replicatedJobs[2].template…`).
  */
+import { ModelgateError } from './errors.ts';
 import { isPlainObject } from './guards.ts';
 
 type Step = { readonly kind: 'key'; readonly key: string } | { readonly kind: 'items' } | { readonly kind: 'values' };
@@ -14,10 +15,11 @@ export interface PathPattern {
   readonly steps: readonly Step[];
 }
 
-export class PathPatternError extends Error {
+export class PathPatternError extends ModelgateError<'INVALID_PATH_PATTERN'> {
+  static readonly codes = { INVALID_PATH_PATTERN: {} } as const;
+  override readonly name = 'PathPatternError';
   constructor(pattern: string, reason: string) {
-    super(`path ${JSON.stringify(pattern)} ${reason}`);
-    this.name = 'PathPatternError';
+    super(PathPatternError.codes, 'INVALID_PATH_PATTERN', `path ${JSON.stringify(pattern)} ${reason}`);
   }
 }
 

@@ -16,6 +16,7 @@
  * Known fields whose value is null are dropped, as Go leaves the field at its
  * zero value; unknown fields are kept, as Go ignores them.
  */
+import { ModelgateError } from './errors.ts';
 import { isUtf8 } from 'node:buffer';
 
 /** What a position in a document holds. */
@@ -46,14 +47,17 @@ export const objectOf = (fields: Readonly<Record<string, JsonShape>>): JsonShape
 export const STRING_MAP: JsonShape = mapOf(STRING);
 
 /** Why a document was refused, with the field path (`layers[2].annotations`). */
-export class StrictJsonError extends Error {
+const JSON_CODES = { syntax: 'JSON_SYNTAX', ambiguous: 'JSON_AMBIGUOUS', type: 'JSON_TYPE' } as const;
+
+export class StrictJsonError extends ModelgateError<(typeof JSON_CODES)[keyof typeof JSON_CODES]> {
+  static readonly codes = { JSON_SYNTAX: {}, JSON_AMBIGUOUS: {}, JSON_TYPE: {} } as const;
+  override readonly name = 'StrictJsonError';
   readonly path: string;
   readonly reason: string;
   /** `syntax`: not JSON at all; `ambiguous`: JSON that decoders could read differently; `type`: a known field of the wrong type. */
   readonly kind: 'syntax' | 'ambiguous' | 'type';
   constructor(path: string, reason: string, kind: StrictJsonError['kind']) {
-    super(path === '' ? reason : `${path}: ${reason}`);
-    this.name = 'StrictJsonError';
+    super(StrictJsonError.codes, JSON_CODES[kind], path === '' ? reason : `${path}: ${reason}`);
     this.path = path;
     this.reason = reason;
     this.kind = kind;

@@ -5,6 +5,7 @@
  * unchanged, so the registry client's connection pools and the caches live as
  * long as the configuration does.
  */
+import { describeError, describeFileError } from '../core/errors.ts';
 import { readFileSync } from 'node:fs';
 import { CachedArtifactSource, DEFAULT_FACTS_CACHE, RegistryArtifactSource } from '../artifact/source.ts';
 import type { ArtifactSource } from '../artifact/source.ts';
@@ -69,14 +70,12 @@ function webhookCredentials(path: string | undefined): DockerConfigCredentialPro
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new PolicyLoadError([
-      { source: path, document: 0, path: 'spec.credentials.dockerConfig', message: `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}` },
-    ]);
+    throw new PolicyLoadError([{ source: path, document: 0, path: 'spec.credentials.dockerConfig', message: `cannot read: ${describeFileError(error)}` }]);
   }
   try {
     return new DockerConfigCredentialProvider([{ name: path, text }]);
   } catch (error) {
-    throw new PolicyLoadError([{ source: path, document: 0, path: 'spec.credentials.dockerConfig', message: (error as Error).message }]);
+    throw new PolicyLoadError([{ source: path, document: 0, path: 'spec.credentials.dockerConfig', message: describeError(error) }]);
   }
 }
 

@@ -3,6 +3,7 @@
  * KUBECONFIG, ~/.kube/config or the in-cluster service account; then the
  * context. The webhook and the commands that read a cluster all load it here.
  */
+import { ModelgateError } from '../core/errors.ts';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 
 export interface KubeConfigOptions {
@@ -11,10 +12,11 @@ export interface KubeConfigOptions {
 }
 
 /** The kubeconfig cannot be used: it lacks the asked context, or configures no cluster at all. */
-export class KubeConfigError extends Error {
+export class KubeConfigError extends ModelgateError<'INVALID_KUBECONFIG'> {
+  static readonly codes = { INVALID_KUBECONFIG: {} } as const;
+  override readonly name = 'KubeConfigError';
   constructor(message: string) {
-    super(message);
-    this.name = 'KubeConfigError';
+    super(KubeConfigError.codes, 'INVALID_KUBECONFIG', message);
   }
 }
 

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ApiException, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { describeKubeError } from './api-errors.ts';
 import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
 
 export interface EventTarget {
@@ -91,7 +92,7 @@ export class KubeEventRecorder implements EventRecorder {
       await this.#api.createNamespacedEvent({ namespace: target.namespace, body });
     } catch (error) {
       if (!(error instanceof ApiException && error.code === 409)) {
-        this.#onError(`cannot record Event ${target.namespace}/${name}: ${describe(error)}`);
+        this.#onError(`cannot record Event ${target.namespace}/${name}: ${describeKubeError(error)}`);
         return;
       }
       try {
@@ -100,13 +101,8 @@ export class KubeEventRecorder implements EventRecorder {
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
         );
       } catch (patchError) {
-        this.#onError(`cannot update Event ${target.namespace}/${name}: ${describe(patchError)}`);
+        this.#onError(`cannot update Event ${target.namespace}/${name}: ${describeKubeError(patchError)}`);
       }
     }
   }
-}
-
-function describe(error: unknown): string {
-  if (error instanceof ApiException) return `HTTP ${error.code}`;
-  return error instanceof Error ? error.message : String(error);
 }

@@ -12,6 +12,7 @@
  * and its last good content stays active (none, if it never had any), while
  * the other ConfigMaps update normally.
  */
+import { describeError } from '../core/errors.ts';
 import { createHash } from 'node:crypto';
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { PolicyLoadError, formatProblem, policySetFromTexts } from '../policy/load.ts';
@@ -137,7 +138,7 @@ export function composePolicies(
       return { ok: true, policySet };
     } catch (error) {
       if (error instanceof PolicyLoadError) return { ok: false, problems: error.problems };
-      return { ok: false, problems: [{ source: units.at(-1)?.key ?? '(policy)', document: 0, path: '', message: (error as Error).message }] };
+      return { ok: false, problems: [{ source: units.at(-1)?.key ?? '(policy)', document: 0, path: '', message: describeError(error) }] };
     }
   };
   const sorted = [...desired].sort(unitOrder);

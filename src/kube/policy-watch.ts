@@ -22,10 +22,12 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { realTimers } from '../core/timers.ts';
 import type { TimerHandle, Timers } from '../core/timers.ts';
+import { describeError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { PolicySet } from '../policy/types.ts';
 import { DEFAULT_RETRY } from './backoff.ts';
 import type { RetryOptions } from './backoff.ts';
+import { WATCH_WORDING, describeKubeError } from './api-errors.ts';
 import { ConfigMapInformer } from './configmap-informer.ts';
 import { KubeEventRecorder } from './events.ts';
 import type { EventRecorder } from './events.ts';
@@ -62,17 +64,6 @@ export interface PolicyWatchOptions {
   readonly retry?: RetryOptions;
   /** The clock of the debounce, the retries and whenReady's limit; default: the process's timers. */
   readonly timers?: Timers;
-}
-
-/** Describes an API error without dumping response bodies into logs. */
-export function describeKubeError(error: unknown): string {
-  if (typeof error === 'object' && error !== null) {
-    const code = (error as { code?: unknown; statusCode?: unknown }).code ?? (error as { statusCode?: unknown }).statusCode;
-    const message = error instanceof Error ? error.message.split('\n')[0] : undefined;
-    if (typeof code === 'number') return `HTTP ${code}${code === 403 ? ' (forbidden: check the RBAC of the webhook ServiceAccount)' : ''}`;
-    if (message !== undefined) return message;
-  }
-  return String(error);
 }
 
 export class PolicyWatcher {
@@ -152,7 +143,8 @@ export class PolicyWatcher {
       retry: this.#options.retry ?? DEFAULT_RETRY,
       timers: this.#timers,
       onChange: () => this.#schedule(),
-      onError: (error, retryInMs) => logger.warn({ err: describeKubeError(error), retryInMs, where }, 'watching policy ConfigMaps failed; retrying'),
+      onError: (error, retryInMs) =>
+        logger.warn({ err: describeKubeError(error, WATCH_WORDING), retryInMs, where }, 'watching policy ConfigMaps failed; retrying'),
     });
   }
 
@@ -218,7 +210,7 @@ export class PolicyWatcher {
       try {
         this.#options.onPolicySet(policySet);
       } catch (error) {
-        const message = `policy revision ${policySet.revision} not applied: ${(error as Error).message}`;
+        const message = `policy revision ${policySet.revision} not applied: ${describeError(error)}`;
         logger.error({ err: message, revision: policySet.revision }, 'policy not applied; the previous one stays active');
         this.#options.onReload?.({ ok: false, revision: previous, errors: [...errors, message] });
         return;

@@ -8,6 +8,7 @@ import { LruCache } from '../core/lru.ts';
 import type { DockerConfigSource } from '../oci/credentials.ts';
 import type { PullSecretReader } from '../engine/review-credentials.ts';
 import { isPlainObject } from '../core/guards.ts';
+import { describeKubeError } from './api-errors.ts';
 
 const SECRET_TTL_MS = 30_000;
 
@@ -52,7 +53,7 @@ export class KubePullSecretReader implements PullSecretReader {
       cached = this.#api.readNamespacedServiceAccount({ name, namespace }).then(
         (account: V1ServiceAccount) => secretNames(account.imagePullSecrets),
         (error: unknown) => {
-          this.#onError(`cannot read ServiceAccount ${key}: ${describe(error)}`);
+          this.#onError(`cannot read ServiceAccount ${key}: ${describeKubeError(error)}`);
           return [];
         },
       );
@@ -72,12 +73,12 @@ export class KubePullSecretReader implements PullSecretReader {
             if (text === undefined) this.#onError(`Secret ${key} is not of type kubernetes.io/dockerconfigjson`);
             return text === undefined ? undefined : { name: `secret ${key}`, text };
           } catch (error) {
-            this.#onError(`Secret ${key} holds no valid docker config: ${describe(error)}`);
+            this.#onError(`Secret ${key} holds no valid docker config: ${describeKubeError(error)}`);
             return undefined;
           }
         },
         (error: unknown) => {
-          this.#onError(`cannot read Secret ${key}: ${describe(error)}`);
+          this.#onError(`cannot read Secret ${key}: ${describeKubeError(error)}`);
           return undefined;
         },
       );
@@ -85,9 +86,4 @@ export class KubePullSecretReader implements PullSecretReader {
     }
     return cached;
   }
-}
-
-function describe(error: unknown): string {
-  if (isPlainObject(error) && typeof error['code'] === 'number') return `HTTP ${error['code']}`;
-  return error instanceof Error ? error.message : String(error);
 }

@@ -4,6 +4,7 @@
  * per (registry, scope, credential identity).
  */
 
+import { describeError } from '../core/errors.ts';
 import type { Credential, CredentialProvider } from './credentials.ts';
 import { credentialIdentity } from './credentials.ts';
 import { getDomain } from 'tldts';
@@ -251,7 +252,7 @@ export class Authenticator {
       throw new RegistryError('UNAUTHORIZED', request.target, 'the credentials for this registry could not be read', {
         cause: error,
         retryable: true,
-        diagnostic: error instanceof Error ? error.message : String(error),
+        diagnostic: describeError(error),
       });
     }
     const scope = `repository:${repository}:pull`;

@@ -5,6 +5,7 @@
  * module only takes the JSON text.
  */
 
+import { ModelgateError } from '../core/errors.ts';
 import { createHash } from 'node:crypto';
 import { isPlainObject } from '../core/guards.ts';
 
@@ -56,11 +57,12 @@ export interface DockerConfigSource {
   readonly text: string;
 }
 
-export class DockerConfigError extends Error {
+export class DockerConfigError extends ModelgateError<'INVALID_DOCKER_CONFIG'> {
+  static readonly codes = { INVALID_DOCKER_CONFIG: {} } as const;
+  override readonly name = 'DockerConfigError';
   readonly source: string;
   constructor(source: string, reason: string) {
-    super(`docker config ${source}: ${reason}`);
-    this.name = 'DockerConfigError';
+    super(DockerConfigError.codes, 'INVALID_DOCKER_CONFIG', `docker config ${source}: ${reason}`);
     this.source = source;
   }
 }

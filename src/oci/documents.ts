@@ -7,6 +7,7 @@
  * `config` or `layers`, schema 1 fields, or a `mediaType` that disagrees with
  * the content or with the registry's Content-Type.
  */
+import { ModelgateError } from '../core/errors.ts';
 import { ANY, BYTES, INTEGER, STRING, STRING_MAP, arrayOf, describeRefusal, objectOf, parseStrictJson } from '../core/strict-json.ts';
 import type { JsonShape } from '../core/strict-json.ts';
 import { DOCKER_MANIFEST_V2, MANIFEST_MEDIA_TYPES, OCI_INDEX, OCI_MANIFEST, baseMediaType, isIndexMediaType } from './media-types.ts';
@@ -56,11 +57,12 @@ export const MANIFEST_SHAPE: JsonShape = objectOf({
 });
 
 /** A document refused because the runtime could read it differently, or not at all. */
-export class ManifestDocumentError extends Error {
+export class ManifestDocumentError extends ModelgateError<'INVALID_MANIFEST_DOCUMENT'> {
+  static readonly codes = { INVALID_MANIFEST_DOCUMENT: {} } as const;
+  override readonly name = 'ManifestDocumentError';
   readonly reason: string;
   constructor(reason: string, cause?: unknown) {
-    super(reason, cause === undefined ? undefined : { cause });
-    this.name = 'ManifestDocumentError';
+    super(ManifestDocumentError.codes, 'INVALID_MANIFEST_DOCUMENT', reason, cause);
     this.reason = reason;
   }
 }

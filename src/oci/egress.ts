@@ -8,6 +8,7 @@
  * hook), so a name that resolves to an internal address after it was judged
  * (DNS rebinding) is refused too; address literals are checked before.
  */
+import { ModelgateError } from '../core/errors.ts';
 import { lookup as dnsLookup } from 'node:dns';
 import type { LookupAddress, LookupAllOptions, LookupOneOptions } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
@@ -67,12 +68,16 @@ export function isInternalAddress(address: string): boolean {
 }
 
 /** The error a refused connection fails with; the HTTP layer maps it to EGRESS_DENIED. */
-export class EgressDeniedError extends Error {
-  readonly code = 'EGRESS_DENIED';
+export class EgressDeniedError extends ModelgateError<'INTERNAL_ADDRESS'> {
+  static readonly codes = { INTERNAL_ADDRESS: {} } as const;
+  override readonly name = 'EgressDeniedError';
   readonly host: string;
   constructor(host: string, address: string) {
-    super(address === host ? `${host} is an internal address` : `${host} resolved to the internal address ${address}`);
-    this.name = 'EgressDeniedError';
+    super(
+      EgressDeniedError.codes,
+      'INTERNAL_ADDRESS',
+      address === host ? `${host} is an internal address` : `${host} resolved to the internal address ${address}`,
+    );
     this.host = host;
   }
 }

@@ -2,6 +2,7 @@
  * Typed registry errors. Every error carries a `code` that callers branch on, names the
  * registry, repository and digest (or tag) concerned, and ends with a hint a user can act on.
  */
+import { type CodeTable, type CodeTraits, ModelgateError } from '../core/errors.ts';
 
 export type RegistryErrorCode =
   /** No connection: refused, reset, DNS failure. */
@@ -102,8 +103,26 @@ const DEFAULT_HINTS: Readonly<Record<RegistryErrorCode, string>> = {
     "modelgate connects to loopback, link-local, private and reserved addresses only for hosts listed in the Config's registries; use a registry on a public address, or list the host",
 };
 
-/** Codes that say what the registry served is wrong: a verdict about the artifact, never a "could not check" (core/errors.ts). */
-const CONTENT_CODES: ReadonlySet<RegistryErrorCode> = new Set<RegistryErrorCode>(['TAMPERED', 'MALFORMED', 'TOO_LARGE', 'INVALID_ARGUMENT', 'EGRESS_DENIED']);
+/** Content codes say what the registry served is wrong: a verdict about the artifact, never a "could not check" (core/errors.ts). */
+const CONTENT: CodeTraits = { contentProblem: true };
+const REGISTRY_CODES: CodeTable<RegistryErrorCode> = {
+  UNREACHABLE: {},
+  TIMEOUT: {},
+  ABORTED: {},
+  TLS_ERROR: {},
+  INSECURE_NOT_ALLOWED: {},
+  UNAUTHORIZED: {},
+  FORBIDDEN: {},
+  NOT_FOUND: {},
+  TAMPERED: CONTENT,
+  TOO_LARGE: CONTENT,
+  MALFORMED: CONTENT,
+  RATE_LIMITED: {},
+  SERVER_ERROR: {},
+  UNEXPECTED_STATUS: {},
+  INVALID_ARGUMENT: CONTENT,
+  EGRESS_DENIED: CONTENT,
+};
 
 const RETRYABLE_BY_DEFAULT: ReadonlySet<RegistryErrorCode> = new Set<RegistryErrorCode>(['TIMEOUT', 'RATE_LIMITED', 'SERVER_ERROR']);
 
@@ -122,8 +141,9 @@ export function describeTarget(target: ErrorTarget): string {
   }
 }
 
-export class RegistryError extends Error {
-  readonly code: RegistryErrorCode;
+export class RegistryError extends ModelgateError<RegistryErrorCode> {
+  static readonly codes = REGISTRY_CODES;
+  override readonly name = 'RegistryError';
   readonly operation: RegistryOperation;
   readonly registry: string;
   readonly repository: string;
@@ -136,16 +156,12 @@ export class RegistryError extends Error {
   readonly registryCode: string | undefined;
   /** Whether trying again may succeed; caches should not keep retryable failures. */
   readonly retryable: boolean;
-  /** The content is wrong (see core/errors.ts), as opposed to unavailable. */
-  readonly contentProblem: boolean;
   /** Details for operators only (see RegistryErrorOptions.diagnostic). */
   readonly diagnostic: string | undefined;
 
   constructor(code: RegistryErrorCode, target: ErrorTarget, detail: string, options: RegistryErrorOptions = {}) {
     const hint = options.hint ?? DEFAULT_HINTS[code];
-    super(`${describeTarget(target)}: ${detail}; ${hint}`, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'RegistryError';
-    this.code = code;
+    super(REGISTRY_CODES, code, `${describeTarget(target)}: ${detail}; ${hint}`, options.cause);
     this.operation = target.operation;
     this.registry = target.registry;
     this.repository = target.repository;
@@ -155,7 +171,6 @@ export class RegistryError extends Error {
     this.status = options.status;
     this.registryCode = options.registryCode;
     this.retryable = options.retryable ?? RETRYABLE_BY_DEFAULT.has(code);
-    this.contentProblem = CONTENT_CODES.has(code);
     this.diagnostic = options.diagnostic;
   }
 }

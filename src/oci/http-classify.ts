@@ -3,6 +3,7 @@
  * slow, not TLS or a wrong certificate: the message is the same for all, so that denials
  * cannot be used to scan ports; the code and the diagnostic (for the log) tell them apart.
  */
+import { describeError } from '../core/errors.ts';
 import { EgressDeniedError } from './egress.ts';
 import { RegistryError, redact } from './errors.ts';
 import type { HttpRequest } from './http-exchange.ts';
@@ -125,9 +126,7 @@ function errorCode(error: unknown): string | undefined {
 }
 
 function errorMessage(error: unknown): string {
-  return errorChain(error)
-    .map((candidate) => (candidate instanceof Error ? candidate.message : String(candidate)))
-    .join('; ');
+  return errorChain(error).map(describeError).join('; ');
 }
 
 /** The error, its causes and, for an AggregateError (several addresses tried), its errors. */

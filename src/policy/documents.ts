@@ -2,6 +2,7 @@
  * Schemas of the ModelPolicy and Config documents and their conversion into
  * the typed in-memory form. Validation runs first, so conversion may assume shapes.
  */
+import { describeError } from '../core/errors.ts';
 import { isKnownTypeName } from '../artifact/media-types.ts';
 import {
   checkSignatures,
@@ -30,7 +31,7 @@ function pathProblem(value: string): string | undefined {
     parsePathPattern(value);
     return undefined;
   } catch (error) {
-    return error instanceof PathPatternError ? error.message.replace(/^path "[^"]*" /, '') : String(error);
+    return error instanceof PathPatternError ? error.message.replace(/^path "[^"]*" /, '') : describeError(error);
   }
 }
 

@@ -5,6 +5,7 @@
  * loaded and, when it is valid, applied; an invalid one is logged and
  * reported, and the last good policy keeps serving.
  */
+import { describeError } from '../core/errors.ts';
 import { createHash } from 'node:crypto';
 import { watchFiles } from '../core/file-watch.ts';
 import type { Timers } from '../core/timers.ts';
@@ -54,7 +55,7 @@ export function watchPolicyFiles(options: PolicyFileWatchOptions): PolicyFileWat
   let lastProblem: string | undefined;
 
   const report = (error: unknown, what: string): void => {
-    const problems = error instanceof PolicyLoadError ? error.problems.map(formatProblem) : [(error as Error).message];
+    const problems = error instanceof PolicyLoadError ? error.problems.map(formatProblem) : [describeError(error)];
     const key = problems.join('\n');
     if (key === lastProblem) return;
     lastProblem = key;

@@ -3,6 +3,7 @@
  * into one PolicySet. All problems are collected, each naming its file,
  * document and field path, so one load reports every mistake at once.
  */
+import { EXIT_USAGE, ModelgateError, describeError, describeFileError } from '../core/errors.ts';
 import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,11 +23,12 @@ export interface PolicyProblem {
   readonly message: string;
 }
 
-export class PolicyLoadError extends Error {
+export class PolicyLoadError extends ModelgateError<'INVALID_POLICY'> {
+  static readonly codes = { INVALID_POLICY: { exitCode: EXIT_USAGE } } as const;
+  override readonly name = 'PolicyLoadError';
   readonly problems: readonly PolicyProblem[];
   constructor(problems: readonly PolicyProblem[]) {
-    super(`invalid policy:\n${problems.map(formatProblem).join('\n')}`);
-    this.name = 'PolicyLoadError';
+    super(PolicyLoadError.codes, 'INVALID_POLICY', `invalid policy:\n${problems.map(formatProblem).join('\n')}`);
     this.problems = problems;
   }
 }
@@ -170,7 +172,7 @@ function trustProblems(policies: readonly ModelPolicy[], config: ModelgateConfig
   try {
     roots = TrustedRoots.fromSettings(config.trustedRoots);
   } catch (error) {
-    return [{ source: config.source, document: 0, path: 'spec.trustedRoots', message: (error as Error).message }];
+    return [{ source: config.source, document: 0, path: 'spec.trustedRoots', message: describeError(error) }];
   }
   return policies.flatMap((policy) => {
     const missing = policy.signatures === undefined ? [] : unknownTrustedRoots(policy.signatures, roots);
@@ -209,7 +211,7 @@ export async function readPolicyTexts(paths: readonly string[]): Promise<PolicyT
         : [path];
       for (const file of files) texts.push({ source: file, text: await readFile(file, 'utf8') });
     } catch (error) {
-      problems.push({ source: path, document: 0, path: '', message: `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}` });
+      problems.push({ source: path, document: 0, path: '', message: `cannot read: ${describeFileError(error)}` });
     }
   }
   if (problems.length > 0) throw new PolicyLoadError(problems);

@@ -3,6 +3,7 @@
  * github.com/distribution/reference and Docker's normalisation rules
  * (default registry docker.io, `library/` for single-segment names there).
  */
+import { ModelgateError } from '../core/errors.ts';
 
 /** A parsed and normalised image reference. */
 export interface ImageReference {
@@ -25,12 +26,13 @@ export interface ImageReference {
   readonly digest: string | undefined;
 }
 
-export class InvalidReferenceError extends Error {
+export class InvalidReferenceError extends ModelgateError<'INVALID_REFERENCE'> {
+  static readonly codes = { INVALID_REFERENCE: {} } as const;
+  override readonly name = 'InvalidReferenceError';
   readonly reference: string;
   readonly reason: string;
   constructor(reference: string, reason: string) {
-    super(`invalid image reference ${JSON.stringify(reference)}: ${reason}`);
-    this.name = 'InvalidReferenceError';
+    super(InvalidReferenceError.codes, 'INVALID_REFERENCE', `invalid image reference ${JSON.stringify(reference)}: ${reason}`);
     this.reference = reference;
     this.reason = reason;
   }

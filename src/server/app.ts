@@ -7,9 +7,10 @@ import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import { handleAdmission } from '../admission/handle.ts';
 import type { AdmissionOutcome } from '../admission/handle.ts';
-import { InvalidReviewError, parseAdmissionReview, reviewResponse } from '../admission/review.ts';
+import { parseAdmissionReview, reviewResponse } from '../admission/review.ts';
+import { describeError, httpStatusOf } from '../core/errors.ts';
 import { Limiter } from '../core/limiter.ts';
-import { BodyError, BodyRoom, bodyLimit, readJsonBody } from './body.ts';
+import { BodyRoom, bodyLimit, readJsonBody } from './body.ts';
 import type { AdmissionRequest, AdmissionResponse } from '../admission/review.ts';
 import type { Logger } from '../core/log.ts';
 import { reviewLogger } from './review-log.ts';
@@ -98,19 +99,15 @@ export function createApp(options: AppOptions): express.Express {
       res.once('close', () => room.release());
       request = parseAdmissionReview(await readJsonBody(req, bodyLimit(req, maxBodyBytes), room));
     } catch (error) {
-      if (!(error instanceof BodyError || error instanceof InvalidReviewError)) {
-        // The client went away mid-body: nobody to answer.
-        logger.debug({ err: (error as Error).message }, 'request body not received');
+      // A body or review error has the status to answer with; without one, the client went away mid-body: nobody to answer.
+      const status = httpStatusOf(error);
+      if (status === undefined) {
+        logger.debug({ err: describeError(error) }, 'request body not received');
         return;
       }
-      logger.warn({ err: error.message }, 'rejected a malformed AdmissionReview');
-      // Unread body left over (413): close rather than read the rest of it.
-      sendJson(
-        res,
-        error instanceof BodyError ? error.status : 400,
-        { error: error.message },
-        error instanceof BodyError && error.status !== 400 && error.status !== 415,
-      );
+      logger.warn({ err: describeError(error) }, 'rejected a malformed AdmissionReview');
+      // Unread body left over (411, 413, 503): close rather than read the rest of it.
+      sendJson(res, status, { error: describeError(error) }, status !== 400 && status !== 415);
       metrics?.observeReview('error', '', Number(process.hrtime.bigint() - started) / 1e9);
       return;
     }
@@ -134,7 +131,7 @@ export function createApp(options: AppOptions): express.Express {
         response = {
           uid: request.uid,
           allowed: false,
-          status: { code: 500, message: `modelgate could not evaluate the object (${(error as Error).message}); failing closed` },
+          status: { code: 500, message: `modelgate could not evaluate the object (${describeError(error)}); failing closed` },
         };
       }
     }

@@ -6,15 +6,26 @@
  * generality (charsets, inflation, type matching) cost ~2 µs per review.
  */
 import type { IncomingMessage } from 'node:http';
+import { ModelgateError } from '../core/errors.ts';
 import { LimitWaitError } from '../core/limiter.ts';
 import type { Limiter, Release } from '../core/limiter.ts';
 import { baseMediaType } from '../oci/media-types.ts';
 
-export class BodyError extends Error {
-  readonly status: 400 | 411 | 413 | 415 | 503;
+const BODY_CODES = { 400: 'INVALID_BODY', 411: 'LENGTH_REQUIRED', 413: 'BODY_TOO_LARGE', 415: 'UNSUPPORTED_BODY', 503: 'NO_ROOM_FOR_BODY' } as const;
+
+/** A review request refused for its body or headers; its HTTP status is the answer's. */
+export class BodyError extends ModelgateError<(typeof BODY_CODES)[keyof typeof BODY_CODES]> {
+  static readonly codes = {
+    INVALID_BODY: { httpStatus: 400 },
+    LENGTH_REQUIRED: { httpStatus: 411 },
+    BODY_TOO_LARGE: { httpStatus: 413 },
+    UNSUPPORTED_BODY: { httpStatus: 415 },
+    NO_ROOM_FOR_BODY: { httpStatus: 503 },
+  } as const;
+  override readonly name = 'BodyError';
+  readonly status: keyof typeof BODY_CODES;
   constructor(status: BodyError['status'], message: string) {
-    super(message);
-    this.name = 'BodyError';
+    super(BodyError.codes, BODY_CODES[status], message);
     this.status = status;
   }
 }

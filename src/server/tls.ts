@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
+import { EXIT_USAGE, ModelgateError, describeError } from '../core/errors.ts';
 import { watchFiles } from '../core/file-watch.ts';
 import type { Timers } from '../core/timers.ts';
 import type { Logger } from '../core/log.ts';
@@ -17,10 +18,11 @@ export interface KeyPair {
   readonly key: Buffer;
 }
 
-export class TlsFilesError extends Error {
+export class TlsFilesError extends ModelgateError<'TLS_FILES_UNUSABLE'> {
+  static readonly codes = { TLS_FILES_UNUSABLE: { exitCode: EXIT_USAGE } } as const;
+  override readonly name = 'TlsFilesError';
   constructor(message: string) {
-    super(message);
-    this.name = 'TlsFilesError';
+    super(TlsFilesError.codes, 'TLS_FILES_UNUSABLE', message);
   }
 }
 
@@ -33,13 +35,13 @@ export function readKeyPair(certPath: string, keyPath: string): KeyPair {
     key = readFileSync(keyPath);
   } catch (error) {
     throw new TlsFilesError(
-      `cannot read the TLS key pair (${certPath}, ${keyPath}): ${(error as Error).message}; run \`npm run certs\` or mount the serving Secret`,
+      `cannot read the TLS key pair (${certPath}, ${keyPath}): ${describeError(error)}; run \`npm run certs\` or mount the serving Secret`,
     );
   }
   try {
     createSecureContext({ cert, key });
   } catch (error) {
-    throw new TlsFilesError(`the TLS certificate ${certPath} and key ${keyPath} are not a usable pair: ${(error as Error).message}`);
+    throw new TlsFilesError(`the TLS certificate ${certPath} and key ${keyPath} are not a usable pair: ${describeError(error)}`);
   }
   return { cert, key };
 }
@@ -71,7 +73,7 @@ export function watchKeyPair(
       logger.info({ cert: certPath }, 'TLS key pair reloaded');
     },
     // Mid-rotation the files may briefly disagree; the next event or poll retries.
-    onError: (error) => logger.warn({ err: (error as Error).message }, 'TLS key pair not reloaded; still serving the previous one'),
+    onError: (error) => logger.warn({ err: describeError(error) }, 'TLS key pair not reloaded; still serving the previous one'),
     timers,
   });
 }

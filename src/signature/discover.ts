@@ -15,14 +15,20 @@
  * referrers cannot crowd out the legacy signatures (nor the reverse). Registry failures are
  * reported as problems, so a caller can tell "unsigned" from "could not look".
  */
+import { describeError } from '../core/errors.ts';
 import { isPlainObject } from '../core/guards.ts';
 import { isRegistryError } from '../oci/errors.ts';
 import type { Descriptor, Registry, RepositoryLocator } from '../oci/types.ts';
 import { BUNDLE_ARTIFACT_TYPE, isBundleMediaType, parseBundle } from './bundle.ts';
 import type { ParsedBundle } from './bundle.ts';
-import { errorMessage } from './errors.ts';
+import { SignatureFormatError, errorMessage } from './errors.ts';
 import { buildLegacyBundle, legacySignatureTag, readLegacyMaterial } from './legacy.ts';
 import type { DiscoveryLimits } from './policy.ts';
+
+/** Anything a read threw, as the Error a candidate keeps for its message. */
+const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(describeError(error)));
+const malformed = (message: string): SignatureFormatError => new SignatureFormatError({ code: 'MALFORMED_SIGNATURE', message });
+const oversized = (message: string): SignatureFormatError => new SignatureFormatError({ code: 'OVERSIZED_SIGNATURE', message });
 
 /** One signature found: parsed, or why it could not be read. */
 export interface Candidate {
@@ -140,7 +146,7 @@ export async function discoverSignatures(input: DiscoveryInput): Promise<Discove
   // "unsigned" into "could not check".
   const onFailure = (what: string, source: string, format: Candidate['format'], error: unknown): undefined => {
     if (isTransient(error)) problems.push(problemOf(what, error));
-    else candidates.push({ source, format, parsed: undefined, error: error instanceof Error ? error : new Error(String(error)) });
+    else candidates.push({ source, format, parsed: undefined, error: asError(error) });
     return undefined;
   };
   // Ask one more than the budget: it tells whether the list was cut.
@@ -162,7 +168,7 @@ export async function discoverSignatures(input: DiscoveryInput): Promise<Discove
   if (legacy !== undefined && tag !== undefined) {
     const layers = legacy.json['layers'];
     if (Array.isArray(layers)) legacyLayers = layers;
-    else candidates.push({ source: tag, format: 'legacy', parsed: undefined, error: new Error(`the signature manifest ${tag} has no layers`) });
+    else candidates.push({ source: tag, format: 'legacy', parsed: undefined, error: malformed(`the signature manifest ${tag} has no layers`) });
   }
   const budget = splitBudget(limits.maxCandidates, referrerDescriptors.length, legacyLayers.length);
   const truncated = (referrers?.truncated ?? false) || referrerDescriptors.length > budget.referrers || legacyLayers.length > budget.legacy;
@@ -173,7 +179,7 @@ export async function discoverSignatures(input: DiscoveryInput): Promise<Discove
     legacyLayers.slice(0, budget.legacy).forEach((value, index) => {
       const layer = readLayer(value);
       if (layer === undefined)
-        candidates.push({ source: legacySource(tag, index), format: 'legacy', parsed: undefined, error: new Error('the layer is not a valid OCI descriptor') });
+        candidates.push({ source: legacySource(tag, index), format: 'legacy', parsed: undefined, error: malformed('the layer is not a valid OCI descriptor') });
       else tasks.push(() => readLegacyLayer(input, tag, layer, index, problems));
     });
   }
@@ -196,23 +202,23 @@ async function readReferrer(input: DiscoveryInput, descriptor: Descriptor, probl
   const source = `bundle ${short(descriptor.digest)}`;
   const failed = (error: Error): Candidate => ({ source, format: 'bundle', parsed: undefined, error });
   if (!timeLeft(deadline, problems, source)) return undefined;
-  if (descriptor.size > limits.maxBlobBytes) return failed(new Error(`its manifest is ${descriptor.size} bytes, over the limit of ${limits.maxBlobBytes}`));
+  if (descriptor.size > limits.maxBlobBytes) return failed(oversized(`its manifest is ${descriptor.size} bytes, over the limit of ${limits.maxBlobBytes}`));
   try {
     const manifest = await registry.fetchManifest(locator, descriptor.digest, { maxBytes: limits.maxBlobBytes, deadline });
     const subject = manifest.json['subject'];
     if (!isPlainObject(subject) || subject['digest'] !== digest) {
-      return failed(new Error('its manifest does not name the admitted digest as its subject'));
+      return failed(malformed('its manifest does not name the admitted digest as its subject'));
     }
     const layers = Array.isArray(manifest.json['layers']) ? manifest.json['layers'].map(readLayer) : [];
     const layer = layers.find((candidate): candidate is Descriptor => candidate !== undefined && isBundleMediaType(candidate.mediaType));
-    if (layer === undefined) return failed(new Error(`its manifest has no layer of media type ${BUNDLE_ARTIFACT_TYPE}`));
-    if (layer.size > limits.maxBlobBytes) return failed(new Error(`the bundle is ${layer.size} bytes, over the limit of ${limits.maxBlobBytes}`));
+    if (layer === undefined) return failed(malformed(`its manifest has no layer of media type ${BUNDLE_ARTIFACT_TYPE}`));
+    if (layer.size > limits.maxBlobBytes) return failed(oversized(`the bundle is ${layer.size} bytes, over the limit of ${limits.maxBlobBytes}`));
     if (!timeLeft(deadline, problems, source)) return undefined;
     const blob = await registry.fetchBlob(locator, layer.digest, { maxBytes: limits.maxBlobBytes, expectedSize: layer.size, deadline });
     return { source, format: 'bundle', parsed: parseBundle(blob.bytes), error: undefined };
   } catch (error) {
     if (isTransient(error)) problems.push(problemOf(`reading ${source} failed`, error));
-    return failed(error instanceof Error ? error : new Error(String(error)));
+    return failed(asError(error));
   }
 }
 
@@ -227,7 +233,7 @@ async function readLegacyLayer(
   const source = legacySource(tag, index);
   const failed = (error: Error): Candidate => ({ source, format: 'legacy', parsed: undefined, error });
   if (!timeLeft(deadline, problems, source)) return undefined;
-  if (layer.size > limits.maxBlobBytes) return failed(new Error(`its payload is ${layer.size} bytes, over the limit of ${limits.maxBlobBytes}`));
+  if (layer.size > limits.maxBlobBytes) return failed(oversized(`its payload is ${layer.size} bytes, over the limit of ${limits.maxBlobBytes}`));
   try {
     // The annotations are read first: garbage fails without a request.
     const material = readLegacyMaterial(layer.mediaType, layer.annotations ?? {});
@@ -235,6 +241,6 @@ async function readLegacyLayer(
     return { source, format: 'legacy', parsed: buildLegacyBundle(material, blob.bytes), error: undefined };
   } catch (error) {
     if (isTransient(error)) problems.push(problemOf(`reading ${source} failed`, error));
-    return failed(error instanceof Error ? error : new Error(String(error)));
+    return failed(asError(error));
   }
 }

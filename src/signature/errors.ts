@@ -4,12 +4,18 @@
  * signature ("signs sha256:… , not the admitted sha256:…"), short enough for a denial.
  */
 
-abstract class CodedError<C extends string> extends Error {
-  readonly code: C;
+import { type CodeTable, describeError, ModelgateError } from '../core/errors.ts';
 
-  constructor(options: { readonly code: C; readonly message: string; readonly cause?: unknown }) {
-    super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = options.code;
+interface SignatureErrorOptions<C extends string> {
+  readonly code: C;
+  readonly message: string;
+  readonly cause?: unknown;
+}
+
+/** The codes of signature verification mean nothing to the CLI or the server (no exit code, no HTTP status): they become findings. */
+abstract class CodedError<C extends string> extends ModelgateError<C> {
+  constructor(codes: CodeTable<C>, options: SignatureErrorOptions<C>) {
+    super(codes, options.code, options.message, options.cause);
   }
 }
 
@@ -19,11 +25,17 @@ export type FormatErrorCode =
   /** A legacy cosign signature layer whose annotations or payload cannot be read. */
   | 'MALFORMED_SIGNATURE'
   /** Well-formed, but a kind of content that cannot be bound to an image (message signature without payload, other DSSE payload types, attestations). */
-  | 'UNSUPPORTED_CONTENT';
+  | 'UNSUPPORTED_CONTENT'
+  /** A signature manifest, bundle or payload larger than the Config's limit: it is not read. */
+  | 'OVERSIZED_SIGNATURE';
 
 /** The signature material could not be read. */
 export class SignatureFormatError extends CodedError<FormatErrorCode> {
+  static readonly codes: CodeTable<FormatErrorCode> = { MALFORMED_BUNDLE: {}, MALFORMED_SIGNATURE: {}, UNSUPPORTED_CONTENT: {}, OVERSIZED_SIGNATURE: {} };
   override readonly name = 'SignatureFormatError';
+  constructor(options: SignatureErrorOptions<FormatErrorCode>) {
+    super(SignatureFormatError.codes, options);
+  }
 }
 
 export type BindingErrorCode =
@@ -36,7 +48,11 @@ export type BindingErrorCode =
 
 /** The signed payload does not bind the signature to the admitted artifact. */
 export class BindingError extends CodedError<BindingErrorCode> {
+  static readonly codes: CodeTable<BindingErrorCode> = { DIGEST_MISMATCH: {}, REPOSITORY_MISMATCH: {}, INVALID_PAYLOAD: {} };
   override readonly name = 'BindingError';
+  constructor(options: SignatureErrorOptions<BindingErrorCode>) {
+    super(BindingError.codes, options);
+  }
 }
 
 export type IdentityErrorCode =
@@ -49,7 +65,11 @@ export type IdentityErrorCode =
 
 /** A keyless certificate verified, but names a signer the authority does not accept. */
 export class IdentityError extends CodedError<IdentityErrorCode> {
+  static readonly codes: CodeTable<IdentityErrorCode> = { MISSING_IDENTITY: {}, ISSUER_MISMATCH: {}, SUBJECT_MISMATCH: {}, NOT_CODE_SIGNING: {} };
   override readonly name = 'IdentityError';
+  constructor(options: SignatureErrorOptions<IdentityErrorCode>) {
+    super(IdentityError.codes, options);
+  }
 }
 
 export type TrustRootErrorCode =
@@ -59,19 +79,27 @@ export type TrustRootErrorCode =
   | 'INVALID_TRUSTED_ROOT';
 
 export class TrustRootError extends CodedError<TrustRootErrorCode> {
+  static readonly codes: CodeTable<TrustRootErrorCode> = { UNKNOWN_TRUSTED_ROOT: {}, INVALID_TRUSTED_ROOT: {} };
   override readonly name = 'TrustRootError';
+  constructor(options: SignatureErrorOptions<TrustRootErrorCode>) {
+    super(TrustRootError.codes, options);
+  }
 }
 
 export type KeyErrorCode = 'INVALID_KEY' | 'UNSUPPORTED_KEY';
 
 /** An authority's public key is not a usable PEM public key. */
 export class KeyError extends CodedError<KeyErrorCode> {
+  static readonly codes: CodeTable<KeyErrorCode> = { INVALID_KEY: {}, UNSUPPORTED_KEY: {} };
   override readonly name = 'KeyError';
+  constructor(options: SignatureErrorOptions<KeyErrorCode>) {
+    super(KeyError.codes, options);
+  }
 }
 
 /** The message of anything thrown, control characters removed, cut to a length fit for a denial. */
 export function errorMessage(error: unknown, max = 300): string {
-  const text = error instanceof Error ? error.message : String(error);
+  const text = describeError(error);
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
   const clean = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
   return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;

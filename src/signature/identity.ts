@@ -12,6 +12,7 @@
  *   `v…` tag of that workflow, while `https://accounts\.google\.com` can never match
  *   `https://evil.example/?https://accounts.google.com`. Write `$` for a whole-value match.
  */
+import { describeError } from '../core/errors.ts';
 import type { X509Certificate } from '@sigstore/core';
 import { RE2JS } from 're2js';
 import { IdentityError } from './errors.ts';
@@ -63,7 +64,7 @@ export function patternProblem(pattern: string): string | undefined {
     compilePattern(pattern);
     return undefined;
   } catch (error) {
-    return `is not a valid RE2 regular expression (Go's regexp syntax: no lookaround or backreferences): ${(error as Error).message}`;
+    return `is not a valid RE2 regular expression (Go's regexp syntax: no lookaround or backreferences): ${describeError(error)}`;
   }
 }
 

@@ -4,6 +4,7 @@
  * the engine's caches before the evaluation, so the evaluation after it judges
  * the same facts (from the cache) and the time of each read is its own step.
  */
+import { describeError } from '../../core/errors.ts';
 import type { ImageManifest } from '../../artifact/manifest.ts';
 import { LICENSES_ANNOTATION } from '../../artifact/media-types.ts';
 import { fileNameOf } from '../../artifact/rules.ts';
@@ -19,7 +20,7 @@ import type { Clock } from './clock.ts';
 
 /** The error, with the operator's detail a registry error keeps out of admission answers (explain runs on the operator's side). */
 export const errorText = (error: unknown): string => {
-  if (!(error instanceof Error)) return String(error);
+  if (!(error instanceof Error)) return describeError(error);
   const diagnostic = (error as { diagnostic?: unknown }).diagnostic;
   return typeof diagnostic === 'string' ? `${error.message} (cause: ${diagnostic})` : error.message;
 };

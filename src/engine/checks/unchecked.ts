@@ -3,7 +3,7 @@
  * check failed as a whole (it threw, or it needs a digest the reference lacks),
  * or it was not consulted; its rules are then reported as not checked.
  */
-import { isContentProblem } from '../../core/errors.ts';
+import { describeError, isContentProblem } from '../../core/errors.ts';
 import type { ModelPolicy } from '../../policy/types.ts';
 import { couldNotCheck } from '../../core/finding.ts';
 import { failedResult, ruleResult } from '../result.ts';
@@ -19,7 +19,7 @@ export const DENIED_ALREADY = 'the reference is denied by the rules above, so th
  * spec.onError decides.
  */
 export function failedCheck(policy: ModelPolicy, error: unknown, check: string): FailedResult {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = describeError(error);
   if (isContentProblem(error)) {
     return failedResult(check, {
       policy: policy.name,

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ApiException } from '@kubernetes/client-node';
 import { shutdownDelayOption } from '../../../src/cli/serve.ts';
+import { WATCH_WORDING, describeKubeError } from '../../../src/kube/api-errors.ts';
 import { backoffDelay } from '../../../src/kube/backoff.ts';
-import { describeKubeError } from '../../../src/kube/policy-watch.ts';
 
 describe('watch retries and serve options', () => {
   it('backs off exponentially with jitter, up to the maximum', () => {
@@ -21,10 +21,17 @@ describe('watch retries and serve options', () => {
   });
 
   it('describes API errors by status, with a hint for 403', () => {
-    assert.equal(describeKubeError(new ApiException(500, 'boom', {}, {})), 'HTTP 500');
-    assert.match(describeKubeError(new ApiException(403, 'Forbidden', {}, {})), /HTTP 403 \(forbidden: check the RBAC/);
-    assert.equal(describeKubeError(Object.assign(new Error('Gone'), { statusCode: 410 })), 'HTTP 410');
-    assert.equal(describeKubeError(new Error('connect ECONNREFUSED 127.0.0.1:1\nmore')), 'connect ECONNREFUSED 127.0.0.1:1');
+    assert.equal(describeKubeError(new ApiException(500, 'boom', {}, {}), WATCH_WORDING), 'HTTP 500');
+    assert.match(describeKubeError(new ApiException(403, 'Forbidden', {}, {}), WATCH_WORDING), /HTTP 403 \(forbidden: check the RBAC/);
+    assert.equal(describeKubeError(Object.assign(new Error('Gone'), { statusCode: 410 }), WATCH_WORDING), 'HTTP 410');
+    assert.equal(describeKubeError(new Error('connect ECONNREFUSED 127.0.0.1:1\nmore'), WATCH_WORDING), 'connect ECONNREFUSED 127.0.0.1:1');
+    assert.equal(describeKubeError('text', WATCH_WORDING), 'text');
+  });
+
+  it('describes API errors for Events and pull Secrets by status alone, other errors by their whole message', () => {
+    assert.equal(describeKubeError(new ApiException(403, 'Forbidden', {}, {})), 'HTTP 403');
+    assert.equal(describeKubeError({ code: 404 }), 'HTTP 404');
+    assert.equal(describeKubeError(new Error('connect ECONNREFUSED 127.0.0.1:1\nmore')), 'connect ECONNREFUSED 127.0.0.1:1\nmore');
     assert.equal(describeKubeError('text'), 'text');
   });
 

@@ -1,8 +1,8 @@
 /**
- * `modelgate check` and what every command shares: the real executable for
- * exit codes and streams; main() in process for flags, --help, --version,
- * namespaces, directories, empty input and the policy line; a fresh process
- * for which modules a command loads.
+ * `modelgate check` and what every command shares. main() runs in process
+ * (runCli captures stdout, stderr and the exit code); a few cases run the real
+ * executable to prove it: exit codes 0, 1 and 2, both streams, stdin, and that
+ * a failed `serve` exits. A fresh Node shows which modules a command loads.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -37,7 +37,7 @@ interface Run {
   stderr: string;
 }
 
-/** Runs the real executable, as a user or CI would. */
+/** Runs the real executable, as a user or CI would: only for what main() in process cannot prove. */
 function modelgate(args: string[], stdin = ''): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'modelgate.js'), ...args], {
@@ -120,22 +120,22 @@ describe('modelgate check', () => {
   });
 
   it('takes JSON manifests too', async () => {
-    const run = await modelgate(['check', '-f', '-'], JSON.stringify(kubeObject('Pod', [{ name: 'm', reference: UNPINNED }])));
+    const run = await runCli(['check', '-f', '-'], JSON.stringify(kubeObject('Pod', [{ name: 'm', reference: UNPINNED }])));
     assert.equal(run.code, 1);
   });
 
   it('uses --policy and --config instead of the bundled policy', async () => {
-    const warned = await modelgate(['check', '-f', join(dir, 'bad.yaml'), '--policy', join(dir, 'warn-policy.yaml')]);
+    const warned = await runCli(['check', '-f', join(dir, 'bad.yaml'), '--policy', join(dir, 'warn-policy.yaml')]);
     assert.equal(warned.code, 0, warned.stderr);
     assert.match(warned.stdout, /WARN\s+relaxed\/requireDigest/);
     const scoped = join(dir, 'scoped.yaml');
     await writeFile(scoped, 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: other}\nspec: {match: {references: ["quay.io/**"]}}\n');
-    assert.equal((await modelgate(['check', '-f', join(dir, 'bad.yaml'), '--policy', scoped])).code, 1);
-    assert.equal((await modelgate(['check', '-f', join(dir, 'bad.yaml'), '--policy', scoped, '--config', join(dir, 'config.yaml')])).code, 0);
+    assert.equal((await runCli(['check', '-f', join(dir, 'bad.yaml'), '--policy', scoped])).code, 1);
+    assert.equal((await runCli(['check', '-f', join(dir, 'bad.yaml'), '--policy', scoped, '--config', join(dir, 'config.yaml')])).code, 0);
   });
 
   it('says so when there are no image volumes', async () => {
-    const run = await modelgate(['check', '-f', '-'], stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }));
+    const run = await runCli(['check', '-f', '-'], stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }));
     assert.equal(run.code, 0);
     assert.match(run.stdout, /no image-volume model references in 1 object/);
   });
@@ -163,7 +163,7 @@ describe('modelgate check', () => {
     ];
     for (const [name, args, stdin, message] of cases) {
       it(name, async () => {
-        const run = await modelgate(
+        const run = await runCli(
           args.map((arg) => (arg === 'POLICY' ? join(dir, 'broken-policy.yaml') : arg)),
           stdin,
         );
@@ -174,7 +174,7 @@ describe('modelgate check', () => {
   });
 
   it('help exits 0 and lists the commands', async () => {
-    const run = await modelgate(['help']);
+    const run = await runCli(['help']);
     assert.equal(run.code, 0);
     assert.match(run.stdout, /modelgate serve/);
     assert.match(run.stdout, /modelgate check/);
@@ -185,17 +185,20 @@ describe('modelgate serve', () => {
   it('refuses to start with an invalid policy, exit 2', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'modelgate-serve-'));
     await writeFile(join(dir, 'p.yaml'), 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: p}\nspec: {requireDigest: maybe}\n');
-    const run = await modelgate(['serve', '--port', '0', '--policy', join(dir, 'p.yaml')]);
+    const run = await runCli(['serve', '--port', '0', '--policy', join(dir, 'p.yaml')]);
     assert.equal(run.code, 2);
     assert.match(run.stderr, /spec\.requireDigest: must be true or false/);
   });
   it('refuses to start without a key pair, exit 2 with a hint', async () => {
-    const run = await modelgate(['serve', '--port', '0', '--tls-cert', '/nonexistent/tls.crt', '--tls-key', '/nonexistent/tls.key']);
+    // Silent: without --policy or a cluster, serve logs (to stdout) that it serves the bundled policy.
+    const run = await runCli(['serve', '--port', '0', '--tls-cert', '/nonexistent/tls.crt', '--tls-key', '/nonexistent/tls.key'], '', {
+      MODELGATE_LOG_LEVEL: 'silent',
+    });
     assert.equal(run.code, 2);
     assert.match(run.stderr, /cannot read the TLS key pair .*npm run certs/);
   });
   it('rejects a bad port', async () => {
-    const run = await modelgate(['serve', '--port', 'http']);
+    const run = await runCli(['serve', '--port', 'http']);
     assert.equal(run.code, 2);
     assert.match(run.stderr, /--port must be a port number/);
   });

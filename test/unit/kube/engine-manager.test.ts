@@ -1,7 +1,6 @@
 /** EngineManager: a new Engine per policy revision, the registry client and caches reused while the connection settings hold. */
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import { connectionKey } from '../../../src/engine/engine.ts';
 import { EngineManager } from '../../../src/engine/manager.ts';
 import type { RegistryClient } from '../../../src/oci/client.ts';
@@ -48,14 +47,25 @@ describe('EngineManager', () => {
   });
 
   it('makes a new client when connection settings change and closes the old one after in-flight reviews had their time', async () => {
+    // Mock timers drive the retirement; the registry checks below need real ones (the client's retries sleep).
+    mock.timers.enable({ apis: ['setTimeout'] });
     const manager = new EngineManager({ retireAfterMs: 150 });
-    const first = manager.update(set(artifactPolicy('a')));
-    const second = manager.update(set(artifactPolicy('a') + config('{registries: [{host: "registry.internal:5000", insecure: true}]}')));
-    assert.ok(first.client !== undefined && second.client !== undefined);
-    assert.notEqual(second.client, first.client);
-    assert.notEqual(second.cache, first.cache);
-    assert.equal(await isClosed(first.client), false, 'still open for reviews holding the old engine');
-    await sleep(300);
+    let first: ReturnType<EngineManager['update']>;
+    let second: ReturnType<EngineManager['update']>;
+    try {
+      first = manager.update(set(artifactPolicy('a')));
+      second = manager.update(set(artifactPolicy('a') + config('{registries: [{host: "registry.internal:5000", insecure: true}]}')));
+      assert.ok(first.client !== undefined && second.client !== undefined);
+      assert.notEqual(second.client, first.client);
+      assert.notEqual(second.cache, first.cache);
+      const closes = mock.method(first.client, 'close');
+      mock.timers.tick(149);
+      assert.equal(closes.mock.callCount(), 0, 'still open for reviews holding the old engine');
+      mock.timers.tick(1);
+      assert.equal(closes.mock.callCount(), 1);
+    } finally {
+      mock.timers.reset();
+    }
     assert.equal(await isClosed(first.client), true);
     assert.equal(await isClosed(second.client), false);
     await manager.close();
@@ -79,14 +89,19 @@ describe('EngineManager', () => {
   });
 
   it('keeps the client through a revision that needs no registry, for the next one that does', async () => {
-    const manager = new EngineManager({ retireAfterMs: 10 });
-    const first = manager.update(set(artifactPolicy('a')));
-    const plain = manager.update(set(plainPolicy('a')));
-    assert.equal(plain.client, undefined);
-    await sleep(50);
-    const again = manager.update(set(artifactPolicy('b')));
-    assert.equal(again.client, first.client);
-    await manager.close();
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      const manager = new EngineManager({ retireAfterMs: 10 });
+      const first = manager.update(set(artifactPolicy('a')));
+      const plain = manager.update(set(plainPolicy('a')));
+      assert.equal(plain.client, undefined);
+      mock.timers.tick(50);
+      const again = manager.update(set(artifactPolicy('b')));
+      assert.equal(again.client, first.client);
+      await manager.close();
+    } finally {
+      mock.timers.reset();
+    }
   });
 
   it('a set whose registry access cannot be built is refused and the active engine stays', async () => {

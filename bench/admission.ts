@@ -8,8 +8,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeCerts } from '../test/unit/helpers/server.ts';
-import { PINNED, admissionReview, kubeObject } from '../test/unit/helpers/objects.ts';
+import { makeCerts } from '../test/support/webhook-server.ts';
+import { PINNED, admissionReview, kubeObject } from '../test/support/objects.ts';
 import { compare, describeComparison, meetsTargets } from './lib/compare.ts';
 import { startAllowAll, startModelgate } from './lib/servers.ts';
 

@@ -22,9 +22,9 @@ import { PACKAGE_ROOT } from '../src/core/package-root.ts';
 
 import { startDistribution } from '../test/support/distribution.ts';
 import { closePushAgents, pushBlob, putManifest } from '../test/support/push.ts';
-import { goodLayers, modelPack, modelPackConfig } from '../test/unit/helpers/models.ts';
-import { admissionReview, kubeObject } from '../test/unit/helpers/objects.ts';
-import { makeCerts } from '../test/unit/helpers/server.ts';
+import { goodLayers, modelPack, modelPackConfig } from '../test/support/models.ts';
+import { admissionReview, kubeObject } from '../test/support/objects.ts';
+import { makeCerts } from '../test/support/webhook-server.ts';
 import { compare, describeComparison, meetsTargets } from './lib/compare.ts';
 import { PRODUCTION_NODE_FLAGS, startAllowAll, startModelgate } from './lib/servers.ts';
 

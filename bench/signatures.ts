@@ -23,17 +23,10 @@ import { EMPTY_CONFIG, blob, ociManifest } from '../test/support/artifacts.ts';
 import { startDistribution } from '../test/support/distribution.ts';
 import { closePushAgents, pushManifest } from '../test/support/push.ts';
 import { hasGo, startReferrersRegistry } from '../test/support/referrers-registry.ts';
-import {
-  BUNDLE_TYPE,
-  SIMPLE_SIGNING,
-  bundleSignature,
-  cosignStatement,
-  legacySignature,
-  simpleSigningPayload,
-} from '../test/unit/signature/fixtures/cosign.ts';
-import type { Signer } from '../test/unit/signature/fixtures/cosign.ts';
-import { modelFile, modelPack } from '../test/unit/helpers/models.ts';
-import { admissionReview, kubeObject } from '../test/unit/helpers/objects.ts';
+import { BUNDLE_TYPE, SIMPLE_SIGNING, bundleSignature, cosignStatement, legacySignature, simpleSigningPayload } from '../test/support/sigstore/cosign.ts';
+import type { Signer } from '../test/support/sigstore/cosign.ts';
+import { modelFile, modelPack } from '../test/support/models.ts';
+import { admissionReview, kubeObject } from '../test/support/objects.ts';
 
 const DIGESTS = Number(process.env['BENCH_DIGESTS'] ?? '200');
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });

@@ -19,11 +19,11 @@ import { policySetFromTexts } from '../../src/policy/load.ts';
 import { startDistribution } from '../support/distribution.ts';
 import type { RunningDistribution } from '../support/distribution.ts';
 import { basicAuthorization, closePushAgents, pushManifest } from '../support/push.ts';
-import { createTestCa, issueServerCert } from '../support/tls.ts';
-import type { TestCa } from '../support/tls.ts';
-import { goodLayers, modelPack } from '../unit/helpers/models.ts';
-import { admissionReview, kubeObject } from '../unit/helpers/objects.ts';
-import type { Json } from '../unit/helpers/objects.ts';
+import { createCA, issueLoopbackServerCert } from '../support/pki.ts';
+import type { CertificateAuthority } from '../support/pki.ts';
+import { goodLayers, modelPack } from '../support/models.ts';
+import { admissionReview, kubeObject } from '../support/objects.ts';
+import type { Json } from '../support/objects.ts';
 import { startCluster } from './lib/cluster.ts';
 import type { Cluster } from './lib/cluster.ts';
 
@@ -31,7 +31,7 @@ const NAMESPACE = 'team-private';
 
 describe('pull secrets from the cluster', { timeout: 300_000 }, () => {
   let dir: string;
-  let ca: TestCa;
+  let ca: CertificateAuthority;
   let cluster: Cluster;
   let registry: RunningDistribution;
   let api: CoreV1Api;
@@ -44,11 +44,11 @@ describe('pull secrets from the cluster', { timeout: 300_000 }, () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'modelgate-pull-secrets-'));
-    ca = createTestCa(dir);
-    const cert = issueServerCert(ca);
+    ca = await createCA(dir, 'ca');
+    const cert = await issueLoopbackServerCert(ca, dir, 'server');
     registry = await startDistribution({
       dir: join(dir, 'registry'),
-      tls: { certPath: cert.certPath, keyPath: cert.keyPath, caPem: ca.certPem },
+      tls: { certPath: cert.certFile, keyPath: cert.keyFile, caPem: ca.certPem },
       htpasswd: { puller: 's3cret' },
     });
     await pushManifest({ url: registry.url, ca: ca.certPem, authorization: () => basicAuthorization('puller', 's3cret') }, 'private/llama', model);

@@ -19,7 +19,7 @@ import { ANNOTATION, buildFixtures, buildModelKit, KITOPS, MODELPACK, OCI_IMAGE,
 import type { Fixtures } from './lib/fixtures.ts';
 import { fetchManifest, listReferrers, listTags, referrersFallbackTag, registryRequest } from './lib/oci.ts';
 import type { OciIndex, OciManifest } from './lib/oci.ts';
-import { createCA, issueLoopbackServerCert } from './lib/pki.ts';
+import { createCA, issueLoopbackServerCert } from '../support/pki.ts';
 import { runCommand, stopAll } from './lib/processes.ts';
 import { startDockerRegistry, startReferrersRegistry } from './lib/registries.ts';
 import type { Registry } from './lib/registries.ts';

@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { InvalidReviewError, parseAdmissionReview } from '../../src/admission/review.ts';
-import { admissionReview, kubeObject } from '../unit/helpers/objects.ts';
+import { admissionReview, kubeObject } from '../support/objects.ts';
 import { PACKAGE_ROOT } from '../../src/core/package-root.ts';
 import { policySetFromTexts } from '../../src/policy/load.ts';
 import { DEFAULT_MAX_BODY_BYTES } from '../../src/server/app.ts';
-import { startTestServer } from '../unit/helpers/server.ts';
-import type { TestServer } from '../unit/helpers/server.ts';
+import { startTestServer } from '../support/webhook-server.ts';
+import type { TestServer } from '../support/webhook-server.ts';
 import { VALID_PINNED } from './lib/reviews.ts';
 import { Tally, fuzzParameters } from './lib/settings.ts';
 

@@ -32,6 +32,10 @@ export interface DistributionOptions {
   readonly port?: number;
   /** Storage directory (defaults to `<dir>/storage`); reuse it to keep content across restarts. */
   readonly storageDir?: string;
+  /** Log lines as text with an access log (for people reading a log file), instead of JSON without one. */
+  readonly textLog?: boolean;
+  /** Listen address host (default 127.0.0.1). */
+  readonly host?: string;
 }
 
 export interface RunningDistribution {
@@ -65,14 +69,17 @@ function yamlString(value: string): string {
   return JSON.stringify(value);
 }
 
-function writeConfig(options: DistributionOptions, storageDir: string): string {
+/**
+ * Writes `<dir>/config.yml` for docker-registry (and `<dir>/htpasswd` for Basic auth) and
+ * returns its path; startDistribution runs it here, the e2e test bed under its own process
+ * supervision (test/e2e/lib/registries.ts).
+ */
+export function writeDistributionConfig(options: DistributionOptions, storageDir: string): string {
   const lines = [
     'version: 0.1',
     'log:',
     '  level: info',
-    '  formatter: json',
-    '  accesslog:',
-    '    disabled: true',
+    ...(options.textLog === true ? ['  formatter: text'] : ['  formatter: json', '  accesslog:', '    disabled: true']),
     'storage:',
     '  filesystem:',
     `    rootdirectory: ${yamlString(storageDir)}`,
@@ -82,7 +89,7 @@ function writeConfig(options: DistributionOptions, storageDir: string): string {
     '    uploadpurging:',
     '      enabled: false',
     'http:',
-    `  addr: 127.0.0.1:${options.port ?? 0}`,
+    `  addr: ${options.host ?? '127.0.0.1'}:${options.port ?? 0}`,
     '  secret: modelgate-test-secret',
     '  headers:',
     '    X-Content-Type-Options: [nosniff]',
@@ -119,7 +126,7 @@ export async function startDistribution(options: DistributionOptions): Promise<R
   mkdirSync(options.dir, { recursive: true });
   const storageDir = options.storageDir ?? join(options.dir, 'storage');
   mkdirSync(storageDir, { recursive: true });
-  const config = writeConfig(options, storageDir);
+  const config = writeDistributionConfig(options, storageDir);
   const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let output = '';

@@ -1,12 +1,24 @@
 /**
  * Writes an OCI image layout (image-spec image-layout.md) holding test manifests and their
- * blobs, for tools that read layouts (`skopeo copy oci:<dir>:<tag> docker://…`).
+ * blobs, for tools that read layouts (`skopeo copy oci:<dir>:<tag> docker://…`, `oras cp
+ * --from-oci-layout`): the one layout writer of the unit, integration and e2e tests.
  */
 
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TestBlob, TestManifest } from './artifacts.ts';
+import type { TestDescriptor } from './artifacts.ts';
+
+/** What a layout holds of a manifest: a TestManifest (artifacts.ts) is one. */
+export interface LayoutManifest {
+  readonly descriptor: TestDescriptor;
+  readonly digest: string;
+  readonly bytes: Buffer;
+  /** Config and layers. */
+  readonly blobs: readonly { readonly digest: string; readonly bytes: Buffer }[];
+  /** Manifests an index references. */
+  readonly children: readonly LayoutManifest[];
+}
 
 function writeBlob(dir: string, digest: string, bytes: Buffer): void {
   const [algorithm, hex] = digest.split(':') as [string, string];
@@ -14,14 +26,14 @@ function writeBlob(dir: string, digest: string, bytes: Buffer): void {
   writeFileSync(join(dir, 'blobs', algorithm, hex), bytes);
 }
 
-function writeManifestTree(dir: string, manifest: TestManifest): void {
+function writeManifestTree(dir: string, manifest: LayoutManifest): void {
   for (const child of manifest.children) writeManifestTree(dir, child);
-  for (const item of manifest.blobs as readonly TestBlob[]) writeBlob(dir, item.digest, item.bytes);
+  for (const item of manifest.blobs) writeBlob(dir, item.digest, item.bytes);
   writeBlob(dir, manifest.digest, manifest.bytes);
 }
 
 /** A layout in `dir` whose index.json lists each manifest under its tag (`org.opencontainers.image.ref.name`). */
-export function writeOciLayout(dir: string, tagged: Readonly<Record<string, TestManifest>>): void {
+export function writeOciLayout(dir: string, tagged: Readonly<Record<string, LayoutManifest>>): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   const manifests = Object.entries(tagged).map(([tag, manifest]) => {

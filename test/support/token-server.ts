@@ -11,11 +11,11 @@ import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { IssuedCert } from './tls.ts';
+import type { KeyPairFiles } from './pki.ts';
 
 export interface TokenServerOptions {
   /** The certificate and key that sign tokens. */
-  readonly signer: IssuedCert;
+  readonly signer: KeyPairFiles;
   readonly issuer: string;
   readonly service: string;
   readonly users?: Readonly<Record<string, string>>;
@@ -26,7 +26,7 @@ export interface TokenServerOptions {
   /** `expires_in` of the answer in seconds; `null` leaves it out (clients then assume 60 s). Default 300. */
   readonly expiresIn?: number | null;
   /** Serve HTTPS with this certificate. */
-  readonly tls?: IssuedCert;
+  readonly tls?: KeyPairFiles;
 }
 
 export interface TokenRequestRecord {
@@ -42,7 +42,7 @@ export interface RunningTokenServer {
   /** Token requests served so far. */
   readonly requests: readonly TokenRequestRecord[];
   /** Signs later tokens with another certificate (e.g. after the registry's trust changed). */
-  setSigner(signer: IssuedCert): void;
+  setSigner(signer: KeyPairFiles): void;
   /** Changes the shape of later answers. */
   setAnswer(answer: { readonly tokenField?: 'token' | 'access_token' | 'both'; readonly expiresIn?: number | null }): void;
   /** Mints a token directly (e.g. for pushing test content). */

@@ -5,8 +5,8 @@ import { parseAdmissionReview, InvalidReviewError } from '../../src/admission/re
 import { policySetFromTexts } from '../../src/policy/load.ts';
 import type { PolicySet } from '../../src/policy/types.ts';
 import type { AdmissionOutcome } from '../../src/admission/handle.ts';
-import { DIGEST, KINDS, PINNED, UNPINNED, admissionReview, kubeObject } from './helpers/objects.ts';
-import type { Json, ReviewOptions } from './helpers/objects.ts';
+import { DIGEST, KINDS, PINNED, UNPINNED, admissionReview, kubeObject } from '../support/objects.ts';
+import type { Json, ReviewOptions } from '../support/objects.ts';
 
 const pinnedOnly = policySetFromTexts([
   { source: 'p.yaml', text: 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: pinned-models}\nspec: {requireDigest: true}\n' },

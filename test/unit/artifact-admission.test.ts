@@ -21,8 +21,8 @@ import { closedPort, startProxy } from '../support/fake-servers.ts';
 import type { RunningServer } from '../support/fake-servers.ts';
 import { writeOciLayout, skopeoCopy } from '../support/oci-layout.ts';
 import { closePushAgents, pushManifest } from '../support/push.ts';
-import { fixtureModels } from './helpers/models.ts';
-import { admissionReview, kubeObject } from './helpers/objects.ts';
+import { fixtureModels } from '../support/models.ts';
+import { admissionReview, kubeObject } from '../support/objects.ts';
 
 const models = fixtureModels();
 type ModelName = keyof typeof models;

@@ -16,12 +16,12 @@ import type { AuditReport } from '../../src/cli/audit.ts';
 import { describeApiError } from '../../src/kube/api-errors.ts';
 import { versionsToTry } from '../../src/kube/list-workloads.ts';
 import { closedPort } from '../support/fake-servers.ts';
-import { startFakeApi } from './helpers/fake-kube.ts';
-import type { FakeApi } from './helpers/fake-kube.ts';
-import { PINNED, UNPINNED, kubeObject } from './helpers/objects.ts';
-import type { Json } from './helpers/objects.ts';
-import { runCli } from './helpers/cli.ts';
-import type { Run } from './helpers/cli.ts';
+import { startFakeApi } from '../support/fake-kube.ts';
+import type { FakeApi } from '../support/fake-kube.ts';
+import { PINNED, UNPINNED, kubeObject } from '../support/objects.ts';
+import type { Json } from '../support/objects.ts';
+import { runCli } from '../support/cli.ts';
+import type { Run } from '../support/cli.ts';
 
 // ---- objects -------------------------------------------------------------------------------------
 

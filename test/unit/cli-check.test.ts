@@ -27,9 +27,9 @@ import { needsRegistry } from '../../src/engine/registry-needs.ts';
 import { PolicyLoadError, loadPolicySet, policySetFromTexts } from '../../src/policy/load.ts';
 import { TlsFilesError } from '../../src/server/tls.ts';
 import { PACKAGE_ROOT } from '../../src/core/package-root.ts';
-import { runCli } from './helpers/cli.ts';
-import { makeCerts } from './helpers/server.ts';
-import { PINNED, UNPINNED, kubeObject } from './helpers/objects.ts';
+import { runCli } from '../support/cli.ts';
+import { makeCerts } from '../support/webhook-server.ts';
+import { PINNED, UNPINNED, kubeObject } from '../support/objects.ts';
 
 interface Run {
   code: number | null;

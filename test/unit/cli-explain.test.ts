@@ -19,11 +19,11 @@ import type { RunningDistribution } from '../support/distribution.ts';
 import { closePushAgents, pushManifest } from '../support/push.ts';
 import { closedPort } from '../support/fake-servers.ts';
 import { loadPolicySet } from '../../src/policy/load.ts';
-import { fixtureModels } from './helpers/models.ts';
-import { runCli } from './helpers/cli.ts';
-import type { Run, RunEnv } from './helpers/cli.ts';
-import { startFakeApi } from './helpers/fake-kube.ts';
-import type { FakeApi } from './helpers/fake-kube.ts';
+import { fixtureModels } from '../support/models.ts';
+import { runCli } from '../support/cli.ts';
+import type { Run, RunEnv } from '../support/cli.ts';
+import { startFakeApi } from '../support/fake-kube.ts';
+import type { FakeApi } from '../support/fake-kube.ts';
 
 const DIGEST = `sha256:${'b'.repeat(64)}`;
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { PACKAGE_ROOT } from '../../src/core/package-root.ts';
 import { policySetFromTexts } from '../../src/policy/load.ts';
-import { runCli } from './helpers/cli.ts';
+import { runCli } from '../support/cli.ts';
 
 const EXAMPLES = join(PACKAGE_ROOT, 'examples');
 const manifests = readdirSync(EXAMPLES).filter((name) => name.endsWith('.yaml') && name !== 'config.yaml');

@@ -21,8 +21,8 @@ import { startServer } from '../../src/server/serve.ts';
 import type { RunningServer } from '../../src/server/serve.ts';
 import { startServer as startFakeServer } from '../support/fake-servers.ts';
 import type { RunningServer as FakeServer } from '../support/fake-servers.ts';
-import { PINNED, UNPINNED, admissionReview, kubeObject } from './helpers/objects.ts';
-import { makeCerts } from './helpers/server.ts';
+import { PINNED, UNPINNED, admissionReview, kubeObject } from '../support/objects.ts';
+import { makeCerts } from '../support/webhook-server.ts';
 
 // ---- a small exposition-format parser -------------------------------------------------------
 

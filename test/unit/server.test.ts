@@ -4,10 +4,10 @@ import { request as httpsRequest } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import { policySetFromTexts } from '../../src/policy/load.ts';
-import { PINNED, UNPINNED, admissionReview, kubeObject } from './helpers/objects.ts';
-import type { Json } from './helpers/objects.ts';
-import { makeCerts, startTestServer } from './helpers/server.ts';
-import type { TestServer } from './helpers/server.ts';
+import { PINNED, UNPINNED, admissionReview, kubeObject } from '../support/objects.ts';
+import type { Json } from '../support/objects.ts';
+import { makeCerts, startTestServer } from '../support/webhook-server.ts';
+import type { TestServer } from '../support/webhook-server.ts';
 
 const policies = policySetFromTexts([
   {

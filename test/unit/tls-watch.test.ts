@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { createLogger } from '../../src/core/log.ts';
 import { readKeyPair, watchKeyPair } from '../../src/server/tls.ts';
 import type { KeyPair } from '../../src/server/tls.ts';
-import { TestClock } from './helpers/clock.ts';
+import { TestClock } from '../support/clock.ts';
 import { makeCerts } from './helpers/server.ts';
 
 describe('TLS key pair watch', () => {

@@ -15,8 +15,9 @@ import { rmSync } from 'node:fs';
 import { orasRemoteFlags, registryClientEnv } from './clients.ts';
 import { cosignSign, generateSigningKeys, SIGSTORE_BUNDLE_ARTIFACT_TYPE } from './cosign.ts';
 import type { CosignMajor, SigningKeys } from './cosign.ts';
-import { buildArtifact, gzip, tarFiles, writeOciLayout } from './oci-layout.ts';
-import type { BlobInput, BuiltArtifact } from './oci-layout.ts';
+import { writeOciLayout } from '../../support/oci-layout.ts';
+import { buildArtifact, gzip, layoutManifest, tarFiles } from './artifacts.ts';
+import type { BlobInput, BuiltArtifact } from './artifacts.ts';
 import { cosignSignatureTag, fetchManifest, listReferrers, manifestExists, referrersFallbackTag, sha256Digest } from './oci.ts';
 import type { OciIndex, OciManifest } from './oci.ts';
 import { runCommand } from './processes.ts';
@@ -219,7 +220,7 @@ export async function pushArtifact(
   tool: 'oras' | 'skopeo' = 'oras',
 ): Promise<PushedArtifact> {
   const layout = scratchDir('layout');
-  writeOciLayout(layout, [{ artifact, tag }]);
+  writeOciLayout(layout, { [tag]: layoutManifest(artifact) });
   const tagRef = `${registry.host}/${repository}:${tag}`;
   const tools = loadTools();
   try {

@@ -9,11 +9,12 @@
 //    (test/e2e/tools/referrers-registry) that serves
 //    GET /v2/<name>/referrers/<digest>. In-memory: contents die with it.
 
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeDistributionConfig } from '../../support/distribution.ts';
 import { freePort } from './ports.ts';
-import { createCA, issueLoopbackServerCert } from './pki.ts';
-import { loopbackEnv, runCommand, startProcess } from './processes.ts';
+import { createCA, issueLoopbackServerCert } from '../../support/pki.ts';
+import { startProcess } from './processes.ts';
 import type { ManagedProcess } from './processes.ts';
 import { loadTools } from './tools.ts';
 import { scratchDir } from './workdir.ts';
@@ -117,33 +118,18 @@ export async function startDockerRegistry(options: RegistryOptions = {}): Promis
     const host = `127.0.0.1:${port}`;
     const tls = options.tls === true;
     const auth = resolveAuth(options.auth);
-    const lines = [
-      'version: 0.1',
-      'log:',
-      '  level: info',
-      '  formatter: text',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${JSON.stringify(join(dir, 'data'))}`,
-      '  delete:',
-      '    enabled: true',
-      'http:',
-      `  addr: ${host}`,
-      `  secret: ${randomSecret()}`,
-      '  headers:',
-      '    X-Content-Type-Options: [nosniff]',
-    ];
     const serving = tls ? await servingCert(dir) : undefined;
-    if (serving !== undefined) lines.push('  tls:', `    certificate: ${JSON.stringify(serving.certFile)}`, `    key: ${JSON.stringify(serving.keyFile)}`);
-    if (auth !== undefined) {
-      // distribution only accepts bcrypt entries (-B).
-      const htpasswdFile = join(dir, 'htpasswd');
-      const { stdout } = await runCommand(tools.paths.HTPASSWD, ['-Bbn', auth.username, auth.password], { env: loopbackEnv() });
-      writeFileSync(htpasswdFile, stdout);
-      lines.push('auth:', '  htpasswd:', '    realm: modelgate-e2e', `    path: ${JSON.stringify(htpasswdFile)}`);
-    }
-    const config = join(dir, 'config.yml');
-    writeFileSync(config, `${lines.join('\n')}\n`);
+    // The configuration the unit and integration tests' registries use too; text logs with access lines for the log file.
+    const config = writeDistributionConfig(
+      {
+        dir,
+        port,
+        textLog: true,
+        tls: serving === undefined ? undefined : { certPath: serving.certFile, keyPath: serving.keyFile, caPem: serving.caPem },
+        htpasswd: auth === undefined ? undefined : { [auth.username]: auth.password },
+      },
+      join(dir, 'data'),
+    );
     return await launch({
       kind: 'docker-registry',
       dir,

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { watchFiles } from '../../../src/core/file-watch.ts';
 import type { FileWatchOptions } from '../../../src/core/file-watch.ts';
-import { TestClock } from '../helpers/clock.ts';
+import { TestClock } from '../../support/clock.ts';
 
 describe('watchFiles', () => {
   let dir: string;

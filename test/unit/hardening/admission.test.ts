@@ -23,8 +23,8 @@ import type { RunningDistribution } from '../../support/distribution.ts';
 import { startServer } from '../../support/fake-servers.ts';
 import type { RunningServer } from '../../support/fake-servers.ts';
 import { basicAuthorization, closePushAgents, pushManifest } from '../../support/push.ts';
-import { modelPack, goodLayers } from '../helpers/models.ts';
-import { DIGEST, admissionReview, kubeObject } from '../helpers/objects.ts';
+import { modelPack, goodLayers } from '../../support/models.ts';
+import { DIGEST, admissionReview, kubeObject } from '../../support/objects.ts';
 
 const policy = (name: string, spec: string): string => `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: ${name}}\nspec: ${spec}\n---\n`;
 const config = (spec: string): string => `apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: ${spec}\n`;

@@ -23,8 +23,8 @@ import type { RunningDistribution } from '../../support/distribution.ts';
 import { startServer } from '../../support/fake-servers.ts';
 import type { RunningServer } from '../../support/fake-servers.ts';
 import { closePushAgents, pushBlob, putManifest } from '../../support/push.ts';
-import { modelFile, modelPackConfig } from '../helpers/models.ts';
-import { admissionReview, kubeObject } from '../helpers/objects.ts';
+import { modelFile, modelPackConfig } from '../../support/models.ts';
+import { admissionReview, kubeObject } from '../../support/objects.ts';
 
 const WEIGHT = 'application/vnd.cncf.model.weight.v1.raw';
 const safetensors = modelFile('model.safetensors', 'safe weights');

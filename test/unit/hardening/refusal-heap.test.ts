@@ -23,8 +23,8 @@ import { OCI_MANIFEST, blob, sha256 } from '../../support/artifacts.ts';
 import { startDistribution } from '../../support/distribution.ts';
 import type { RunningDistribution } from '../../support/distribution.ts';
 import { closePushAgents, pushBlob, putManifest } from '../../support/push.ts';
-import { modelPackConfig } from '../helpers/models.ts';
-import { admissionReview, kubeObject } from '../helpers/objects.ts';
+import { modelPackConfig } from '../../support/models.ts';
+import { admissionReview, kubeObject } from '../../support/objects.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;

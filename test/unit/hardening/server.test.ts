@@ -12,9 +12,9 @@ import type { TLSSocket } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { policySetFromTexts } from '../../../src/policy/load.ts';
-import { startTestServer } from '../helpers/server.ts';
-import type { TestServer } from '../helpers/server.ts';
-import { PINNED, admissionReview, kubeObject } from '../helpers/objects.ts';
+import { startTestServer } from '../../support/webhook-server.ts';
+import type { TestServer } from '../../support/webhook-server.ts';
+import { PINNED, admissionReview, kubeObject } from '../../support/objects.ts';
 
 const policySet = policySetFromTexts([
   { source: 'p.yaml', text: 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: pinned}\nspec: {}\n' },

@@ -7,7 +7,7 @@ import type { RegistryClient } from '../../../src/oci/client.ts';
 import { RegistryError } from '../../../src/oci/errors.ts';
 import { PolicyLoadError, policySetFromTexts } from '../../../src/policy/load.ts';
 import type { PolicySet } from '../../../src/policy/types.ts';
-import { createTestPki } from '../signature/fixtures/pki.ts';
+import { createTestPki } from '../../support/sigstore/pki.ts';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 const artifactPolicy = (name: string, mode = 'enforce'): string =>

@@ -15,7 +15,7 @@ import { watchPolicyFiles } from '../../../src/policy/file-watch.ts';
 import type { FileReloadResult } from '../../../src/policy/file-watch.ts';
 import { PolicyLoadError, loadPolicySet } from '../../../src/policy/load.ts';
 import type { PolicySet } from '../../../src/policy/types.ts';
-import { TestClock } from '../helpers/clock.ts';
+import { TestClock } from '../../support/clock.ts';
 
 const policy = (name: string, mode: string): string =>
   `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: ${name}}\nspec: {mode: ${mode}}\n`;

@@ -10,7 +10,7 @@ import { parseAdmissionReview } from '../../../src/admission/review.ts';
 import { PolicyLoadError, policySetFromTexts } from '../../../src/policy/load.ts';
 import type { PolicyText } from '../../../src/policy/load.ts';
 import type { PolicySet } from '../../../src/policy/types.ts';
-import { DIGEST, PINNED, UNPINNED, admissionReview, kubeObject } from '../helpers/objects.ts';
+import { DIGEST, PINNED, UNPINNED, admissionReview, kubeObject } from '../../support/objects.ts';
 
 const doc = (name: string, spec: string): string => `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: ${name}}\nspec: ${spec}\n---\n`;
 const config = (action: string): string => `apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: {defaultAction: ${action}}\n`;

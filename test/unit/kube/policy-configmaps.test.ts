@@ -4,7 +4,7 @@ import type { V1ConfigMap } from '@kubernetes/client-node';
 import { composePolicies, describeRejection, policyUnit } from '../../../src/kube/policy-configmaps.ts';
 import type { Composition, PolicyUnit } from '../../../src/kube/policy-configmaps.ts';
 import { PolicyLoadError } from '../../../src/policy/load.ts';
-import { createTestPki } from '../signature/fixtures/pki.ts';
+import { createTestPki } from '../../support/sigstore/pki.ts';
 
 const NS = 'modelgate';
 

@@ -20,7 +20,7 @@ import { PolicyWatcher } from '../../../src/kube/policy-watch.ts';
 import type { ReloadResult } from '../../../src/kube/policy-watch.ts';
 import { createLogger } from '../../../src/core/log.ts';
 import type { PolicySet } from '../../../src/policy/types.ts';
-import { TestClock } from '../helpers/clock.ts';
+import { TestClock } from '../../support/clock.ts';
 
 const NS = 'modelgate';
 const policy = (name: string, mode: string): string =>

@@ -13,7 +13,7 @@ import { UsageError } from '../../../src/cli/usage.ts';
 import { createLogger } from '../../../src/core/log.ts';
 import { BUNDLED_POLICY } from '../../../src/core/package-root.ts';
 import { loadPolicySet } from '../../../src/policy/load.ts';
-import { makeCerts } from '../helpers/server.ts';
+import { makeCerts } from '../../support/webhook-server.ts';
 
 const policy = (name: string, mode: string): string =>
   `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: ${name}}\nspec: {mode: ${mode}}\n`;

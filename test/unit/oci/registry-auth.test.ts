@@ -21,8 +21,8 @@ import type { RunningDistribution } from '../../support/distribution.ts';
 import { startServer } from '../../support/fake-servers.ts';
 import type { RunningServer } from '../../support/fake-servers.ts';
 import { basicAuthorization, closePushAgents, pushManifest } from '../../support/push.ts';
-import { createTestCa, issueServerCert, issueSigningCert } from '../../support/tls.ts';
-import type { IssuedCert, TestCa } from '../../support/tls.ts';
+import { createCA, issueLoopbackServerCert, issueSigningCert } from '../../support/pki.ts';
+import type { CertificateAuthority, KeyPairFiles } from '../../support/pki.ts';
 import { startTokenServer } from '../../support/token-server.ts';
 import type { RunningTokenServer } from '../../support/token-server.ts';
 import { rejectsWith } from '../../support/registry-errors.ts';
@@ -34,8 +34,8 @@ function dockerConfig(auths: Record<string, { username: string; password: string
 
 describe('registry authentication over TLS', { timeout: 180_000 }, () => {
   let dir: string;
-  let ca: TestCa;
-  let serverCert: IssuedCert;
+  let ca: CertificateAuthority;
+  let serverCert: KeyPairFiles;
   const clients: RegistryClient[] = [];
   const servers: RunningServer[] = [];
   const model = ociManifest({ artifactType: MODEL_ARTIFACT_TYPE, layers: [blob('private weights')] });
@@ -48,10 +48,10 @@ describe('registry authentication over TLS', { timeout: 180_000 }, () => {
   }
   const tls = (host: string): RegistrySettings => ({ host, insecure: false, ca: ca.certPem });
 
-  before(() => {
+  before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'modelgate-oci-auth-'));
-    ca = createTestCa(dir);
-    serverCert = issueServerCert(ca);
+    ca = await createCA(dir, 'ca');
+    serverCert = await issueLoopbackServerCert(ca, dir, 'server');
   });
 
   after(async () => {
@@ -68,7 +68,7 @@ describe('registry authentication over TLS', { timeout: 180_000 }, () => {
     before(async () => {
       registry = await startDistribution({
         dir: join(dir, 'basic'),
-        tls: { certPath: serverCert.certPath, keyPath: serverCert.keyPath, caPem: ca.certPem },
+        tls: { certPath: serverCert.certFile, keyPath: serverCert.keyFile, caPem: ca.certPem },
         htpasswd: { alice: 'wonderland' },
       });
       await pushManifest({ url: registry.url, ca: ca.certPem, authorization: () => basicAuthorization('alice', 'wonderland') }, 'team/model', model);
@@ -115,7 +115,7 @@ describe('registry authentication over TLS', { timeout: 180_000 }, () => {
     });
 
     it('fails with TLS_ERROR when the host is served with a certificate of another CA', async () => {
-      const otherCa = createTestCa(dir, 'other-ca');
+      const otherCa = await createCA(dir, 'other-ca');
       const c = client([{ host: registry.host, insecure: false, ca: otherCa.certPem }]);
       await rejectsWith(c.fetchManifest(at('team/model'), model.digest), 'TLS_ERROR');
     });
@@ -124,10 +124,10 @@ describe('registry authentication over TLS', { timeout: 180_000 }, () => {
   describe('token auth (Bearer challenges)', () => {
     const service = 'modelgate-test-registry';
     const issuer = 'modelgate-test-token-issuer';
-    let tokenCa1: TestCa;
-    let tokenCa2: TestCa;
-    let signer1: IssuedCert;
-    let signer2: IssuedCert;
+    let tokenCa1: CertificateAuthority;
+    let tokenCa2: CertificateAuthority;
+    let signer1: KeyPairFiles;
+    let signer2: KeyPairFiles;
     let tokens: RunningTokenServer;
     let registry: RunningDistribution;
     let bundlePath: string;
@@ -139,7 +139,7 @@ describe('registry authentication over TLS', { timeout: 180_000 }, () => {
     function startTokenRegistry(port?: number, storageDir?: string): Promise<RunningDistribution> {
       return startDistribution({
         dir: join(dir, 'token'),
-        tls: { certPath: serverCert.certPath, keyPath: serverCert.keyPath, caPem: ca.certPem },
+        tls: { certPath: serverCert.certFile, keyPath: serverCert.keyFile, caPem: ca.certPem },
         token: { realm: tokens.realm, service, issuer, rootCertBundlePath: bundlePath },
         ...(port === undefined ? {} : { port }),
         ...(storageDir === undefined ? {} : { storageDir }),
@@ -147,10 +147,10 @@ describe('registry authentication over TLS', { timeout: 180_000 }, () => {
     }
 
     before(async () => {
-      tokenCa1 = createTestCa(dir, 'token-ca-1');
-      tokenCa2 = createTestCa(dir, 'token-ca-2');
-      signer1 = issueSigningCert(tokenCa1, 'signer-1');
-      signer2 = issueSigningCert(tokenCa2, 'signer-2');
+      tokenCa1 = await createCA(dir, 'token-ca-1');
+      tokenCa2 = await createCA(dir, 'token-ca-2');
+      signer1 = await issueSigningCert(tokenCa1, dir, 'signer-1');
+      signer2 = await issueSigningCert(tokenCa2, dir, 'signer-2');
       bundlePath = join(dir, 'token-root-bundle.pem');
       writeFileSync(bundlePath, tokenCa1.certPem);
       tokens = await startTokenServer({ signer: signer1, issuer, service, users: { bob: 'builder' }, tls: serverCert });

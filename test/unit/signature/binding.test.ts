@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { assertBinding, normalizedRepository, parseInTotoStatement, parseSimpleSigning } from '../../../src/signature/binding.ts';
 import { BindingError } from '../../../src/signature/errors.ts';
-import { cosignStatement, simpleSigningPayload } from './fixtures/cosign.ts';
+import { cosignStatement, simpleSigningPayload } from '../../support/sigstore/cosign.ts';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 const OTHER = `sha256:${'b'.repeat(64)}`;

@@ -4,7 +4,7 @@ import { X509Certificate } from '@sigstore/core';
 import { IdentityError } from '../../../src/signature/errors.ts';
 import { assertCodeSigning, assertIdentity, compilePattern, patternProblem, signerIdentity } from '../../../src/signature/identity.ts';
 import type { IdentityMatcher } from '../../../src/signature/identity.ts';
-import { OID_SERVER_AUTH, createTestPki } from './fixtures/pki.ts';
+import { OID_SERVER_AUTH, createTestPki } from '../../support/sigstore/pki.ts';
 
 const parseCertificate = (der: Buffer): X509Certificate => X509Certificate.parse(Buffer.from(der));
 const GITHUB = 'https://token.actions.githubusercontent.com';

@@ -4,8 +4,8 @@ import { describe, it } from 'node:test';
 import { SignatureFormatError } from '../../../src/signature/errors.ts';
 import { parseBundle } from '../../../src/signature/bundle.ts';
 import { legacySignatureTag, legacyToBundle, readLegacyMaterial, rekorBundleToTlogEntry } from '../../../src/signature/legacy.ts';
-import { BUNDLE_TYPE, SIMPLE_SIGNING, bundleSignature, cosignStatement, legacySignature, simpleSigningPayload } from './fixtures/cosign.ts';
-import { createTestPki, hashedRekordBody, newEcKey, publicPem, rekorBundleAnnotation, rekorEntry } from './fixtures/pki.ts';
+import { BUNDLE_TYPE, SIMPLE_SIGNING, bundleSignature, cosignStatement, legacySignature, simpleSigningPayload } from '../../support/sigstore/cosign.ts';
+import { createTestPki, hashedRekordBody, newEcKey, publicPem, rekorBundleAnnotation, rekorEntry } from '../../support/sigstore/pki.ts';
 
 const DIGEST = `sha256:${'c'.repeat(64)}`;
 const pki = createTestPki();

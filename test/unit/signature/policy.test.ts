@@ -17,7 +17,7 @@ import {
 } from '../../../src/signature/policy.ts';
 import { validate } from '../../../src/policy/schema.ts';
 import { TrustedRoots } from '../../../src/signature/trust.ts';
-import { createTestPki, publicPem } from './fixtures/pki.ts';
+import { createTestPki, publicPem } from '../../support/sigstore/pki.ts';
 
 const key = publicPem(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey);
 const indent = (text: string, spaces: number): string =>

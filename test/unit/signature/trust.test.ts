@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TrustRootError } from '../../../src/signature/errors.ts';
 import { PUBLIC_GOOD, TrustedRoots, embeddedPublicGoodJson, parseTrustedRoot, publicGoodTrustedRoot } from '../../../src/signature/trust.ts';
-import { createTestPki } from './fixtures/pki.ts';
+import { createTestPki } from '../../support/sigstore/pki.ts';
 
 describe('trusted roots', () => {
   it('loads the public-good root embedded in @sigstore/tuf, with no network', () => {

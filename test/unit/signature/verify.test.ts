@@ -12,10 +12,10 @@ import { checkSignatures, toSignaturePolicy } from '../../../src/signature/polic
 import { TrustedRoots } from '../../../src/signature/trust.ts';
 import { verifySignatures } from '../../../src/signature/verify.ts';
 import type { SignatureResult } from '../../../src/signature/verify.ts';
-import { BUNDLE_TYPE, bundleSignature, cosignStatement, legacySignature, simpleSigningPayload } from './fixtures/cosign.ts';
-import type { LegacyLayer, Signer } from './fixtures/cosign.ts';
-import { FakeRegistry } from './fixtures/fake-registry.ts';
-import { OID_SERVER_AUTH, createRogueCa, createTestPki, newCtLog, newEcKey, newRekor, publicPem } from './fixtures/pki.ts';
+import { BUNDLE_TYPE, bundleSignature, cosignStatement, legacySignature, simpleSigningPayload } from '../../support/sigstore/cosign.ts';
+import type { LegacyLayer, Signer } from '../../support/sigstore/cosign.ts';
+import { FakeRegistry } from '../../support/fake-registry.ts';
+import { OID_SERVER_AUTH, createRogueCa, createTestPki, newCtLog, newEcKey, newRekor, publicPem } from '../../support/sigstore/pki.ts';
 
 const pki = createTestPki();
 const trustedRoots = TrustedRoots.fromSettings([{ name: 'test', json: pki.trustedRootJson() }]);

@@ -7,8 +7,8 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startServer } from '../../support/fake-servers.ts';
-import type { RunningServer } from '../../support/fake-servers.ts';
+import { startServer } from './fake-servers.ts';
+import type { RunningServer } from './fake-servers.ts';
 import type { Json } from './objects.ts';
 
 export interface FakeResource {

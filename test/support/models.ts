@@ -2,8 +2,8 @@
  * Model artifacts as packaging tools write them: ModelPack (modctl's layout),
  * KitOps ModelKits and a container image, built from a few bytes each.
  */
-import { blob, dockerManifest, ociIndex, ociManifest } from '../../support/artifacts.ts';
-import type { TestBlob, TestManifest } from '../../support/artifacts.ts';
+import { blob, dockerManifest, ociIndex, ociManifest } from './artifacts.ts';
+import type { TestBlob, TestManifest } from './artifacts.ts';
 
 export const MODELPACK_ARTIFACT = 'application/vnd.cncf.model.manifest.v1+json';
 export const MODELPACK_CONFIG = 'application/vnd.cncf.model.config.v1+json';

@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
-import { createLogger } from '../../../src/core/log.ts';
-import { PACKAGE_ROOT } from '../../../src/core/package-root.ts';
-import { startServer } from '../../../src/server/serve.ts';
-import type { RunningServer } from '../../../src/server/serve.ts';
-import type { ConnectionLimits } from '../../../src/server/connections.ts';
-import type { PolicySet } from '../../../src/policy/types.ts';
+import { createLogger } from '../../src/core/log.ts';
+import { PACKAGE_ROOT } from '../../src/core/package-root.ts';
+import { startServer } from '../../src/server/serve.ts';
+import type { RunningServer } from '../../src/server/serve.ts';
+import type { ConnectionLimits } from '../../src/server/connections.ts';
+import type { PolicySet } from '../../src/policy/types.ts';
 
 const run = promisify(execFile);
 

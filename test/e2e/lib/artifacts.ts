@@ -1,5 +1,5 @@
-// Builds OCI artifacts in memory and writes them as an OCI image layout
-// (https://github.com/opencontainers/image-spec/blob/main/image-layout.md).
+// Builds OCI artifacts in memory, for test/support/oci-layout.ts to write as an
+// OCI image layout (https://github.com/opencontainers/image-spec/blob/main/image-layout.md).
 //
 // Why our own builder: modctl and kit (the ModelPack / ModelKit packers)
 // cannot be installed here, and byte-exact control over manifests (media
@@ -8,14 +8,12 @@
 // (`oras cp --from-oci-layout`), so the registry side is exercised by the same
 // code users run. Everything is deterministic: same inputs, same digests.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import type { LayoutManifest } from '../../support/oci-layout.ts';
 import { sha256Digest } from './oci.ts';
 import type { OciDescriptor, OciManifest } from './oci.ts';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 
 export interface BlobInput {
   mediaType: string;
@@ -67,28 +65,20 @@ export function buildArtifact(input: ArtifactInput): BuiltArtifact {
   return { manifest, manifestJson, digest: sha256Digest(manifest), mediaType: OCI_MANIFEST, blobs };
 }
 
-/**
- * Writes artifacts into an OCI layout directory, each under a tag
- * (org.opencontainers.image.ref.name), ready for
- * `oras cp --from-oci-layout DIR:TAG ...` or `skopeo copy oci:DIR:TAG ...`.
- */
-export function writeOciLayout(dir: string, entries: ReadonlyArray<{ artifact: BuiltArtifact; tag: string }>): void {
-  const blobDir = join(dir, 'blobs', 'sha256');
-  mkdirSync(blobDir, { recursive: true });
-  writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  const manifests: OciDescriptor[] = [];
-  for (const { artifact, tag } of entries) {
-    for (const [digest, data] of artifact.blobs) writeFileSync(join(blobDir, digest.slice('sha256:'.length)), data);
-    writeFileSync(join(blobDir, artifact.digest.slice('sha256:'.length)), artifact.manifest);
-    manifests.push({
+/** The artifact as the shared layout writer (test/support/oci-layout.ts) takes it. */
+export function layoutManifest(artifact: BuiltArtifact): LayoutManifest {
+  return {
+    descriptor: {
       mediaType: artifact.mediaType,
       digest: artifact.digest,
       size: artifact.manifest.length,
       ...(artifact.manifestJson.artifactType !== undefined ? { artifactType: artifact.manifestJson.artifactType } : {}),
-      annotations: { 'org.opencontainers.image.ref.name': tag },
-    });
-  }
-  writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }));
+    },
+    digest: artifact.digest,
+    bytes: artifact.manifest,
+    blobs: [...artifact.blobs].map(([digest, bytes]) => ({ digest, bytes })),
+    children: [],
+  };
 }
 
 // ---- tar (ustar) -------------------------------------------------------------

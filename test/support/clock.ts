@@ -3,7 +3,7 @@
  * says so, and timers fire in order of their due time, so debounces, polls and backoffs are
  * driven exactly while the sockets and files they react to stay real.
  */
-import type { TimerHandle, Timers } from '../../../src/core/timers.ts';
+import type { TimerHandle, Timers } from '../../src/core/timers.ts';
 
 interface Scheduled extends TimerHandle {
   readonly due: number;

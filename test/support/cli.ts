@@ -1,5 +1,5 @@
 /** Runs the CLI's main() in process, capturing what it prints. */
-import { main } from '../../../src/cli/main.ts';
+import { main } from '../../src/cli/main.ts';
 
 export interface Run {
   readonly code: number;

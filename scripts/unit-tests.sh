@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command (npm test), run with Node 24 first on PATH
-# (scripts/with-node24.cjs): the Debian programs the unit tests run for real
+# (scripts/with-node24.cjs): the Debian programs the tests run for real
 # (docker-registry, htpasswd, skopeo, openssl) are installed when missing, then
-# the build, the type check, the formatter and linter (Biome) and the unit tests.
+# the build, the type check, the formatter and linter (Biome), the unit tests
+# and the integration tests (test/integration: real registries, npm run test:integration).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,12 +18,12 @@ if ((${#missing[@]} > 0)); then
     if sudo -n true 2>/dev/null; then
       sudo=(sudo -n)
     else
-      echo "modelgate: the unit tests run ${missing[*]} (Debian packages); install them: sudo apt-get install -y ${missing[*]}" >&2
+      echo "modelgate: the tests run ${missing[*]} (Debian packages); install them: sudo apt-get install -y ${missing[*]}" >&2
       exit 1
     fi
   fi
-  command -v apt-get >/dev/null || { echo "modelgate: the unit tests run ${missing[*]}; install them with your package manager (Debian: apt-get install ${missing[*]})" >&2; exit 1; }
-  echo "modelgate: installing ${missing[*]} for the unit tests (Debian packages)" >&2
+  command -v apt-get >/dev/null || { echo "modelgate: the tests run ${missing[*]}; install them with your package manager (Debian: apt-get install ${missing[*]})" >&2; exit 1; }
+  echo "modelgate: installing ${missing[*]} for the tests (Debian packages)" >&2
   "${sudo[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
@@ -31,3 +32,4 @@ npm run build
 npm run typecheck
 npm run lint
 node --test --test-reporter=spec 'test/unit/**/*.test.ts'
+node --test --test-reporter=spec 'test/integration/**/*.test.ts'

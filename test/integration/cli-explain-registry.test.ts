@@ -8,24 +8,19 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { ExplainReport } from '../../src/cli/explain.ts';
 import { startDistribution } from '../support/distribution.ts';
 import type { RunningDistribution } from '../support/distribution.ts';
 import { closePushAgents, pushManifest } from '../support/push.ts';
 import { fixtureModels } from '../support/models.ts';
-import { runCli } from '../support/cli.ts';
+import { explainReport, explainedRule, runCli } from '../support/cli.ts';
 import type { Run } from '../support/cli.ts';
 
 const DIGEST = `sha256:${'b'.repeat(64)}`;
 
 const run = (args: string[]): Promise<Run> => runCli(args);
 
-function report(result: Run): ExplainReport {
-  return JSON.parse(result.stdout) as ExplainReport;
-}
-
-const rule = (r: ExplainReport['evaluation'], policy: string, name: string) =>
-  r.policies.find((p) => p.name === policy)?.rules.find((entry) => entry.rule === name);
+const report = explainReport;
+const rule = explainedRule;
 
 describe('modelgate explain against a registry', { timeout: 120_000 }, () => {
   const models = fixtureModels();

@@ -1,4 +1,5 @@
 /** Runs the CLI's main() in process, capturing what it prints. */
+import type { ExplainReport } from '../../src/cli/explain.ts';
 import { main } from '../../src/cli/main.ts';
 
 export interface Run {
@@ -41,3 +42,12 @@ export async function runCli(args: string[], stdin = '', env: RunEnv = {}): Prom
     apply(saved);
   }
 }
+
+/** The JSON report of `modelgate explain -o json`. */
+export function explainReport(result: Run): ExplainReport {
+  return JSON.parse(result.stdout) as ExplainReport;
+}
+
+/** One rule's entry in an explain report's evaluation. */
+export const explainedRule = (evaluation: ExplainReport['evaluation'], policy: string, name: string) =>
+  evaluation.policies.find((p) => p.name === policy)?.rules.find((entry) => entry.rule === name);

@@ -7,10 +7,9 @@ import type { PolicySet } from '../../src/policy/types.ts';
 import type { AdmissionOutcome } from '../../src/admission/handle.ts';
 import { DIGEST, KINDS, PINNED, UNPINNED, admissionReview, kubeObject } from '../support/objects.ts';
 import type { Json, ReviewOptions } from '../support/objects.ts';
+import { modelPolicy, configDocument } from '../support/policies.ts';
 
-const pinnedOnly = policySetFromTexts([
-  { source: 'p.yaml', text: 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: pinned-models}\nspec: {requireDigest: true}\n' },
-]);
+const pinnedOnly = policySetFromTexts([{ source: 'p.yaml', text: modelPolicy('pinned-models', '{requireDigest: true}') }]);
 
 /** Policies without artifact rules need no I/O: the outcome must come back synchronously. */
 function review(object: Json | null, options: ReviewOptions = {}, set: PolicySet = pinnedOnly): AdmissionOutcome {
@@ -117,9 +116,7 @@ describe('malformed image volumes are denied with the reason', () => {
     assert.match(outcome.decision.message ?? '', /path component "Acme" is not valid \(repository names must be lowercase\)/);
   });
   it('an invalid reference is denied even under a warn-mode policy', () => {
-    const warnOnly = policySetFromTexts([
-      { source: 'w.yaml', text: 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: w}\nspec: {mode: warn}\n' },
-    ]);
+    const warnOnly = policySetFromTexts([{ source: 'w.yaml', text: modelPolicy('w', '{mode: warn}') }]);
     assert.equal(review(pod({ reference: 'bad ref' }), {}, warnOnly).decision.allowed, false);
   });
 });
@@ -229,10 +226,7 @@ describe('modes, default action and several policies', () => {
   });
 
   it('namespaces and excludeNamespaces scope a policy', () => {
-    const policies = set(
-      doc('prod', '{match: {namespaces: ["prod-*"], excludeNamespaces: ["prod-lab"]}}') +
-        'apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: {defaultAction: allow}\n',
-    );
+    const policies = set(doc('prod', '{match: {namespaces: ["prod-*"], excludeNamespaces: ["prod-lab"]}}') + configDocument('{defaultAction: allow}'));
     assert.equal(review(pod(UNPINNED, 'prod-eu')).decision.allowed, false);
     assert.equal(review(pod(UNPINNED, 'prod-eu'), { namespace: 'prod-eu' }, policies).decision.allowed, false);
     assert.equal(review(pod(UNPINNED, 'prod-lab'), { namespace: 'prod-lab' }, policies).decision.allowed, true);

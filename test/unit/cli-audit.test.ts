@@ -22,6 +22,7 @@ import { PINNED, UNPINNED, kubeObject } from '../support/objects.ts';
 import type { Json } from '../support/objects.ts';
 import { runCli } from '../support/cli.ts';
 import type { Run } from '../support/cli.ts';
+import { modelPolicy, configDocument } from '../support/policies.ts';
 
 // ---- objects -------------------------------------------------------------------------------------
 
@@ -291,14 +292,14 @@ spec: {mode: warn, match: {namespaces: [lab]}}
       {
         metadata: { name: 'modelgate-policies', namespace: 'modelgate', labels: { 'modelgate.dev/policy': 'true' } },
         data: {
-          'policy.yaml': 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: strict}\nspec: {match: {namespaces: ["*"]}}\n',
+          'policy.yaml': modelPolicy('strict', '{match: {namespaces: ["*"]}}'),
           'README.md': 'not a policy',
         },
       },
       { metadata: { name: 'unrelated', namespace: 'modelgate', labels: {} }, data: { 'x.yaml': 'kind: Nope' } },
       {
         metadata: { name: 'elsewhere', namespace: 'ops', labels: { 'modelgate.dev/policy': 'true' } },
-        data: { 'relaxed.yaml': 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: relaxed}\nspec: {mode: audit}\n' },
+        data: { 'relaxed.yaml': modelPolicy('relaxed', '{mode: audit}') },
       },
     ];
     const result = await run(['audit', '-n', 'lab', '--kubeconfig', api.kubeconfig, '-o', 'json']);
@@ -324,14 +325,14 @@ spec: {mode: warn, match: {namespaces: [lab]}}
       {
         metadata: { name: 'modelgate-policies', namespace: 'modelgate', labels: labelled },
         data: {
-          'config.yaml': 'apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: {defaultAction: allow, namespacedPolicies: true}\n',
-          'policy.yaml': 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: relaxed}\nspec: {mode: warn}\n',
+          'config.yaml': configDocument('{defaultAction: allow, namespacedPolicies: true}'),
+          'policy.yaml': modelPolicy('relaxed', '{mode: warn}'),
         },
       },
       // lab's own, stricter policy: it may add requirements in lab, and nowhere else.
       {
         metadata: { name: 'lab-policy', namespace: 'lab', labels: labelled },
-        data: { 'strict.yaml': 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: strict}\nspec: {match: {namespaces: ["*"]}}\n' },
+        data: { 'strict.yaml': modelPolicy('strict', '{match: {namespaces: ["*"]}}') },
       },
     ];
     const result = await run(['audit', '-A', '--kubeconfig', api.kubeconfig, '-o', 'json']);
@@ -350,7 +351,7 @@ spec: {mode: warn, match: {namespaces: [lab]}}
     api.configMaps = [
       {
         metadata: { name: 'broken', namespace: 'modelgate', labels: { 'modelgate.dev/policy': 'true' } },
-        data: { 'p.yaml': 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: b}\nspec: {mode: block}\n' },
+        data: { 'p.yaml': modelPolicy('b', '{mode: block}') },
       },
     ];
     const broken = await run(['audit', '-A', '--kubeconfig', api.kubeconfig]);
@@ -505,10 +506,7 @@ spec: {mode: warn, match: {namespaces: [lab]}}
     ];
     api.groupVersions.set('ray.io', ['v1', 'v1alpha1']);
     const config = join(dir, 'workloads-config.yaml');
-    await writeFile(
-      config,
-      'apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: {workloads: [{group: example.com, kind: Trainer, podSpecPaths: [spec.pod]}]}\n',
-    );
+    await writeFile(config, configDocument('{workloads: [{group: example.com, kind: Trainer, podSpecPaths: [spec.pod]}]}'));
     try {
       const result = await run(['audit', '-A', '--kubeconfig', api.kubeconfig, '--policy', policy, '--config', config, '-o', 'json']);
       assert.equal(result.code, 1, result.stderr);

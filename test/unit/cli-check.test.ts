@@ -30,6 +30,7 @@ import { PACKAGE_ROOT } from '../../src/core/package-root.ts';
 import { runCli } from '../support/cli.ts';
 import { makeCerts } from '../support/webhook-server.ts';
 import { PINNED, UNPINNED, kubeObject } from '../support/objects.ts';
+import { modelPolicy, configDocument } from '../support/policies.ts';
 
 interface Run {
   code: number | null;
@@ -66,9 +67,9 @@ describe('modelgate check', () => {
       join(dir, 'bad.yaml'),
       docs(kubeObject('Pod', [{ name: 'm', reference: PINNED }]), kubeObject('CronJob', [{ name: 'adapter', reference: UNPINNED }])),
     );
-    await writeFile(join(dir, 'warn-policy.yaml'), 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: relaxed}\nspec: {mode: warn}\n');
-    await writeFile(join(dir, 'broken-policy.yaml'), 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: broken}\nspec: {mode: strict}\n');
-    await writeFile(join(dir, 'config.yaml'), 'apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: {defaultAction: allow}\n');
+    await writeFile(join(dir, 'warn-policy.yaml'), modelPolicy('relaxed', '{mode: warn}'));
+    await writeFile(join(dir, 'broken-policy.yaml'), modelPolicy('broken', '{mode: strict}'));
+    await writeFile(join(dir, 'config.yaml'), configDocument('{defaultAction: allow}'));
   });
 
   it('exits 0 and prints a table when everything is allowed', async () => {
@@ -129,7 +130,7 @@ describe('modelgate check', () => {
     assert.equal(warned.code, 0, warned.stderr);
     assert.match(warned.stdout, /WARN\s+relaxed\/requireDigest/);
     const scoped = join(dir, 'scoped.yaml');
-    await writeFile(scoped, 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: other}\nspec: {match: {references: ["quay.io/**"]}}\n');
+    await writeFile(scoped, modelPolicy('other', '{match: {references: ["quay.io/**"]}}'));
     assert.equal((await runCli(['check', '-f', join(dir, 'bad.yaml'), '--policy', scoped])).code, 1);
     assert.equal((await runCli(['check', '-f', join(dir, 'bad.yaml'), '--policy', scoped, '--config', join(dir, 'config.yaml')])).code, 0);
   });
@@ -184,7 +185,7 @@ describe('modelgate check', () => {
 describe('modelgate serve', () => {
   it('refuses to start with an invalid policy, exit 2', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'modelgate-serve-'));
-    await writeFile(join(dir, 'p.yaml'), 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: p}\nspec: {requireDigest: maybe}\n');
+    await writeFile(join(dir, 'p.yaml'), modelPolicy('p', '{requireDigest: maybe}'));
     const run = await runCli(['serve', '--port', '0', '--policy', join(dir, 'p.yaml')]);
     assert.equal(run.code, 2);
     assert.match(run.stderr, /spec\.requireDigest: must be true or false/);
@@ -400,8 +401,8 @@ describe('modelgate check, in process', () => {
     });
     const policy = join(dir, 'one.yaml');
     const config = join(dir, 'allow.yaml');
-    await writeFile(policy, 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: one}\nspec: {}\n');
-    await writeFile(config, 'apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: {defaultAction: allow}\n');
+    await writeFile(policy, modelPolicy('one'));
+    await writeFile(config, configDocument('{defaultAction: allow}'));
     const files = await runCli(['check', '-f', '-', '--policy', policy, '--config', config], manifest);
     assert.match(files.stderr, new RegExp(`^policy: ${policy} with Config ${config}, revision [0-9a-f]{12}\\n$`));
     const fromEnv = await runCli(['check', '-f', '-'], manifest, { MODELGATE_POLICY: policy });
@@ -413,7 +414,7 @@ describe('modelgate check, in process', () => {
 
   it('says so when the policy holds no ModelPolicy: everything falls to the defaultAction', async () => {
     const config = join(dir, 'only-config.yaml');
-    await writeFile(config, 'apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: {defaultAction: allow}\n');
+    await writeFile(config, configDocument('{defaultAction: allow}'));
     const manifest = stringify(kubeObject('Pod', [{ name: 'm', reference: UNPINNED }]));
     const run = await runCli(['check', '-f', '-', '--policy', config], manifest);
     assert.equal(run.code, 0);
@@ -427,14 +428,14 @@ describe('modelgate check, in process', () => {
     assert.equal(json.policy.policies, 0);
     assert.equal(json.policy.warnings.length, 1);
     const denying = join(dir, 'only-deny.yaml');
-    await writeFile(denying, 'apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: {defaultAction: deny}\n');
+    await writeFile(denying, configDocument('{defaultAction: deny}'));
     const denied = await runCli(['check', '-f', '-', '--policy', denying], manifest);
     assert.equal(denied.code, 1);
     assert.match(denied.stderr, /defaultAction \(deny\), so every image volume is denied/);
   });
 
   it('makes no registry client when no policy reads a registry, as createEngine', async () => {
-    const text = (spec: string): string => `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: p}\nspec: ${spec}\n`;
+    const text = (spec: string): string => modelPolicy('p', spec);
     const cases: Array<[string, boolean]> = [
       ['{}', false],
       ['{registries: [ghcr.io]}', false],
@@ -499,7 +500,7 @@ describe('modelgate serve: startup errors are one line, exit 2', () => {
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
     const { port } = busy.address() as AddressInfo;
     const dir = await mkdtemp(join(tmpdir(), 'modelgate-serve-busy-'));
-    await writeFile(join(dir, 'p.yaml'), 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: p}\nspec: {}\n');
+    await writeFile(join(dir, 'p.yaml'), modelPolicy('p'));
     try {
       const run = await modelgate([
         'serve',

@@ -10,25 +10,21 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { ExplainReport } from '../../src/cli/explain.ts';
 import { PACKAGE_ROOT } from '../../src/core/package-root.ts';
 import { closedPort } from '../support/fake-servers.ts';
 import { loadPolicySet } from '../../src/policy/load.ts';
-import { runCli } from '../support/cli.ts';
+import { explainReport, explainedRule, runCli } from '../support/cli.ts';
 import type { Run, RunEnv } from '../support/cli.ts';
 import { startFakeApi } from '../support/fake-kube.ts';
 import type { FakeApi } from '../support/fake-kube.ts';
+import { modelPolicy, configDocument } from '../support/policies.ts';
 
 const DIGEST = `sha256:${'b'.repeat(64)}`;
 
 const run = (args: string[]): Promise<Run> => runCli(args);
 
-function report(result: Run): ExplainReport {
-  return JSON.parse(result.stdout) as ExplainReport;
-}
-
-const rule = (r: ExplainReport['evaluation'], policy: string, name: string) =>
-  r.policies.find((p) => p.name === policy)?.rules.find((entry) => entry.rule === name);
+const report = explainReport;
+const rule = explainedRule;
 
 describe('modelgate explain, offline policy', () => {
   let dir: string;
@@ -58,7 +54,7 @@ metadata: {name: allowlist}
 spec: {match: {namespaces: [secure]}, registries: ["localhost:5000", "*.internal"]}
 `,
     );
-    await writeFile(config, 'apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: {defaultAction: deny}\n');
+    await writeFile(config, configDocument('{defaultAction: deny}'));
   });
 
   it('parses a pinned local reference and passes every rule: exit 0', async () => {
@@ -160,7 +156,7 @@ spec: {match: {namespaces: [secure]}, registries: ["localhost:5000", "*.internal
     assert.equal(format.code, 2);
     assert.match(format.stderr, /-o must be text or json, got "yaml"/);
     const broken = join(dir, 'broken.yaml');
-    await writeFile(broken, 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: b}\nspec: {mode: block}\n');
+    await writeFile(broken, modelPolicy('b', '{mode: block}'));
     const invalid = await run(['explain', 'a/b:c', '--policy', broken]);
     assert.equal(invalid.code, 2);
     assert.match(invalid.stderr, /spec\.mode: must be one of enforce, warn, audit, got "block"/);
@@ -189,7 +185,7 @@ describe('modelgate explain: where the policy comes from', () => {
   let noCluster: RunEnv;
   const labelled = { 'modelgate.dev/policy': 'true' };
   // The cluster's policy warns about tags where the bundled one denies them.
-  const clusterPolicy = 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: relaxed}\nspec: {mode: warn}\n';
+  const clusterPolicy = modelPolicy('relaxed', '{mode: warn}');
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'modelgate-explain-source-'));
     api = await startFakeApi(dir);
@@ -232,7 +228,7 @@ describe('modelgate explain: where the policy comes from', () => {
 
   it('--policy wins over a configured cluster; the cluster is not asked', async () => {
     const policy = join(dir, 'strict.yaml');
-    await writeFile(policy, 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: strict}\nspec: {}\n');
+    await writeFile(policy, modelPolicy('strict'));
     const before = api.requests.length;
     const result = await runCli(['explain', 'ghcr.io/acme/llama:v1', '--offline', '--policy', policy, '-o', 'json'], '', {
       ...noCluster,

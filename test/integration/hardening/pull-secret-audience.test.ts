@@ -9,40 +9,17 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { handleAdmission } from '../../../src/admission/handle.ts';
-import { parseAdmissionReview } from '../../../src/admission/review.ts';
-import { createEngine } from '../../../src/engine/engine.ts';
-import type { EngineOptions, RegistryBackedEngine } from '../../../src/engine/engine.ts';
 import type { PullSecretReader } from '../../../src/kube/pull-secrets.ts';
-import { policySetFromTexts } from '../../../src/policy/load.ts';
 import { startDistribution } from '../../support/distribution.ts';
 import type { RunningDistribution } from '../../support/distribution.ts';
 import { basicAuthorization, closePushAgents, pushManifest } from '../../support/push.ts';
 import { modelPack, goodLayers } from '../../support/models.ts';
-import { admissionReview, kubeObject } from '../../support/objects.ts';
+import { admit, engine } from '../../support/engines.ts';
+import { configDocument, modelPolicy } from '../../support/policies.ts';
 
-const policy = (name: string, spec: string): string => `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: ${name}}\nspec: ${spec}\n---\n`;
-const config = (spec: string): string => `apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: ${spec}\n`;
-const engines: RegistryBackedEngine[] = [];
-
-function engine(text: string, options: EngineOptions = {}): RegistryBackedEngine {
-  const created = createEngine(policySetFromTexts([{ source: 'test.yaml', text }]), options);
-  engines.push(created);
-  return created;
-}
-
-async function admit(on: RegistryBackedEngine, references: readonly string[], namespace = 'team-a') {
-  const object = kubeObject(
-    'Pod',
-    references.map((reference, index) => ({ name: `model-${index}`, reference })),
-    { namespace },
-  );
-  return handleAdmission(parseAdmissionReview(admissionReview(object, { namespace })), on);
-}
-
-after(async () => {
-  for (const created of engines) await created.client?.close();
-});
+/** A ModelPolicy followed by a document separator, to concatenate with more. */
+const policy = (name: string, spec: string): string => `${modelPolicy(name, spec)}---\n`;
+const config = configDocument;
 
 describe('facts read with a pull secret are told only to pods with that secret (issue 9 §4)', { timeout: 120_000 }, () => {
   let registry: RunningDistribution;

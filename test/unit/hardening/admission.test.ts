@@ -6,38 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { handleAdmission } from '../../../src/admission/handle.ts';
-import { parseAdmissionReview } from '../../../src/admission/review.ts';
 import { ANSWER_LIMITS } from '../../../src/engine/decision.ts';
-import { createEngine } from '../../../src/engine/engine.ts';
-import type { EngineOptions, RegistryBackedEngine } from '../../../src/engine/engine.ts';
-import { policySetFromTexts } from '../../../src/policy/load.ts';
 import { startServer } from '../../support/fake-servers.ts';
 import type { RunningServer } from '../../support/fake-servers.ts';
-import { DIGEST, admissionReview, kubeObject } from '../../support/objects.ts';
+import { DIGEST } from '../../support/objects.ts';
+import { admit, engine } from '../../support/engines.ts';
+import { configDocument, modelPolicy } from '../../support/policies.ts';
 
-const policy = (name: string, spec: string): string => `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: ${name}}\nspec: ${spec}\n---\n`;
-const config = (spec: string): string => `apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: ${spec}\n`;
-const engines: RegistryBackedEngine[] = [];
-
-function engine(text: string, options: EngineOptions = {}): RegistryBackedEngine {
-  const created = createEngine(policySetFromTexts([{ source: 'test.yaml', text }]), options);
-  engines.push(created);
-  return created;
-}
-
-async function admit(on: RegistryBackedEngine, references: readonly string[], namespace = 'team-a') {
-  const object = kubeObject(
-    'Pod',
-    references.map((reference, index) => ({ name: `model-${index}`, reference })),
-    { namespace },
-  );
-  return handleAdmission(parseAdmissionReview(admissionReview(object, { namespace })), on);
-}
-
-after(async () => {
-  for (const created of engines) await created.client?.close();
-});
+/** A ModelPolicy followed by a document separator, to concatenate with more. */
+const policy = (name: string, spec: string): string => `${modelPolicy(name, spec)}---\n`;
+const config = configDocument;
 
 describe('answers stay small whatever the object (issue 9 §3)', () => {
   it('over the reference cap: one denial, not one finding per volume', async () => {

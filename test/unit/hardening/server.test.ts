@@ -15,10 +15,9 @@ import { policySetFromTexts } from '../../../src/policy/load.ts';
 import { startTestServer } from '../../support/webhook-server.ts';
 import type { TestServer } from '../../support/webhook-server.ts';
 import { PINNED, admissionReview, kubeObject } from '../../support/objects.ts';
+import { modelPolicy } from '../../support/policies.ts';
 
-const policySet = policySetFromTexts([
-  { source: 'p.yaml', text: 'apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: pinned}\nspec: {}\n' },
-]);
+const policySet = policySetFromTexts([{ source: 'p.yaml', text: modelPolicy('pinned') }]);
 const review = (): string => JSON.stringify(admissionReview(kubeObject('Pod', [{ name: 'model', reference: PINNED }])));
 
 /** Resolves when the socket closes, with the milliseconds it took; rejects after `limitMs`. */

@@ -7,13 +7,13 @@ import type { RegistryClient } from '../../../src/oci/client.ts';
 import { RegistryError } from '../../../src/oci/errors.ts';
 import { PolicyLoadError, policySetFromTexts } from '../../../src/policy/load.ts';
 import type { PolicySet } from '../../../src/policy/types.ts';
+import { configDocument, modelPolicy } from '../../support/policies.ts';
 import { createTestPki } from '../../support/sigstore/pki.ts';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
-const artifactPolicy = (name: string, mode = 'enforce'): string =>
-  `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: ${name}}\nspec: {mode: ${mode}, artifact: {types: [modelpack]}}\n---\n`;
-const plainPolicy = (name: string): string => `apiVersion: modelgate.dev/v1alpha1\nkind: ModelPolicy\nmetadata: {name: ${name}}\nspec: {}\n---\n`;
-const config = (spec: string): string => `apiVersion: modelgate.dev/v1alpha1\nkind: Config\nspec: ${spec}\n`;
+const artifactPolicy = (name: string, mode = 'enforce'): string => `${modelPolicy(name, `{mode: ${mode}, artifact: {types: [modelpack]}}`)}---\n`;
+const plainPolicy = (name: string): string => `${modelPolicy(name)}---\n`;
+const config = configDocument;
 const set = (text: string): PolicySet => policySetFromTexts([{ source: 'p.yaml', text }]);
 
 /** A closed client refuses at once; an open one goes to the (closed) port and fails otherwise. */

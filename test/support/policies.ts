@@ -4,9 +4,6 @@
  * JSON, which YAML reads too). Tests about the YAML text itself (parse errors, positions,
  * duplicate keys) keep their text inline.
  */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-
 export const API_VERSION = 'modelgate.dev/v1alpha1';
 
 type Spec = string | Readonly<Record<string, unknown>>;
@@ -21,16 +18,4 @@ export function modelPolicy(name: string, spec: Spec = '{}'): string {
 /** One Config document. */
 export function configDocument(spec: Spec = '{}'): string {
   return `apiVersion: ${API_VERSION}\nkind: Config\nspec: ${specText(spec)}\n`;
-}
-
-/** Documents in one YAML stream. */
-export function documents(...texts: readonly string[]): string {
-  return texts.join('---\n');
-}
-
-/** Writes the documents to `dir/file` and returns its path. */
-export async function writePolicyFile(dir: string, file: string, ...texts: readonly string[]): Promise<string> {
-  const path = join(dir, file);
-  await writeFile(path, documents(...texts));
-  return path;
 }

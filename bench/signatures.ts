@@ -6,7 +6,7 @@
  *
  *   - cosign v2 layout (legacy `sha256-<hex>.sig` tag) on Debian's docker-registry, which has no referrers API;
  *   - cosign v3 layout (sigstore bundle as an OCI 1.1 referrer) on the test bed's referrers registry.
- * Signatures are made in-process with the layouts cosign writes (test/unit/signature/fixtures/cosign.ts):
+ * Signatures are made in-process with the layouts cosign writes (test/support/sigstore/cosign.ts):
  * signing hundreds of digests with the cosign binary would measure cosign, not modelgate.
  *
  *   npm run bench:signatures     (BENCH_DIGESTS to change the count, default 200)

@@ -3,7 +3,7 @@
  * its table/JSON output, policy from ConfigMaps, the namespaces the webhook
  * leaves out, custom kinds found through discovery, and the errors
  * (forbidden, unreachable, bad context), against an in-process fake of the
- * Kubernetes API on loopback (helpers/fake-kube.ts). test/e2e/audit.test.ts
+ * Kubernetes API on loopback (test/support/fake-kube.ts). test/e2e/audit.test.ts
  * runs the same command against a real kube-apiserver.
  */
 import assert from 'node:assert/strict';

@@ -11,7 +11,7 @@ import { createLogger } from '../../src/core/log.ts';
 import { readKeyPair, watchKeyPair } from '../../src/server/tls.ts';
 import type { KeyPair } from '../../src/server/tls.ts';
 import { TestClock } from '../support/clock.ts';
-import { makeCerts } from './helpers/server.ts';
+import { makeCerts } from '../support/webhook-server.ts';
 
 describe('TLS key pair watch', () => {
   it('keeps the old pair while the files disagree, then applies the new pair once', async () => {

@@ -9,7 +9,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { PullSecretReader } from '../../../src/kube/pull-secrets.ts';
+import type { PullSecretReader } from '../../../src/engine/review-credentials.ts';
 import { startDistribution } from '../../support/distribution.ts';
 import type { RunningDistribution } from '../../support/distribution.ts';
 import { basicAuthorization, closePushAgents, pushManifest } from '../../support/push.ts';

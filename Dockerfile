@@ -6,7 +6,7 @@
 #
 # Three stages: `build` compiles the TypeScript, `deps` installs the production
 # dependencies only, and the runtime stage copies just what `node bin/modelgate.js`
-# needs (package.json, node_modules, dist/src, bin, manifests/policy.yaml).
+# needs (package.json, node_modules, dist/src, bin, schemas/vendor, manifests/policy.yaml).
 # The runtime writes nothing to disk (logs are JSON lines on stdout), so it runs
 # with readOnlyRootFilesystem; the serving certificate is mounted and the policy
 # is read from ConfigMaps through the API (see manifests/base/deployment.yaml).
@@ -62,6 +62,8 @@ COPY package.json ./
 COPY --from=deps /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
 COPY bin ./bin
+# The ModelPack specification's config schema, which artifact/modelpack-config.ts compiles.
+COPY schemas/vendor ./schemas/vendor
 # The bundled default policy, where the package looks for it (package-root.ts)...
 COPY manifests/policy.yaml ./manifests/policy.yaml
 # ...and at MODELGATE_POLICY, so the image works outside a cluster too

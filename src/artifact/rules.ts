@@ -5,7 +5,8 @@
  */
 import type { Finding } from '../core/finding.ts';
 import { matchesAny } from '../core/glob.ts';
-import type { ArtifactRules, ModelPolicy, PolicyMode } from '../policy/types.ts';
+import type { PolicyMode } from '../core/modes.ts';
+import type { ArtifactRules } from './policy-schema.ts';
 import type { ImageIndex, ImageManifest } from './manifest.ts';
 import { baseName, layerNames, mountedPath } from './file-names.ts';
 import { LICENSES_ANNOTATION, MODELPACK_CONFIG_TYPE, LEGACY_MODELPACK_CONFIG_TYPE, PRESETS, isTarLayer } from './media-types.ts';
@@ -49,11 +50,17 @@ const describeLayer = (layer: Descriptor, index: number): string => {
   return `layer ${index + 1} (${short(layer.digest)}, ${layer.mediaType}${name === undefined ? '' : `, ${name === '' ? '/' : name}`})`;
 };
 
+/** The policy a finding belongs to: its name and mode (a ModelPolicy). */
+export interface JudgingPolicy {
+  readonly name: string;
+  readonly mode: PolicyMode;
+}
+
 /** Advisory findings never deny: an enforce policy turns them into warnings. */
 const advisoryMode = (mode: PolicyMode): PolicyMode => (mode === 'enforce' ? 'warn' : mode);
 
 interface Context {
-  readonly policy: ModelPolicy;
+  readonly policy: JudgingPolicy;
   readonly rules: ArtifactRules;
   readonly manifest: ImageManifest;
   /** `manifest 2 of the index (sha256:…): ` when judging an index member, else ''. */
@@ -342,7 +349,7 @@ const CHECKS: readonly ((context: Context) => void)[] = [
 ];
 
 /** Every artifact finding of one policy for one artifact (the first 10 per rule and manifest, then how many more). */
-export function checkArtifact(policy: ModelPolicy, rules: ArtifactRules, facts: ArtifactFacts): Finding[] {
+export function checkArtifact(policy: JudgingPolicy, rules: ArtifactRules, facts: ArtifactFacts): Finding[] {
   const findings: Finding[] = [];
   const several = facts.root.kind === 'index';
   facts.manifests.forEach((manifest, index) => {

@@ -1,9 +1,20 @@
-/** How a policy acts on a failed rule, and on a check that could not complete: what every Finding carries. */
+/**
+ * How a policy's failures count, shared by every check kind and the findings they make:
+ * declared here, at the bottom, so that checks need not import the policy documents.
+ */
+import type { Static } from 'typebox';
+import { stringEnum } from './schema.ts';
 
+export const POLICY_MODES = ['enforce', 'warn', 'audit'] as const;
 /** enforce denies, warn allows with a warning, audit allows and records an audit annotation. */
-export type PolicyMode = 'enforce' | 'warn' | 'audit';
-export const POLICY_MODES: readonly PolicyMode[] = ['enforce', 'warn', 'audit'];
+export const PolicyModeSchema = stringEnum(POLICY_MODES, {
+  description: 'enforce denies, warn allows with a warning, audit allows and records an audit annotation (default enforce)',
+});
+export type PolicyMode = Static<typeof PolicyModeSchema>;
 
+export const ON_ERROR_ACTIONS = ['deny', 'allow', 'warn'] as const;
 /** What happens when a check could not complete (registry unreachable, timeout, …). */
-export type OnError = 'deny' | 'allow' | 'warn';
-export const ON_ERROR_ACTIONS: readonly OnError[] = ['deny', 'allow', 'warn'];
+export const OnErrorSchema = stringEnum(ON_ERROR_ACTIONS, {
+  description: 'what happens when a check could not complete (registry unreachable, timeout, …) (default deny)',
+});
+export type OnError = Static<typeof OnErrorSchema>;

@@ -9,7 +9,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { TrustedRoots } from '../signature/trust.ts';
-import { unknownTrustedRoots } from '../signature/policy.ts';
+import { unknownTrustedRoots } from '../signature/trusted-root-settings.ts';
 import { parseDocument } from './documents.ts';
 import { CLUSTER_SCOPE, DEFAULT_CONFIG } from './types.ts';
 import type { ModelPolicy, ModelgateConfig, PolicyScope, PolicySet } from './types.ts';

@@ -1,45 +1,27 @@
-/** The in-memory, validated form of policy documents. */
-import type { DiscoveryLimits, SignaturePolicy, TrustedRootSetting } from '../signature/policy.ts';
-import { DEFAULT_DISCOVERY_LIMITS } from '../signature/policy.ts';
+/**
+ * The in-memory, validated form of policy documents: what the declarations
+ * (model-policy-schema.ts, config-schema.ts) convert to, defaults filled in.
+ */
+import type { ArtifactRules } from '../artifact/policy-schema.ts';
+import type { DiscoveryLimits, SignaturePolicy, TrustedRootSetting } from '../signature/policy-schema.ts';
+import { DEFAULT_DISCOVERY_LIMITS } from '../signature/policy-schema.ts';
 import type { RegistrySettings } from '../oci/settings.ts';
+import type { ConfigSpec, LimitsSection, WorkloadSection } from './config-schema.ts';
+import type { MatchSection, PolicySpec } from './model-policy-schema.ts';
 
-import type { OnError, PolicyMode } from '../core/modes.ts';
-
-// Defined in core (every Finding carries a mode); a policy's mode and onError are of these types.
-export type { OnError, PolicyMode };
+export type { ArtifactRules } from '../artifact/policy-schema.ts';
+export type { OnError, PolicyMode } from '../core/modes.ts';
 export { ON_ERROR_ACTIONS, POLICY_MODES } from '../core/modes.ts';
+export { API_VERSION } from './document-schema.ts';
 
-export const API_VERSION = 'modelgate.dev/v1alpha1';
+/** A section with every field present: defaults filled in. */
+type Resolved<T> = { readonly [K in keyof T]-?: Readonly<NonNullable<T[K]>> };
 
 /** What happens to a model reference that no ModelPolicy matches. */
-export type DefaultAction = 'deny' | 'allow' | 'warn';
-export const DEFAULT_ACTIONS: readonly DefaultAction[] = ['deny', 'allow', 'warn'];
+export type DefaultAction = NonNullable<ConfigSpec['defaultAction']>;
 
-export interface PolicyMatch {
-  /** Globs over the namespace name. */
-  readonly namespaces: readonly string[];
-  readonly excludeNamespaces: readonly string[];
-  /** Globs over `registry/repository`. */
-  readonly references: readonly string[];
-}
-
-/** `spec.artifact`: what the artifact behind a pinned digest must be. Empty lists are not checked. */
-export interface ArtifactRules {
-  /** Presets (`modelpack`, `kitops`, `oci-image`) and literal media types. */
-  readonly types: readonly string[];
-  /** Globs over layer media types. */
-  readonly layerMediaTypes: readonly string[];
-  /** Every layer must carry a file path annotation, so CRI-O mounts it. */
-  readonly mountable: boolean;
-  /** ModelPack config.format values. */
-  readonly formats: readonly string[];
-  /** Globs over layer file paths (and their base names). */
-  readonly denyFiles: readonly string[];
-  /** Largest allowed sum of layer sizes, in bytes. */
-  readonly maxSize: number | undefined;
-  /** Allowed SPDX licence identifiers. */
-  readonly licenses: readonly string[];
-}
+/** Namespaces (globs over the name) and references (globs over `registry/repository`) a policy applies to. */
+export type PolicyMatch = Resolved<MatchSection>;
 
 /**
  * Where a policy applies: `cluster` for policy files and the webhook namespace's
@@ -50,20 +32,15 @@ export interface ArtifactRules {
 export type PolicyScope = 'cluster' | (string & {});
 export const CLUSTER_SCOPE = 'cluster';
 
-export interface ModelPolicy {
+export interface ModelPolicy extends Resolved<Pick<PolicySpec, 'mode' | 'requireDigest' | 'registries' | 'onError'>> {
   /** The metadata.name; a namespaced policy's is qualified as `<namespace>/<name>`. */
   readonly name: string;
   /** Where the policy came from, e.g. `policies/models.yaml#2`, for messages. */
   readonly source: string;
-  readonly mode: PolicyMode;
   readonly match: PolicyMatch;
-  readonly requireDigest: boolean;
-  /** Allowed registry host globs; empty allows any. */
-  readonly registries: readonly string[];
   readonly artifact: ArtifactRules | undefined;
   /** Who must have signed the artifact. */
   readonly signatures: SignaturePolicy | undefined;
-  readonly onError: OnError;
   /** Absent means `cluster` (policies built in code, e.g. by tests). */
   readonly scope?: PolicyScope;
 }
@@ -94,27 +71,13 @@ export interface CredentialSettings {
  * through its unqualified-search-registries, so the registry judged need not
  * be the one pulled.
  */
-export type ShortNameMode = 'docker.io' | 'deny';
-export const SHORT_NAME_MODES: readonly ShortNameMode[] = ['docker.io', 'deny'];
+export type ShortNameMode = NonNullable<ConfigSpec['shortNames']>;
 
-/** A Config `workloads` entry: a kind and where its pod specs are (`spec.roles[].template.spec`). */
-export interface WorkloadSetting {
-  readonly group: string;
-  readonly kind: string;
-  readonly podSpecPaths: readonly string[];
-  /** Default true; false for cluster-scoped kinds. */
-  readonly namespaced?: boolean;
-}
+/** A Config `workloads` entry: a kind and where its pod specs are (`spec.roles[].template.spec`); group defaults to ''. */
+export type WorkloadSetting = Omit<WorkloadSection, 'group'> & { readonly group: string };
 
-/** Bounds on the work one object or the whole webhook may cause. */
-export interface Limits {
-  /** Model references judged per object; more is one denial, not a finding per volume. */
-  readonly maxReferencesPerObject: number;
-  /** Registry requests in flight at once, all registries together; more wait, inside the review's deadline. */
-  readonly registryRequests: number;
-  /** Registry requests in flight at once to one host. */
-  readonly registryRequestsPerHost: number;
-}
+/** Bounds on the work one object or the whole webhook may cause (Config `spec.limits`). */
+export type Limits = Resolved<LimitsSection>;
 
 export const DEFAULT_LIMITS: Limits = { maxReferencesPerObject: 64, registryRequests: 64, registryRequestsPerHost: 16 };
 

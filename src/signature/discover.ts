@@ -23,7 +23,7 @@ import { BUNDLE_ARTIFACT_TYPE, isBundleMediaType, parseBundle } from './bundle.t
 import type { ParsedBundle } from './bundle.ts';
 import { SignatureFormatError, errorMessage } from './errors.ts';
 import { buildLegacyBundle, legacySignatureTag, readLegacyMaterial } from './legacy.ts';
-import type { DiscoveryLimits } from './policy.ts';
+import type { DiscoveryLimits } from './policy-schema.ts';
 
 /** Anything a read threw, as the Error a candidate keeps for its message. */
 const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(describeError(error)));

@@ -6,7 +6,7 @@
  */
 import { couldNotCheck } from '../core/finding.ts';
 import type { Finding } from '../core/finding.ts';
-import type { OnError, PolicyMode } from '../policy/types.ts';
+import type { OnError, PolicyMode } from '../core/modes.ts';
 import type { SignatureResult } from './verify.ts';
 
 export interface SignaturePolicyContext {

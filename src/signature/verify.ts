@@ -29,8 +29,8 @@ import { errorMessage } from './errors.ts';
 import { assertCodeSigning, assertIdentity, signerIdentity } from './identity.ts';
 import { parseAuthorityKey, verifyWithKey } from './keys.ts';
 import type { AuthorityKey } from './keys.ts';
-import { DEFAULT_DISCOVERY_LIMITS } from './policy.ts';
-import type { Authority, DiscoveryLimits, KeyAuthority, KeylessAuthority, SignaturePolicy } from './policy.ts';
+import { DEFAULT_DISCOVERY_LIMITS } from './policy-schema.ts';
+import type { Authority, DiscoveryLimits, KeyAuthority, KeylessAuthority, SignaturePolicy } from './policy-schema.ts';
 import type { TrustedRoots } from './trust.ts';
 
 export interface VerifySignaturesInput {

@@ -6,7 +6,7 @@
  */
 import type { ModelPolicy } from '../../policy/types.ts';
 import { signatureFinding } from '../../signature/finding.ts';
-import type { SignaturePolicy } from '../../signature/policy.ts';
+import type { SignaturePolicy } from '../../signature/policy-schema.ts';
 import type { SignatureResult } from '../../signature/verify.ts';
 import { failedResult, ruleResult } from '../result.ts';
 import type { RuleResult } from '../result.ts';

@@ -2,20 +2,12 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import {
-  DEFAULT_DISCOVERY_LIMITS,
-  checkSignatures,
-  checkTrustedRoots,
-  discoveryLimitsSchema,
-  signatureCacheKey,
-  signaturesSchema,
-  toDiscoveryLimits,
-  toSignaturePolicy,
-  toTrustedRootSettings,
-  trustedRootsSchema,
-  unknownTrustedRoots,
-} from '../../../src/signature/policy.ts';
-import { validate } from '../../../src/policy/schema.ts';
+import { validate } from '../../../src/core/schema.ts';
+import { signatureCacheKey } from '../../../src/signature/cache-key.ts';
+import { checkSignatures } from '../../../src/signature/policy-checks.ts';
+import { toDiscoveryLimits, toSignaturePolicy } from '../../../src/signature/policy-convert.ts';
+import { DEFAULT_DISCOVERY_LIMITS, discoveryLimitsSchema, signaturesSchema } from '../../../src/signature/policy-schema.ts';
+import { checkTrustedRoots, toTrustedRootSettings, trustedRootsSchema, unknownTrustedRoots } from '../../../src/signature/trusted-root-settings.ts';
 import { TrustedRoots } from '../../../src/signature/trust.ts';
 import { createTestPki, publicPem } from '../../support/sigstore/pki.ts';
 

@@ -7,8 +7,9 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
-import type { SignaturePolicy } from '../../../src/signature/policy.ts';
-import { checkSignatures, toSignaturePolicy } from '../../../src/signature/policy.ts';
+import { checkSignatures } from '../../../src/signature/policy-checks.ts';
+import { toSignaturePolicy } from '../../../src/signature/policy-convert.ts';
+import type { SignaturePolicy } from '../../../src/signature/policy-schema.ts';
 import { TrustedRoots } from '../../../src/signature/trust.ts';
 import { verifySignatures } from '../../../src/signature/verify.ts';
 import type { SignatureResult } from '../../../src/signature/verify.ts';

@@ -1,0 +1,51 @@
+/** The cache key of a signature verdict: what it depends on besides the digest and the registry's content. */
+import { createHash } from 'node:crypto';
+import { parseAuthorityKey } from './keys.ts';
+import type { Authority, DiscoveryLimits, SignaturePolicy } from './policy-schema.ts';
+import type { TrustedRoots } from './trust.ts';
+
+/** The canonical form of an authority for hashing: keys by SPKI fingerprint, defaults written out. */
+function canonicalAuthority(authority: Authority, roots: TrustedRoots | undefined): unknown {
+  switch (authority.kind) {
+    case 'key': {
+      let key: string;
+      try {
+        key = parseAuthorityKey(authority.key).fingerprint;
+      } catch {
+        key = createHash('sha256').update(authority.key).digest('hex');
+      }
+      return ['key', authority.name, key, authority.tlog, authority.trustedRoot, roots?.fingerprint(authority.trustedRoot) ?? ''];
+    }
+    case 'keyless':
+      return [
+        'keyless',
+        authority.name,
+        authority.identities.map((identity) => [
+          identity.issuer ?? null,
+          identity.issuerRegExp ?? null,
+          identity.subject ?? null,
+          identity.subjectRegExp ?? null,
+        ]),
+        authority.trustedRoot,
+        roots?.fingerprint(authority.trustedRoot) ?? '',
+      ];
+    case 'static':
+      return ['static', authority.name, authority.result];
+  }
+}
+
+/**
+ * A deterministic key of what a verification result depends on besides the digest and the
+ * registry's content: threshold, authorities (keys by SPKI fingerprint, so PEM line breaks do
+ * not matter) and, when given, the fingerprints of the trusted roots they name. Cache
+ * (registry/repository, digest, key) → SignatureResult.
+ */
+export function signatureCacheKey(policy: SignaturePolicy, roots?: TrustedRoots, limits?: DiscoveryLimits): string {
+  const canonical = JSON.stringify([
+    'modelgate-signatures/v1',
+    policy.threshold,
+    policy.authorities.map((authority) => canonicalAuthority(authority, roots)),
+    limits === undefined ? null : [limits.maxCandidates, limits.maxBlobBytes],
+  ]);
+  return createHash('sha256').update(canonical).digest('hex');
+}

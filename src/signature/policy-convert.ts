@@ -1,0 +1,45 @@
+/** Checked `spec.signatures` and `spec.signatureDiscovery` sections into the verifier's form, defaults filled in. */
+import { SchemaValidator } from '../core/schema.ts';
+import type { IdentityMatcher } from './identity.ts';
+import { DEFAULT_DISCOVERY_LIMITS, signaturesSchema } from './policy-schema.ts';
+import type { Authority, AuthoritySection, DiscoveryLimits, DiscoverySection, IdentitySection, SignaturePolicy, SignaturesSection } from './policy-schema.ts';
+import { PUBLIC_GOOD } from './trust.ts';
+
+const signatures = new SchemaValidator(signaturesSchema);
+
+function toIdentity(section: IdentitySection): IdentityMatcher {
+  const out: { -readonly [K in keyof IdentityMatcher]: IdentityMatcher[K] } = {};
+  for (const field of ['issuer', 'issuerRegExp', 'subject', 'subjectRegExp'] as const) {
+    const value = section[field];
+    if (value !== undefined) out[field] = value;
+  }
+  return out;
+}
+
+export function toAuthority(section: AuthoritySection): Authority {
+  const { name } = section;
+  if (section.key !== undefined) {
+    return { kind: 'key', name, key: section.key, tlog: section.tlog ?? 'required', trustedRoot: section.trustedRoot ?? PUBLIC_GOOD };
+  }
+  if (section.keyless !== undefined) {
+    return { kind: 'keyless', name, identities: section.keyless.identities.map(toIdentity), trustedRoot: section.keyless.trustedRoot ?? PUBLIC_GOOD };
+  }
+  return { kind: 'static', name, result: section.static === 'pass' ? 'pass' : 'fail' };
+}
+
+/**
+ * Converts a `spec.signatures` section that passed checkSignatures (policy-checks.ts). A
+ * value that is not even shaped like one is a programming error, not a policy mistake.
+ */
+export function toSignaturePolicy(section: SignaturesSection | unknown): SignaturePolicy {
+  if (!signatures.check(section)) throw new TypeError('toSignaturePolicy: the value is not a checked spec.signatures section');
+  return { threshold: section.threshold ?? 1, authorities: section.authorities.map(toAuthority) };
+}
+
+/** Converts a checked `spec.signatureDiscovery` section (absent: the defaults). */
+export function toDiscoveryLimits(section: DiscoverySection | undefined): DiscoveryLimits {
+  return {
+    maxCandidates: section?.maxCandidates ?? DEFAULT_DISCOVERY_LIMITS.maxCandidates,
+    maxBlobBytes: section?.maxBlobKiB === undefined ? DEFAULT_DISCOVERY_LIMITS.maxBlobBytes : section.maxBlobKiB * 1024,
+  };
+}

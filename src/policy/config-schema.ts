@@ -11,7 +11,7 @@ import { globString } from '../core/glob-schema.ts';
 import { nonEmptyString, patternString, stringEnum, strictObject, withCheck } from '../core/schema.ts';
 import { discoveryLimitsSchema } from '../signature/policy-schema.ts';
 import { trustedRootsSchema } from '../signature/trusted-root-settings.ts';
-import { optionalMetadata } from './document-schema.ts';
+import { documentSchema, metadataSchema } from './document-schema.ts';
 
 export const DEFAULT_ACTIONS = ['deny', 'allow', 'warn'] as const;
 export const SHORT_NAME_MODES = ['docker.io', 'deny'] as const;
@@ -86,5 +86,10 @@ export const configSpecSchema = strictObject({
 });
 export type ConfigSpec = Static<typeof configSpecSchema>;
 
-export const configSchema = optionalMetadata('Config', configSpecSchema, 'The modelgate Config: cluster-wide settings (at most one)');
+export const configSchema = documentSchema(
+  'Config',
+  configSpecSchema,
+  Type.Optional(metadataSchema),
+  'The modelgate Config: cluster-wide settings (at most one)',
+);
 export type ConfigDocument = Static<typeof configSchema>;

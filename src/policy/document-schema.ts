@@ -12,25 +12,18 @@ export const metadataSchema = strictObject({
   annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
 });
 
-/** A document of one kind; a ModelPolicy needs metadata (its name), a Config does not. */
-export function documentSchema<const Kind extends string, Spec extends TSchema>(kind: Kind, spec: Spec, description: string) {
+/** A document of one kind; a ModelPolicy needs metadata (its name), a Config does not (`Type.Optional(metadataSchema)`). */
+export function documentSchema<const Kind extends string, Spec extends TSchema, Metadata extends TSchema>(
+  kind: Kind,
+  spec: Spec,
+  metadata: Metadata,
+  description: string,
+) {
   return strictObject(
     {
       apiVersion: stringEnum([API_VERSION]),
       kind: stringEnum([kind]),
-      metadata: metadataSchema,
-      spec: Type.Optional(spec),
-    },
-    { title: kind, description },
-  );
-}
-
-export function optionalMetadata<const Kind extends string, Spec extends TSchema>(kind: Kind, spec: Spec, description: string) {
-  return strictObject(
-    {
-      apiVersion: stringEnum([API_VERSION]),
-      kind: stringEnum([kind]),
-      metadata: Type.Optional(metadataSchema),
+      metadata,
       spec: Type.Optional(spec),
     },
     { title: kind, description },

@@ -17,8 +17,6 @@ import { modelPolicySchema } from './model-policy-schema.ts';
 import { CLUSTER_SCOPE, DEFAULT_LIMITS, DEFAULT_TIMEOUTS } from './types.ts';
 import type { ModelPolicy, ModelgateConfig } from './types.ts';
 
-export { MAX_GLOB_LENGTH, MAX_GLOBS } from '../core/glob-schema.ts';
-
 const modelPolicies = new SchemaValidator(modelPolicySchema);
 const configs = new SchemaValidator(configSchema);
 

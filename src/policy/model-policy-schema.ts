@@ -9,7 +9,7 @@ import { globList } from '../core/glob-schema.ts';
 import { OnErrorSchema, PolicyModeSchema } from '../core/modes.ts';
 import { strictObject } from '../core/schema.ts';
 import { signaturesSchema } from '../signature/policy-schema.ts';
-import { documentSchema } from './document-schema.ts';
+import { documentSchema, metadataSchema } from './document-schema.ts';
 
 export const matchSchema = strictObject(
   {
@@ -35,6 +35,7 @@ export type PolicySpec = Static<typeof policySpecSchema>;
 export const modelPolicySchema = documentSchema(
   'ModelPolicy',
   policySpecSchema,
+  metadataSchema,
   'A modelgate ModelPolicy: what the models mounted as OCI image volumes must be',
 );
 export type ModelPolicyDocument = Static<typeof modelPolicySchema>;

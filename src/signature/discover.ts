@@ -1,51 +1,47 @@
 /**
  * Signature discovery: the registry reads that find an artifact's signatures, bounded in
- * count and size before anything is fetched.
+ * count and size before anything is fetched. Three layouts, as cosign writes them:
  *
  * - cosign v3 (and any sigstore-bundle signer): OCI 1.1 referrers of artifactType
- *   `application/vnd.dev.sigstore.bundle.v0.3+json`. Registry.fetchReferrers falls back to the
- *   `sha256-<hex>` referrers tag where the registry has no referrers API and filters by
- *   artifactType itself. Each referrer is a manifest whose layer of media type
- *   `application/vnd.dev.sigstore.bundle.v0.3+json` is the bundle JSON.
+ *   `application/vnd.dev.sigstore.bundle.v0.3+json`. Each referrer is a manifest whose layer of
+ *   media type `application/vnd.dev.sigstore.bundle.v0.3+json` is the bundle JSON.
+ * - cosign v2 in OCI 1.1 mode (`--registry-referrers-mode=oci-1-1`, signature-referrers.ts):
+ *   OCI 1.1 referrers of artifactType `application/vnd.dev.cosign.artifact.sig.v1+json` whose
+ *   layers are simple-signing layers, as in the `.sig` manifest.
  * - cosign v1/v2: the `sha256-<hex>.sig` tag, a manifest whose layers are simple-signing
  *   payloads with the signature (and certificate, Rekor bundle…) in annotations.
  *
- * At most `maxCandidates` signatures are read, each manifest and blob at most `maxBlobBytes`.
- * When both formats have more than their share, each gets half of the budget, so a flood of
- * referrers cannot crowd out the legacy signatures (nor the reverse). Registry failures are
- * reported as problems, so a caller can tell "unsigned" from "could not look".
+ * Registry.fetchReferrers falls back to the `sha256-<hex>` referrers tag where the registry has
+ * no referrers API and filters by artifactType itself; each referrer type is listed on its own,
+ * so a flood of one cannot crowd the other out of the list.
+ *
+ * At most `maxCandidates` signatures are read, each blob at most `maxBlobBytes`. The budget is
+ * shared fairly between the layouts (splitBudget), so a flood in one cannot crowd out the
+ * others. A cosign signature referrer's layers are only known once its manifest is read: the
+ * manifests are read first, within that layout's share, then the budget is split over the
+ * signatures. A simple-signing layer found twice (cosign copies the `.sig` layers into every
+ * OCI 1.1 referrer it writes) is read once. Registry failures are reported as problems, so a
+ * caller can tell "unsigned" from "could not look".
  */
-import { describeError } from '../core/errors.ts';
-import { isPlainObject } from '../core/guards.ts';
 import { isRegistryError } from '../oci/errors.ts';
-import type { Descriptor, Registry, RepositoryLocator } from '../oci/types.ts';
-import { BUNDLE_ARTIFACT_TYPE, isBundleMediaType, parseBundle } from './bundle.ts';
-import type { ParsedBundle } from './bundle.ts';
-import { SignatureFormatError, errorMessage } from './errors.ts';
-import { buildLegacyBundle, legacySignatureTag, readLegacyMaterial } from './legacy.ts';
-import type { DiscoveryLimits } from './policy-schema.ts';
+import type { Descriptor, Referrers } from '../oci/types.ts';
+import { BUNDLE_ARTIFACT_TYPE } from './bundle.ts';
+import {
+  asError,
+  isTransient,
+  malformed,
+  pool,
+  problemOf,
+  readBundleReferrer,
+  readLayer,
+  readSimpleSigningLayer,
+  signatureManifestLimit,
+} from './discovery-reads.ts';
+import type { Candidate, DiscoveryInput, DiscoveryProblem } from './discovery-reads.ts';
+import { legacySignatureTag } from './legacy.ts';
+import { COSIGN_SIGNATURE_ARTIFACT_TYPE, readSignatureReferrer } from './signature-referrers.ts';
 
-/** Anything a read threw, as the Error a candidate keeps for its message. */
-const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(describeError(error)));
-const malformed = (message: string): SignatureFormatError => new SignatureFormatError({ code: 'MALFORMED_SIGNATURE', message });
-const oversized = (message: string): SignatureFormatError => new SignatureFormatError({ code: 'OVERSIZED_SIGNATURE', message });
-
-/** One signature found: parsed, or why it could not be read. */
-export interface Candidate {
-  /** Where it came from, for messages: `bundle sha256:9f2c417e014c…`, `sha256-3722….sig layer 1`. */
-  readonly source: string;
-  readonly format: 'bundle' | 'legacy';
-  readonly parsed: ParsedBundle | undefined;
-  /** Set when the signature could not be read or parsed. */
-  readonly error: Error | undefined;
-}
-
-/** A registry failure that may have hidden signatures. */
-export interface DiscoveryProblem {
-  readonly message: string;
-  /** Whether trying again may succeed (timeouts, 5xx, rate limits). */
-  readonly retryable: boolean;
-}
+export type { Candidate, DiscoveryInput, DiscoveryProblem } from './discovery-reads.ts';
 
 export interface Discovery {
   readonly candidates: readonly Candidate[];
@@ -56,76 +52,40 @@ export interface Discovery {
   readonly referrersSource: 'api' | 'tag' | undefined;
 }
 
-export interface DiscoveryInput {
-  readonly registry: Registry;
-  readonly locator: RepositoryLocator;
-  readonly digest: string;
-  readonly deadline: number;
-  readonly limits: DiscoveryLimits;
-}
-
 const CONCURRENCY = 4;
+
+/** A signature to read (a simple-signing layer) or one already judged (unreadable descriptor, refused manifest). */
+type Entry = { readonly source: string; readonly layer: Descriptor } | { readonly candidate: Candidate };
+
 /**
- * Registry error codes that say nothing about the signatures (the network, the registry's
- * health, credentials or configuration): they make a result incomplete. Everything else
- * (MALFORMED, TOO_LARGE, TAMPERED, NOT_FOUND of a listed manifest, unknown errors) is content
- * anyone with push access could produce, and fails that signature instead (fail closed).
+ * The fair split of `max` between sources that want `demands[i]` each: one unit at a time to
+ * each source still wanting more, in order, so none gets less than an equal share unless it
+ * wants less, and what one does not need goes to the others.
  */
-const TRANSIENT = new Set([
-  'UNREACHABLE',
-  'TIMEOUT',
-  'ABORTED',
-  'RATE_LIMITED',
-  'SERVER_ERROR',
-  'UNEXPECTED_STATUS',
-  'TLS_ERROR',
-  'UNAUTHORIZED',
-  'FORBIDDEN',
-  'INSECURE_NOT_ALLOWED',
-]);
-
-const short = (digest: string): string => (digest.length > 19 ? `${digest.slice(0, 19)}…` : digest);
-
-function problemOf(what: string, error: unknown): DiscoveryProblem {
-  return { message: `${what}: ${errorMessage(error, 240)}`, retryable: isRegistryError(error) ? error.retryable : false };
-}
-
-/** Whether a failure to read one signature means the registry, not the signature, is at fault. */
-function isTransient(error: unknown): boolean {
-  return isRegistryError(error) ? TRANSIENT.has(error.code) : false;
-}
-
-/** A layer descriptor of a signature manifest, checked just enough to fetch it safely. */
-function readLayer(value: unknown): Descriptor | undefined {
-  if (!isPlainObject(value)) return undefined;
-  const { mediaType, digest, size, annotations } = value;
-  if (typeof mediaType !== 'string' || typeof digest !== 'string' || !/^sha(256:[0-9a-f]{64}|512:[0-9a-f]{128})$/.test(digest)) return undefined;
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return undefined;
-  const checked: Record<string, string> = {};
-  if (isPlainObject(annotations)) for (const [key, item] of Object.entries(annotations)) if (typeof item === 'string') checked[key] = item;
-  return { mediaType, digest, size, annotations: checked };
-}
-
-/** Runs the tasks at most `limit` at a time, in order. */
-async function pool<T>(tasks: readonly (() => Promise<T>)[], limit: number): Promise<T[]> {
-  const results: T[] = new Array<T>(tasks.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < tasks.length) {
-      const index = next++;
-      results[index] = await (tasks[index] as () => Promise<T>)();
+export function splitBudget(max: number, demands: readonly number[]): number[] {
+  const shares = demands.map(() => 0);
+  let left = max;
+  for (let progress = true; left > 0 && progress; ) {
+    progress = false;
+    for (let index = 0; index < demands.length && left > 0; index++) {
+      if ((shares[index] ?? 0) < (demands[index] ?? 0)) {
+        shares[index] = (shares[index] ?? 0) + 1;
+        left--;
+        progress = true;
+      }
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
-  return results;
+  }
+  return shares;
 }
 
-/** The fair split of the candidate budget between the two formats. */
-export function splitBudget(max: number, referrers: number, legacy: number): { readonly referrers: number; readonly legacy: number } {
-  const half = Math.floor(max / 2);
-  const legacyShare = Math.min(legacy, Math.max(half, max - referrers));
-  const referrerShare = Math.min(referrers, max - legacyShare);
-  return { referrers: referrerShare, legacy: Math.min(legacy, max - referrerShare) };
+function legacySource(tag: string, index: number): string {
+  return `${tag.length > 24 ? `${tag.slice(0, 19)}….sig` : tag} layer ${index + 1}`;
+}
+
+/** The key under which a simple-signing layer is read once: its payload digest and every annotation. */
+function layerKey(layer: Descriptor): string {
+  const annotations = Object.entries(layer.annotations ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `${layer.digest}\n${JSON.stringify(annotations)}`;
 }
 
 export async function discoverSignatures(input: DiscoveryInput): Promise<Discovery> {
@@ -150,97 +110,85 @@ export async function discoverSignatures(input: DiscoveryInput): Promise<Discove
     return undefined;
   };
   // Ask one more than the budget: it tells whether the list was cut.
-  const [referrers, legacy] = await Promise.all([
+  const list = (artifactType: string, what: string, source: string, format: Candidate['format']): Promise<Referrers | undefined> =>
     registry
-      .fetchReferrers(locator, digest, { artifactType: BUNDLE_ARTIFACT_TYPE, maxResults: limits.maxCandidates + 1, deadline })
-      .catch((error: unknown) => onFailure('listing the sigstore bundles (referrers) failed', 'the referrers list', 'bundle', error)),
+      .fetchReferrers(locator, digest, { artifactType, maxResults: limits.maxCandidates + 1, deadline })
+      .catch((error: unknown) => onFailure(what, source, format, error));
+  const [bundles, signatureReferrers, legacy] = await Promise.all([
+    list(BUNDLE_ARTIFACT_TYPE, 'listing the sigstore bundles (referrers) failed', 'the referrers list', 'bundle'),
+    list(COSIGN_SIGNATURE_ARTIFACT_TYPE, 'listing the cosign signature referrers failed', 'the cosign signature referrers list', 'legacy'),
     tag === undefined
       ? Promise.resolve(undefined)
       : registry
-          .fetchManifestByTag(locator, tag, { maxBytes: Math.max(limits.maxBlobBytes, 64 * 1024) * 4, deadline })
+          .fetchManifestByTag(locator, tag, { maxBytes: signatureManifestLimit(limits), deadline })
           .catch((error: unknown) =>
             isRegistryError(error, 'NOT_FOUND') ? undefined : onFailure(`reading the cosign signature tag ${tag} failed`, tag, 'legacy', error),
           ),
   ]);
 
-  const referrerDescriptors = referrers?.descriptors ?? [];
-  let legacyLayers: readonly unknown[] = [];
+  const seen = new Set<string>();
+  const entryOf = (source: string, layer: Descriptor | undefined): Entry | undefined => {
+    if (layer === undefined) return { candidate: { source, format: 'legacy', parsed: undefined, error: malformed('the layer is not a valid OCI descriptor') } };
+    const key = layerKey(layer);
+    if (seen.has(key)) return undefined;
+    seen.add(key);
+    return { source, layer };
+  };
+  const legacyEntries: Entry[] = [];
   if (legacy !== undefined && tag !== undefined) {
     const layers = legacy.json['layers'];
-    if (Array.isArray(layers)) legacyLayers = layers;
-    else candidates.push({ source: tag, format: 'legacy', parsed: undefined, error: malformed(`the signature manifest ${tag} has no layers`) });
+    if (!Array.isArray(layers))
+      candidates.push({ source: tag, format: 'legacy', parsed: undefined, error: malformed(`the signature manifest ${tag} has no layers`) });
+    // Only the layers the budget could ever read are looked at; the rest count towards "truncated".
+    else
+      for (const [index, value] of layers.slice(0, limits.maxCandidates).entries()) {
+        const entry = entryOf(legacySource(tag, index), readLayer(value));
+        if (entry !== undefined) legacyEntries.push(entry);
+      }
   }
-  const budget = splitBudget(limits.maxCandidates, referrerDescriptors.length, legacyLayers.length);
-  const truncated = (referrers?.truncated ?? false) || referrerDescriptors.length > budget.referrers || legacyLayers.length > budget.legacy;
+  const legacyCount = Array.isArray(legacy?.json['layers']) ? legacy.json['layers'].length : 0;
+  const bundleDescriptors = bundles?.descriptors ?? [];
+  const referrerDescriptors = signatureReferrers?.descriptors ?? [];
 
-  const tasks: (() => Promise<Candidate | undefined>)[] = [];
-  for (const descriptor of referrerDescriptors.slice(0, budget.referrers)) tasks.push(() => readReferrer(input, descriptor, problems));
-  if (tag !== undefined) {
-    legacyLayers.slice(0, budget.legacy).forEach((value, index) => {
-      const layer = readLayer(value);
-      if (layer === undefined)
-        candidates.push({ source: legacySource(tag, index), format: 'legacy', parsed: undefined, error: malformed('the layer is not a valid OCI descriptor') });
-      else tasks.push(() => readLegacyLayer(input, tag, layer, index, problems));
-    });
+  // The cosign signature referrers' manifests, within that layout's share of the budget.
+  const [, manifestShare = 0] = splitBudget(limits.maxCandidates, [bundleDescriptors.length, referrerDescriptors.length, legacyCount]);
+  const manifests = await pool(
+    referrerDescriptors.slice(0, manifestShare).map((descriptor) => () => readSignatureReferrer(input, descriptor, problems)),
+    CONCURRENCY,
+  );
+  const referrerEntries: Entry[] = [];
+  for (const manifest of manifests) {
+    if (manifest === undefined) continue;
+    if ('refused' in manifest) referrerEntries.push({ candidate: manifest.refused });
+    else
+      for (const { source, layer } of manifest.layers.slice(0, limits.maxCandidates)) {
+        const entry = entryOf(source, layer);
+        if (entry !== undefined) referrerEntries.push(entry);
+      }
   }
+
+  const [bundleShare = 0, referrerShare = 0, legacyShare = 0] = splitBudget(limits.maxCandidates, [
+    bundleDescriptors.length,
+    referrerEntries.length,
+    legacyEntries.length,
+  ]);
+  const truncated =
+    (bundles?.truncated ?? false) ||
+    (signatureReferrers?.truncated ?? false) ||
+    bundleDescriptors.length > bundleShare ||
+    referrerDescriptors.length > manifestShare ||
+    referrerEntries.length > referrerShare ||
+    legacyEntries.length > legacyShare ||
+    legacyCount > limits.maxCandidates ||
+    manifests.some((manifest) => manifest !== undefined && 'layers' in manifest && manifest.layers.length > limits.maxCandidates);
+
+  const read = (entry: Entry) => (): Promise<Candidate | undefined> =>
+    'candidate' in entry ? Promise.resolve(entry.candidate) : readSimpleSigningLayer(input, entry.source, entry.layer, problems);
+  const tasks = [
+    ...bundleDescriptors.slice(0, bundleShare).map((descriptor) => () => readBundleReferrer(input, descriptor, problems)),
+    ...referrerEntries.slice(0, referrerShare).map(read),
+    ...legacyEntries.slice(0, legacyShare).map(read),
+  ];
   for (const candidate of await pool(tasks, CONCURRENCY)) if (candidate !== undefined) candidates.push(candidate);
-  return { candidates, truncated, problems, referrersSource: referrers?.source };
-}
-
-function legacySource(tag: string, index: number): string {
-  return `${tag.length > 24 ? `${tag.slice(0, 19)}….sig` : tag} layer ${index + 1}`;
-}
-
-function timeLeft(deadline: number, problems: DiscoveryProblem[], what: string): boolean {
-  if (Date.now() < deadline) return true;
-  problems.push({ message: `${what} was not read: no time was left`, retryable: true });
-  return false;
-}
-
-async function readReferrer(input: DiscoveryInput, descriptor: Descriptor, problems: DiscoveryProblem[]): Promise<Candidate | undefined> {
-  const { registry, locator, digest, deadline, limits } = input;
-  const source = `bundle ${short(descriptor.digest)}`;
-  const failed = (error: Error): Candidate => ({ source, format: 'bundle', parsed: undefined, error });
-  if (!timeLeft(deadline, problems, source)) return undefined;
-  if (descriptor.size > limits.maxBlobBytes) return failed(oversized(`its manifest is ${descriptor.size} bytes, over the limit of ${limits.maxBlobBytes}`));
-  try {
-    const manifest = await registry.fetchManifest(locator, descriptor.digest, { maxBytes: limits.maxBlobBytes, deadline });
-    const subject = manifest.json['subject'];
-    if (!isPlainObject(subject) || subject['digest'] !== digest) {
-      return failed(malformed('its manifest does not name the admitted digest as its subject'));
-    }
-    const layers = Array.isArray(manifest.json['layers']) ? manifest.json['layers'].map(readLayer) : [];
-    const layer = layers.find((candidate): candidate is Descriptor => candidate !== undefined && isBundleMediaType(candidate.mediaType));
-    if (layer === undefined) return failed(malformed(`its manifest has no layer of media type ${BUNDLE_ARTIFACT_TYPE}`));
-    if (layer.size > limits.maxBlobBytes) return failed(oversized(`the bundle is ${layer.size} bytes, over the limit of ${limits.maxBlobBytes}`));
-    if (!timeLeft(deadline, problems, source)) return undefined;
-    const blob = await registry.fetchBlob(locator, layer.digest, { maxBytes: limits.maxBlobBytes, expectedSize: layer.size, deadline });
-    return { source, format: 'bundle', parsed: parseBundle(blob.bytes), error: undefined };
-  } catch (error) {
-    if (isTransient(error)) problems.push(problemOf(`reading ${source} failed`, error));
-    return failed(asError(error));
-  }
-}
-
-async function readLegacyLayer(
-  input: DiscoveryInput,
-  tag: string,
-  layer: Descriptor,
-  index: number,
-  problems: DiscoveryProblem[],
-): Promise<Candidate | undefined> {
-  const { registry, locator, deadline, limits } = input;
-  const source = legacySource(tag, index);
-  const failed = (error: Error): Candidate => ({ source, format: 'legacy', parsed: undefined, error });
-  if (!timeLeft(deadline, problems, source)) return undefined;
-  if (layer.size > limits.maxBlobBytes) return failed(oversized(`its payload is ${layer.size} bytes, over the limit of ${limits.maxBlobBytes}`));
-  try {
-    // The annotations are read first: garbage fails without a request.
-    const material = readLegacyMaterial(layer.mediaType, layer.annotations ?? {});
-    const blob = await registry.fetchBlob(locator, layer.digest, { maxBytes: limits.maxBlobBytes, expectedSize: layer.size, deadline });
-    return { source, format: 'legacy', parsed: buildLegacyBundle(material, blob.bytes), error: undefined };
-  } catch (error) {
-    if (isTransient(error)) problems.push(problemOf(`reading ${source} failed`, error));
-    return failed(asError(error));
-  }
+  return { candidates, truncated, problems, referrersSource: bundles?.source ?? signatureReferrers?.source };
 }

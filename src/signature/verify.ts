@@ -266,7 +266,9 @@ function checkCandidate(
 function failureSummary(failures: readonly { readonly source: string; readonly reason: string; readonly readable: boolean }[], discovery: Discovery): string {
   if (failures.length === 0) {
     const where =
-      discovery.problems.length > 0 ? ' (the registry could not be read fully, see below)' : ' (no sigstore bundle referrer, no cosign signature tag)';
+      discovery.problems.length > 0
+        ? ' (the registry could not be read fully, see below)'
+        : ' (no sigstore bundle referrer, no cosign signature referrer, no cosign signature tag)';
     return `no signature found${where}`;
   }
   const groups = new Map<string, string[]>();

@@ -382,7 +382,7 @@ describe('malformed material', () => {
   it('denies an unsigned artifact, saying where it looked', async () => {
     const { registry, digest } = setup();
     const result = await verify(registry, digest, policy({ authorities: [keyAuthority({ tlog: 'optional' }), keylessAuthority()] }));
-    denied(result, /release-key \(key\): failed: no signature found \(no sigstore bundle referrer, no cosign signature tag\)/);
+    denied(result, /release-key \(key\): failed: no signature found \(no sigstore bundle referrer, no cosign signature referrer, no cosign signature tag\)/);
     assert.match(result.summary, /^signatures: 0 of 2 authorities passed, threshold 1 not met/);
     assert.equal(result.complete, true);
     assert.equal(result.signatures, 0);
@@ -498,7 +498,8 @@ describe('discovery', () => {
     assert.ok(result.signatures <= 16, `read ${result.signatures} signatures`);
     // 15 referrer manifests and 1 legacy payload: the budget is shared, never exceeded.
     assert.equal(registry.requests.manifest - before.manifest, 15);
-    assert.equal(registry.requests.referrers - before.referrers, 1);
+    // One listing per referrer type: sigstore bundles and cosign v2 OCI 1.1 signatures.
+    assert.equal(registry.requests.referrers - before.referrers, 2);
     assert.ok(registry.requests.blob - before.blob <= 16, `fetched ${registry.requests.blob - before.blob} blobs`);
     assert.ok(elapsed < 2000, `took ${elapsed} ms`);
     assert.ok(process.memoryUsage().heapUsed - memoryBefore < 50 * 1024 * 1024);

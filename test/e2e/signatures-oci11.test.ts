@@ -13,7 +13,7 @@
 
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -24,7 +24,10 @@ import type { SignaturePolicy } from '../../src/signature/policy-schema.ts';
 import { TrustedRoots } from '../../src/signature/trust.ts';
 import { verifySignatures } from '../../src/signature/verify.ts';
 import type { SignatureResult } from '../../src/signature/verify.ts';
-import { cosignRegistryFlags, orasRemoteFlags, registryClientEnv } from './lib/clients.ts';
+import { buildArtifact } from './lib/artifacts.ts';
+import { cosignRegistryFlags, registryClientEnv } from './lib/clients.ts';
+import { pushArtifact } from './lib/fixtures.ts';
+import type { PushedArtifact } from './lib/fixtures.ts';
 import { fetchManifest, listReferrers, referrersFallbackTag } from './lib/oci.ts';
 import type { OciIndex, OciManifest } from './lib/oci.ts';
 import { runCommand } from './lib/processes.ts';
@@ -75,23 +78,14 @@ describe("cosign v2's OCI 1.1 signatures on real registries", { skip: SKIP, time
   const keyPolicy = (key: string): SignaturePolicy =>
     toSignaturePolicy({ authorities: [{ name: `${key}-key`, key: readFileSync(join(dir, `${key}.pub`), 'utf8'), tlog: 'optional' }] });
 
-  async function push(registry: TestRegistry, content: string, tag: string): Promise<string> {
-    writeFileSync(join(dir, `${tag}.bin`), content);
-    const { stdout } = await runCommand(
-      loadTools().paths.ORAS,
-      [
-        'push',
-        ...orasRemoteFlags(registry),
-        `${registry.host}/${REPOSITORY}:${tag}`,
-        '--artifact-type',
-        'application/vnd.example.model',
-        `${tag}.bin:application/octet-stream`,
-      ],
-      { env: env(registry), cwd: dir },
-    );
-    const digest = /Digest: (sha256:[0-9a-f]{64})/.exec(stdout)?.[1];
-    assert.ok(digest !== undefined, `no digest in oras output: ${stdout}`);
-    return digest;
+  /** A one-layer model artifact, pushed with oras (test/e2e/lib). */
+  function push(registry: TestRegistry, content: string, tag: string): Promise<PushedArtifact> {
+    const artifact = buildArtifact({
+      artifactType: 'application/vnd.example.model',
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', data: Buffer.from('{}') },
+      layers: [{ mediaType: 'application/octet-stream', data: Buffer.from(content) }],
+    });
+    return pushArtifact(registry, artifact, REPOSITORY, tag);
   }
 
   /** cosign v2 sign with a key, offline; `oci-1-1` writes the OCI 1.1 referrer, `legacy` the .sig tag. */
@@ -233,7 +227,7 @@ describe("cosign v2's OCI 1.1 signatures on real registries", { skip: SKIP, time
       const registry = (): TestRegistry => registries[index] as TestRegistry;
 
       it('passes a model signed by the trusted key, denies another key, and agrees with cosign verify --experimental-oci11', async () => {
-        const digest = await push(registry(), `oci-1-1 weights ${index}`, 'oci11');
+        const { digest } = await push(registry(), `oci-1-1 weights ${index}`, 'oci11');
         await sign(registry(), digest, 'release');
 
         // What cosign v2 wrote.
@@ -264,7 +258,7 @@ describe("cosign v2's OCI 1.1 signatures on real registries", { skip: SKIP, time
       });
 
       it('reads every referrer: a .sig signature copied into the referrer once, and two signers separately', async () => {
-        const digest = await push(registry(), `two signers ${index}`, 'two');
+        const { digest } = await push(registry(), `two signers ${index}`, 'two');
         await sign(registry(), digest, 'other', 'legacy');
         await sign(registry(), digest, 'release');
         const [descriptor] = await signatureReferrers(registry(), digest);
@@ -283,10 +277,9 @@ describe("cosign v2's OCI 1.1 signatures on real registries", { skip: SKIP, time
       });
 
       it('stays bounded with 300 signature referrers, and a .sig signature is still found', async () => {
-        const digest = await push(registry(), `flooded ${index}`, 'flood');
-        const subject = await fetchManifest(registry(), REPOSITORY, digest);
+        const { digest, manifest } = await push(registry(), `flooded ${index}`, 'flood');
         await sign(registry(), digest, 'release', 'legacy');
-        await flood(registry(), digest, subject.bytes.length, 300);
+        await flood(registry(), digest, manifest.length, 300);
         assert.ok((await signatureReferrers(registry(), digest)).length >= 300);
 
         const counting = new CountingRegistry(client);

@@ -2,9 +2,15 @@
  * Sigstore bundles as cosign v3 attaches them (OCI 1.1 referrers of artifactType
  * `application/vnd.dev.sigstore.bundle.v0.3+json`, the bundle JSON in the manifest's one layer
  * of the same media type): parsing with @sigstore/bundle and reading what the bundle signs.
+ *
+ * v0.3 bundles normally carry a single `certificate`, but cosign v3 `sign --certificate …
+ * --certificate-chain …` and OpenSSF model-signing's certificate mode write an
+ * `x509CertificateChain` (leaf first) there, which @sigstore/bundle refuses for v0.3: it is
+ * accepted here (the chain only helps build the path, chain.ts; trust comes from the trusted root).
  */
-import { bundleFromJSON } from '@sigstore/bundle';
+import { BUNDLE_V01_MEDIA_TYPE, assertBundleV01, assertBundleV02 } from '@sigstore/bundle';
 import type { Bundle } from '@sigstore/bundle';
+import { Bundle as BundleMessage } from '@sigstore/protobuf-specs';
 import { describeRefusal, parseStrictJson } from '../core/strict-json.ts';
 import { parseInTotoStatement } from './binding.ts';
 import type { PayloadClaims } from './binding.ts';
@@ -41,14 +47,7 @@ export function parseBundle(bytes: Buffer): ParsedBundle {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new SignatureFormatError({ code: 'MALFORMED_BUNDLE', message: 'the bundle is not a JSON object' });
   }
-  let bundle: Bundle;
-  try {
-    bundle = bundleFromJSON(json);
-  } catch (error) {
-    const fields = (error as { fields?: unknown }).fields;
-    const detail = Array.isArray(fields) && fields.length > 0 ? `: invalid ${fields.slice(0, 3).join(', ')}` : `: ${errorMessage(error, 120)}`;
-    throw new SignatureFormatError({ code: 'MALFORMED_BUNDLE', message: `the bundle is not a valid sigstore bundle${detail}`, cause: error });
-  }
+  const bundle = toBundle(json as Record<string, unknown>);
   switch (bundle.content.$case) {
     case 'dsseEnvelope': {
       const envelope = bundle.content.dsseEnvelope;
@@ -60,4 +59,53 @@ export function parseBundle(bytes: Buffer): ParsedBundle {
         message: 'the bundle holds a message signature, which carries no payload naming the image it signs (cosign signs images with DSSE in-toto statements)',
       });
   }
+}
+
+const invalid = (detail: string, cause?: unknown): SignatureFormatError =>
+  new SignatureFormatError({
+    code: 'MALFORMED_BUNDLE',
+    message: `the bundle is not a valid sigstore bundle: ${detail}`,
+    ...(cause === undefined ? {} : { cause }),
+  });
+
+/** Protobuf JSON reads one of several oneof fields silently: two of them is ambiguity, refused. */
+function oneOf(object: unknown, where: string, fields: readonly string[]): void {
+  if (typeof object !== 'object' || object === null) return;
+  const present = fields.filter((field) => field in object);
+  if (present.length > 1) throw invalid(`${where} holds both ${present.join(' and ')}; it must hold only one of ${fields.join(', ')}`);
+}
+
+/** What @sigstore/bundle's field path (`verificationMaterial.content.certificate…`) means, as the JSON field and what it must be. */
+function describeField(field: string): string {
+  const path = field.replace(/\.content(?=\.|$)/g, '').replace(/^content(?:\.|$)/, '');
+  if (field === 'content') return 'it holds neither dsseEnvelope nor messageSignature';
+  if (field === 'verificationMaterial.content') return 'verificationMaterial holds none of publicKey, certificate or x509CertificateChain';
+  if (field === 'mediaType') return 'mediaType must be a sigstore bundle media type such as application/vnd.dev.sigstore.bundle.v0.3+json';
+  if (path.endsWith('.inclusionProof')) return `${path} is missing: from bundle v0.2 on every tlog entry needs an inclusion proof`;
+  if (path.endsWith('.inclusionPromise')) return `${path} is missing: v0.1 bundles need a signed entry timestamp for every tlog entry`;
+  if (path === 'dsseEnvelope.signatures') return 'dsseEnvelope.signatures must hold exactly one signature';
+  if (path.endsWith('.certificates')) return `${path} is empty: it must hold the leaf certificate first, then its chain`;
+  return `${path} is missing or empty`;
+}
+
+/** The bundle of a JSON object: protobuf JSON checked as @sigstore/bundle does, except that v0.3 may carry a chain. */
+function toBundle(json: Record<string, unknown>): Bundle {
+  oneOf(json, 'the bundle', ['dsseEnvelope', 'messageSignature']);
+  oneOf(json['verificationMaterial'], 'verificationMaterial', ['publicKey', 'certificate', 'x509CertificateChain']);
+  let bundle: Bundle;
+  try {
+    bundle = BundleMessage.fromJSON(json) as Bundle;
+  } catch (error) {
+    throw invalid(errorMessage(error, 120), error);
+  }
+  try {
+    // v0.1 needs signed entry timestamps, v0.2 and later inclusion proofs; v0.3's "no chain" rule is not applied.
+    if (bundle.mediaType === BUNDLE_V01_MEDIA_TYPE) assertBundleV01(bundle);
+    else assertBundleV02(bundle);
+  } catch (error) {
+    const fields = (error as { fields?: unknown }).fields;
+    const details = Array.isArray(fields) ? fields.filter((field): field is string => typeof field === 'string').slice(0, 3) : [];
+    throw invalid(details.length > 0 ? details.map(describeField).join('; ') : errorMessage(error, 120), error);
+  }
+  return bundle;
 }

@@ -28,6 +28,8 @@ function canonicalAuthority(authority: Authority, roots: TrustedRoots | undefine
         ]),
         authority.trustedRoot,
         roots?.fingerprint(authority.trustedRoot) ?? '',
+        // Evidence choices (private PKI): what a signature must carry besides the certificate.
+        [authority.tlog, authority.ctlog, authority.signingTime],
       ];
     case 'static':
       return ['static', authority.name, authority.result];

@@ -1,14 +1,15 @@
 /**
  * The rules of `spec.signatures` that a schema cannot say: exactly one of key, keyless or
  * static; unique names and signers; threshold ≤ authorities; issuer and subject in every
- * identity; fields that belong to another kind of authority.
+ * identity; fields that belong to another kind of authority; keyless evidence choices that
+ * contradict each other.
  */
 import type { SchemaError } from '../core/schema.ts';
 import { SchemaValidator } from '../core/schema.ts';
 import { parseAuthorityKey } from './keys.ts';
-import { toAuthority } from './policy-convert.ts';
+import { toAuthority, toSigningTime } from './policy-convert.ts';
 import { MAX_AUTHORITIES, signaturesSchema } from './policy-schema.ts';
-import type { Authority, SignaturesSection } from './policy-schema.ts';
+import type { Authority, AuthoritySection, SignaturesSection } from './policy-schema.ts';
 
 const signatures = new SchemaValidator(signaturesSchema);
 
@@ -58,10 +59,11 @@ export function signatureProblems(section: SignaturesSection, path = 'spec.signa
         if (authority[field] !== undefined)
           errors.push({
             path: `${at}.${field}`,
-            message: `only applies to key authorities${field === 'trustedRoot' ? ' (keyless authorities set keyless.trustedRoot)' : ''}`,
+            message: `only applies to key authorities${kinds[0] === 'keyless' ? ` (keyless authorities set keyless.${field})` : ''}`,
           });
       }
     }
+    if (authority.keyless !== undefined) errors.push(...keylessEvidenceProblems(authority.keyless, `${at}.keyless`));
     authority.keyless?.identities.forEach((identity, i) => {
       const idPath = `${at}.keyless.identities[${i}]`;
       for (const [exact, pattern] of [
@@ -74,6 +76,23 @@ export function signatureProblems(section: SignaturesSection, path = 'spec.signa
       }
     });
   });
+  return errors;
+}
+
+/** `signingTime` given twice, or a choice that can never be met. */
+function keylessEvidenceProblems(keyless: NonNullable<AuthoritySection['keyless']>, at: string): SchemaError[] {
+  const errors: SchemaError[] = [];
+  const { signingTime } = keyless;
+  if (Array.isArray(signingTime) && new Set(signingTime).size !== signingTime.length)
+    errors.push({ path: `${at}.signingTime`, message: 'lists a source twice' });
+  const sources = toSigningTime(signingTime);
+  // Only a Rekor entry could prove the time, yet signatures without one are accepted: say which was meant.
+  if (keyless.tlog === 'optional' && sources.length === 1 && sources[0] === 'tlog')
+    errors.push({
+      path: `${at}.signingTime`,
+      message:
+        'is only tlog while tlog is optional: a signature without a Rekor entry could never pass; add timestampAuthority or certificateValidity, or make tlog required',
+    });
   return errors;
 }
 

@@ -1,8 +1,17 @@
 /** Checked `spec.signatures` and `spec.signatureDiscovery` sections into the verifier's form, defaults filled in. */
 import { SchemaValidator } from '../core/schema.ts';
 import type { IdentityMatcher } from './identity.ts';
-import { DEFAULT_DISCOVERY_LIMITS, signaturesSchema } from './policy-schema.ts';
-import type { Authority, AuthoritySection, DiscoveryLimits, DiscoverySection, IdentitySection, SignaturePolicy, SignaturesSection } from './policy-schema.ts';
+import { DEFAULT_DISCOVERY_LIMITS, DEFAULT_SIGNING_TIME, SIGNING_TIME_SOURCES, signaturesSchema } from './policy-schema.ts';
+import type {
+  Authority,
+  AuthoritySection,
+  DiscoveryLimits,
+  DiscoverySection,
+  IdentitySection,
+  SignaturePolicy,
+  SignaturesSection,
+  SigningTimeSource,
+} from './policy-schema.ts';
 import { PUBLIC_GOOD } from './trust.ts';
 
 const signatures = new SchemaValidator(signaturesSchema);
@@ -16,13 +25,29 @@ function toIdentity(section: IdentitySection): IdentityMatcher {
   return out;
 }
 
+/** `signingTime` as a set in the fixed order of SIGNING_TIME_SOURCES (so equal choices compare and hash equal). */
+export function toSigningTime(value: SigningTimeSource | readonly SigningTimeSource[] | undefined): readonly SigningTimeSource[] {
+  if (value === undefined) return DEFAULT_SIGNING_TIME;
+  const chosen = new Set(typeof value === 'string' ? [value] : value);
+  return SIGNING_TIME_SOURCES.filter((source) => chosen.has(source));
+}
+
 export function toAuthority(section: AuthoritySection): Authority {
   const { name } = section;
   if (section.key !== undefined) {
     return { kind: 'key', name, key: section.key, tlog: section.tlog ?? 'required', trustedRoot: section.trustedRoot ?? PUBLIC_GOOD };
   }
   if (section.keyless !== undefined) {
-    return { kind: 'keyless', name, identities: section.keyless.identities.map(toIdentity), trustedRoot: section.keyless.trustedRoot ?? PUBLIC_GOOD };
+    const { keyless } = section;
+    return {
+      kind: 'keyless',
+      name,
+      identities: keyless.identities.map(toIdentity),
+      trustedRoot: keyless.trustedRoot ?? PUBLIC_GOOD,
+      tlog: keyless.tlog ?? 'required',
+      ctlog: keyless.ctlog ?? 'required',
+      signingTime: toSigningTime(keyless.signingTime),
+    };
   }
   return { kind: 'static', name, result: section.static === 'pass' ? 'pass' : 'fail' };
 }

@@ -20,6 +20,13 @@
  *           - issuer: https://token.actions.githubusercontent.com
  *             subjectRegExp: ^https://github\.com/acme/models/\.github/workflows/release\.yml@refs/tags/v
  *         trustedRoot: public-good  # or a name from the Config's spec.trustedRoots
+ *     - name: corp-ca               # a private CA without transparency logs (keyless.ts)
+ *       keyless:
+ *         identities: [{issuer: https://idp.corp.example, subject: release@corp.example}]
+ *         trustedRoot: corp-ca
+ *         tlog: optional            # Rekor entry (default required)
+ *         ctlog: optional           # SCT in the certificate (default required)
+ *         signingTime: [timestampAuthority, certificateValidity]  # default [tlog, timestampAuthority]
  *     - name: break-glass
  *       static: pass              # or fail: an explicit, logged exception
  * ```
@@ -39,6 +46,20 @@ export const MAX_AUTHORITIES = 32;
 export const TLOG_REQUIREMENTS = ['required', 'optional'] as const;
 /** Whether a key-based signature needs a transparency-log entry. */
 export type TlogRequirement = (typeof TLOG_REQUIREMENTS)[number];
+
+export const CTLOG_REQUIREMENTS = ['required', 'optional'] as const;
+/** Whether a keyless certificate needs an embedded SCT from a CT log of the trusted root. */
+export type CtlogRequirement = (typeof CTLOG_REQUIREMENTS)[number];
+
+/**
+ * Where a keyless signature's signing time may come from, to check the certificate against:
+ * a verified Rekor entry's integrated time (`tlog`), an RFC 3161 timestamp from a timestamp
+ * authority of the trusted root (`timestampAuthority`), or, only when chosen, no proof at all:
+ * the certificate must be valid now (`certificateValidity`).
+ */
+export const SIGNING_TIME_SOURCES = ['tlog', 'timestampAuthority', 'certificateValidity'] as const;
+export type SigningTimeSource = (typeof SIGNING_TIME_SOURCES)[number];
+export const DEFAULT_SIGNING_TIME: readonly SigningTimeSource[] = ['tlog', 'timestampAuthority'];
 
 /** A trusted root's name: the Config's `spec.trustedRoots[].name`, or public-good. */
 export const rootNameSchema = patternString(/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/, 'must be a lowercase DNS label such as public-good or corp-sigstore');
@@ -68,6 +89,15 @@ export const authoritySchema = strictObject(
       strictObject({
         identities: Type.Array(identitySchema, { minItems: 1 }),
         trustedRoot: Type.Optional(rootNameSchema),
+        tlog: Type.Optional(stringEnum(TLOG_REQUIREMENTS, { description: 'whether a Rekor entry of the trusted root is required (default required)' })),
+        ctlog: Type.Optional(
+          stringEnum(CTLOG_REQUIREMENTS, { description: 'whether the certificate must carry an SCT from a CT log of the trusted root (default required)' }),
+        ),
+        signingTime: Type.Optional(
+          Type.Union([stringEnum(SIGNING_TIME_SOURCES), Type.Array(stringEnum(SIGNING_TIME_SOURCES), { minItems: 1, maxItems: SIGNING_TIME_SOURCES.length })], {
+            description: 'accepted sources of the signing time: tlog, timestampAuthority, certificateValidity (default [tlog, timestampAuthority])',
+          }),
+        ),
       }),
     ),
     static: Type.Optional(stringEnum(['pass', 'fail'], { description: 'an explicit, logged exception' })),
@@ -114,6 +144,12 @@ export interface KeylessAuthority {
   readonly identities: readonly IdentityMatcher[];
   /** Name of the trusted root (Fulcio CAs, CT logs, Rekor) the certificate must chain to. */
   readonly trustedRoot: string;
+  /** A verified Rekor entry is required. */
+  readonly tlog: TlogRequirement;
+  /** A verified embedded SCT is required. */
+  readonly ctlog: CtlogRequirement;
+  /** Accepted sources of the signing time, in a fixed order (SIGNING_TIME_SOURCES). */
+  readonly signingTime: readonly SigningTimeSource[];
 }
 
 export interface StaticAuthority {

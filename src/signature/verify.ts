@@ -10,10 +10,11 @@
  * 2. key authorities: the signature verifies with the authority's key; its transparency-log
  *    entries (Rekor SET or inclusion proof against the trusted root's logs) must verify unless
  *    `tlog: optional`, in which case the signature alone suffices;
- * 3. keyless authorities: the certificate chains to a Fulcio CA of the trusted root at the
+ * 3. keyless authorities (keyless.ts): the certificate chains to a CA of the trusted root at the
  *    time the transparency log (SET) or a timestamp authority vouches for, carries a valid
  *    embedded SCT from a trusted CT log, is for code signing, the Rekor entry verifies, and
- *    its OIDC issuer and subject match one of the authority's identities.
+ *    its OIDC issuer and subject match one of the authority's identities; `tlog`, `ctlog` and
+ *    `signingTime` relax the evidence for private CAs, only when chosen.
  */
 import { dsse } from '@sigstore/core';
 import type { Bundle } from '@sigstore/bundle';
@@ -26,7 +27,7 @@ import type { ParsedBundle } from './bundle.ts';
 import { discoverSignatures } from './discover.ts';
 import type { Candidate, Discovery } from './discover.ts';
 import { errorMessage } from './errors.ts';
-import { assertCodeSigning, assertIdentity, signerIdentity } from './identity.ts';
+import { verifyKeyless } from './keyless.ts';
 import { parseAuthorityKey, verifyWithKey } from './keys.ts';
 import type { AuthorityKey } from './keys.ts';
 import { DEFAULT_DISCOVERY_LIMITS } from './policy-schema.ts';
@@ -187,58 +188,6 @@ function signatureFailure(error: unknown, authority: KeyAuthority): string {
   const code = (error as { code?: unknown }).code;
   if (code === 'SIGNATURE_ERROR') return `the signature does not verify with ${authority.name}'s key (another signer, or a changed payload)`;
   return sigstoreReason(error);
-}
-
-function verifyKeyless(authority: KeylessAuthority, parsed: ParsedBundle, roots: TrustedRoots): Check {
-  if (parsed.bundle.verificationMaterial.content.$case === 'publicKey')
-    return { ok: false, reason: 'it was signed with a key, not a keyless (Fulcio) certificate' };
-  let material: TrustMaterial;
-  try {
-    material = roots.get(authority.trustedRoot).material;
-  } catch (error) {
-    return { ok: false, reason: errorMessage(error) };
-  }
-  let entity: SignedEntity;
-  try {
-    entity = toSignedEntity(parsed.bundle, parsed.artifact);
-  } catch (error) {
-    return { ok: false, reason: `its certificate cannot be read: ${errorMessage(error, 160)}` };
-  }
-  if (entity.key.$case !== 'certificate') return { ok: false, reason: 'it carries no certificate' };
-  const certificate = entity.key.certificate;
-  try {
-    new Verifier(material, { tlogThreshold: 1, ctlogThreshold: 1, timestampThreshold: 1 }).verify(entity);
-  } catch (error) {
-    return { ok: false, reason: keylessFailure(error, authority) };
-  }
-  try {
-    assertCodeSigning(certificate);
-    const identity = signerIdentity(certificate);
-    assertIdentity(authority.identities, identity);
-    return {
-      ok: true,
-      detail: `verified: certificate for ${identity.subject ?? '?'} (issuer ${identity.issuer ?? '?'}), chained to ${authority.trustedRoot}, logged in Rekor`,
-    };
-  } catch (error) {
-    return { ok: false, reason: errorMessage(error) };
-  }
-}
-
-function keylessFailure(error: unknown, authority: KeylessAuthority): string {
-  const code = (error as { code?: unknown }).code;
-  const reason = sigstoreReason(error);
-  switch (code) {
-    case 'CERTIFICATE_ERROR':
-      return `its certificate does not verify against trusted root ${authority.trustedRoot}: ${reason}`;
-    case 'TIMESTAMP_ERROR':
-      return `it has no verified signing time (Rekor SET or RFC 3161 timestamp): ${reason}`;
-    case 'SIGNATURE_ERROR':
-      return "the signature does not verify with the certificate's key (a changed payload?)";
-    default:
-      if (typeof code === 'string' && code.startsWith('TLOG'))
-        return `its transparency-log entry does not verify against trusted root ${authority.trustedRoot}: ${reason}`;
-      return reason;
-  }
 }
 
 function checkCandidate(

@@ -55,6 +55,9 @@ describe('spec.signatures', () => {
         },
       ],
       trustedRoot: 'public-good',
+      tlog: 'required',
+      ctlog: 'required',
+      signingTime: ['tlog', 'timestampAuthority'],
     });
     assert.deepEqual(policy.authorities[2], { kind: 'static', name: 'break-glass', result: 'pass' });
   });
@@ -75,6 +78,9 @@ describe('spec.signatures', () => {
       ],
     );
     assert.equal(policy.authorities[0]?.kind === 'key' && policy.authorities[0].tlog, 'required');
+    const keyless = policy.authorities[1];
+    assert.ok(keyless?.kind === 'keyless');
+    assert.deepEqual([keyless.tlog, keyless.ctlog, keyless.signingTime], ['required', 'required', ['tlog', 'timestampAuthority']]);
   });
 
   it('names every mistake with its path', () => {

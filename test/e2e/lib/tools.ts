@@ -22,6 +22,7 @@ export const TOOL_NAMES = [
   'SKOPEO',
   'HTPASSWD',
   'OPENSSL',
+  'TIMESTAMP_SERVER',
 ] as const;
 
 export type ToolName = (typeof TOOL_NAMES)[number];

@@ -5,16 +5,20 @@
  * - cosign simple signing (legacy `.sig` tags; `application/vnd.dev.cosign.simplesigning.v1+json`):
  *   `critical.type` is "cosign container image signature", `critical.image.docker-manifest-digest`
  *   must equal the admitted digest and `critical.identity.docker-reference` must name the
- *   admitted repository (`docker.io` normalisation tolerated).
+ *   repository that `signatures.signedIdentity` requires (by default the admitted one,
+ *   `docker.io` normalisation tolerated).
  * - in-toto statements in DSSE envelopes (cosign v3 bundles): predicateType
  *   `https://sigstore.dev/cosign/sign/v1` and a subject whose digest is the admitted digest.
- *   cosign v3 writes subjects without a name, so there is no repository to compare.
+ *   cosign v3 writes subjects without a name, so there is no repository to compare and
+ *   signedIdentity does not apply: the digest binding is all there is.
  */
 import { ANY, STRING, STRING_MAP, describeRefusal, arrayOf, objectOf, parseStrictJson } from '../core/strict-json.ts';
 import type { JsonShape } from '../core/strict-json.ts';
 import type { RepositoryLocator } from '../oci/types.ts';
 import { parseReference } from '../reference/parse.ts';
 import { BindingError } from './errors.ts';
+import { MATCH_REPOSITORY, requiredRepository } from './signed-identity.ts';
+import type { SignedIdentity } from './signed-identity.ts';
 
 export const SIMPLE_SIGNING_TYPE = 'cosign container image signature';
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
@@ -133,22 +137,28 @@ export function normalizedRepository(reference: string): string | undefined {
   }
 }
 
-/** Throws BindingError unless the claims sign `digest` in the locator's repository. */
-export function assertBinding(claims: PayloadClaims, digest: string, locator: RepositoryLocator): void {
+/**
+ * Throws BindingError unless the claims sign `digest` and, where the payload names a
+ * repository, name the one `identity` requires for the locator's repository (signed-identity.ts).
+ */
+export function assertBinding(claims: PayloadClaims, digest: string, locator: RepositoryLocator, identity: SignedIdentity = MATCH_REPOSITORY): void {
   if (!claims.digests.includes(digest)) {
     const signed = claims.digests.map(shortDigest).join(', ');
     throw new BindingError({ code: 'DIGEST_MISMATCH', message: `it signs ${signed}, not the admitted ${shortDigest(digest)}` });
   }
   if (claims.format !== 'simplesigning') return;
   const admitted = normalizedRepository(`${locator.registry}/${locator.repository}`) ?? `${locator.registry}/${locator.repository}`;
+  const required = requiredRepository(identity, admitted);
+  if (required === undefined) return;
   if (claims.dockerReference === undefined) {
     throw new BindingError({ code: 'REPOSITORY_MISMATCH', message: 'the simple-signing payload names no critical.identity.docker-reference' });
   }
   const signed = normalizedRepository(claims.dockerReference);
-  if (signed !== admitted) {
+  if (signed !== required.repository) {
+    const because = required.because === undefined ? '' : ` (${required.because})`;
     throw new BindingError({
       code: 'REPOSITORY_MISMATCH',
-      message: `it was signed for repository ${JSON.stringify(claims.dockerReference)}, not ${admitted}`,
+      message: `it was signed for repository ${JSON.stringify(claims.dockerReference)}, not ${required.repository}${because}`,
     });
   }
 }

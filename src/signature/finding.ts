@@ -3,11 +3,13 @@
  * semantics as the artifact rules: a verdict denies as the policy's mode says; a result that
  * a registry problem left incomplete is a "could not check", which spec.onError decides.
  * A pass that needed a static authority leaves an audit record: exceptions are logged.
+ * A signature that verified but names another repository gets a Fix about mirrors.
  */
 import { couldNotCheck } from '../core/finding.ts';
 import type { Finding } from '../core/finding.ts';
 import type { OnError, PolicyMode } from '../core/modes.ts';
-import type { SignatureResult } from './verify.ts';
+import { suggestedRemap } from './signed-identity.ts';
+import type { RepositoryMismatch, SignatureResult } from './verify.ts';
 
 export interface SignaturePolicyContext {
   readonly name: string;
@@ -39,6 +41,18 @@ export function signatureFinding(policy: SignaturePolicyContext, result: Signatu
     rule: SIGNATURES_RULE,
     mode: policy.mode,
     reason: `the artifact is not signed as spec.signatures requires\n${result.summary}`,
-    fix: 'sign this digest (cosign sign --key … or keyless) with an authority the policy lists, or fix the policy’s keys and identities',
+    fix:
+      result.repositoryMismatch === undefined
+        ? 'sign this digest (cosign sign --key … or keyless) with an authority the policy lists, or fix the policy’s keys and identities'
+        : mirrorFix(result.repositoryMismatch),
   };
+}
+
+/** A signature verified but names another repository: most likely the artifact was copied to a mirror. */
+function mirrorFix({ pulled, signed }: RepositoryMismatch): string {
+  const { prefix, signedPrefix } = suggestedRemap(pulled, signed);
+  return (
+    `if ${pulled} is a mirror of ${signed}, set spec.signatures.signedIdentity to {type: remapIdentity, prefix: ${prefix}, signedPrefix: ${signedPrefix}} ` +
+    `or {type: exactRepository, repository: ${signed}}; otherwise sign this digest for ${pulled}`
+  );
 }

@@ -1,15 +1,16 @@
 /**
  * The rules of `spec.signatures` that a schema cannot say: exactly one of key, keyless or
  * static; unique names and signers; threshold ≤ authorities; issuer and subject in every
- * identity; fields that belong to another kind of authority; keyless evidence choices that
- * contradict each other.
+ * identity; fields that belong to another kind of authority or signedIdentity type; keyless
+ * evidence choices that contradict each other.
  */
 import type { SchemaError } from '../core/schema.ts';
 import { SchemaValidator } from '../core/schema.ts';
 import { parseAuthorityKey } from './keys.ts';
 import { toAuthority, toSigningTime } from './policy-convert.ts';
 import { MAX_AUTHORITIES, signaturesSchema } from './policy-schema.ts';
-import type { Authority, AuthoritySection, SignaturesSection } from './policy-schema.ts';
+import type { Authority, AuthoritySection, SignaturesSection, SignedIdentitySection } from './policy-schema.ts';
+import type { SignedIdentityType } from './signed-identity.ts';
 
 const signatures = new SchemaValidator(signaturesSchema);
 
@@ -76,6 +77,31 @@ export function signatureProblems(section: SignaturesSection, path = 'spec.signa
       }
     });
   });
+  if (section.signedIdentity !== undefined) errors.push(...signedIdentityProblems(section.signedIdentity, `${path}.signedIdentity`));
+  return errors;
+}
+
+/** The fields each signedIdentity type takes, as containers-policy.json(5) has them. */
+const IDENTITY_FIELDS: Readonly<Record<SignedIdentityType, readonly ('repository' | 'prefix' | 'signedPrefix')[]>> = {
+  matchRepository: [],
+  exactRepository: ['repository'],
+  remapIdentity: ['prefix', 'signedPrefix'],
+  matchDigest: [],
+};
+
+/** Each field the type needs is there, and no field of another type. */
+function signedIdentityProblems(identity: SignedIdentitySection, path: string): SchemaError[] {
+  const errors: SchemaError[] = [];
+  const wanted = IDENTITY_FIELDS[identity.type];
+  for (const field of wanted) {
+    if (identity[field] === undefined) errors.push({ path, message: `type ${identity.type} needs ${field}` });
+  }
+  for (const field of ['repository', 'prefix', 'signedPrefix'] as const) {
+    if (identity[field] !== undefined && !wanted.includes(field)) {
+      const owner = field === 'repository' ? 'exactRepository' : 'remapIdentity';
+      errors.push({ path: `${path}.${field}`, message: `only applies to type ${owner}, not ${identity.type}` });
+    }
+  }
   return errors;
 }
 

@@ -10,8 +10,11 @@ import type {
   IdentitySection,
   SignaturePolicy,
   SignaturesSection,
+  SignedIdentitySection,
   SigningTimeSource,
 } from './policy-schema.ts';
+import { MATCH_REPOSITORY, parseIdentityPrefix, parseSignedRepository } from './signed-identity.ts';
+import type { SignedIdentity } from './signed-identity.ts';
 import { PUBLIC_GOOD } from './trust.ts';
 
 const signatures = new SchemaValidator(signaturesSchema);
@@ -52,13 +55,28 @@ export function toAuthority(section: AuthoritySection): Authority {
   return { kind: 'static', name, result: section.static === 'pass' ? 'pass' : 'fail' };
 }
 
+/** The verifier's form of a checked signedIdentity: repositories and prefixes normalised. */
+export function toSignedIdentity(section: SignedIdentitySection | undefined): SignedIdentity {
+  switch (section?.type) {
+    case undefined:
+    case 'matchRepository':
+      return MATCH_REPOSITORY;
+    case 'matchDigest':
+      return { type: 'matchDigest' };
+    case 'exactRepository':
+      return { type: 'exactRepository', repository: parseSignedRepository(section.repository ?? '') };
+    case 'remapIdentity':
+      return { type: 'remapIdentity', prefix: parseIdentityPrefix(section.prefix ?? ''), signedPrefix: parseIdentityPrefix(section.signedPrefix ?? '') };
+  }
+}
+
 /**
  * Converts a `spec.signatures` section that passed checkSignatures (policy-checks.ts). A
  * value that is not even shaped like one is a programming error, not a policy mistake.
  */
 export function toSignaturePolicy(section: SignaturesSection | unknown): SignaturePolicy {
   if (!signatures.check(section)) throw new TypeError('toSignaturePolicy: the value is not a checked spec.signatures section');
-  return { threshold: section.threshold ?? 1, authorities: section.authorities.map(toAuthority) };
+  return { threshold: section.threshold ?? 1, authorities: section.authorities.map(toAuthority), signedIdentity: toSignedIdentity(section.signedIdentity) };
 }
 
 /** Converts a checked `spec.signatureDiscovery` section (absent: the defaults). */

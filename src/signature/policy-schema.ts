@@ -29,6 +29,10 @@
  *         signingTime: [timestampAuthority, certificateValidity]  # default [tlog, timestampAuthority]
  *     - name: break-glass
  *       static: pass              # or fail: an explicit, logged exception
+ *   signedIdentity:               # which repository a cosign v2 signature must name (signed-identity.ts)
+ *     type: remapIdentity         # matchRepository (default), exactRepository, remapIdentity, matchDigest
+ *     prefix: mirror.internal:5000/models
+ *     signedPrefix: ghcr.io/acme
  * ```
  */
 import Type from 'typebox';
@@ -37,8 +41,11 @@ import { nonEmptyString, patternString, stringEnum, strictObject, withCheck } fr
 import { patternProblem } from './identity.ts';
 import type { IdentityMatcher } from './identity.ts';
 import { keyProblem } from './keys.ts';
+import { SIGNED_IDENTITY_TYPES, prefixProblem, repositoryProblem } from './signed-identity.ts';
+import type { SignedIdentity } from './signed-identity.ts';
 
 export type { IdentityMatcher } from './identity.ts';
+export type { SignedIdentity } from './signed-identity.ts';
 export type { TrustedRootSetting } from './trust.ts';
 
 export const MAX_AUTHORITIES = 32;
@@ -105,11 +112,38 @@ export const authoritySchema = strictObject(
   { description: 'exactly one of key, keyless or static' },
 );
 
+/** `spec.signatures.signedIdentity`, as containers-policy.json(5) names it; policy-checks.ts says which fields go with which type. */
+export const signedIdentitySchema = strictObject(
+  {
+    type: stringEnum(SIGNED_IDENTITY_TYPES, {
+      description:
+        'matchRepository (default): the signature names the pulled repository; exactRepository: it names `repository`; remapIdentity: the pulled repository with `prefix` replaced by `signedPrefix`; matchDigest: the digest alone, any repository',
+    }),
+    repository: Type.Optional(
+      withCheck(
+        Type.String({ maxLength: 512, description: 'exactRepository: the repository the signatures name, e.g. ghcr.io/acme/model' }),
+        repositoryProblem,
+      ),
+    ),
+    prefix: Type.Optional(
+      withCheck(
+        Type.String({ maxLength: 512, description: 'remapIdentity: host[:port][/path] of the pulled repositories, e.g. mirror.internal:5000/models' }),
+        prefixProblem,
+      ),
+    ),
+    signedPrefix: Type.Optional(
+      withCheck(Type.String({ maxLength: 512, description: 'remapIdentity: host[:port][/path] that replaces prefix, e.g. ghcr.io/acme' }), prefixProblem),
+    ),
+  },
+  { description: 'which repository a signature that names one (cosign v2 simple signing) must name; the digest must always match' },
+);
+
 /** `spec.signatures`; policy-checks.ts adds the rules across fields. */
 export const signaturesSchema = strictObject(
   {
     threshold: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_AUTHORITIES, description: 'distinct authorities that must pass (default 1)' })),
     authorities: Type.Array(authoritySchema, { minItems: 1 }),
+    signedIdentity: Type.Optional(signedIdentitySchema),
   },
   { description: 'who must have signed the artifact' },
 );
@@ -117,6 +151,7 @@ export const signaturesSchema = strictObject(
 export type SignaturesSection = Static<typeof signaturesSchema>;
 export type AuthoritySection = Static<typeof authoritySchema>;
 export type IdentitySection = Static<typeof identitySchema>;
+export type SignedIdentitySection = Static<typeof signedIdentitySchema>;
 
 /** `spec.signatureDiscovery` of the Config: bounds of the registry reads. */
 export const discoveryLimitsSchema = strictObject({
@@ -164,6 +199,8 @@ export interface SignaturePolicy {
   /** Distinct authorities that must pass (1 ≤ threshold ≤ authorities). */
   readonly threshold: number;
   readonly authorities: readonly Authority[];
+  /** Which repository a signature that names one must name (matchRepository unless the policy says otherwise). */
+  readonly signedIdentity: SignedIdentity;
 }
 
 /** Bounds of signature discovery. */

@@ -18,7 +18,7 @@ import { signatureCacheKey } from './cache-key.ts';
 import type { DiscoveryLimits, SignaturePolicy } from './policy-schema.ts';
 import type { TrustedRoots } from './trust.ts';
 import { verifySignatures } from './verify.ts';
-import type { SignatureResult } from './verify.ts';
+import type { RepositoryMismatch, SignatureResult } from './verify.ts';
 
 export interface SignatureSource {
   /** Synchronous when cached. */
@@ -111,10 +111,16 @@ function keptResult(result: SignatureResult): SignatureResult {
       name: detach(authority.name),
       reason: detach(authority.reason),
       signature: authority.signature === undefined ? undefined : detach(authority.signature),
+      ...detachedMismatch(authority.repositoryMismatch),
     })),
     problems: result.problems.map(detach),
     summary: detach(result.summary),
+    ...detachedMismatch(result.repositoryMismatch),
   };
+}
+
+function detachedMismatch(mismatch: RepositoryMismatch | undefined): { repositoryMismatch?: RepositoryMismatch } {
+  return mismatch === undefined ? {} : { repositoryMismatch: { pulled: detach(mismatch.pulled), signed: detach(mismatch.signed) } };
 }
 
 /** Heap of a kept result: its strings (two bytes per character at worst) and a fixed share per object. */
@@ -122,5 +128,6 @@ function resultBytes(result: SignatureResult): number {
   let characters = result.summary.length;
   for (const authority of result.authorities) characters += authority.name.length + authority.reason.length + (authority.signature?.length ?? 0);
   for (const problem of result.problems) characters += problem.length;
+  if (result.repositoryMismatch !== undefined) characters += result.repositoryMismatch.pulled.length + result.repositoryMismatch.signed.length;
   return 1024 + 256 * (result.authorities.length + result.problems.length) + 2 * characters;
 }

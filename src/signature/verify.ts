@@ -6,7 +6,8 @@
  *
  * Per signature and authority, in this order:
  * 1. binding (binding.ts): the payload signs the admitted digest (and, for simple signing, names
- *    the admitted repository);
+ *    the repository signedIdentity requires; a signature that verifies but names another
+ *    repository is reported as such, so the denial can point at mirrors);
  * 2. key authorities: the signature verifies with the authority's key; its transparency-log
  *    entries (Rekor SET or inclusion proof against the trusted root's logs) must verify unless
  *    `tlog: optional`, in which case the signature alone suffices;
@@ -22,11 +23,11 @@ import { HashAlgorithm } from '@sigstore/protobuf-specs';
 import { Verifier, toSignedEntity } from '@sigstore/verify';
 import type { SignedEntity, TrustMaterial } from '@sigstore/verify';
 import type { Registry, RepositoryLocator } from '../oci/types.ts';
-import { assertBinding } from './binding.ts';
+import { assertBinding, normalizedRepository } from './binding.ts';
 import type { ParsedBundle } from './bundle.ts';
 import { discoverSignatures } from './discover.ts';
 import type { Candidate, Discovery } from './discover.ts';
-import { errorMessage } from './errors.ts';
+import { BindingError, errorMessage } from './errors.ts';
 import { verifyKeyless } from './keyless.ts';
 import { parseAuthorityKey, verifyWithKey } from './keys.ts';
 import type { AuthorityKey } from './keys.ts';
@@ -47,6 +48,14 @@ export interface VerifySignaturesInput {
   readonly limits?: DiscoveryLimits;
 }
 
+/** A signature that verified but names another repository than signedIdentity requires: a mirror, most likely. */
+export interface RepositoryMismatch {
+  /** The pulled repository (`registry/repository`). */
+  readonly pulled: string;
+  /** The repository the signature names, normalised. */
+  readonly signed: string;
+}
+
 export interface AuthorityOutcome {
   readonly name: string;
   readonly kind: Authority['kind'];
@@ -55,6 +64,8 @@ export interface AuthorityOutcome {
   readonly reason: string;
   /** The signature that passed it (`bundle sha256:…`, `sha256-….sig layer 1`). */
   readonly signature: string | undefined;
+  /** Set when it failed and a signature would have passed it but for the repository it names. */
+  readonly repositoryMismatch?: RepositoryMismatch;
 }
 
 export interface SignatureResult {
@@ -81,9 +92,13 @@ export interface SignatureResult {
   readonly cacheable: boolean;
   /** A few lines: the verdict, then one line per authority. */
   readonly summary: string;
+  /** The first failed authority's repository mismatch: the denial's Fix is then about mirrors, not keys. */
+  readonly repositoryMismatch?: RepositoryMismatch;
 }
 
-type Check = { readonly ok: true; readonly detail: string } | { readonly ok: false; readonly reason: string };
+type Check =
+  | { readonly ok: true; readonly detail: string }
+  | { readonly ok: false; readonly reason: string; readonly mismatch?: RepositoryMismatch | undefined };
 
 const HASH_NAMES: Readonly<Partial<Record<HashAlgorithm, string>>> = {
   [HashAlgorithm.SHA2_256]: 'sha256',
@@ -199,16 +214,28 @@ function checkCandidate(
   if (candidate.parsed === undefined) return { ok: false, reason: errorMessage(candidate.error ?? 'unreadable', 200) };
   let binding = bindings.get(candidate);
   if (binding === undefined) {
-    try {
-      assertBinding(candidate.parsed.claims, input.digest, input.locator);
-      binding = { ok: true, detail: '' };
-    } catch (error) {
-      binding = { ok: false, reason: errorMessage(error) };
-    }
+    binding = bindingCheck(candidate.parsed, input);
     bindings.set(candidate, binding);
   }
-  if (!binding.ok) return binding;
-  return authority.kind === 'key' ? verifyKey(authority, candidate.parsed, input.trustedRoots) : verifyKeyless(authority, candidate.parsed, input.trustedRoots);
+  if (!binding.ok && binding.mismatch === undefined) return binding;
+  const check =
+    authority.kind === 'key' ? verifyKey(authority, candidate.parsed, input.trustedRoots) : verifyKeyless(authority, candidate.parsed, input.trustedRoots);
+  // Only the repository stands in the way of a signature that verifies: say so (a mirror?); else what fails first.
+  return binding.ok || !check.ok ? check : binding;
+}
+
+/** The binding of a signature to the admitted digest and the repository signedIdentity requires. */
+function bindingCheck(parsed: ParsedBundle, input: VerifySignaturesInput): Check {
+  try {
+    assertBinding(parsed.claims, input.digest, input.locator, input.policy.signedIdentity);
+    return { ok: true, detail: '' };
+  } catch (error) {
+    const reason = errorMessage(error);
+    if (!(error instanceof BindingError) || error.code !== 'REPOSITORY_MISMATCH') return { ok: false, reason };
+    const pulled = normalizedRepository(`${input.locator.registry}/${input.locator.repository}`);
+    const signed = parsed.claims.dockerReference === undefined ? undefined : normalizedRepository(parsed.claims.dockerReference);
+    return { ok: false, reason, mismatch: pulled === undefined || signed === undefined ? undefined : { pulled, signed } };
+  }
 }
 
 /** "none of 3 signatures verified: a: reason; b and 1 more: reason": identical reasons grouped, at most 3 groups. */
@@ -241,6 +268,7 @@ function evaluateAuthority(authority: Authority, discovery: Discovery, input: Ve
       : { name: authority.name, kind: 'static', passed: false, reason: 'static fail', signature: undefined };
   }
   const failures: { source: string; reason: string; readable: boolean }[] = [];
+  let repositoryMismatch: RepositoryMismatch | undefined;
   for (const candidate of discovery.candidates) {
     let check: Check;
     try {
@@ -252,8 +280,10 @@ function evaluateAuthority(authority: Authority, discovery: Discovery, input: Ve
     if (check.ok)
       return { name: authority.name, kind: authority.kind, passed: true, reason: `${candidate.source}: ${check.detail}`, signature: candidate.source };
     failures.push({ source: candidate.source, reason: check.reason, readable: candidate.parsed !== undefined });
+    repositoryMismatch ??= check.mismatch;
   }
-  return { name: authority.name, kind: authority.kind, passed: false, reason: failureSummary(failures, discovery), signature: undefined };
+  const outcome = { name: authority.name, kind: authority.kind, passed: false, reason: failureSummary(failures, discovery), signature: undefined };
+  return repositoryMismatch === undefined ? outcome : { ...outcome, repositoryMismatch };
 }
 
 const EMPTY_DISCOVERY: Discovery = { candidates: [], truncated: false, problems: [], referrersSource: undefined };
@@ -280,6 +310,7 @@ export async function verifySignatures(input: VerifySignaturesInput): Promise<Si
   const bindings = new Map<Candidate, Check>();
   const authorities = policy.authorities.map((authority) => evaluateAuthority(authority, discovery, input, bindings));
   const passedCount = authorities.filter((outcome) => outcome.passed).length;
+  const repositoryMismatch = authorities.find((outcome) => !outcome.passed && outcome.repositoryMismatch !== undefined)?.repositoryMismatch;
   const result = {
     passed: passedCount >= policy.threshold,
     threshold: policy.threshold,
@@ -290,6 +321,7 @@ export async function verifySignatures(input: VerifySignaturesInput): Promise<Si
     problems: discovery.problems.map((problem) => problem.message),
     complete: discovery.problems.length === 0,
     cacheable: discovery.problems.length === 0,
+    ...(repositoryMismatch === undefined ? {} : { repositoryMismatch }),
   };
   return { ...result, summary: summarize(result) };
 }

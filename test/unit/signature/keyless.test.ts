@@ -13,6 +13,7 @@ import { checkSignatures } from '../../../src/signature/policy-checks.ts';
 import { toSignaturePolicy } from '../../../src/signature/policy-convert.ts';
 import type { KeylessAuthority } from '../../../src/signature/policy-schema.ts';
 import { TrustedRoots } from '../../../src/signature/trust.ts';
+import { MATCH_REPOSITORY } from '../../../src/signature/signed-identity.ts';
 import { bundleSignature, cosignStatement } from '../../support/sigstore/cosign.ts';
 import { createRogueCa, createTestPki, newRekor } from '../../support/sigstore/pki.ts';
 import type { Leaf } from '../../support/sigstore/pki.ts';
@@ -219,7 +220,7 @@ describe('policy: keyless evidence choices', () => {
   });
 
   it('the choices are part of the cache key; equal choices in another order are not', () => {
-    const key = (data: Record<string, unknown>) => signatureCacheKey({ threshold: 1, authorities: [keyless(data)] }, roots);
+    const key = (data: Record<string, unknown>) => signatureCacheKey({ threshold: 1, authorities: [keyless(data)], signedIdentity: MATCH_REPOSITORY }, roots);
     const keys = [{}, { tlog: 'optional', signingTime: ['tlog', 'certificateValidity'] }, { ctlog: 'optional' }, { signingTime: 'certificateValidity' }].map(
       key,
     );

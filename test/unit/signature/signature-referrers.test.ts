@@ -102,7 +102,9 @@ describe("cosign v2's OCI 1.1 signature referrers", () => {
       /the only signature found did not verify: cosign referrer sha256:7959b64cf78e… layer 1: the signature does not verify with release-key's key/,
     );
     const elsewhere = await verify(registry, subject, keyPolicy(), undefined, { registry: '127.0.0.1:44403', repository: 'acme/other' });
-    denied(elsewhere, /signed for repository "127\.0\.0\.1:44403\/acme\/model", not 127\.0\.0\.1:44403\/acme\/other/);
+    // In another repository the key is still judged first: a repository mismatch is told only for a
+    // signature that verifies (then with the mirror Fix line, signed-identity.test.ts).
+    denied(elsewhere, /cosign referrer sha256:7959b64cf78e… layer 1: the signature does not verify with release-key's key/);
   });
 
   it('counts a signature in each referrer: two keys that signed separately meet a threshold of 2', async () => {

@@ -151,7 +151,7 @@ export const SERVE = {
   summary: 'run the admission webhook',
   synopsis: [
     'serve [--port N] [--host ADDR] [--tls-cert FILE] [--tls-key FILE] [--policy PATH]... [--config FILE]',
-    '      [--namespace NS] [--namespaced-policies] [--shutdown-delay SECONDS]',
+    '      [--namespace NS] [--namespaced-policies] [--shutdown-delay SECONDS] [--cache-dir DIR]',
   ],
   about: 'The admission webhook (HTTPS): POST /validate, GET /healthz, /readyz, /metrics.',
   flags: {
@@ -177,6 +177,12 @@ export const SERVE = {
       value: 'SECONDS',
       env: 'MODELGATE_SHUTDOWN_DELAY',
       help: 'keep serving this long after SIGTERM before closing (default 0)',
+    },
+    'cache-dir': {
+      type: 'string',
+      value: 'DIR',
+      env: 'MODELGATE_CACHE_DIR',
+      help: 'writable directory for the TUF-refreshed public-good trusted root (default: a temporary one)',
     },
     help: HELP_FLAG,
   },

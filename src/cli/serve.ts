@@ -157,9 +157,11 @@ export async function runServe(args: readonly string[], hooks: ServeHooks = {}):
       },
     },
     logger,
+    publicGood: { cacheDir: values['cache-dir'] ?? env('MODELGATE_CACHE_DIR') },
   });
   // Read at scrape time; the manager keeps one set of caches while connection settings stay the same.
   metrics.attachCaches(() => engineCaches(manager.current()));
+  metrics.attachTrustedRoots(() => manager.trustedRootStatus());
   const apply = (next: PolicySet): void => {
     manager.update(next);
     metrics.setPolicyRevision(next.revision);

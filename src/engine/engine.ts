@@ -22,6 +22,7 @@ import type { ModelgateConfig, PolicySet } from '../policy/types.ts';
 import { CachedSignatureVerifier } from '../signature/source.ts';
 import type { SignatureSource } from '../signature/source.ts';
 import { TrustedRoots } from '../signature/trust.ts';
+import type { LivePublicGood } from '../signature/trust.ts';
 
 export { needsRegistry } from './registry-needs.ts';
 
@@ -46,6 +47,8 @@ export interface EngineOptions {
    * caches survive a policy change (see connectionKey).
    */
   readonly registry?: RegistryAccess;
+  /** The public-good root as it is refreshed (the EngineManager's); absent: the root @sigstore/tuf embeds. */
+  readonly publicGood?: LivePublicGood | undefined;
 }
 
 /** The registry client with its credentials and the caches built on it; lives as long as the connection settings do. */
@@ -86,22 +89,24 @@ export function checkRegistryConfig(config: ModelgateConfig): void {
 
 /**
  * What the registry access depends on: registries, credentials, timeouts,
- * trusted roots, signature discovery and the registry request limits. Equal keys may share one RegistryAccess.
+ * trusted roots (and where public-good comes from), signature discovery and the registry
+ * request limits. Equal keys may share one RegistryAccess.
  */
 export function connectionKey(config: ModelgateConfig): string {
-  const { registries, credentials, timeouts, trustedRoots, signatureDiscovery, limits } = config;
+  const { registries, credentials, timeouts, trustedRoots, publicGood, signatureDiscovery, limits } = config;
   return JSON.stringify({
     registries,
     credentials,
     timeouts,
     trustedRoots,
+    publicGood,
     signatureDiscovery,
     limits: [limits.registryRequests, limits.registryRequestsPerHost],
   });
 }
 
 /** A registry client, its credentials and caches for a Config; throws PolicyLoadError like createEngine. */
-export function createRegistryAccess(config: ModelgateConfig, options: Pick<EngineOptions, 'onRequest' | 'pullSecrets'> = {}): RegistryAccess {
+export function createRegistryAccess(config: ModelgateConfig, options: Pick<EngineOptions, 'onRequest' | 'pullSecrets' | 'publicGood'> = {}): RegistryAccess {
   const { timeouts, credentials: settings } = config;
   const credentials = new ReviewCredentials(webhookCredentials(settings.dockerConfig), settings.pullSecrets ? options.pullSecrets : undefined);
   const client = new RegistryClient({
@@ -116,7 +121,12 @@ export function createRegistryAccess(config: ModelgateConfig, options: Pick<Engi
   const audienceOf = (locator: RepositoryLocator): Promise<Audience> => credentials.audienceFor(locator);
   const cache = new CachedArtifactSource(new RegistryArtifactSource(client), DEFAULT_FACTS_CACHE, audienceOf);
   // Validated when the policy loaded; parsing again here is once per connection setting.
-  const signatureCache = new CachedSignatureVerifier(client, TrustedRoots.fromSettings(config.trustedRoots), config.signatureDiscovery, audienceOf);
+  const signatureCache = new CachedSignatureVerifier(
+    client,
+    TrustedRoots.fromSettings(config.trustedRoots, options.publicGood),
+    config.signatureDiscovery,
+    audienceOf,
+  );
   return { client, credentials, cache, signatureCache };
 }
 

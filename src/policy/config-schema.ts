@@ -1,7 +1,7 @@
 /**
  * The Config document: cluster-wide settings (registries, credentials, timeouts, limits,
- * workload kinds, trusted roots). `spec.trustedRoots` and `spec.signatureDiscovery` are
- * declared by signature/.
+ * workload kinds, trusted roots). `spec.trustedRoots`, `spec.publicGood` and
+ * `spec.signatureDiscovery` are declared by signature/.
  */
 import Type from 'typebox';
 import type { Static } from 'typebox';
@@ -10,6 +10,7 @@ import { PathPatternError, parsePathPattern } from '../core/paths.ts';
 import { globString } from '../core/glob-schema.ts';
 import { nonEmptyString, patternString, stringEnum, strictObject, withCheck } from '../core/schema.ts';
 import { discoveryLimitsSchema } from '../signature/policy-schema.ts';
+import { publicGoodSchema } from '../signature/public-good-settings.ts';
 import { trustedRootsSchema } from '../signature/trusted-root-settings.ts';
 import { documentSchema, metadataSchema } from './document-schema.ts';
 
@@ -64,6 +65,7 @@ export const configSpecSchema = strictObject({
   defaultAction: Type.Optional(stringEnum(DEFAULT_ACTIONS, { description: 'what happens to a model reference that no ModelPolicy matches (default deny)' })),
   registries: Type.Optional(Type.Array(registrySettingsSchema)),
   trustedRoots: Type.Optional(trustedRootsSchema),
+  publicGood: Type.Optional(publicGoodSchema),
   signatureDiscovery: Type.Optional(discoveryLimitsSchema),
   namespacedPolicies: Type.Optional(
     Type.Boolean({ description: 'also watch ConfigMaps labelled modelgate.dev/policy: "true" in every namespace, each applying to its own namespace' }),

@@ -9,6 +9,7 @@ import type { SchemaError } from '../core/schema.ts';
 import { SchemaValidator } from '../core/schema.ts';
 import { signatureProblems } from '../signature/policy-checks.ts';
 import { toDiscoveryLimits, toSignaturePolicy } from '../signature/policy-convert.ts';
+import { toPublicGoodSettings } from '../signature/public-good-settings.ts';
 import { duplicateRootNames, toTrustedRootSettings } from '../signature/trusted-root-settings.ts';
 import type { ConfigDocument } from './config-schema.ts';
 import { configSchema } from './config-schema.ts';
@@ -94,6 +95,7 @@ function toConfig({ spec = {} }: ConfigDocument, source: string): ModelgateConfi
       registryRequestsPerHost: limits.registryRequestsPerHost ?? DEFAULT_LIMITS.registryRequestsPerHost,
     },
     trustedRoots: toTrustedRootSettings(spec.trustedRoots ?? []),
+    publicGood: toPublicGoodSettings(spec.publicGood),
     signatureDiscovery: toDiscoveryLimits(spec.signatureDiscovery),
     namespacedPolicies: spec.namespacedPolicies ?? false,
     credentials: { dockerConfig: credentials.dockerConfig, pullSecrets: credentials.pullSecrets ?? false },

@@ -5,6 +5,8 @@
 import type { ArtifactRules } from '../artifact/policy-schema.ts';
 import type { DiscoveryLimits, SignaturePolicy, TrustedRootSetting } from '../signature/policy-schema.ts';
 import { DEFAULT_DISCOVERY_LIMITS } from '../signature/policy-schema.ts';
+import { DEFAULT_PUBLIC_GOOD_SETTINGS } from '../signature/public-good-settings.ts';
+import type { PublicGoodSettings } from '../signature/public-good-settings.ts';
 import type { RegistrySettings } from '../oci/settings.ts';
 import type { ConfigSpec, LimitsSection, WorkloadSection } from './config-schema.ts';
 import type { MatchSection, PolicySpec } from './model-policy-schema.ts';
@@ -93,6 +95,8 @@ export interface ModelgateConfig {
   readonly timeouts: RegistryTimeouts;
   /** Custom Sigstore trusted roots (private Sigstore, air-gapped clusters) that authorities may name. */
   readonly trustedRoots: readonly TrustedRootSetting[];
+  /** Where the public-good root comes from and how it stays current (TUF refresh or offline). */
+  readonly publicGood: PublicGoodSettings;
   readonly signatureDiscovery: DiscoveryLimits;
   /**
    * Also watch ConfigMaps labelled `modelgate.dev/policy: "true"` in every
@@ -122,6 +126,7 @@ export const DEFAULT_CONFIG: ModelgateConfig = {
   timeouts: DEFAULT_TIMEOUTS,
   credentials: { dockerConfig: undefined, pullSecrets: false },
   trustedRoots: [],
+  publicGood: DEFAULT_PUBLIC_GOOD_SETTINGS,
   signatureDiscovery: DEFAULT_DISCOVERY_LIMITS,
   namespacedPolicies: false,
 };

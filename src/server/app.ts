@@ -76,6 +76,15 @@ function outcomeFindings(outcome: AdmissionOutcome | undefined): readonly Findin
   return only !== undefined ? findingsOf(only.results) : verdicts.flatMap((verdict) => findingsOf(verdict.results));
 }
 
+/** One line per tracked trusted root: its source, age and refresh trouble. */
+function trustedRootLines(engines: EngineSource, now: number): string[] {
+  return (engines.trustedRootStatus?.() ?? []).map((status) => {
+    const age = status.asOf === undefined ? 'age unknown' : `${status.source === 'embedded' ? 'at least ' : ''}${Math.round((now - status.asOf) / 1000)} s old`;
+    const trouble = status.failures === 0 ? '' : `; ${status.failures} refresh(es) failed, last: ${status.lastError ?? '?'}`;
+    return `trusted root ${status.name}: ${status.source} (refresh ${status.refresh}), ${age}, sha256 ${status.fingerprint.slice(0, 12)}${trouble}`;
+  });
+}
+
 export function createApp(options: AppOptions): express.Express {
   const { engines, logger, metrics } = options;
   const logReview = reviewLogger(logger);
@@ -160,7 +169,8 @@ export function createApp(options: AppOptions): express.Express {
   app.get('/readyz', (_req, res) => {
     const engine = engines.current();
     if (engine === undefined) res.status(503).type('text/plain').send('policy not loaded');
-    else res.type('text/plain').send(`ok (policy revision ${engine.policySet.revision})`);
+    // An old trusted root is reported, never a reason to be unready: that would take admission down with it.
+    else res.type('text/plain').send([`ok (policy revision ${engine.policySet.revision})`, ...trustedRootLines(engines, Date.now())].join('\n'));
   });
   if (metrics !== undefined) {
     app.get('/metrics', async (_req, res) => {

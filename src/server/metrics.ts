@@ -2,7 +2,8 @@
  * Prometheus metrics (prom-client) in a registry of modelgate's own, never the
  * global one: reviews by decision and kind, findings by mode and rule, review
  * latency, registry requests by registry and status with their latency, cache
- * hits and misses, policy reloads and the active policy revision, plus the
+ * hits and misses, policy reloads and the active policy revision, how old the
+ * trusted roots in use are (public-good, when refreshed through TUF), plus the
  * default process metrics.
  *
  * Every label takes values from a bounded set: kinds outside the known ones
@@ -18,6 +19,7 @@ import { KNOWN_RULES } from '../engine/checks/registered.ts';
 import type { Engine, RegistryBackedEngine } from '../engine/engine.ts';
 import type { RequestEvent } from '../oci/http.ts';
 import type { PolicyMode } from '../policy/types.ts';
+import type { TrustedRootStatus } from '../signature/public-good.ts';
 
 /** What the webhook answered: allow (no warnings), warn (allowed with warnings), deny, or error (not ready, internal error, malformed review). */
 export type ReviewDecision = 'allow' | 'warn' | 'deny' | 'error';
@@ -88,6 +90,9 @@ export class Metrics {
   readonly #cacheRequests: Counter<'cache' | 'result'>;
   readonly #policyReloads: Counter<'result'>;
   readonly #policyInfo: Gauge<'revision'>;
+  readonly #rootAge: Gauge<'root' | 'source'>;
+  readonly #rootFailures: Gauge<'root'>;
+  #trustedRoots: (() => readonly TrustedRootStatus[]) | undefined;
   readonly #registries: BoundedLabel;
   readonly #rules: BoundedLabel;
   #caches: (() => CacheSources | undefined) | undefined;
@@ -151,6 +156,20 @@ export class Metrics {
       labelNames: ['revision'],
       registers,
     });
+    // Label values: the root names modelgate refreshes (public-good) and four sources: bounded.
+    this.#rootAge = new Gauge({
+      name: 'modelgate_trusted_root_age_seconds',
+      help: 'How old the trusted root in use is: seconds since a TUF refresh last confirmed it (source tuf or cache), or since the newest validity start in it (source embedded: at least that old).',
+      labelNames: ['root', 'source'],
+      registers,
+      collect: () => this.#collectTrustedRoots(),
+    });
+    this.#rootFailures = new Gauge({
+      name: 'modelgate_trusted_root_refresh_failures',
+      help: 'Failed TUF refreshes of a trusted root since its last good one (0 when the last refresh worked).',
+      labelNames: ['root'],
+      registers,
+    });
     for (const result of ['success', 'error']) this.#policyReloads.inc({ result }, 0);
     for (const decision of ['allow', 'warn', 'deny', 'error'] as const) this.#reviews.inc({ decision, kind: 'Pod' }, 0);
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
@@ -191,6 +210,11 @@ export class Metrics {
     this.#caches = getter;
   }
 
+  /** Where to read the refreshed trusted roots' status at scrape time. */
+  attachTrustedRoots(getter: () => readonly TrustedRootStatus[]): void {
+    this.#trustedRoots = getter;
+  }
+
   get contentType(): string {
     return this.registry.contentType;
   }
@@ -198,6 +222,16 @@ export class Metrics {
   /** The exposition text. */
   render(): Promise<string> {
     return this.registry.metrics();
+  }
+
+  #collectTrustedRoots(): void {
+    this.#rootAge.reset();
+    this.#rootFailures.reset();
+    const now = Date.now();
+    for (const status of this.#trustedRoots?.() ?? []) {
+      if (status.asOf !== undefined) this.#rootAge.set({ root: status.name, source: status.source }, Math.max(0, (now - status.asOf) / 1000));
+      this.#rootFailures.set({ root: status.name }, status.failures);
+    }
   }
 
   #collectCaches(): void {

@@ -76,10 +76,12 @@ export type TrustRootErrorCode =
   /** An authority names a trusted root that the Config does not supply. */
   | 'UNKNOWN_TRUSTED_ROOT'
   /** A trusted_root.json document that cannot be parsed or holds unusable keys or certificates. */
-  | 'INVALID_TRUSTED_ROOT';
+  | 'INVALID_TRUSTED_ROOT'
+  /** A TUF refresh of a trusted root failed (network, signatures, rollback, expiry): the last good root stays. */
+  | 'TUF_REFRESH_FAILED';
 
 export class TrustRootError extends CodedError<TrustRootErrorCode> {
-  static readonly codes: CodeTable<TrustRootErrorCode> = { UNKNOWN_TRUSTED_ROOT: {}, INVALID_TRUSTED_ROOT: {} };
+  static readonly codes: CodeTable<TrustRootErrorCode> = { UNKNOWN_TRUSTED_ROOT: {}, INVALID_TRUSTED_ROOT: {}, TUF_REFRESH_FAILED: {} };
   override readonly name = 'TrustRootError';
   constructor(options: SignatureErrorOptions<TrustRootErrorCode>) {
     super(TrustRootError.codes, options);

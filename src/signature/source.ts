@@ -6,6 +6,8 @@
  * not at all. Concurrent admissions of one digest share one verification.
  * A result built from reads with a pod's pull secret is given only to reviews
  * that hold the same credential (oci/credentials.ts, audiences).
+ * When the public-good root is refreshed (public-good.ts), the key changes with its
+ * fingerprint: verdicts reached under the old root are not reused after a rotation.
  */
 import { LruCache } from '../core/lru.ts';
 import { SingleFlight } from '../core/single-flight.ts';
@@ -40,8 +42,8 @@ export class CachedSignatureVerifier implements SignatureSource {
   readonly #audienceOf: (locator: RepositoryLocator) => Promise<Audience>;
   readonly #cache = new LruCache<string, CachedResult>({ maxEntries: 20_000, maxBytes: 8 * 1024 * 1024 });
   readonly #flights = new SingleFlight<string, CachedResult>();
-  /** Policy key per SignaturePolicy object: hashing the authorities once, not per review. */
-  readonly #policyKeys = new WeakMap<SignaturePolicy, string>();
+  /** Policy key per SignaturePolicy object and roots snapshot: hashing the authorities once per root, not per review. */
+  readonly #policyKeys = new WeakMap<SignaturePolicy, { readonly roots: TrustedRoots; readonly key: string }>();
   readonly stats = { hits: 0, misses: 0 };
 
   constructor(
@@ -56,28 +58,30 @@ export class CachedSignatureVerifier implements SignatureSource {
     this.#audienceOf = audienceOf;
   }
 
-  #policyKey(policy: SignaturePolicy): string {
-    let key = this.#policyKeys.get(policy);
-    if (key === undefined) {
-      key = signatureCacheKey(policy, this.#roots, this.#limits);
-      this.#policyKeys.set(policy, key);
-    }
+  #policyKey(policy: SignaturePolicy, roots: TrustedRoots): string {
+    const known = this.#policyKeys.get(policy);
+    if (known?.roots === roots) return known.key;
+    const key = signatureCacheKey(policy, roots, this.#limits);
+    this.#policyKeys.set(policy, { roots, key });
     return key;
   }
 
   verify(policy: SignaturePolicy, locator: RepositoryLocator, digest: string, deadline: number): SignatureResult | Promise<SignatureResult> {
-    const key = `${locator.registry}/${locator.repository}@${digest}#${this.#policyKey(policy)}`;
+    // One roots snapshot for the key and the verification, so a verdict is filed under the root it was reached with.
+    const roots = this.#roots.current();
+    const key = `${locator.registry}/${locator.repository}@${digest}#${this.#policyKey(policy, roots)}`;
     const cached = this.#cache.get(key);
     if (cached !== undefined && !cached.audience.startsWith('pod:')) {
       this.stats.hits++;
       return cached.result;
     }
-    return this.#verify(key, cached, policy, locator, digest, deadline);
+    return this.#verify(key, cached, roots, policy, locator, digest, deadline);
   }
 
   async #verify(
     key: string,
     cached: CachedResult | undefined,
+    roots: TrustedRoots,
     policy: SignaturePolicy,
     locator: RepositoryLocator,
     digest: string,
@@ -91,7 +95,7 @@ export class CachedSignatureVerifier implements SignatureSource {
     this.stats.misses++;
     const outcome = await this.#flights.run(`${key}|${audience}`, async () => {
       const registry = new AudienceRecorder(this.#registry);
-      const result = await verifySignatures({ policy, registry, locator, digest, deadline, trustedRoots: this.#roots, limits: this.#limits });
+      const result = await verifySignatures({ policy, registry, locator, digest, deadline, trustedRoots: roots, limits: this.#limits });
       if (!result.cacheable) return { result, audience: registry.audience };
       const kept = keptResult(result);
       const entry = { result: kept, audience: registry.audience };

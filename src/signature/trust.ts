@@ -4,9 +4,10 @@
  *
  * - `public-good`: the Sigstore public-good root that @sigstore/tuf ships in its `seeds.json`
  *   (`{"https://tuf-repo-cdn.sigstore.dev": {"root.json": b64, "targets": {"trusted_root.json": b64}}}`),
- *   read directly from the installed package. Nothing is fetched: it is as fresh as the
- *   installed @sigstore/tuf. A Config entry named `public-good` replaces it (how an
- *   air-gapped cluster follows a key rotation without upgrading modelgate).
+ *   read directly from the installed package, unless a live source is given (the webhook's
+ *   PublicGoodRoot, public-good.ts, which refreshes it through TUF in the background). A Config
+ *   entry named `public-good` replaces both (how an air-gapped cluster follows a key rotation
+ *   without upgrading modelgate, and without any network).
  * - any other name: a trusted_root.json document supplied in the Config's `spec.trustedRoots`.
  */
 import { createHash } from 'node:crypto';
@@ -108,23 +109,53 @@ export function publicGoodTrustedRoot(): LoadedTrustedRoot {
   return publicGood;
 }
 
-/** The trusted roots authorities may name: `public-good` plus those of the Config. */
+/** Where the current public-good root comes from when it can change while modelgate runs. */
+export interface LivePublicGood {
+  current(): LoadedTrustedRoot;
+}
+
+/**
+ * The trusted roots authorities may name: `public-good` plus those of the Config. With a live
+ * public-good source, `current()` gives a snapshot that keeps one public-good root for a whole
+ * verification and its cache key.
+ */
 export class TrustedRoots {
   readonly #roots: ReadonlyMap<string, LoadedTrustedRoot>;
+  readonly #live: LivePublicGood | undefined;
+  readonly #publicGood: LoadedTrustedRoot | undefined;
+  #snapshot: TrustedRoots | undefined;
 
-  private constructor(roots: ReadonlyMap<string, LoadedTrustedRoot>) {
+  private constructor(roots: ReadonlyMap<string, LoadedTrustedRoot>, live?: LivePublicGood, publicGood?: LoadedTrustedRoot) {
     this.#roots = roots;
+    this.#live = live;
+    this.#publicGood = publicGood;
   }
 
   /** Parses every supplied root now, so a broken one fails at load time; throws TrustRootError. */
-  static fromSettings(settings: readonly TrustedRootSetting[] = []): TrustedRoots {
+  static fromSettings(settings: readonly TrustedRootSetting[] = [], live?: LivePublicGood): TrustedRoots {
     const roots = new Map<string, LoadedTrustedRoot>();
     for (const setting of settings) {
       if (roots.has(setting.name))
         throw new TrustRootError({ code: 'INVALID_TRUSTED_ROOT', message: `trusted root ${JSON.stringify(setting.name)} is given twice` });
       roots.set(setting.name, parseTrustedRoot(setting.name, setting.json));
     }
-    return new TrustedRoots(roots);
+    // A Config entry named public-good wins: then nothing live applies.
+    return new TrustedRoots(roots, roots.has(PUBLIC_GOOD) ? undefined : live);
+  }
+
+  /** Whether public-good comes from a live source (a TUF refresh), not from the package or the Config. */
+  get livePublicGood(): boolean {
+    return this.#live !== undefined;
+  }
+
+  /** The roots as they are now: this, or a snapshot with the live public-good root fixed (the same object until it changes). */
+  current(): TrustedRoots {
+    if (this.#live === undefined) return this;
+    const root = this.#live.current();
+    const snapshot = this.#snapshot;
+    if (snapshot !== undefined && snapshot.#publicGood === root) return snapshot;
+    this.#snapshot = new TrustedRoots(this.#roots, undefined, root);
+    return this.#snapshot;
   }
 
   /** Names that resolve (public-good always does). */
@@ -140,7 +171,7 @@ export class TrustedRoots {
   get(name: string): LoadedTrustedRoot {
     const root = this.#roots.get(name);
     if (root !== undefined) return root;
-    if (name === PUBLIC_GOOD) return publicGoodTrustedRoot();
+    if (name === PUBLIC_GOOD) return this.#publicGood ?? this.#live?.current() ?? publicGoodTrustedRoot();
     throw new TrustRootError({
       code: 'UNKNOWN_TRUSTED_ROOT',
       message: `trusted root ${JSON.stringify(name)} is not in the Config's spec.trustedRoots (known: ${this.names().join(', ')})`,

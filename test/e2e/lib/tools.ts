@@ -18,6 +18,7 @@ export const TOOL_NAMES = [
   'ORAS',
   'REFERRERS_REGISTRY',
   'ORACLE',
+  'TUF_REPO',
   'DOCKER_REGISTRY',
   'SKOPEO',
   'HTPASSWD',

@@ -254,7 +254,7 @@ build_own() {
 json_string() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
 
 write_outputs() {
-  local keys=(KUBE_APISERVER ETCD KUBECTL COSIGN2 COSIGN3 ORAS REFERRERS_REGISTRY ORACLE DOCKER_REGISTRY SKOPEO HTPASSWD OPENSSL TIMESTAMP_SERVER)
+  local keys=(KUBE_APISERVER ETCD KUBECTL COSIGN2 COSIGN3 ORAS REFERRERS_REGISTRY ORACLE TUF_REPO DOCKER_REGISTRY SKOPEO HTPASSWD OPENSSL TIMESTAMP_SERVER)
   local k sep env_tmp="$CACHE/env.sh.tmp.$$" json_tmp="$CACHE/tools.json.tmp.$$"
   {
     echo "# Written by test/e2e/tools/install.sh: source it to get the test-bed tools."
@@ -284,6 +284,8 @@ go_install COSIGN3 cosign github.com/sigstore/cosign/v3/cmd/cosign "$COSIGN3_VER
 go_install ORAS oras oras.land/oras/cmd/oras "$ORAS_VERSION"
 go_install TIMESTAMP_SERVER timestamp-server github.com/sigstore/timestamp-authority/v2/cmd/timestamp-server "$TIMESTAMP_SERVER_VERSION"
 build_own REFERRERS_REGISTRY referrers-registry referrers-registry
+# A TUF repository (go-tuf v2) that publishes and rotates a Sigstore trusted_root.json.
+build_own TUF_REPO tuf-repo tuf-repo
 # containers/image without its C dependencies (gpgme, btrfs): only its manifest package is used.
 build_own ORACLE oracle oracle containers_image_openpgp,exclude_graphdriver_btrfs
 write_outputs

@@ -96,6 +96,8 @@ export interface ModelgateOptions {
   /** Default: a free loopback port. The same port is kept across restarts. */
   readonly port?: number;
   readonly readyTimeoutMs?: number;
+  /** More `serve` flags (e.g. --cache-dir). */
+  readonly extraArgs?: readonly string[];
 }
 
 export interface Modelgate {
@@ -175,6 +177,7 @@ export async function startModelgate(options: ModelgateOptions): Promise<Modelga
   const args = serveArgs(port, certs.certFile, certs.keyFile, [
     ...options.policyPaths.flatMap((path) => ['--policy', path]),
     ...(options.configFile === undefined ? [] : ['--config', options.configFile]),
+    ...(options.extraArgs ?? []),
   ]);
   const logFiles: string[] = [];
   let current: ManagedProcess | undefined;

@@ -7,6 +7,7 @@ import type { RegistryClient } from '../../../src/oci/client.ts';
 import { RegistryError } from '../../../src/oci/errors.ts';
 import { PolicyLoadError, policySetFromTexts } from '../../../src/policy/load.ts';
 import type { PolicySet } from '../../../src/policy/types.ts';
+import { PublicGoodRoot } from '../../../src/signature/public-good.ts';
 import { configDocument, modelPolicy } from '../../support/policies.ts';
 import { createTestPki } from '../../support/sigstore/pki.ts';
 
@@ -111,5 +112,45 @@ describe('EngineManager', () => {
     assert.equal(manager.current(), first);
     await manager.close();
     assert.throws(() => manager.update(set(plainPolicy('a'))), /closed/);
+  });
+});
+
+describe('EngineManager and the public-good root', () => {
+  const keyless = (name: string, root = 'public-good'): string =>
+    `${modelPolicy(name, `{signatures: {authorities: [{name: ci, keyless: {identities: [{issuer: "https://token.actions.githubusercontent.com", subject: x}], trustedRoot: ${root}}}]}}`)}---\n`;
+
+  it('starts the TUF refresh only once a policy names public-good, keeps one per publicGood setting, and reports it', async () => {
+    const made: { settings: unknown; started: number; closed: number }[] = [];
+    const manager = new EngineManager({
+      publicGood: {
+        cacheDir: '/nonexistent',
+        create: (settings) => {
+          const record = { settings, started: 0, closed: 0 };
+          made.push(record);
+          const root = new PublicGoodRoot({ settings, fetcher: undefined });
+          return Object.assign(root, {
+            start: () => void record.started++,
+            close: async () => void record.closed++,
+          });
+        },
+      },
+    });
+    manager.update(set(artifactPolicy('a') + config('{defaultAction: allow}')));
+    assert.equal(made[0]?.started, 0, 'no policy names public-good: no network');
+    assert.deepEqual(manager.trustedRootStatus(), []);
+    manager.update(set(keyless('signed') + config('{defaultAction: allow}')));
+    assert.equal(made.length, 1, 'the same settings keep the same root');
+    assert.equal(made[0]?.started, 1);
+    assert.equal(manager.trustedRootStatus()[0]?.source, 'embedded');
+    // A Config public-good entry replaces it: nothing to refresh.
+    manager.update(set(keyless('signed') + config(`{trustedRoots: [{name: public-good, json: ${JSON.stringify(createTestPki().trustedRootJson())}}]}`)));
+    assert.equal(made[0]?.started, 1);
+    assert.deepEqual(manager.trustedRootStatus(), []);
+    manager.update(set(keyless('signed') + config('{publicGood: {refreshIntervalSeconds: 60}}')));
+    assert.equal(made.length, 2, 'new settings, new root; the old one is closed');
+    assert.equal(made[0]?.closed, 1);
+    assert.equal(made[1]?.started, 1);
+    await manager.close();
+    assert.equal(made[1]?.closed, 1);
   });
 });

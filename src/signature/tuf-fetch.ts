@@ -14,7 +14,7 @@ import { DownloadHTTPError } from 'tuf-js/dist/error.js';
 import { Agent, request } from 'undici';
 import { EgressGuard } from '../oci/egress.ts';
 import { RegistryEndpoints } from '../oci/endpoints.ts';
-import { errorMessage } from './errors.ts';
+import { TrustRootError, errorMessage } from './errors.ts';
 
 const MAX_REDIRECTS = 3;
 
@@ -26,10 +26,8 @@ export interface TufFetcherOptions {
   readonly timeoutMs: number;
 }
 
-/** A download refused or failed; tuf-js reports it as the refresh's failure. */
-export class TufFetchError extends Error {
-  override readonly name = 'TufFetchError';
-}
+/** A download refused or failed; tuf-js passes it on as the refresh's failure. */
+const fetchError = (message: string): TrustRootError => new TrustRootError({ code: 'TUF_REFRESH_FAILED', message });
 
 export class GuardedTufFetcher implements Fetcher {
   readonly #agent: Agent;
@@ -50,21 +48,21 @@ export class GuardedTufFetcher implements Fetcher {
     for (let hop = 0; ; hop++) {
       // An address literal is never looked up, so the guard's lookup would not see it: judge it first.
       const refused = this.#guard.refusal(target.hostname);
-      if (refused !== undefined) throw new TufFetchError(`GET ${target.href}: ${refused.message} (name the mirror in spec.publicGood.tufMirror to allow it)`);
+      if (refused !== undefined) throw fetchError(`GET ${target.href}: ${refused.message} (name the mirror in spec.publicGood.tufMirror to allow it)`);
       let response: Awaited<ReturnType<typeof request>>;
       try {
         response = await request(target, { dispatcher: this.#agent, method: 'GET', signal: deadline, headers: { accept: 'application/json' } });
       } catch (error) {
-        throw new TufFetchError(`GET ${target.href}: ${errorMessage(error, 160)}`);
+        throw fetchError(`GET ${target.href}: ${errorMessage(error, 160)}`);
       }
       const { statusCode, headers, body } = response;
       if (statusCode >= 300 && statusCode < 400 && typeof headers['location'] === 'string') {
         await body.dump();
         const next = new URL(headers['location'], target);
-        if (hop >= MAX_REDIRECTS) throw new TufFetchError(`GET ${url}: more than ${MAX_REDIRECTS} redirects`);
-        if (next.username !== '' || next.password !== '') throw new TufFetchError(`GET ${target.href}: redirect with user information refused`);
+        if (hop >= MAX_REDIRECTS) throw fetchError(`GET ${url}: more than ${MAX_REDIRECTS} redirects`);
+        if (next.username !== '' || next.password !== '') throw fetchError(`GET ${target.href}: redirect with user information refused`);
         if (next.protocol !== 'https:' && !(next.protocol === 'http:' && target.protocol === 'http:'))
-          throw new TufFetchError(`GET ${target.href}: redirect to ${next.protocol} refused`);
+          throw fetchError(`GET ${target.href}: redirect to ${next.protocol} refused`);
         target = next;
         continue;
       }
@@ -78,7 +76,7 @@ export class GuardedTufFetcher implements Fetcher {
         received += (chunk as Buffer).length;
         if (received > maxLength) {
           body.destroy();
-          throw new TufFetchError(`GET ${target.href}: more than ${maxLength} bytes`);
+          throw fetchError(`GET ${target.href}: more than ${maxLength} bytes`);
         }
         chunks.push(chunk as Buffer);
       }

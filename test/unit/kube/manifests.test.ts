@@ -38,14 +38,22 @@ describe('manifests', () => {
       ),
       'metadata.namespace',
     );
+    // The TLS Secret, and an emptyDir for the TUF-refreshed public-good root: no policy files.
     assert.deepEqual(
       (spec['volumes'] as Json[]).map((v) => v['name']),
-      ['tls'],
+      ['cache', 'tls'],
+    );
+    assert.deepEqual(
+      (spec['volumes'] as Json[]).find((v) => v['name'] === 'cache'),
+      { name: 'cache', emptyDir: { sizeLimit: '16Mi' } },
     );
     assert.deepEqual(
       (container['volumeMounts'] as Json[]).map((v) => v['name']),
-      ['tls'],
+      ['tls', 'cache'],
     );
+    const cacheDir = env.find((e) => e['name'] === 'MODELGATE_CACHE_DIR')?.['value'];
+    assert.equal(cacheDir, '/var/cache/modelgate');
+    assert.equal((container['volumeMounts'] as Json[]).find((v) => v['name'] === 'cache')?.['mountPath'], cacheDir);
   });
 
   it('RBAC: ConfigMaps read and Events written in the namespace; cluster-wide grants only in optional/', () => {

@@ -11,6 +11,7 @@ import type { Audience, Credential, CredentialProvider } from './credentials.ts'
 import { computeDigest, isDigest, referrersTag, verifyDigest } from './digest.ts';
 import { RegistryEndpoints } from './endpoints.ts';
 import { RegistryError, statusError } from './errors.ts';
+import { ReferrerSelection, artifactTypesOf } from './referrer-selection.ts';
 import type { ErrorTarget, RegistryOperation } from './errors.ts';
 import { Deadline, HttpTransport } from './http.ts';
 import type { HttpResponse, RequestHook } from './http.ts';
@@ -197,56 +198,42 @@ export class RegistryClient implements Registry {
     const deadline = this.deadline(options);
     const maxResults = Math.max(0, options.maxResults ?? this.limits.maxReferrers);
     const maxBytes = options.maxBytes ?? this.limits.maxReferrersBytes;
-    const { artifactType } = options;
-    const keep = (descriptor: Descriptor): boolean => artifactType === undefined || descriptor.artifactType === artifactType;
+    const types = artifactTypesOf(options.artifactType);
+    const selection = new ReferrerSelection(types, maxResults);
 
-    const query = artifactType === undefined ? '' : `?artifactType=${encodeURIComponent(artifactType)}`;
+    // The API filters by one artifactType at most; several are filtered here from one listing.
+    const query = types?.length === 1 ? `?artifactType=${encodeURIComponent(types[0] as string)}` : '';
     let url = new URL(`/v2/${locator.repository}/referrers/${subject}${query}`, this.endpoints.baseUrl(locator.registry));
-    const kept: Descriptor[] = [];
     let audience: Audience = PUBLIC;
     for (let page = 1; ; page++) {
       const { response, credential } = await this.send(target, url, INDEX_ACCEPT, maxBytes, deadline, false);
-      if (page === 1 && response.status === 404) return this.referrersFromTag(target, keep, maxResults, maxBytes, deadline);
+      if (page === 1 && response.status === 404) return this.referrersFromTag(target, selection, maxBytes, deadline);
       if (response.status !== 200) throw failure(target, response, credential);
       audience = narrower(audience, audienceOf(credential));
       // Whatever OCI-Filters-Applied claims, the filter is applied here too.
       for (const descriptor of readIndex(target, response.body, 'the referrers API')) {
-        if (!keep(descriptor)) continue;
-        if (kept.length === maxResults) return { subject, descriptors: kept, source: 'api', truncated: true, audience };
-        kept.push(descriptor);
+        if (!selection.offer(descriptor)) return { subject, descriptors: selection.kept, source: 'api', truncated: true, audience };
       }
       const next = nextLink(response.headers['link'], url);
-      if (next === undefined) return { subject, descriptors: kept, source: 'api', truncated: false, audience };
+      if (next === undefined) return { subject, descriptors: selection.kept, source: 'api', truncated: selection.truncated, audience };
       if (next.origin !== url.origin) {
         throw new RegistryError('MALFORMED', target, `the referrers API pointed its next page at another host (${next.host})`);
       }
-      if (page >= this.limits.maxReferrersPages) return { subject, descriptors: kept, source: 'api', truncated: true, audience };
+      if (page >= this.limits.maxReferrersPages) return { subject, descriptors: selection.kept, source: 'api', truncated: true, audience };
       url = next;
     }
   }
 
   /** The referrers tag schema: an index tagged `<alg>-<hex>`; no such tag means no referrers. */
-  private async referrersFromTag(
-    target: ErrorTarget,
-    keep: (descriptor: Descriptor) => boolean,
-    maxResults: number,
-    maxBytes: number,
-    deadline: Deadline,
-  ): Promise<Referrers> {
+  private async referrersFromTag(target: ErrorTarget, selection: ReferrerSelection, maxBytes: number, deadline: Deadline): Promise<Referrers> {
     const subject = target.reference;
     const tag = referrersTag(subject);
     const url = new URL(`/v2/${target.repository}/manifests/${tag}`, this.endpoints.baseUrl(target.registry));
     const { response, credential } = await this.send(target, url, INDEX_ACCEPT, maxBytes, deadline, true);
     if (response.status === 404) return { subject, descriptors: [], source: 'tag', truncated: false, audience: audienceOf(credential) };
     if (response.status !== 200) throw failure(target, response, credential);
-    const descriptors = readIndex(target, response.body, `the referrers tag ${tag}`).filter(keep);
-    return {
-      subject,
-      descriptors: descriptors.slice(0, maxResults),
-      source: 'tag',
-      truncated: descriptors.length > maxResults,
-      audience: audienceOf(credential),
-    };
+    for (const descriptor of readIndex(target, response.body, `the referrers tag ${tag}`)) if (!selection.offer(descriptor)) break;
+    return { subject, descriptors: selection.kept, source: 'tag', truncated: selection.truncated, audience: audienceOf(credential) };
   }
 
   private target(operation: RegistryOperation, locator: RepositoryLocator, reference: string): ErrorTarget {

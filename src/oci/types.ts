@@ -53,9 +53,12 @@ export interface BlobOptions extends CallOptions {
 }
 
 export interface ReferrersOptions extends CallOptions {
-  /** Only referrers of this artifactType (filtered by the client, whatever the registry says it did). */
-  readonly artifactType?: string;
-  /** Most descriptors returned (the client's maxReferrers by default). */
+  /**
+   * Only referrers of this artifactType, or of these (filtered by the client, whatever the registry
+   * says it did); with several, one unfiltered listing serves them all and maxResults caps each.
+   */
+  readonly artifactType?: string | readonly string[];
+  /** Most descriptors returned, per artifact type when several are asked (the client's maxReferrers by default). */
   readonly maxResults?: number;
   /** Size limit of each index read (the referrers API answer or the referrers tag). */
   readonly maxBytes?: number;

@@ -12,8 +12,8 @@
  *   payloads with the signature (and certificate, Rekor bundle…) in annotations.
  *
  * Registry.fetchReferrers falls back to the `sha256-<hex>` referrers tag where the registry has
- * no referrers API and filters by artifactType itself; each referrer type is listed on its own,
- * so a flood of one cannot crowd the other out of the list.
+ * no referrers API and filters by artifactType itself; both referrer types come from one listing
+ * (one round trip) in which each is capped on its own, so a flood of one cannot crowd the other out.
  *
  * At most `maxCandidates` signatures are read, each blob at most `maxBlobBytes`. The budget is
  * shared fairly between the layouts (splitBudget), so a flood in one cannot crowd out the
@@ -24,7 +24,7 @@
  * caller can tell "unsigned" from "could not look".
  */
 import { isRegistryError } from '../oci/errors.ts';
-import type { Descriptor, Referrers } from '../oci/types.ts';
+import type { Descriptor } from '../oci/types.ts';
 import { BUNDLE_ARTIFACT_TYPE } from './bundle.ts';
 import {
   asError,
@@ -88,6 +88,9 @@ function layerKey(layer: Descriptor): string {
   return `${layer.digest}\n${JSON.stringify(annotations)}`;
 }
 
+/** The referrer layouts of signatures, listed together. */
+const REFERRER_TYPES: readonly string[] = [BUNDLE_ARTIFACT_TYPE, COSIGN_SIGNATURE_ARTIFACT_TYPE];
+
 export async function discoverSignatures(input: DiscoveryInput): Promise<Discovery> {
   const { registry, locator, digest, deadline, limits } = input;
   const problems: DiscoveryProblem[] = [];
@@ -109,14 +112,14 @@ export async function discoverSignatures(input: DiscoveryInput): Promise<Discove
     else candidates.push({ source, format, parsed: undefined, error: asError(error) });
     return undefined;
   };
-  // Ask one more than the budget: it tells whether the list was cut.
-  const list = (artifactType: string, what: string, source: string, format: Candidate['format']): Promise<Referrers | undefined> =>
+  // One listing for both referrer layouts (one round trip), each capped on its own at one more
+  // than the budget: that tells whether its list was cut.
+  const [referrers, legacy] = await Promise.all([
     registry
-      .fetchReferrers(locator, digest, { artifactType, maxResults: limits.maxCandidates + 1, deadline })
-      .catch((error: unknown) => onFailure(what, source, format, error));
-  const [bundles, signatureReferrers, legacy] = await Promise.all([
-    list(BUNDLE_ARTIFACT_TYPE, 'listing the sigstore bundles (referrers) failed', 'the referrers list', 'bundle'),
-    list(COSIGN_SIGNATURE_ARTIFACT_TYPE, 'listing the cosign signature referrers failed', 'the cosign signature referrers list', 'legacy'),
+      .fetchReferrers(locator, digest, { artifactType: REFERRER_TYPES, maxResults: limits.maxCandidates + 1, deadline })
+      .catch((error: unknown) =>
+        onFailure('listing the signature referrers (sigstore bundles, cosign signatures) failed', 'the referrers list', 'bundle', error),
+      ),
     tag === undefined
       ? Promise.resolve(undefined)
       : registry
@@ -147,8 +150,9 @@ export async function discoverSignatures(input: DiscoveryInput): Promise<Discove
       }
   }
   const legacyCount = Array.isArray(legacy?.json['layers']) ? legacy.json['layers'].length : 0;
-  const bundleDescriptors = bundles?.descriptors ?? [];
-  const referrerDescriptors = signatureReferrers?.descriptors ?? [];
+  const listed = referrers?.descriptors ?? [];
+  const bundleDescriptors = listed.filter((descriptor) => descriptor.artifactType === BUNDLE_ARTIFACT_TYPE);
+  const referrerDescriptors = listed.filter((descriptor) => descriptor.artifactType === COSIGN_SIGNATURE_ARTIFACT_TYPE);
 
   // The cosign signature referrers' manifests, within that layout's share of the budget.
   const [, manifestShare = 0] = splitBudget(limits.maxCandidates, [bundleDescriptors.length, referrerDescriptors.length, legacyCount]);
@@ -173,8 +177,7 @@ export async function discoverSignatures(input: DiscoveryInput): Promise<Discove
     legacyEntries.length,
   ]);
   const truncated =
-    (bundles?.truncated ?? false) ||
-    (signatureReferrers?.truncated ?? false) ||
+    (referrers?.truncated ?? false) ||
     bundleDescriptors.length > bundleShare ||
     referrerDescriptors.length > manifestShare ||
     referrerEntries.length > referrerShare ||
@@ -190,5 +193,5 @@ export async function discoverSignatures(input: DiscoveryInput): Promise<Discove
     ...legacyEntries.slice(0, legacyShare).map(read),
   ];
   for (const candidate of await pool(tasks, CONCURRENCY)) if (candidate !== undefined) candidates.push(candidate);
-  return { candidates, truncated, problems, referrersSource: bundles?.source ?? signatureReferrers?.source };
+  return { candidates, truncated, problems, referrersSource: referrers?.source };
 }

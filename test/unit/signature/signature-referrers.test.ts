@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RegistryErrorCode } from '../../../src/oci/errors.ts';
 import { RegistryError } from '../../../src/oci/errors.ts';
+import { artifactTypesOf } from '../../../src/oci/referrer-selection.ts';
 import type { Referrers, ReferrersOptions, RepositoryLocator } from '../../../src/oci/types.ts';
 import { splitBudget } from '../../../src/signature/discover.ts';
 import { toSignaturePolicy } from '../../../src/signature/policy-convert.ts';
@@ -226,7 +227,8 @@ class FailingListing extends FakeRegistry {
     this.#code = code;
   }
   override async fetchReferrers(at: RepositoryLocator, subject: string, options: ReferrersOptions = {}): Promise<Referrers> {
-    if (options.artifactType !== COSIGN_SIGNATURE_TYPE) return super.fetchReferrers(at, subject, options);
+    const types = artifactTypesOf(options.artifactType) ?? [];
+    if (!types.includes(COSIGN_SIGNATURE_TYPE)) return super.fetchReferrers(at, subject, options);
     throw new RegistryError(
       this.#code,
       { operation: 'referrers', registry: at.registry, repository: at.repository, reference: subject },
@@ -276,7 +278,7 @@ describe('bounds and registry failures', () => {
     const transient = new FailingListing('TIMEOUT');
     const digest = transient.pushArtifact();
     const result = await verify(transient, digest, keyPolicy());
-    denied(result, /registry: listing the cosign signature referrers failed: .*injected TIMEOUT/);
+    denied(result, /registry: listing the signature referrers \(sigstore bundles, cosign signatures\) failed: .*injected TIMEOUT/);
     assert.equal(result.complete, false);
     assert.equal(result.cacheable, false);
 

@@ -36,7 +36,7 @@ export async function checkObjects(objects: readonly KubeObject[], engine: Engin
 }
 
 /** A failed `kubectl get … | modelgate check -f -` gives empty input: that must not read as "allowed". */
-function emptyInput(sources: readonly string[], inputs: readonly string[]): UsageError {
+export function emptyInput(sources: readonly string[], inputs: readonly string[]): UsageError {
   const what =
     sources.length === 0
       ? `${inputs.join(', ')}, which hold${inputs.length === 1 ? 's' : ''} no .yaml, .yml or .json file`

@@ -192,7 +192,31 @@ Kubernetes API configuration, the bundled manifests/policy.yaml.
 MODELGATE_LOG_LEVEL: fatal, error, warn, info (default), debug, trace or silent.`,
 } as const satisfies CommandSpec;
 
-export const COMMANDS: readonly CommandSpec[] = [SERVE, CHECK, AUDIT, EXPLAIN];
+export const PIN = {
+  name: 'pin',
+  summary: 'pin model references to digests in manifests, then judge them',
+  synopsis: ['pin -f FILE|DIR|- [-f ...] [-w | --dry-run] [-n NAMESPACE] [--policy PATH]... [--config FILE] [--allow-empty]'],
+  about: `Resolves every image-volume reference (and KServe oci:// storage URI) that has a tag and no digest to
+name:tag@sha256:... through the registry, judges the pinned manifests as check does, and prints them
+(or, with -w, rewrites the files; with --dry-run, shows a diff). Only the references change: comments,
+key order and formatting stay as written.`,
+  flags: {
+    filename: CHECK.flags.filename,
+    recursive: CHECK.flags.recursive,
+    write: { type: 'boolean', short: 'w', default: false, help: 'rewrite the files in place (not with -f -)' },
+    'dry-run': { type: 'boolean', default: false, help: 'print a unified diff of what would change; write nothing' },
+    namespace: CHECK.flags.namespace,
+    ...policyFlags,
+    'allow-empty': CHECK.flags['allow-empty'],
+    help: HELP_FLAG,
+  },
+  notes: `Registry credentials: the Config's credentials.dockerConfig, as for check. Nothing is written when any
+reference cannot be resolved (an unknown tag, an unreachable registry: exit 2), nor with -w when the pinned
+manifests would be denied (exit 1). The verdicts go to stderr; stdout holds the manifests or the diff.
+Policy: as for check (--policy, else the bundled manifests/policy.yaml).`,
+} as const satisfies CommandSpec;
+
+export const COMMANDS: readonly CommandSpec[] = [SERVE, CHECK, AUDIT, EXPLAIN, PIN];
 
 export function commandSpec(name: string): CommandSpec | undefined {
   return COMMANDS.find((spec) => spec.name === name);

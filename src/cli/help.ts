@@ -42,9 +42,9 @@ ${usage.join('\n')}
 Commands:
 ${COMMANDS.map((spec) => `  ${spec.name.padEnd(9)}${spec.summary}`).join('\n')}
 
-As a kubectl plugin (kubectl-modelgate on PATH): kubectl modelgate audit -A, kubectl modelgate explain REF, ...
+As a kubectl plugin (kubectl-modelgate on PATH): kubectl modelgate audit -A, kubectl modelgate pin -f DIR -w, ...
 
-${exitCodes(' (check, audit, explain)')}
+${exitCodes(' (check, audit, explain, pin)')}
 Run \`modelgate COMMAND --help\` for a command's flags and where its policy comes from.
 `;
 }

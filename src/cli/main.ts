@@ -23,6 +23,7 @@ const RUNNERS: Readonly<Record<string, () => Promise<Runner>>> = {
   check: async () => (await import('./check.ts')).runCheck,
   audit: async () => (await import('./audit.ts')).runAudit,
   explain: async () => (await import('./explain.ts')).runExplain,
+  pin: async () => (await import('./pin.ts')).runPin,
 };
 
 async function readStdin(): Promise<string> {

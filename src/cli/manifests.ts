@@ -48,14 +48,18 @@ export interface Manifests {
   readonly sources: readonly string[];
 }
 
-/** Every object in the inputs, in order: each `-f` as given, a directory's files in name order. */
-export async function readManifests(inputs: readonly string[], io: CommandIO): Promise<Manifests> {
-  const objects: KubeObject[] = [];
-  const sources: string[] = [];
+export interface ManifestText {
+  /** The file read, stdin as `(stdin)`. */
+  readonly source: string;
+  readonly text: string;
+}
+
+/** The text of every manifest file in the inputs, in order: each `-f` as given, a directory's files in name order. */
+export async function readManifestTexts(inputs: readonly string[], io: CommandIO): Promise<ManifestText[]> {
+  const texts: ManifestText[] = [];
   for (const input of inputs) {
     if (input === '-') {
-      objects.push(...objectsFromText(await io.stdin(), '(stdin)'));
-      sources.push('(stdin)');
+      texts.push({ source: '(stdin)', text: await io.stdin() });
       continue;
     }
     let isDirectory: boolean;
@@ -66,17 +70,20 @@ export async function readManifests(inputs: readonly string[], io: CommandIO): P
     }
     const files = isDirectory ? await manifestFiles(input) : [input];
     for (const file of files) {
-      let text: string;
       try {
-        text = await readFile(file, 'utf8');
+        texts.push({ source: file, text: await readFile(file, 'utf8') });
       } catch (error) {
         throw new UsageError(`cannot read ${file}: ${describeFileError(error)}`);
       }
-      objects.push(...objectsFromText(text, file));
-      sources.push(file);
     }
   }
-  return { objects, sources };
+  return texts;
+}
+
+/** Every object in the inputs, in order: each `-f` as given, a directory's files in name order. */
+export async function readManifests(inputs: readonly string[], io: CommandIO): Promise<Manifests> {
+  const texts = await readManifestTexts(inputs, io);
+  return { objects: texts.flatMap(({ text, source }) => objectsFromText(text, source)), sources: texts.map(({ source }) => source) };
 }
 
 /**

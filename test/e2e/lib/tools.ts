@@ -16,6 +16,7 @@ export const TOOL_NAMES = [
   'COSIGN2',
   'COSIGN3',
   'ORAS',
+  'HELM',
   'REFERRERS_REGISTRY',
   'ORACLE',
   'TUF_REPO',

@@ -22,6 +22,7 @@ ETCD_VERSION=v3.6.16           # go.etcd.io/etcd/server/v3 (k8s 1.36 vendors etc
 COSIGN2_VERSION=v2.6.5         # legacy signatures: tag sha256-<hex>.sig
 COSIGN3_VERSION=v3.1.3         # sigstore bundle v0.3 as OCI 1.1 referrer
 ORAS_VERSION=v1.3.6
+HELM_VERSION=v4.3.2             # helm.sh/helm/v4: the chart's lint, template, install and upgrade
 # RFC 3161 timestamps for private-PKI signatures (cosign --timestamp-server-url); v2.1.4 and
 # later need go >= 1.27.
 TIMESTAMP_SERVER_VERSION=v2.1.3
@@ -254,7 +255,7 @@ build_own() {
 json_string() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
 
 write_outputs() {
-  local keys=(KUBE_APISERVER ETCD KUBECTL COSIGN2 COSIGN3 ORAS REFERRERS_REGISTRY ORACLE TUF_REPO DOCKER_REGISTRY SKOPEO HTPASSWD OPENSSL TIMESTAMP_SERVER)
+  local keys=(KUBE_APISERVER ETCD KUBECTL COSIGN2 COSIGN3 ORAS HELM REFERRERS_REGISTRY ORACLE TUF_REPO DOCKER_REGISTRY SKOPEO HTPASSWD OPENSSL TIMESTAMP_SERVER)
   local k sep env_tmp="$CACHE/env.sh.tmp.$$" json_tmp="$CACHE/tools.json.tmp.$$"
   {
     echo "# Written by test/e2e/tools/install.sh: source it to get the test-bed tools."
@@ -282,6 +283,7 @@ build_etcd
 go_install COSIGN2 cosign github.com/sigstore/cosign/v2/cmd/cosign "$COSIGN2_VERSION"
 go_install COSIGN3 cosign github.com/sigstore/cosign/v3/cmd/cosign "$COSIGN3_VERSION"
 go_install ORAS oras oras.land/oras/cmd/oras "$ORAS_VERSION"
+go_install HELM helm helm.sh/helm/v4/cmd/helm "$HELM_VERSION"
 go_install TIMESTAMP_SERVER timestamp-server github.com/sigstore/timestamp-authority/v2/cmd/timestamp-server "$TIMESTAMP_SERVER_VERSION"
 build_own REFERRERS_REGISTRY referrers-registry referrers-registry
 # A TUF repository (go-tuf v2) that publishes and rotates a Sigstore trusted_root.json.

@@ -152,6 +152,7 @@ export const SERVE = {
   synopsis: [
     'serve [--port N] [--host ADDR] [--tls-cert FILE] [--tls-key FILE] [--policy PATH]... [--config FILE]',
     '      [--namespace NS] [--namespaced-policies] [--shutdown-delay SECONDS] [--cache-dir DIR]',
+    '      [--tls-mode self-managed --tls-secret NAME --webhook-config NAME... [--tls-names NAMES]]',
   ],
   about: 'The admission webhook (HTTPS): POST /validate, GET /healthz, /readyz, /metrics.',
   flags: {
@@ -159,6 +160,31 @@ export const SERVE = {
     host: { type: 'string', value: 'ADDR', env: 'MODELGATE_HOST', help: 'listen address (default: all)' },
     'tls-cert': { type: 'string', value: 'FILE', env: 'MODELGATE_TLS_CERT', help: 'serving certificate (default certs/tls.crt)' },
     'tls-key': { type: 'string', value: 'FILE', env: 'MODELGATE_TLS_KEY', help: 'serving key (default certs/tls.key)' },
+    'tls-mode': {
+      type: 'string',
+      value: 'MODE',
+      env: 'MODELGATE_TLS_MODE',
+      help: 'files (default: --tls-cert and --tls-key as given) or self-managed (a CA and serving pair kept in\n--tls-secret, the CA written into each --webhook-config, the pair written to --tls-cert/--tls-key)',
+    },
+    'tls-secret': { type: 'string', value: 'NAME', env: 'MODELGATE_TLS_SECRET', help: 'self-managed: the Secret in --namespace that holds the CA and pair' },
+    'webhook-config': {
+      type: 'string',
+      multiple: true,
+      value: 'NAME',
+      env: 'MODELGATE_WEBHOOK_CONFIGS, comma-separated',
+      help: 'self-managed: a ValidatingWebhookConfiguration whose caBundle modelgate keeps; repeatable',
+    },
+    'tls-names': {
+      type: 'string',
+      value: 'NAMES',
+      env: 'MODELGATE_TLS_NAMES',
+      help: 'self-managed: DNS names and IP addresses of the serving certificate, comma-separated\n(default modelgate.NS.svc,modelgate.NS.svc.cluster.local)',
+    },
+    'tls-cert-validity': { type: 'string', value: 'DURATION', help: 'self-managed: serving certificate lifetime (default 2160h)' },
+    'tls-cert-renew-before': { type: 'string', value: 'DURATION', help: 'self-managed: renew it this long before it expires (default 720h)' },
+    'tls-ca-validity': { type: 'string', value: 'DURATION', help: 'self-managed: CA lifetime (default 87600h)' },
+    'tls-ca-renew-before': { type: 'string', value: 'DURATION', help: 'self-managed: make the next CA this long before it expires (default 8760h)' },
+    'tls-sync-interval': { type: 'string', value: 'DURATION', help: 'self-managed: how often each replica checks the Secret and caBundle (default 1m)' },
     policy: { ...policyFlags.policy, help: 'ModelPolicy file or directory, followed and reloaded on change; repeatable' },
     config: policyFlags.config,
     namespace: {

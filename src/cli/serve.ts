@@ -34,7 +34,9 @@ import { startServer } from '../server/serve.ts';
 import type { RequestEvent } from '../oci/http.ts';
 import { SERVE } from './commands.ts';
 import { parseFlags } from './flags.ts';
-import { env, policyPathsOption, portOption, stringOption } from './options.ts';
+import { env, policyPathsOption, portOption } from './options.ts';
+import { startTlsSource } from './serve-tls.ts';
+import type { TlsSource } from './serve-tls.ts';
 import { UsageError } from './usage.ts';
 
 /** A policy reload, from files or ConfigMaps: what a reload counter needs. */
@@ -51,6 +53,8 @@ export interface ServeHooks {
   /** Resolves to stop the server as SIGTERM would (tests); signals always work too. */
   readonly stop?: Promise<unknown>;
   readonly logger?: Logger;
+  /** Where the serving pair comes from, once it is there (tests force a self-managed sync with it). */
+  readonly onTlsSource?: (source: TlsSource) => void;
 }
 
 function booleanOption(flag: boolean | undefined, envName: string): boolean {
@@ -209,18 +213,22 @@ export async function runServe(args: readonly string[], hooks: ServeHooks = {}):
   }
 
   let server: Awaited<ReturnType<typeof startServer>>;
+  let tls: TlsSource | undefined;
   const host = values.host ?? env('MODELGATE_HOST');
   try {
+    tls = await startTlsSource(values, { namespace: () => webhookNamespace(values.namespace), kubeConfig: getKubeConfig, logger });
+    hooks.onTlsSource?.(tls);
     server = await startServer({
       port,
       ...(host === undefined ? {} : { host }),
-      tlsCert: stringOption(values['tls-cert'], 'MODELGATE_TLS_CERT', 'certs/tls.crt'),
-      tlsKey: stringOption(values['tls-key'], 'MODELGATE_TLS_KEY', 'certs/tls.key'),
+      tlsCert: tls.certPath,
+      tlsKey: tls.keyPath,
       engines: manager,
       logger,
       metrics,
     });
   } catch (error) {
+    tls?.stop();
     stopPolicy();
     await manager.close();
     throw listenError(error, port, host) ?? error;
@@ -238,6 +246,7 @@ export async function runServe(args: readonly string[], hooks: ServeHooks = {}):
         }
         logger.info({ signal }, 'stopping: answering in-flight reviews, accepting no new connections');
         await server.close();
+        tls?.stop();
         stopPolicy();
         await manager.close();
         process.off('SIGTERM', onTerm);

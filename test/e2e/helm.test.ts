@@ -209,6 +209,23 @@ policies:
     assert.equal(at(find(chart, 'ConfigMap', `${RELEASE}-policies`), 'data', 'policy.yaml'), readFileSync(join(REPO_ROOT, 'manifests', 'policy.yaml'), 'utf8'));
   });
 
+  it('the kustomize overlay for self-managed TLS builds what the chart runs and the API server accepts it', async () => {
+    const overlay = join(REPO_ROOT, 'manifests', 'overlays', 'self-managed');
+    const docs = documents((await cluster.kubectl(['kustomize', overlay])).stdout);
+    const spec = at(find(docs, 'Deployment', 'modelgate'), 'spec', 'template', 'spec');
+    const args = at(spec, 'containers', 0, 'args') as string[];
+    assert.deepEqual(args.slice(0, 4), ['serve', '--tls-mode=self-managed', '--tls-secret=modelgate-tls', '--webhook-config=modelgate']);
+    const volumes = at(spec, 'volumes') as Json[];
+    assert.deepEqual(
+      volumes.find((volume) => volume['name'] === 'tls'),
+      { name: 'tls', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
+    );
+    assert.equal((at(spec, 'containers', 0, 'volumeMounts') as Json[]).find((mount) => mount['name'] === 'tls')?.['readOnly'], undefined);
+    assert.deepEqual(at(find(docs, 'Role', 'modelgate-tls'), 'rules', 0, 'resourceNames'), ['modelgate-tls']);
+    const applied = await cluster.kubectl(['apply', '--dry-run=server', '-k', overlay]);
+    assert.match(applied.stdout, /secret\/modelgate-tls created \(server dry run\)/);
+  });
+
   describe('helm install, self-managed TLS, modelgate outside the cluster with the chart ServiceAccount', () => {
     const replicas: { port: number; proc: ManagedProcess; certFile: string }[] = [];
     let saKubeconfig: string;

@@ -19,6 +19,8 @@ import type { RepositoryLocator } from '../oci/types.ts';
 import { PolicyLoadError } from '../policy/load.ts';
 import { needsRegistry } from './registry-needs.ts';
 import type { ModelgateConfig, PolicySet } from '../policy/types.ts';
+import { CachedModelSignatureVerifier } from '../signature/oms-source.ts';
+import type { ModelSignatureSource } from '../signature/oms-source.ts';
 import { CachedSignatureVerifier } from '../signature/source.ts';
 import type { SignatureSource } from '../signature/source.ts';
 import { TrustedRoots } from '../signature/trust.ts';
@@ -32,6 +34,8 @@ export interface Engine {
   readonly artifacts: ArtifactSource | undefined;
   /** Undefined offline, like artifacts. */
   readonly signatures?: SignatureSource | undefined;
+  /** Undefined offline, like artifacts. */
+  readonly modelSignatures?: ModelSignatureSource | undefined;
   /** Runs a review's evaluation with the pod's pull secrets in reach of the registry client. */
   readonly withPod?: <T>(namespace: string, podSpec: Record<string, unknown> | undefined, work: () => T) => T;
 }
@@ -57,6 +61,7 @@ export interface RegistryAccess {
   readonly credentials: ReviewCredentials;
   readonly cache: CachedArtifactSource;
   readonly signatureCache: CachedSignatureVerifier;
+  readonly modelSignatureCache: CachedModelSignatureVerifier;
 }
 
 export interface RegistryBackedEngine extends Engine {
@@ -121,23 +126,21 @@ export function createRegistryAccess(config: ModelgateConfig, options: Pick<Engi
   const audienceOf = (locator: RepositoryLocator): Promise<Audience> => credentials.audienceFor(locator);
   const cache = new CachedArtifactSource(new RegistryArtifactSource(client), DEFAULT_FACTS_CACHE, audienceOf);
   // Validated when the policy loaded; parsing again here is once per connection setting.
-  const signatureCache = new CachedSignatureVerifier(
-    client,
-    TrustedRoots.fromSettings(config.trustedRoots, options.publicGood),
-    config.signatureDiscovery,
-    audienceOf,
-  );
-  return { client, credentials, cache, signatureCache };
+  const roots = TrustedRoots.fromSettings(config.trustedRoots, options.publicGood);
+  const signatureCache = new CachedSignatureVerifier(client, roots, config.signatureDiscovery, audienceOf);
+  const modelSignatureCache = new CachedModelSignatureVerifier(client, roots, config.signatureDiscovery, audienceOf);
+  return { client, credentials, cache, signatureCache, modelSignatureCache };
 }
 
 export function createEngine(policySet: PolicySet, options: EngineOptions = {}): RegistryBackedEngine {
   if (options.offline === true || !needsRegistry(policySet)) return { policySet, artifacts: undefined, client: undefined, cache: undefined };
   const registry = options.registry ?? createRegistryAccess(policySet.config, options);
-  const { client, cache, signatureCache, credentials } = registry;
+  const { client, cache, signatureCache, modelSignatureCache, credentials } = registry;
   return {
     policySet,
     artifacts: cache,
     signatures: signatureCache,
+    modelSignatures: modelSignatureCache,
     client,
     cache,
     signatureCache,

@@ -46,8 +46,10 @@ export interface EngineManagerOptions {
 /** Whether a policy of the set names public-good in an authority that checks signatures. */
 export function usesPublicGood(policySet: PolicySet): boolean {
   if (policySet.config.trustedRoots.some((root) => root.name === PUBLIC_GOOD)) return false;
-  return policySet.policies.some(
-    (policy) => policy.signatures?.authorities.some((authority) => authority.kind !== 'static' && authority.trustedRoot === PUBLIC_GOOD) ?? false,
+  return policySet.policies.some((policy) =>
+    [...(policy.signatures?.authorities ?? []), ...(policy.modelSignature?.authorities ?? [])].some(
+      (authority) => authority.kind !== 'static' && authority.trustedRoot === PUBLIC_GOOD,
+    ),
   );
 }
 

@@ -29,6 +29,8 @@ export interface RuleResult {
   readonly mode?: PolicyMode;
   /** Fail and error only: what the user can do about it. */
   readonly fix?: string;
+  /** Facts behind the verdict for `explain` to show (e.g. the file-by-file mapping of a model signature); never in messages. */
+  readonly details?: readonly string[];
 }
 
 /** A result that counts: a failed rule or a check that could not complete, as a Finding with its status. */

@@ -7,6 +7,7 @@ import { toArtifactRules } from '../artifact/policy-schema.ts';
 import { isPlainObject } from '../core/guards.ts';
 import type { SchemaError } from '../core/schema.ts';
 import { SchemaValidator } from '../core/schema.ts';
+import { modelSignatureProblems, toModelSignaturePolicy } from '../signature/oms-policy.ts';
 import { signatureProblems } from '../signature/policy-checks.ts';
 import { toDiscoveryLimits, toSignaturePolicy } from '../signature/policy-convert.ts';
 import { toPublicGoodSettings } from '../signature/public-good-settings.ts';
@@ -33,7 +34,11 @@ export function parseDocument(data: unknown, source: string): DocumentResult {
     const result = modelPolicies.validate(data);
     if (!result.ok) return result;
     const signatures = result.value.spec?.signatures;
-    const errors = signatures === undefined ? emptySection(data, 'signatures', 'a mapping') : signatureProblems(signatures);
+    const modelSignature = result.value.spec?.modelSignature;
+    const errors = [
+      ...(signatures === undefined ? emptySection(data, 'signatures', 'a mapping') : signatureProblems(signatures)),
+      ...(modelSignature === undefined ? emptySection(data, 'modelSignature', 'a mapping') : modelSignatureProblems(modelSignature)),
+    ];
     return errors.length > 0 ? { ok: false, errors } : { ok: true, document: { kind, policy: toPolicy(result.value, source) } };
   }
   if (kind === 'Config') {
@@ -72,6 +77,7 @@ function toPolicy({ metadata, spec = {} }: ModelPolicyDocument, source: string):
     registries: spec.registries ?? [],
     artifact: spec.artifact === undefined ? undefined : toArtifactRules(spec.artifact),
     signatures: spec.signatures === undefined ? undefined : toSignaturePolicy(spec.signatures),
+    ...(spec.modelSignature === undefined ? {} : { modelSignature: toModelSignaturePolicy(spec.modelSignature) }),
     onError: spec.onError ?? 'deny',
     scope: CLUSTER_SCOPE,
   };

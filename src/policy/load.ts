@@ -126,7 +126,9 @@ export const NAMESPACE_POLICY_LIMITS = { policies: 16, patternCharacters: 4096 }
 
 /** The globs and regular expressions of a policy, whose length its matching costs. */
 function patternsOf(policy: ModelPolicy): string[] {
-  const identities = (policy.signatures?.authorities ?? []).flatMap((authority) => (authority.kind === 'keyless' ? authority.identities : []));
+  const identities = [...(policy.signatures?.authorities ?? []), ...(policy.modelSignature?.authorities ?? [])].flatMap((authority) =>
+    authority.kind === 'keyless' ? authority.identities : [],
+  );
   return [
     ...policy.match.references,
     ...policy.registries,
@@ -175,13 +177,18 @@ function trustProblems(policies: readonly ModelPolicy[], config: ModelgateConfig
     return [{ source: config.source, document: 0, path: 'spec.trustedRoots', message: describeError(error) }];
   }
   return policies.flatMap((policy) => {
-    const missing = policy.signatures === undefined ? [] : unknownTrustedRoots(policy.signatures, roots);
-    return missing.map((name) => ({
-      source: policy.source,
-      document: 0,
-      path: 'spec.signatures.authorities',
-      message: `trusted root ${JSON.stringify(name)} is not defined (known: ${roots.names().join(', ')}); add it to the Config's spec.trustedRoots`,
-    }));
+    const sections = [
+      ['spec.signatures.authorities', policy.signatures],
+      ['spec.modelSignature.authorities', policy.modelSignature],
+    ] as const;
+    return sections.flatMap(([path, section]) =>
+      (section === undefined ? [] : unknownTrustedRoots(section, roots)).map((name) => ({
+        source: policy.source,
+        document: 0,
+        path,
+        message: `trusted root ${JSON.stringify(name)} is not defined (known: ${roots.names().join(', ')}); add it to the Config's spec.trustedRoots`,
+      })),
+    );
   });
 }
 

@@ -1,6 +1,7 @@
 /**
  * The ModelPolicy document, composed of the sections the check kinds own: `spec.artifact`
- * (artifact/policy-schema.ts) and `spec.signatures` (signature/policy-schema.ts).
+ * (artifact/policy-schema.ts), `spec.signatures` (signature/policy-schema.ts) and `spec.modelSignature`
+ * (signature/oms-policy.ts).
  */
 import Type from 'typebox';
 import type { Static } from 'typebox';
@@ -8,6 +9,7 @@ import { artifactSectionSchema } from '../artifact/policy-schema.ts';
 import { globList } from '../core/glob-schema.ts';
 import { OnErrorSchema, PolicyModeSchema } from '../core/modes.ts';
 import { strictObject } from '../core/schema.ts';
+import { modelSignatureSchema } from '../signature/oms-policy.ts';
 import { signaturesSchema } from '../signature/policy-schema.ts';
 import { documentSchema, metadataSchema } from './document-schema.ts';
 
@@ -28,6 +30,7 @@ export const policySpecSchema = strictObject({
   registries: Type.Optional(globList('allowed registry host globs; empty allows any')),
   onError: Type.Optional(OnErrorSchema),
   signatures: Type.Optional(signaturesSchema),
+  modelSignature: Type.Optional(modelSignatureSchema),
   artifact: Type.Optional(artifactSectionSchema),
 });
 export type PolicySpec = Static<typeof policySpecSchema>;

@@ -3,6 +3,7 @@
  * (model-policy-schema.ts, config-schema.ts) convert to, defaults filled in.
  */
 import type { ArtifactRules } from '../artifact/policy-schema.ts';
+import type { ModelSignaturePolicy } from '../signature/oms-policy.ts';
 import type { DiscoveryLimits, SignaturePolicy, TrustedRootSetting } from '../signature/policy-schema.ts';
 import { DEFAULT_DISCOVERY_LIMITS } from '../signature/policy-schema.ts';
 import { DEFAULT_PUBLIC_GOOD_SETTINGS } from '../signature/public-good-settings.ts';
@@ -43,6 +44,8 @@ export interface ModelPolicy extends Resolved<Pick<PolicySpec, 'mode' | 'require
   readonly artifact: ArtifactRules | undefined;
   /** Who must have signed the artifact. */
   readonly signatures: SignaturePolicy | undefined;
+  /** An OpenSSF Model Signing signature that must cover the model's files (separate from signatures). */
+  readonly modelSignature?: ModelSignaturePolicy | undefined;
   /** Absent means `cluster` (policies built in code, e.g. by tests). */
   readonly scope?: PolicyScope;
 }

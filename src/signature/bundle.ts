@@ -37,17 +37,7 @@ export interface ParsedBundle {
  * (MALFORMED_BUNDLE, UNSUPPORTED_CONTENT) or BindingError (INVALID_PAYLOAD).
  */
 export function parseBundle(bytes: Buffer): ParsedBundle {
-  let json: unknown;
-  try {
-    // Protobuf JSON: field names are matched exactly, so duplicates are what could be read two ways.
-    json = parseStrictJson(bytes);
-  } catch (error) {
-    throw new SignatureFormatError({ code: 'MALFORMED_BUNDLE', message: describeRefusal('bundle', error) });
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new SignatureFormatError({ code: 'MALFORMED_BUNDLE', message: 'the bundle is not a JSON object' });
-  }
-  const bundle = toBundle(json as Record<string, unknown>);
+  const bundle = parseBundleJson(bytes);
   switch (bundle.content.$case) {
     case 'dsseEnvelope': {
       const envelope = bundle.content.dsseEnvelope;
@@ -59,6 +49,21 @@ export function parseBundle(bytes: Buffer): ParsedBundle {
         message: 'the bundle holds a message signature, which carries no payload naming the image it signs (cosign signs images with DSSE in-toto statements)',
       });
   }
+}
+
+/** The bundle of bundle JSON (already size-capped), whatever it signs. Throws SignatureFormatError (MALFORMED_BUNDLE). */
+export function parseBundleJson(bytes: Buffer): Bundle {
+  let json: unknown;
+  try {
+    // Protobuf JSON: field names are matched exactly, so duplicates are what could be read two ways.
+    json = parseStrictJson(bytes);
+  } catch (error) {
+    throw new SignatureFormatError({ code: 'MALFORMED_BUNDLE', message: describeRefusal('bundle', error) });
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new SignatureFormatError({ code: 'MALFORMED_BUNDLE', message: 'the bundle is not a JSON object' });
+  }
+  return toBundle(json as Record<string, unknown>);
 }
 
 const invalid = (detail: string, cause?: unknown): SignatureFormatError =>

@@ -57,7 +57,7 @@ export function toTrustedRootSettings(section: TrustedRootsSection): TrustedRoot
 }
 
 /** Trusted roots the policy names that the Config does not supply (check at load time). */
-export function unknownTrustedRoots(policy: SignaturePolicy, roots: TrustedRoots): string[] {
+export function unknownTrustedRoots(policy: Pick<SignaturePolicy, 'authorities'>, roots: TrustedRoots): string[] {
   const names = policy.authorities.flatMap((authority) => (authority.kind === 'static' ? [] : [authority.trustedRoot]));
   return [...new Set(names.filter((name) => !roots.has(name)))];
 }

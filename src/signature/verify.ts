@@ -96,7 +96,7 @@ export interface SignatureResult {
   readonly repositoryMismatch?: RepositoryMismatch;
 }
 
-type Check =
+export type Check =
   | { readonly ok: true; readonly detail: string }
   | { readonly ok: false; readonly reason: string; readonly mismatch?: RepositoryMismatch | undefined };
 
@@ -144,6 +144,11 @@ function sigstoreReason(error: unknown): string {
   const cause = (error as { cause?: unknown }).cause;
   const because = cause instanceof Error && cause.message !== '' && cause.message !== message ? ` (${errorMessage(cause, 120)})` : '';
   return typeof code === 'string' ? `${message}${because}` : message;
+}
+
+/** One bundle against one key or keyless authority (the signature and its evidence; not what it binds to): OMS signatures (oms-verify.ts). */
+export function verifyBundleWith(authority: KeyAuthority | KeylessAuthority, parsed: ParsedBundle, roots: TrustedRoots): Check {
+  return authority.kind === 'key' ? verifyKey(authority, parsed, roots) : verifyKeyless(authority, parsed, roots);
 }
 
 function verifyKey(authority: KeyAuthority, parsed: ParsedBundle, roots: TrustedRoots): Check {

@@ -88,7 +88,7 @@ export async function explainReference(input: string, policySet: PolicySet, opti
 
     let facts: ReadFacts | undefined;
     if (resolution.digest !== undefined && access !== undefined) {
-      const sources = { artifacts: access.cache, signatures: access.signatureCache };
+      const sources = { artifacts: access.cache, signatures: access.signatureCache, modelSignatures: access.modelSignatureCache };
       facts = await readFacts(parsed, resolution.digest, policies, sources, policySet.config.timeouts.totalMs, clock);
     }
     const artifact = facts?.artifact;

@@ -10,6 +10,7 @@ import type { ArtifactSource } from '../../artifact/source.ts';
 import type { RepositoryLocator } from '../../oci/types.ts';
 import type { ModelPolicy } from '../../policy/types.ts';
 import type { ImageReference } from '../../reference/parse.ts';
+import type { ModelSignatureSource } from '../../signature/oms-source.ts';
 import type { SignatureSource } from '../../signature/source.ts';
 import type { RuleResult } from '../result.ts';
 
@@ -17,6 +18,7 @@ import type { RuleResult } from '../result.ts';
 export interface CheckSources {
   readonly artifacts: ArtifactSource | undefined;
   readonly signatures?: SignatureSource | undefined;
+  readonly modelSignatures?: ModelSignatureSource | undefined;
 }
 
 /** What facts are read about: a digest in a repository, before a deadline. */

@@ -5,6 +5,7 @@
 import { BUILT_IN_RULES } from '../result.ts';
 import { artifactCheck } from './artifact.ts';
 import type { AnyCheckKind } from './kind.ts';
+import { modelSignatureCheck } from './model-signature.ts';
 import { referenceCheck } from './reference.ts';
 import { signatureCheck } from './signatures.ts';
 
@@ -12,6 +13,7 @@ export const CHECK_KINDS: readonly AnyCheckKind[] = [
   referenceCheck, // requireDigest, registries
   artifactCheck, // spec.artifact
   signatureCheck, // spec.signatures
+  modelSignatureCheck, // spec.modelSignature
 ];
 
 /** Kinds judged on the reference alone, before any registry work. */

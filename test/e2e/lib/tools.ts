@@ -25,6 +25,8 @@ export const TOOL_NAMES = [
   'HTPASSWD',
   'OPENSSL',
   'TIMESTAMP_SERVER',
+  'MODEL_SIGNING',
+  'MODEL_SIGNING_PYTHON',
 ] as const;
 
 export type ToolName = (typeof TOOL_NAMES)[number];

@@ -26,6 +26,11 @@ HELM_VERSION=v4.3.2             # helm.sh/helm/v4: the chart's lint, template, i
 # RFC 3161 timestamps for private-PKI signatures (cosign --timestamp-server-url); v2.1.4 and
 # later need go >= 1.27.
 TIMESTAMP_SERVER_VERSION=v2.1.3
+# OpenSSF model signing (sigstore/model-transparency) and the ModelPack client, from PyPI
+# into one venv. model-signing imports pyOpenSSL without declaring it.
+MODEL_SIGNING_VERSION=1.1.1
+MODELPACK_CLIENT_VERSION=0.1.0
+PYOPENSSL_VERSION=26.4.0
 # The referrers registry (tools/referrers-registry, on go-containerregistry)
 # and the decoding oracle (tools/oracle, on containers/image and
 # distribution/reference) are our own mains; their dependencies are pinned in
@@ -251,11 +256,36 @@ build_own() {
   report "$name" "$version" "$bin" "$start" built
 }
 
+# ---- Python tools: model_signing and modelpack in one venv --------------------------------------
+# A venv built under a temporary name and renamed into place, so an interrupted pip leaves nothing
+# that counts as installed. MODEL_SIGNING is the venv's CLI, MODEL_SIGNING_PYTHON its interpreter
+# (the modelpack Python API).
+install_model_signing() {
+  local start dir tmp py
+  start=$(date +%s.%N)
+  dir="$CACHE/model-signing-$MODEL_SIGNING_VERSION"
+  TOOL_VERSION[MODEL_SIGNING]=$MODEL_SIGNING_VERSION
+  TOOL_VERSION[MODEL_SIGNING_PYTHON]="modelpack-client $MODELPACK_CLIENT_VERSION"
+  TOOL_PATH[MODEL_SIGNING]="$dir/bin/model_signing"
+  TOOL_PATH[MODEL_SIGNING_PYTHON]="$dir/bin/python"
+  if have "$dir/bin/model_signing" && have "$dir/bin/python"; then report model_signing "$MODEL_SIGNING_VERSION" "$dir" "$start" cached; return; fi
+  py=$(command -v python3) || die "python3 (>= 3.10) is needed for model_signing"
+  tmp="$dir.tmp.$$"
+  rm -rf "$tmp"
+  "$py" -m venv "$tmp"
+  "$tmp/bin/pip" install -q --disable-pip-version-check "model-signing==$MODEL_SIGNING_VERSION" "pyOpenSSL==$PYOPENSSL_VERSION" "modelpack-client==$MODELPACK_CLIENT_VERSION" >&2
+  rm -rf "$dir"
+  mv "$tmp" "$dir"
+  # A venv records its own path in its scripts: rewrite the temporary one.
+  grep -rlF "$tmp" "$dir/bin" | xargs -r sed -i "s|$tmp|$dir|g"
+  report model_signing "$MODEL_SIGNING_VERSION" "$dir" "$start" pip
+}
+
 # ---- outputs -----------------------------------------------------------------------------------
 json_string() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
 
 write_outputs() {
-  local keys=(KUBE_APISERVER ETCD KUBECTL COSIGN2 COSIGN3 ORAS HELM REFERRERS_REGISTRY ORACLE TUF_REPO DOCKER_REGISTRY SKOPEO HTPASSWD OPENSSL TIMESTAMP_SERVER)
+  local keys=(KUBE_APISERVER ETCD KUBECTL COSIGN2 COSIGN3 ORAS HELM REFERRERS_REGISTRY ORACLE TUF_REPO DOCKER_REGISTRY SKOPEO HTPASSWD OPENSSL TIMESTAMP_SERVER MODEL_SIGNING MODEL_SIGNING_PYTHON)
   local k sep env_tmp="$CACHE/env.sh.tmp.$$" json_tmp="$CACHE/tools.json.tmp.$$"
   {
     echo "# Written by test/e2e/tools/install.sh: source it to get the test-bed tools."
@@ -290,5 +320,6 @@ build_own REFERRERS_REGISTRY referrers-registry referrers-registry
 build_own TUF_REPO tuf-repo tuf-repo
 # containers/image without its C dependencies (gpgme, btrfs): only its manifest package is used.
 build_own ORACLE oracle oracle containers_image_openpgp,exclude_graphdriver_btrfs
+install_model_signing
 write_outputs
 echo "wrote $CACHE/env.sh and $CACHE/tools.json in $(elapsed "$TOTAL_START") total"

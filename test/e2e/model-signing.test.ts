@@ -369,6 +369,38 @@ describe('OpenSSF model signing with real model_signing, modelpack, oras', { ski
     assert.doesNotMatch(cosignOnly, /rule signatures|signatures: no signature/, 'the cosign signature passed its own requirement');
   });
 
+  it('modelgate explain shows the file-by-file mapping', async () => {
+    for (const [name, expected] of [
+      ['basename', /model\.safetensors: match\n\s+tokenizer\.json: match\n\s+notes\.txt: signed as sub\/notes\.txt\n\s+sub\/notes\.txt: missing/],
+      [
+        'allowed',
+        /release: referrer sha256:\S+ covers all 3 files\n[^\n]*file by file[^\n]*\n\s+model\.safetensors: match\n\s+tokenizer\.json: match\n\s+sub\/notes\.txt: match/,
+      ],
+    ] as const) {
+      const c = cases.get(name);
+      assert.ok(c !== undefined);
+      const run = await runCommand(
+        process.execPath,
+        [
+          '--input-type=module',
+          '--eval',
+          ENTRY,
+          join(REPO_ROOT, 'src', 'cli', 'main.ts'),
+          'explain',
+          `${c.registry.host}/${c.repository}@${c.digest}`,
+          '-n',
+          c.namespace,
+          '--policy',
+          policyDir,
+          '--config',
+          configFile,
+        ],
+        { env: loopbackEnv(), cwd: REPO_ROOT, allowFailure: true, timeoutMs: 120_000 },
+      );
+      assert.match(run.stdout, expected, `${name}: ${run.stdout}${run.stderr}`);
+    }
+  });
+
   it('cross-check: model_signing verify key on the pulled files gives the same verdict', async () => {
     for (const [name, c] of cases) {
       if (c.signature === undefined || c.key === undefined || c.namespace !== 'oms') continue;

@@ -28,6 +28,8 @@ function listingOrder(result: RuleResult): number {
 /** One line per rule: failed when any of its results counts (with the strongest mode), else as its results say. */
 function ruleTrace(rule: string, results: readonly RuleResult[]): RuleTrace {
   const findings = findingsOf(results);
+  const facts = results.flatMap((result) => result.details ?? []);
+  const withFacts = facts.length === 0 ? {} : { facts };
   if (findings.length > 0) {
     return {
       rule,
@@ -35,10 +37,11 @@ function ruleTrace(rule: string, results: readonly RuleResult[]): RuleTrace {
       mode: strongestMode(findings) ?? 'audit',
       details: findings.map((finding) => finding.reason),
       fixes: [...new Set(findings.map((finding) => finding.fix))],
+      ...withFacts,
     };
   }
   const status = results[0]?.status ?? 'pass';
-  return { rule, result: status === 'fail' || status === 'error' ? 'fail' : LISTED_AS[status], details: results.map((result) => result.reason) };
+  return { rule, result: status === 'fail' || status === 'error' ? 'fail' : LISTED_AS[status], details: results.map((result) => result.reason), ...withFacts };
 }
 
 /** Results grouped by rule (stable: in the order the engine reported them), listed in the kinds' order. */

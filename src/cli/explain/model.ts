@@ -71,6 +71,8 @@ export interface RuleTrace {
   /** What was checked, or why it failed (one line per finding). */
   readonly details: readonly string[];
   readonly fixes?: readonly string[];
+  /** Facts the check reported with its results (a model signature's file-by-file mapping), listed below the rules. */
+  readonly facts?: readonly string[];
 }
 
 export interface AuthorityTrace {

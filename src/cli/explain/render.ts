@@ -42,6 +42,7 @@ function evaluationText(evaluation: Evaluation): string {
   for (const policy of evaluation.policies) {
     out.push(`policy ${policy.name} (mode ${policy.mode}, onError ${policy.onError}, from ${policy.source})`);
     out.push(indent(rulesTable(policy.rules).trimEnd(), 2));
+    for (const rule of policy.rules) if (rule.facts !== undefined) out.push(`  ${rule.rule}:`, indent(rule.facts.join('\n'), 4));
     const signatures = policy.signatures;
     if (signatures !== undefined) {
       if ('error' in signatures) {

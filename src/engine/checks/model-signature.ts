@@ -53,10 +53,10 @@ function signatureLayerOf(layers: readonly MountedLayer[] | string, facts: Artif
   return layer === undefined || descriptor === undefined ? undefined : { index: layer.index, path: wanted, descriptor };
 }
 
-const mappings = new WeakMap<OmsVerification, WeakMap<ArtifactFacts, Map<number, Mapping>>>();
+const mappings = new WeakMap<OmsVerification, WeakMap<ArtifactFacts, Map<string, Mapping>>>();
 
-/** The mapping of one verified signature onto the manifest, computed once per facts. */
-function mappingOf(verification: OmsVerification, facts: ArtifactFacts, index: number, layers: readonly MountedLayer[]): Mapping | undefined {
+/** The mapping of one verified signature onto the manifest's files (without the signature layer `excluded`), computed once. */
+function mappingOf(verification: OmsVerification, facts: ArtifactFacts, index: number, layers: readonly MountedLayer[], excluded: number): Mapping | undefined {
   const statement = verification.signatures[index]?.statement;
   if (statement === undefined) return undefined;
   let byFacts = mappings.get(verification);
@@ -69,10 +69,11 @@ function mappingOf(verification: OmsVerification, facts: ArtifactFacts, index: n
     byIndex = new Map();
     byFacts.set(facts, byIndex);
   }
-  let mapping = byIndex.get(index);
+  const key = `${index}/${excluded}`;
+  let mapping = byIndex.get(key);
   if (mapping === undefined) {
     mapping = mapStatement(statement, layers);
-    byIndex.set(index, mapping);
+    byIndex.set(key, mapping);
   }
   return mapping;
 }
@@ -106,7 +107,7 @@ export function judgeModelSignature(policy: ModelPolicy, config: ModelSignatureP
     }
     let matched: typeof passing;
     for (const index of outcome.verified) {
-      const mapping = mappingOf(verification, facts, index, files);
+      const mapping = mappingOf(verification, facts, index, files, signatureLayer?.index ?? -1);
       const source = verification.signatures[index]?.source ?? `signature ${index + 1}`;
       if (mapping === undefined) continue;
       if (mapping.ok) {

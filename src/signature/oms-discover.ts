@@ -20,7 +20,7 @@ import { BUNDLE_ARTIFACT_TYPE, isBundleMediaType, parseBundleJson } from './bund
 import type { ParsedBundle } from './bundle.ts';
 import { asError, isTransient, malformed, oversized, pool, problemOf, readLayer, short, timeLeft } from './discovery-reads.ts';
 import type { DiscoveryInput, DiscoveryProblem } from './discovery-reads.ts';
-import { OMS_PREDICATE, OMS_PREDICATE_V01, parseOmsStatement, statementPredicateType } from './oms-statement.ts';
+import { OMS_PREDICATE, OMS_PREDICATE_V01, readOmsStatement } from './oms-statement.ts';
 import type { OmsStatement } from './oms-statement.ts';
 import type { OmsLocation } from './oms-policy.ts';
 
@@ -58,9 +58,8 @@ export function parseOmsBundle(bytes: Buffer): { readonly parsed: ParsedBundle; 
   const bundle: Bundle = parseBundleJson(bytes);
   if (bundle.content.$case !== 'dsseEnvelope') throw malformed('the bundle holds a message signature, not the DSSE statement a model signature is');
   const { payloadType, payload } = bundle.content.dsseEnvelope;
-  const type = statementPredicateType(payloadType, payload);
-  if (type !== undefined && !isOmsPredicate(type)) return 'other';
-  const statement = parseOmsStatement(payloadType, payload);
+  const statement = readOmsStatement(payloadType, payload);
+  if ('other' in statement) return 'other';
   // The digest binding of cosign signatures does not apply: the statement is mapped onto the manifest instead (oms-mapping.ts).
   return { parsed: { bundle, artifact: undefined, claims: { format: 'in-toto', digests: [], dockerReference: undefined } }, statement };
 }

@@ -11,7 +11,7 @@
  * is judged against the manifest by oms-mapping.ts, so a denial can say which file and why.
  * Nothing here trusts the statement: it is read after the signature over it verified.
  */
-import { BOOLEAN, INTEGER, STRING, STRING_MAP, arrayOf, describeRefusal, objectOf, ANY, parseStrictJson } from '../core/strict-json.ts';
+import { BOOLEAN, INTEGER, STRING, STRING_MAP, arrayOf, describeRefusal, objectOf, parseStrictJson } from '../core/strict-json.ts';
 import type { JsonShape } from '../core/strict-json.ts';
 import { IN_TOTO_PAYLOAD_TYPE } from './binding.ts';
 import { BindingError } from './errors.ts';
@@ -59,17 +59,6 @@ const invalid = (message: string): BindingError => new BindingError({ code: 'INV
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const HEX = /^[0-9a-fA-F]+$/;
 
-/** The predicate type of a DSSE in-toto payload, or undefined when it is not one (cheap pre-filter of referrers). */
-export function statementPredicateType(payloadType: string, payload: Buffer): string | undefined {
-  if (payloadType !== IN_TOTO_PAYLOAD_TYPE) return undefined;
-  try {
-    const json = parseStrictJson(payload, objectOf({ predicateType: STRING, predicate: ANY }));
-    return isRecord(json) && typeof json['predicateType'] === 'string' ? json['predicateType'] : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function resourceOf(value: unknown, where: string): OmsResource {
   if (!isRecord(value)) throw invalid(`${where} is not an object`);
   const { name, algorithm, digest } = value;
@@ -81,6 +70,17 @@ function resourceOf(value: unknown, where: string): OmsResource {
 
 /** Reads an OMS statement (v1.0 or v0.1). Throws BindingError (INVALID_PAYLOAD) when it is not one. */
 export function parseOmsStatement(payloadType: string, payload: Buffer): OmsStatement {
+  const read = readOmsStatement(payloadType, payload);
+  if ('other' in read) throw invalid(`the statement is of predicate type ${JSON.stringify(read.other)}, not a model signature (${OMS_PREDICATE})`);
+  return read;
+}
+
+/**
+ * An OMS statement, or the predicate type of another in-toto statement (a cosign signature or
+ * attestation sharing the bundle artifact type), read in one pass. Throws BindingError
+ * (INVALID_PAYLOAD) when it is neither.
+ */
+export function readOmsStatement(payloadType: string, payload: Buffer): OmsStatement | { readonly other: string } {
   if (payloadType !== IN_TOTO_PAYLOAD_TYPE) throw invalid(`the DSSE payload type is ${JSON.stringify(payloadType)}, not ${IN_TOTO_PAYLOAD_TYPE}`);
   let json: unknown;
   try {
@@ -89,8 +89,9 @@ export function parseOmsStatement(payloadType: string, payload: Buffer): OmsStat
     throw invalid(describeRefusal('model signing statement', error));
   }
   if (!isRecord(json)) throw invalid('the statement is not a JSON object');
-  if (json['_type'] !== STATEMENT_V1) throw invalid(`the statement's _type is ${JSON.stringify(json['_type'] ?? null)}, not ${STATEMENT_V1}`);
   const predicateType = json['predicateType'];
+  if (typeof predicateType === 'string' && predicateType !== OMS_PREDICATE && predicateType !== OMS_PREDICATE_V01) return { other: predicateType };
+  if (json['_type'] !== STATEMENT_V1) throw invalid(`the statement's _type is ${JSON.stringify(json['_type'] ?? null)}, not ${STATEMENT_V1}`);
   const subjects = Array.isArray(json['subject']) ? json['subject'] : [];
   if (predicateType === OMS_PREDICATE_V01) {
     // v0.1: every subject is a file with its sha256; model_signing reads it as files/sha256.
@@ -100,8 +101,7 @@ export function parseOmsStatement(payloadType: string, payload: Buffer): OmsStat
     });
     return { predicateType, compat: true, modelName: undefined, rootDigest: undefined, method: 'files', hashType: 'sha256', ignorePaths: [], resources };
   }
-  if (predicateType !== OMS_PREDICATE)
-    throw invalid(`the statement is of predicate type ${JSON.stringify(predicateType ?? null)}, not a model signature (${OMS_PREDICATE})`);
+  if (predicateType !== OMS_PREDICATE) throw invalid(`the statement has no predicate type, so it is not a model signature (${OMS_PREDICATE})`);
   if (subjects.length !== 1) throw invalid(`the statement has ${subjects.length} subjects; a model signature has exactly one`);
   const subject: unknown = subjects[0];
   const rootDigest = isRecord(subject) && isRecord(subject['digest']) ? subject['digest']['sha256'] : undefined;

@@ -32,7 +32,7 @@ const statuses = (verdict: ReferenceVerdict): string[] => verdict.results.map((r
 describe('check registry', () => {
   it('registers each kind once, with rule names of its own', () => {
     const names = CHECK_KINDS.map((kind) => kind.name);
-    assert.deepEqual(names, ['reference', 'artifact', 'signatures']);
+    assert.deepEqual(names, ['reference', 'artifact', 'signatures', 'modelSignature']);
     const rules = CHECK_KINDS.flatMap((kind) => kind.rules);
     assert.equal(new Set(rules).size, rules.length);
     for (const rule of ['requireDigest', 'artifact.mountable', 'signatures', 'defaultAction']) assert.ok(KNOWN_RULES.has(rule), rule);

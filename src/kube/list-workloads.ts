@@ -231,7 +231,7 @@ async function discoveredListers(config: KubeConfig, kinds: readonly ListedKind[
  */
 export async function listWorkloads(config: KubeConfig, namespace: string | undefined, customKinds: readonly ListedKind[] = []): Promise<WorkloadListing> {
   const server = config.getCurrentCluster()?.server ?? '(unknown)';
-  const [builtIn, discovered] = await Promise.all([
+  const [listed, found] = await Promise.allSettled([
     Promise.all(listers(config).map((lister) => listAll(lister, namespace, server))),
     discoveredListers(config, customKinds, server).then(async ({ listers: found, absent }) => {
       const lists = await Promise.all(found.map(async (lister) => ({ lister, objects: await listAll(lister, namespace, server) })));
@@ -239,5 +239,9 @@ export async function listWorkloads(config: KubeConfig, namespace: string | unde
       return { objects: lists.flatMap((entry) => entry.objects ?? []), absent: [...absent.map(kindName), ...gone] };
     }),
   ]);
+  // An unreachable or untrusted cluster fails both; say it the same way every time (the listing's error first).
+  if (listed.status === 'rejected') throw listed.reason;
+  if (found.status === 'rejected') throw found.reason;
+  const [builtIn, discovered] = [listed.value, found.value];
   return { objects: [...builtIn.flatMap((objects) => objects ?? []), ...discovered.objects], absentKinds: discovered.absent.sort() };
 }

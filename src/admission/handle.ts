@@ -54,7 +54,7 @@ export function handleAdmission(request: AdmissionRequest, engine: Engine): Admi
   }
   const limit = engine.policySet.config.limits.maxReferencesPerObject;
   if (sites.length > limit) return { decision: tooManyReferences(object, sites.length, limit), object, skipped: undefined };
-  const context = { engine, namespace, deadline: Date.now() + engine.policySet.config.timeouts.totalMs };
+  const context = { engine, namespace, object: { kind: object.kind, name: object.name }, deadline: Date.now() + engine.policySet.config.timeouts.totalMs };
   // Each reference with its pod's pull secrets in reach (pods of one object may pull with different ones).
   const withPod = engine.withPod;
   const verdicts =

@@ -21,6 +21,8 @@ import { needsRegistry } from './registry-needs.ts';
 import type { ModelgateConfig, PolicySet } from '../policy/types.ts';
 import { CachedModelSignatureVerifier } from '../signature/oms-source.ts';
 import type { ModelSignatureSource } from '../signature/oms-source.ts';
+import { CachedAttestationVerifier } from '../attestation/source.ts';
+import type { AttestationSource } from '../attestation/source.ts';
 import { CachedSignatureVerifier } from '../signature/source.ts';
 import type { SignatureSource } from '../signature/source.ts';
 import { TrustedRoots } from '../signature/trust.ts';
@@ -36,6 +38,7 @@ export interface Engine {
   readonly signatures?: SignatureSource | undefined;
   /** Undefined offline, like artifacts. */
   readonly modelSignatures?: ModelSignatureSource | undefined;
+  readonly attestations?: AttestationSource | undefined;
   /** Runs a review's evaluation with the pod's pull secrets in reach of the registry client. */
   readonly withPod?: <T>(namespace: string, podSpec: Record<string, unknown> | undefined, work: () => T) => T;
 }
@@ -62,6 +65,7 @@ export interface RegistryAccess {
   readonly cache: CachedArtifactSource;
   readonly signatureCache: CachedSignatureVerifier;
   readonly modelSignatureCache: CachedModelSignatureVerifier;
+  readonly attestationCache: CachedAttestationVerifier;
 }
 
 export interface RegistryBackedEngine extends Engine {
@@ -129,18 +133,20 @@ export function createRegistryAccess(config: ModelgateConfig, options: Pick<Engi
   const roots = TrustedRoots.fromSettings(config.trustedRoots, options.publicGood);
   const signatureCache = new CachedSignatureVerifier(client, roots, config.signatureDiscovery, audienceOf);
   const modelSignatureCache = new CachedModelSignatureVerifier(client, roots, config.signatureDiscovery, audienceOf);
-  return { client, credentials, cache, signatureCache, modelSignatureCache };
+  const attestationCache = new CachedAttestationVerifier(client, roots, config.signatureDiscovery, audienceOf);
+  return { client, credentials, cache, signatureCache, modelSignatureCache, attestationCache };
 }
 
 export function createEngine(policySet: PolicySet, options: EngineOptions = {}): RegistryBackedEngine {
   if (options.offline === true || !needsRegistry(policySet)) return { policySet, artifacts: undefined, client: undefined, cache: undefined };
   const registry = options.registry ?? createRegistryAccess(policySet.config, options);
-  const { client, cache, signatureCache, modelSignatureCache, credentials } = registry;
+  const { client, cache, signatureCache, modelSignatureCache, attestationCache, credentials } = registry;
   return {
     policySet,
     artifacts: cache,
     signatures: signatureCache,
     modelSignatures: modelSignatureCache,
+    attestations: attestationCache,
     client,
     cache,
     signatureCache,

@@ -12,7 +12,7 @@ import { isClusterPolicy } from '../policy/types.ts';
 import type { ModelPolicy } from '../policy/types.ts';
 import type { ImageReference } from '../reference/parse.ts';
 import { InvalidReferenceError, parseReference, repositoryName } from '../reference/parse.ts';
-import type { AnyCheckKind, CheckSources, CheckTarget } from './checks/kind.ts';
+import type { AnyCheckKind, CheckSources, CheckTarget, JudgedObject } from './checks/kind.ts';
 import { DIGEST_KINDS, REFERENCE_KINDS } from './checks/registered.ts';
 import { DENIED_ALREADY, NO_DIGEST, checkFailed, failedCheck, needsDigest, notChecked } from './checks/unchecked.ts';
 import type { Engine } from './engine.ts';
@@ -32,6 +32,8 @@ export interface ReferenceVerdict {
 export interface EvaluationContext {
   readonly engine: Engine;
   readonly namespace: string;
+  /** The admitted object's kind and name (attestation conditions read them); absent: explain, a bare reference. */
+  readonly object?: { readonly kind: string; readonly name: string };
   /** Date.now() by which all registry work must be over. */
   readonly deadline: number;
 }
@@ -75,10 +77,11 @@ export function evaluateReference(site: ModelReferenceSite, context: EvaluationC
   // Only cluster policies stand in for the defaultAction: a namespace's own
   // policies add requirements and can never relax the cluster's (issue 6).
   const results: RuleResult[] = policies.some(isClusterPolicy) ? [] : defaultActionResults(context, name, true);
+  const object: JudgedObject = { namespace: context.namespace, kind: context.object?.kind ?? '', name: context.object?.name ?? '' };
   for (const kind of REFERENCE_KINDS) {
     for (const policy of policies) {
       const config = kind.configOf(policy);
-      if (config !== undefined) pushAll(results, kind.judge(policy, config, undefined, ref));
+      if (config !== undefined) pushAll(results, kind.judge(policy, config, undefined, ref, object));
     }
   }
   const verdict = { site, reference: ref, policies: policies.map((policy) => policy.name), results };
@@ -117,7 +120,7 @@ export function evaluateReference(site: ModelReferenceSite, context: EvaluationC
   for (const kind of DIGEST_KINDS) {
     const configured = policies.filter((policy) => kind.configOf(policy) !== undefined);
     if (configured.length === 0) continue;
-    const list = runKind(kind, configured, target, context.engine, ref);
+    const list = runKind(kind, configured, target, context.engine, ref, object);
     waiting ||= list instanceof Promise;
     lists.push(list);
   }
@@ -138,11 +141,12 @@ function runKind(
   target: CheckTarget,
   sources: CheckSources,
   ref: ImageReference,
+  object: JudgedObject,
 ): readonly RuleResult[] | Promise<readonly RuleResult[]> {
   const configs = policies.map((policy) => kind.configOf(policy));
   const judge = (facts: unknown): RuleResult[] => {
     const results: RuleResult[] = [];
-    for (let index = 0; index < policies.length; index++) pushAll(results, kind.judge(policies[index] as ModelPolicy, configs[index], facts, ref));
+    for (let index = 0; index < policies.length; index++) pushAll(results, kind.judge(policies[index] as ModelPolicy, configs[index], facts, ref, object));
     return results;
   };
   const failed = (error: unknown): RuleResult[] => {

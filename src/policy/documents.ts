@@ -4,6 +4,7 @@
  * schema cannot say, then converted with defaults filled in.
  */
 import { toArtifactRules } from '../artifact/policy-schema.ts';
+import { attestationProblems, toAttestationPolicy } from '../attestation/policy-checks.ts';
 import { isPlainObject } from '../core/guards.ts';
 import type { SchemaError } from '../core/schema.ts';
 import { SchemaValidator } from '../core/schema.ts';
@@ -35,9 +36,11 @@ export function parseDocument(data: unknown, source: string): DocumentResult {
     if (!result.ok) return result;
     const signatures = result.value.spec?.signatures;
     const modelSignature = result.value.spec?.modelSignature;
+    const attestations = result.value.spec?.attestations;
     const errors = [
       ...(signatures === undefined ? emptySection(data, 'signatures', 'a mapping') : signatureProblems(signatures)),
       ...(modelSignature === undefined ? emptySection(data, 'modelSignature', 'a mapping') : modelSignatureProblems(modelSignature)),
+      ...(attestations === undefined ? emptySection(data, 'attestations', 'a list') : attestationProblems(attestations)),
     ];
     return errors.length > 0 ? { ok: false, errors } : { ok: true, document: { kind, policy: toPolicy(result.value, source) } };
   }
@@ -54,7 +57,7 @@ export function parseDocument(data: unknown, source: string): DocumentResult {
 }
 
 /**
- * An empty `signatures:` or `trustedRoots:` is refused, not read as absent like other empty
+ * An empty `signatures:`, `attestations:` or `trustedRoots:` is refused, not read as absent like other empty
  * fields: a policy meant to require signatures must not silently require none.
  */
 function emptySection(data: Record<string, unknown>, section: string, expected: string): SchemaError[] {
@@ -78,6 +81,7 @@ function toPolicy({ metadata, spec = {} }: ModelPolicyDocument, source: string):
     artifact: spec.artifact === undefined ? undefined : toArtifactRules(spec.artifact),
     signatures: spec.signatures === undefined ? undefined : toSignaturePolicy(spec.signatures),
     ...(spec.modelSignature === undefined ? {} : { modelSignature: toModelSignaturePolicy(spec.modelSignature) }),
+    attestations: spec.attestations === undefined ? undefined : toAttestationPolicy(spec.attestations),
     onError: spec.onError ?? 'deny',
     scope: CLUSTER_SCOPE,
   };

@@ -1,11 +1,12 @@
 /**
  * The ModelPolicy document, composed of the sections the check kinds own: `spec.artifact`
- * (artifact/policy-schema.ts), `spec.signatures` (signature/policy-schema.ts) and `spec.modelSignature`
- * (signature/oms-policy.ts).
+ * (artifact/policy-schema.ts), `spec.signatures` (signature/policy-schema.ts), `spec.modelSignature`
+ * (signature/oms-policy.ts) and `spec.attestations` (attestation/policy-schema.ts).
  */
 import Type from 'typebox';
 import type { Static } from 'typebox';
 import { artifactSectionSchema } from '../artifact/policy-schema.ts';
+import { attestationsSchema } from '../attestation/policy-schema.ts';
 import { globList } from '../core/glob-schema.ts';
 import { OnErrorSchema, PolicyModeSchema } from '../core/modes.ts';
 import { strictObject } from '../core/schema.ts';
@@ -32,6 +33,7 @@ export const policySpecSchema = strictObject({
   signatures: Type.Optional(signaturesSchema),
   modelSignature: Type.Optional(modelSignatureSchema),
   artifact: Type.Optional(artifactSectionSchema),
+  attestations: Type.Optional(attestationsSchema),
 });
 export type PolicySpec = Static<typeof policySpecSchema>;
 

@@ -4,6 +4,7 @@
  */
 import type { ArtifactRules } from '../artifact/policy-schema.ts';
 import type { ModelSignaturePolicy } from '../signature/oms-policy.ts';
+import type { AttestationPolicy } from '../attestation/policy-schema.ts';
 import type { DiscoveryLimits, SignaturePolicy, TrustedRootSetting } from '../signature/policy-schema.ts';
 import { DEFAULT_DISCOVERY_LIMITS } from '../signature/policy-schema.ts';
 import { DEFAULT_PUBLIC_GOOD_SETTINGS } from '../signature/public-good-settings.ts';
@@ -46,6 +47,8 @@ export interface ModelPolicy extends Resolved<Pick<PolicySpec, 'mode' | 'require
   readonly signatures: SignaturePolicy | undefined;
   /** An OpenSSF Model Signing signature that must cover the model's files (separate from signatures). */
   readonly modelSignature?: ModelSignaturePolicy | undefined;
+  /** The attestations the artifact must carry; optional so that policies built in code need not name it. */
+  readonly attestations?: AttestationPolicy | undefined;
   /** Absent means `cluster` (policies built in code, e.g. by tests). */
   readonly scope?: PolicyScope;
 }

@@ -94,7 +94,7 @@ function describeField(field: string): string {
 }
 
 /** The bundle of a JSON object: protobuf JSON checked as @sigstore/bundle does, except that v0.3 may carry a chain. */
-function toBundle(json: Record<string, unknown>): Bundle {
+export function toBundle(json: Record<string, unknown>): Bundle {
   oneOf(json, 'the bundle', ['dsseEnvelope', 'messageSignature']);
   oneOf(json['verificationMaterial'], 'verificationMaterial', ['publicKey', 'certificate', 'x509CertificateChain']);
   let bundle: Bundle;

@@ -64,7 +64,7 @@ function decodeBase64(value: string, what: string): Buffer {
 }
 
 /** Every certificate of a PEM text, DER-encoded. */
-function pemCertificates(text: string, what: string): Buffer[] {
+export function pemCertificates(text: string, what: string): Buffer[] {
   const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
   if (blocks.length === 0) throw malformed(`the ${what} annotation holds no PEM certificate`);
   return blocks.slice(0, 10).map((block) => {

@@ -330,3 +330,16 @@ export async function verifySignatures(input: VerifySignaturesInput): Promise<Si
   };
   return { ...result, summary: summarize(result) };
 }
+
+/**
+ * One authority's verdict on one bundle's signature and evidence, without the binding (an
+ * attestation binds by its statement's subject, attestation/verify.ts).
+ */
+export function verifyBundleSignature(
+  authority: KeyAuthority | KeylessAuthority,
+  parsed: ParsedBundle,
+  roots: TrustedRoots,
+): { readonly ok: true; readonly detail: string } | { readonly ok: false; readonly reason: string } {
+  const check = authority.kind === 'key' ? verifyKey(authority, parsed, roots) : verifyKeyless(authority, parsed, roots);
+  return check.ok ? { ok: true, detail: check.detail } : { ok: false, reason: check.reason };
+}

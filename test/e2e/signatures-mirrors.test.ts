@@ -29,10 +29,12 @@ import { cosignVerify, generateSigningKeys } from './lib/cosign.ts';
 import type { SigningKeys } from './lib/cosign.ts';
 import { buildModelKit, buildModelPack, buildPlainImage, pushArtifact, signCosign2, signCosign3 } from './lib/fixtures.ts';
 import type { PushedArtifact } from './lib/fixtures.ts';
-import { REPO_ROOT, writeConfigFile, writePolicyDirectory } from './lib/modelgate.ts';
+import { checkManifests } from './lib/check-cli.ts';
+import type { CheckRow } from './lib/check-cli.ts';
+import { writeConfigFile, writePolicyDirectory } from './lib/modelgate.ts';
 import { cosignSignatureTag, fetchManifest, listReferrers, manifestExists, referrersFallbackTag } from './lib/oci.ts';
 import type { OciIndex } from './lib/oci.ts';
-import { loopbackEnv, runCommand, stopAll } from './lib/processes.ts';
+import { runCommand, stopAll } from './lib/processes.ts';
 import { startDockerRegistry, startReferrersRegistry } from './lib/registries.ts';
 import type { Registry } from './lib/registries.ts';
 import { loadTools, testbedCacheDir } from './lib/tools.ts';
@@ -45,21 +47,6 @@ const MIRROR = 'mirror/acme/model';
 const EVALUATED = 'acme/evaluated';
 const BUNDLE_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 const ATTESTATION_TYPE = 'https://example.com/evaluation/v1';
-
-/** `modelgate` from the TypeScript sources, as bin/modelgate.js runs dist/ (never a stale build). */
-const ENTRY = 'const { main } = await import(process.argv[1]); process.exitCode = await main(process.argv.slice(2));';
-
-interface Row {
-  readonly object: string;
-  readonly reference: string;
-  readonly verdict: string;
-  readonly reasons: readonly string[];
-}
-interface Report {
-  readonly allowed: boolean;
-  readonly rows: readonly Row[];
-  readonly denials: readonly string[];
-}
 
 /** The two directions: where the artifacts are signed and where they are mirrored to. */
 interface Direction {
@@ -136,34 +123,8 @@ describe('signatures of mirrored models (signedIdentity) with real cosign, oras,
   }
 
   /** `modelgate check -o json` of every pod below under the policy directory. */
-  async function check(policyDir: string): Promise<Map<string, Row & { denial: string }>> {
-    const run = await runCommand(
-      process.execPath,
-      [
-        '--input-type=module',
-        '--eval',
-        ENTRY,
-        join(REPO_ROOT, 'src', 'cli', 'main.ts'),
-        'check',
-        '-f',
-        manifests,
-        '--policy',
-        policyDir,
-        '--config',
-        configFile,
-        '-o',
-        'json',
-      ],
-      { env: loopbackEnv(), cwd: REPO_ROOT, allowFailure: true, timeoutMs: 120_000 },
-    );
-    assert.ok(run.code === 0 || run.code === 1, `modelgate check exited ${run.code}: ${run.stderr}`);
-    const report = JSON.parse(run.stdout) as Report;
-    const rows = new Map<string, Row & { denial: string }>();
-    for (const row of report.rows) {
-      const name = row.object.split('/').at(-1) ?? '';
-      rows.set(name, { ...row, denial: report.denials.find((denial) => denial.includes(`/${name}`)) ?? '' });
-    }
-    return rows;
+  function check(policyDir: string): Promise<Map<string, CheckRow>> {
+    return checkManifests(manifests, policyDir, configFile);
   }
 
   /** The pods, by name: `<direction>-<what>`. */

@@ -16,15 +16,19 @@ const RANKS: Readonly<Record<string, number>> = {
   core: 0,
   reference: 1,
   oci: 1,
+  // CEL expressions: compiled at policy load, evaluated within a budget (used by attestation conditions).
+  cel: 1,
   artifact: 2,
   signature: 2,
-  policy: 3,
-  engine: 4,
-  admission: 5,
-  kube: 5,
-  server: 6,
+  // Attestations build on signature discovery and verification.
+  attestation: 3,
+  policy: 4,
+  engine: 5,
+  admission: 6,
+  kube: 6,
+  server: 7,
   // Above server: `modelgate serve` wires the engine, the policy watchers and the server together (cli/serve.ts).
-  cli: 7,
+  cli: 8,
 };
 
 /**

@@ -7,6 +7,7 @@
  * over the kinds registered in registered.ts.
  */
 import type { ArtifactSource } from '../../artifact/source.ts';
+import type { AttestationSource } from '../../attestation/source.ts';
 import type { RepositoryLocator } from '../../oci/types.ts';
 import type { ModelPolicy } from '../../policy/types.ts';
 import type { ImageReference } from '../../reference/parse.ts';
@@ -19,6 +20,14 @@ export interface CheckSources {
   readonly artifacts: ArtifactSource | undefined;
   readonly signatures?: SignatureSource | undefined;
   readonly modelSignatures?: ModelSignatureSource | undefined;
+  readonly attestations?: AttestationSource | undefined;
+}
+
+/** The object whose reference is judged, for checks whose rules read it (attestation conditions' `object`). */
+export interface JudgedObject {
+  readonly namespace: string;
+  readonly name: string;
+  readonly kind: string;
 }
 
 /** What facts are read about: a digest in a repository, before a deadline. */
@@ -54,8 +63,8 @@ export interface CheckKind<Config, Facts> {
    * policy's check then fails as its onError says. Absent for a kind that judges the reference alone.
    */
   fetch?(target: CheckTarget, configs: readonly Config[], sources: CheckSources): Facts | Promise<Facts>;
-  /** Pure: the results of one policy's rules (facts undefined for a kind without fetch). */
-  judge(policy: ModelPolicy, config: Config, facts: Facts, ref: ImageReference): readonly RuleResult[];
+  /** Pure: the results of one policy's rules (facts undefined for a kind without fetch) for the object under review. */
+  judge(policy: ModelPolicy, config: Config, facts: Facts, ref: ImageReference, object: JudgedObject): readonly RuleResult[];
 }
 
 /** A kind that reads facts from the registry. */

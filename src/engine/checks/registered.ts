@@ -4,6 +4,7 @@
  */
 import { BUILT_IN_RULES } from '../result.ts';
 import { artifactCheck } from './artifact.ts';
+import { attestationCheck } from './attestations.ts';
 import type { AnyCheckKind } from './kind.ts';
 import { modelSignatureCheck } from './model-signature.ts';
 import { referenceCheck } from './reference.ts';
@@ -14,6 +15,7 @@ export const CHECK_KINDS: readonly AnyCheckKind[] = [
   artifactCheck, // spec.artifact
   signatureCheck, // spec.signatures
   modelSignatureCheck, // spec.modelSignature
+  attestationCheck, // spec.attestations
 ];
 
 /** Kinds judged on the reference alone, before any registry work. */

@@ -11,18 +11,13 @@ import type { SignatureResult } from '../../signature/verify.ts';
 import { failedResult, ruleResult } from '../result.ts';
 import type { RuleResult } from '../result.ts';
 import type { FetchingCheckKind } from './kind.ts';
+import { VerificationFailure, resultsPerConfig } from './per-config.ts';
 import { failedCheck } from './unchecked.ts';
 
 const CHECK = 'signatures';
 const RULES: readonly string[] = [CHECK];
 
-/** A verification that threw, for one policy's signatures. */
-export class VerificationFailure {
-  readonly error: unknown;
-  constructor(error: unknown) {
-    this.error = error;
-  }
-}
+export { VerificationFailure } from './per-config.ts';
 
 /** Each policy's verification result, by its signature policy. */
 export type SignatureFacts = ReadonlyMap<SignaturePolicy, SignatureResult | VerificationFailure>;
@@ -50,28 +45,7 @@ export const signatureCheck: FetchingCheckKind<SignaturePolicy, SignatureFacts> 
   fetch(target, configs, sources) {
     const source = sources.signatures;
     if (source === undefined) throw new Error('no registry access is configured');
-    const outcomes = new Map<SignaturePolicy, SignatureResult | VerificationFailure>();
-    let waiting: Promise<void>[] | undefined;
-    for (const config of configs) {
-      try {
-        const result = source.verify(config, target.locator, target.digest, target.deadline);
-        if (result instanceof Promise) {
-          waiting ??= [];
-          waiting.push(
-            result.then(
-              (value) => void outcomes.set(config, value),
-              (error: unknown) => void outcomes.set(config, new VerificationFailure(error)),
-            ),
-          );
-        } else {
-          outcomes.set(config, result);
-        }
-      } catch (error) {
-        outcomes.set(config, new VerificationFailure(error));
-      }
-    }
-    // Cached results come back synchronously, so a warm review never waits on a promise.
-    return waiting === undefined ? outcomes : Promise.all(waiting).then(() => outcomes);
+    return resultsPerConfig(configs, (config) => source.verify(config, target.locator, target.digest, target.deadline));
   },
   judge(policy, config, facts) {
     const outcome = facts.get(config);

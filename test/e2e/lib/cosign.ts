@@ -117,3 +117,24 @@ export function cosignVerify(
     ...(opts.allowFailure === true ? { allowFailure: true } : {}),
   });
 }
+
+/**
+ * `cosign attest --key … --type … --predicate …` offline: cosign v2 writes the DSSE envelope as a
+ * layer of the `sha256-<hex>.att` tag, cosign v3 a sigstore bundle referrer (or the fallback tag).
+ */
+export function cosignAttest(
+  major: CosignMajor,
+  registry: Registry,
+  ref: string,
+  keys: SigningKeys,
+  type: string,
+  predicateFile: string,
+  opts: { allowFailure?: boolean } = {},
+): Promise<RunResult> {
+  const offline = major === 2 ? ['--tlog-upload=false'] : ['--use-signing-config=false', '--tlog-upload=false'];
+  return runCommand(
+    cosignPath(major),
+    ['attest', '--key', keys.privateKeyFile, '--type', type, '--predicate', predicateFile, ...offline, ...cosignRegistryFlags(registry), '--yes', ref],
+    { env: cosignEnv(registry, keys.password), ...(opts.allowFailure === true ? { allowFailure: true } : {}) },
+  );
+}

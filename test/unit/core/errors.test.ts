@@ -14,6 +14,7 @@ import { MalformedManifestError } from '../../../src/artifact/manifest.ts';
 import { IndexTooLargeError } from '../../../src/artifact/source.ts';
 import { LicenseExpressionError } from '../../../src/artifact/spdx.ts';
 import { UsageError } from '../../../src/cli/usage.ts';
+import { CelCompileError } from '../../../src/cel/compile.ts';
 import { KeptRefusal } from '../../../src/core/detach.ts';
 import { EXIT_USAGE, ModelgateError, describeError, describeFileError, exitCodeOf, httpStatusOf, isContentProblem } from '../../../src/core/errors.ts';
 import type { CodeTable } from '../../../src/core/errors.ts';
@@ -60,6 +61,7 @@ const CLASSES: readonly { readonly name: string; readonly codes: CodeTable<strin
   PathPatternError,
   LimitWaitError,
   KeptRefusal,
+  CelCompileError,
 ];
 
 /** Classes that may extend Error itself: the base, and private signals that never leave their module. */
@@ -67,6 +69,8 @@ const DIRECT_ERROR_SUBCLASSES: ReadonlySet<string> = new Set([
   'ModelgateError',
   // oci/http.ts: the abort reason of one attempt's timer; classify() turns it into a RegistryError TIMEOUT.
   'AttemptTimeout',
+  // cel/evaluate.ts: the meter's stop signal inside a CEL evaluation; evaluateCondition turns it into the condition's error.
+  'BudgetExceeded',
 ]);
 
 function declaredClasses(): { name: string; base: string }[] {

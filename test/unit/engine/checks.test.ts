@@ -32,7 +32,7 @@ const statuses = (verdict: ReferenceVerdict): string[] => verdict.results.map((r
 describe('check registry', () => {
   it('registers each kind once, with rule names of its own', () => {
     const names = CHECK_KINDS.map((kind) => kind.name);
-    assert.deepEqual(names, ['reference', 'artifact', 'signatures', 'modelSignature']);
+    assert.deepEqual(names, ['reference', 'artifact', 'signatures', 'modelSignature', 'attestations']);
     const rules = CHECK_KINDS.flatMap((kind) => kind.rules);
     assert.equal(new Set(rules).size, rules.length);
     for (const rule of ['requireDigest', 'artifact.mountable', 'signatures', 'defaultAction']) assert.ok(KNOWN_RULES.has(rule), rule);
@@ -49,7 +49,8 @@ describe('check registry', () => {
     const [first] = policySetFromTexts([{ source: 'p.yaml', text: policy('  requireDigest: true\n') }]).policies;
     assert.ok(first !== undefined);
     const ref = parseReference(`ghcr.io/acme/llama@${DIGEST}`);
-    assert.equal(referenceCheck.judge(first, first, undefined, ref), referenceCheck.judge(first, first, undefined, ref));
+    const object = { namespace: 'default', name: 'p', kind: 'Pod' };
+    assert.equal(referenceCheck.judge(first, first, undefined, ref, object), referenceCheck.judge(first, first, undefined, ref, object));
   });
 
   it('a denied reference leaves the registry checks not checked, and says why', async () => {

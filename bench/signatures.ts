@@ -1,7 +1,8 @@
 /**
  * Signature benchmark (issue 5): cold admissions of models signed by one key
  * authority, against local registries, with the policy's only registry rule
- * being `signatures`. Targets: median ≤ 25 ms and ≤ 5 HTTP requests per cold
+ * being `signatures` (or, last, `attestations`: a SLSA provenance bundle with
+ * two CEL conditions, issue 14). Targets: median ≤ 25 ms and ≤ 5 HTTP requests per cold
  * admission. Warm admissions make no request.
  *
  *   - cosign v2 layout (legacy `sha256-<hex>.sig` tag) on Debian's docker-registry, which has no referrers API;
@@ -36,20 +37,39 @@ const percentile = (sorted: number[], p: number): number => sorted[Math.min(sort
 const results: string[] = [];
 let failed = false;
 
-const policy = (host: string): string => `apiVersion: modelgate.dev/v1alpha1
-kind: ModelPolicy
-metadata: {name: signed-models}
-spec:
-  signatures:
+const indentedKey = (spaces: number): string =>
+  publicPem
+    .trim()
+    .split('\n')
+    .map((line) => `${' '.repeat(spaces)}${line}`)
+    .join('\n');
+
+const SIGNATURES_SPEC = `  signatures:
     authorities:
       - name: release-key
         tlog: optional
         key: |
-${publicPem
-  .trim()
-  .split('\n')
-  .map((line) => `          ${line}`)
-  .join('\n')}
+${indentedKey(10)}`;
+
+/** One provenance requirement with two conditions (issue 14). */
+const ATTESTATIONS_SPEC = `  attestations:
+    - name: built-by-our-pipeline
+      predicateType: https://slsa.dev/provenance/v1
+      authorities:
+        - name: release-key
+          tlog: optional
+          key: |
+${indentedKey(12)}
+      conditions:
+        - expression: predicate.runDetails.builder.id == "https://ci.acme.example/train@refs/heads/main"
+          message: the model was not built by the release pipeline
+        - expression: predicate.buildDefinition.resolvedDependencies.exists(d, d.uri.startsWith("git+https://github.com/acme/"))`;
+
+const policy = (host: string, spec = SIGNATURES_SPEC): string => `apiVersion: modelgate.dev/v1alpha1
+kind: ModelPolicy
+metadata: {name: signed-models}
+spec:
+${spec}
 ---
 apiVersion: modelgate.dev/v1alpha1
 kind: Config
@@ -57,7 +77,7 @@ spec:
   registries: [{host: "${host}", insecure: true}]
 `;
 
-async function run(label: string, host: string, url: string, sign: (digest: string) => Promise<void>): Promise<void> {
+async function run(label: string, host: string, url: string, sign: (digest: string) => Promise<void>, spec = SIGNATURES_SPEC): Promise<void> {
   const digests: string[] = [];
   for (let i = 0; i < DIGESTS; i++) {
     const model = modelPack([modelFile('model.safetensors', `weights ${label} ${i}`)]);
@@ -65,7 +85,7 @@ async function run(label: string, host: string, url: string, sign: (digest: stri
     await sign(model.digest);
     digests.push(model.digest);
   }
-  const engine = createEngine(policySetFromTexts([{ source: 'bench', text: policy(host) }]));
+  const engine = createEngine(policySetFromTexts([{ source: 'bench', text: policy(host, spec) }]));
   const client = engine.client;
   if (client === undefined) throw new Error('the policy reads a registry, so the engine has a client');
   const review = (digest: string) => parseAdmissionReview(admissionReview(kubeObject('Pod', [{ name: 'model', reference: `${host}/models/llama@${digest}` }])));
@@ -109,6 +129,25 @@ async function run(label: string, host: string, url: string, sign: (digest: stri
   await client.close();
 }
 
+/** An in-toto statement of SLSA provenance v1 about the digest, as `cosign attest --type slsaprovenance1` writes it. */
+function provenanceStatement(digest: string): Buffer {
+  const [algorithm, hex] = digest.split(':') as [string, string];
+  return Buffer.from(
+    JSON.stringify({
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [{ name: 'models/llama', digest: { [algorithm]: hex } }],
+      predicateType: 'https://slsa.dev/provenance/v1',
+      predicate: {
+        buildDefinition: {
+          buildType: 'https://ci.acme.example/train/v1',
+          resolvedDependencies: Array.from({ length: 20 }, (_, index) => ({ uri: `git+https://github.com/acme/data@${index}` })),
+        },
+        runDetails: { builder: { id: 'https://ci.acme.example/train@refs/heads/main' } },
+      },
+    }),
+  );
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'modelgate-bench-signatures-'));
 const distribution = await startDistribution({ dir });
 await run('cosign v2 legacy .sig tag, docker-registry (no referrers API)', distribution.host, distribution.url, async (digest) => {
@@ -134,6 +173,23 @@ if (hasGo()) {
     });
     await pushManifest({ url: referrers.url }, 'models/llama', referrer);
   });
+  await run(
+    'cosign v3 attestation (SLSA provenance, 2 CEL conditions) as OCI 1.1 referrer, referrers registry',
+    referrers.host,
+    referrers.url,
+    async (digest) => {
+      const bundle = bundleSignature(signer, provenanceStatement(digest));
+      const referrer = ociManifest({
+        artifactType: BUNDLE_TYPE,
+        config: EMPTY_CONFIG,
+        layers: [blob(bundle, BUNDLE_TYPE)],
+        subject: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size: 0 },
+        annotations: { 'dev.sigstore.bundle.predicateType': 'https://slsa.dev/provenance/v1' },
+      });
+      await pushManifest({ url: referrers.url }, 'models/llama', referrer);
+    },
+    ATTESTATIONS_SPEC,
+  );
   await referrers.stop();
 } else {
   console.log('\n(no Go toolchain: the referrers registry cannot be built, cosign v3 case not measured)');

@@ -104,7 +104,7 @@ describe('policy loading', () => {
       '2 spec.match.namespace: is not a known field (known: namespaces, excludeNamespaces, references)',
       '2 spec.match.references: must be a list, got the string "ghcr.io/**"',
       '2 spec.registries[0]: must be a string, got number 1',
-      '2 spec.extra: is not a known field (known: mode, match, requireDigest, registries, onError, signatures, modelSignature, artifact)',
+      '2 spec.extra: is not a known field (known: mode, match, requireDigest, registries, onError, signatures, modelSignature, artifact, attestations)',
     ]);
     assert.ok(problems.every((p) => p.source === 'p.yaml'));
   });

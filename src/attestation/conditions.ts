@@ -5,7 +5,8 @@
  * statement is evaluated once per requirement; when no condition reads `object`, the values
  * are kept with the (cached) statement, so a warm review evaluates nothing.
  */
-import { celInput, evaluateCondition } from '../cel/evaluate.ts';
+import { DEFAULT_BUDGET, celInput, evaluateCondition } from '../cel/evaluate.ts';
+import type { EvaluationBudget } from '../cel/evaluate.ts';
 import type { AttestationRequirement } from './policy-schema.ts';
 import type { RequirementResult, VerifiedStatement } from './verify.ts';
 
@@ -46,6 +47,30 @@ export interface RequirementVerdict {
   readonly evaluations: readonly StatementEvaluation[];
 }
 
+/**
+ * What the conditions of one requirement may cost in one review, over all its statements (values
+ * kept from an earlier review cost nothing): each evaluation has its own limits (cel/evaluate.ts),
+ * and this bounds their sum, so many statements or conditions cannot multiply them.
+ */
+export const REQUIREMENT_BUDGET: EvaluationBudget = { steps: 40_000, milliseconds: 250 };
+
+/** The budgets conditions are judged within: of each evaluation, and of all of one requirement's in a review. */
+export interface ConditionBudgets {
+  readonly evaluation: EvaluationBudget;
+  readonly requirement: EvaluationBudget;
+}
+
+export const DEFAULT_CONDITION_BUDGETS: ConditionBudgets = { evaluation: DEFAULT_BUDGET, requirement: REQUIREMENT_BUDGET };
+
+/** What this review's evaluations of one requirement have spent so far. */
+interface Spent {
+  readonly budgets: ConditionBudgets;
+  steps: number;
+  readonly until: number;
+  /** An evaluation ran on less than its own budget: its values depend on what came before and are not kept. */
+  limited: boolean;
+}
+
 const inputs = new WeakMap<VerifiedStatement, { readonly predicate: unknown; readonly statement: unknown }>();
 const objectFree = new WeakMap<VerifiedStatement, WeakMap<AttestationRequirement, readonly ConditionValue[]>>();
 
@@ -67,14 +92,24 @@ function evaluate(
   verified: VerifiedStatement,
   reference: AttestedReference,
   object: AdmittedObject,
+  spent: Spent,
 ): readonly ConditionValue[] {
   const { predicate, statement } = statementInput(verified);
   const bindings = { predicate, statement, reference: celInput(reference), object: celInput(object) };
   return requirement.conditions.map(({ expression, message }) => {
-    const outcome = evaluateCondition(expression, bindings);
-    return outcome.ok
-      ? { expression: expression.source, message, value: outcome.value, error: undefined }
-      : { expression: expression.source, message, value: undefined, error: outcome.error };
+    const own = spent.budgets.evaluation;
+    const shared = spent.budgets.requirement;
+    const budget = { steps: Math.min(own.steps, shared.steps - spent.steps), milliseconds: Math.min(own.milliseconds, spent.until - performance.now()) };
+    const limited = budget.steps < own.steps || budget.milliseconds < own.milliseconds;
+    spent.limited ||= limited;
+    const spentUp = `this attestation's conditions used up their budget of ${shared.steps} steps and ${shared.milliseconds} ms per review`;
+    if (budget.steps <= 0 || budget.milliseconds <= 0) return { expression: expression.source, message, value: undefined, error: `not evaluated: ${spentUp}` };
+    const outcome = evaluateCondition(expression, bindings, budget);
+    spent.steps += outcome.steps;
+    if (outcome.ok) return { expression: expression.source, message, value: outcome.value, error: undefined };
+    // A limit hit on what the earlier evaluations left is the requirement's budget, not this expression's own.
+    const error = limited && /^its (cost|time) limit/.test(outcome.error) ? spentUp : outcome.error;
+    return { expression: expression.source, message, value: undefined, error };
   });
 }
 
@@ -83,19 +118,22 @@ function conditionValues(
   verified: VerifiedStatement,
   reference: AttestedReference,
   object: AdmittedObject,
+  spent: Spent,
 ): readonly ConditionValue[] {
   const readsObject = requirement.conditions.some(({ expression }) => expression.variables.has('object'));
-  if (readsObject) return evaluate(requirement, verified, reference, object);
+  if (readsObject) return evaluate(requirement, verified, reference, object, spent);
   let byRequirement = objectFree.get(verified);
   if (byRequirement === undefined) {
     byRequirement = new WeakMap();
     objectFree.set(verified, byRequirement);
   }
-  let values = byRequirement.get(requirement);
-  if (values === undefined) {
-    values = evaluate(requirement, verified, reference, object);
-    byRequirement.set(requirement, values);
-  }
+  const kept = byRequirement.get(requirement);
+  if (kept !== undefined) return kept;
+  const limitedBefore = spent.limited;
+  spent.limited = false;
+  const values = evaluate(requirement, verified, reference, object, spent);
+  if (!spent.limited) byRequirement.set(requirement, values);
+  spent.limited ||= limitedBefore;
   return values;
 }
 
@@ -105,10 +143,12 @@ export function judgeConditions(
   result: RequirementResult,
   reference: AttestedReference,
   object: AdmittedObject,
+  budgets: ConditionBudgets = DEFAULT_CONDITION_BUDGETS,
 ): RequirementVerdict {
   const passing = new Set<string>();
+  const spent: Spent = { budgets, steps: 0, until: performance.now() + budgets.requirement.milliseconds, limited: false };
   const evaluations = result.verified.map((verified) => {
-    const conditions = conditionValues(requirement, verified, reference, object);
+    const conditions = conditionValues(requirement, verified, reference, object, spent);
     const satisfied = conditions.every((condition) => condition.value === true);
     if (satisfied) for (const authority of verified.authorities) passing.add(authority);
     return { source: verified.source, authorities: verified.authorities, conditions, satisfied };

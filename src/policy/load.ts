@@ -122,7 +122,7 @@ export function policySetFromTexts(texts: readonly PolicyText[]): PolicySet {
  * tenant writes them, and each review matches all of them (core/glob.ts costs
  * pattern × text). Cluster policies are the admin's and not counted.
  */
-export const NAMESPACE_POLICY_LIMITS = { policies: 16, patternCharacters: 4096 } as const;
+export const NAMESPACE_POLICY_LIMITS = { policies: 16, patternCharacters: 4096, attestationConditions: 16 } as const;
 
 /** The globs and regular expressions of a policy, whose length its matching costs. */
 function patternsOf(policy: ModelPolicy): string[] {
@@ -162,6 +162,19 @@ function namespaceBudgetProblems(policies: readonly ModelPolicy[]): PolicyProble
         document: 0,
         path: '',
         message: `namespace ${namespace}'s policies hold ${characters} characters of patterns (globs and regular expressions); a namespace may hold at most ${NAMESPACE_POLICY_LIMITS.patternCharacters}`,
+      });
+    }
+    // Each CEL condition is evaluated within its own budget (cel/evaluate.ts): their number bounds what a tenant's policies cost a review.
+    const conditions = owned.reduce(
+      (sum, policy) => sum + (policy.attestations?.requirements ?? []).reduce((total, entry) => total + entry.conditions.length, 0),
+      0,
+    );
+    if (conditions > NAMESPACE_POLICY_LIMITS.attestationConditions) {
+      problems.push({
+        source: first,
+        document: 0,
+        path: '',
+        message: `namespace ${namespace}'s policies hold ${conditions} attestation conditions; a namespace may hold at most ${NAMESPACE_POLICY_LIMITS.attestationConditions}`,
       });
     }
   }

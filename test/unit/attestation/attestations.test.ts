@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { sign } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { dsse } from '@sigstore/core';
+import { REQUIREMENT_BUDGET, judgeConditions } from '../../../src/attestation/conditions.ts';
+import { DEFAULT_STEP_BUDGET } from '../../../src/cel/evaluate.ts';
 import { CachedAttestationVerifier } from '../../../src/attestation/source.ts';
 import { verifyAttestations } from '../../../src/attestation/verify.ts';
 import type { AttestationResult } from '../../../src/attestation/verify.ts';
@@ -207,6 +209,31 @@ describe('attestations (spec.attestations)', () => {
     const perObject = policy('p', [requirement([{ expression: 'object.namespace == "team-a" && object.name == "llm"' }])]);
     assert.equal(only(await judge(registry, digest, perObject)).status, 'pass');
     assert.equal(only(await judge(registry, digest, perObject, { ...object, namespace: 'team-b' })).status, 'fail');
+  });
+
+  it('all the conditions of a requirement share one budget per review: many costly statements cannot multiply it', async () => {
+    const registry = new FakeRegistry();
+    const digest = registry.pushArtifact();
+    const xs = Array.from({ length: 95 }, (_, index) => index);
+    // Six statements whose condition costs 95 × 96 = 9,120 steps each: four fit in 40,000 steps, the fifth runs out, the sixth is not run.
+    for (let index = 0; index < 6; index++) attachBundle(registry, digest, statement(digest, SLSA, { xs, index }));
+    const costly = policy('p', [requirement([{ expression: 'predicate.xs.all(a, predicate.xs.all(b, a != b || a == b))' }])]);
+    const config = costly.attestations;
+    assert.ok(config !== undefined);
+    const requirementValue = config.requirements[0];
+    assert.ok(requirementValue !== undefined);
+    const result = await verifyAttestations({ policy: config, registry, locator, digest, deadline: Date.now() + 10_000, trustedRoots });
+    const [requirementResult] = result.requirements;
+    assert.ok(requirementResult !== undefined);
+    // Steps only (a generous time limit): the time limit is the backstop of a slow machine.
+    const verdict = judgeConditions(requirementValue, requirementResult, { ...locator, digest }, object, {
+      evaluation: { steps: DEFAULT_STEP_BUDGET, milliseconds: 60_000 },
+      requirement: { steps: REQUIREMENT_BUDGET.steps, milliseconds: 60_000 },
+    });
+    const values = verdict.evaluations.map((evaluation) => evaluation.conditions[0]?.value ?? evaluation.conditions[0]?.error);
+    const spent = `this attestation's conditions used up their budget of ${REQUIREMENT_BUDGET.steps} steps and 60000 ms per review`;
+    assert.deepEqual(values, [true, true, true, true, spent, `not evaluated: ${spent}`]);
+    assert.equal(verdict.passed, true, 'one satisfying statement is enough');
   });
 
   it('policies sharing a cached verification are each judged with their own conditions', async () => {

@@ -3,6 +3,7 @@
  * cluster's, and only cluster policies stand in for the Config's defaultAction.
  */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { handleAdmission } from '../../../src/admission/handle.ts';
 import type { AdmissionOutcome } from '../../../src/admission/handle.ts';
@@ -96,7 +97,7 @@ describe('namespaced policies', () => {
     assert.equal(review(UNPINNED, 'team-a', policies).decision.allowed, false);
   });
 
-  it('a namespace holds at most 16 policies and 4,096 characters of patterns; a tenant’s glob is matched in linear time (issue 9)', () => {
+  it('a namespace holds at most 16 policies, 4,096 characters of patterns and 16 attestation conditions; a tenant’s glob is matched in linear time (issue 9)', () => {
     const seventeen = Array.from({ length: 17 }, (_, i) => doc(`p${i}`, '{}')).join('');
     assert.throws(
       () => set(doc('pinned', '{}'), { 'team-a': seventeen }),
@@ -108,6 +109,16 @@ describe('namespaced policies', () => {
       (error: unknown) => error instanceof PolicyLoadError && /policies hold \d+ characters of patterns .* at most 4096/.test(error.message),
     );
     assert.throws(() => set(doc('pinned', '{}'), { 'team-a': doc('long', `{match: {references: ["${'a'.repeat(256)}"]}}`) }), /at most 255 characters long/);
+    // Each attestation condition costs up to its evaluation budget per review: a namespace holds at most 16.
+    const key = JSON.stringify(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString());
+    const attested = (conditions: number) =>
+      `{attestations: [{name: a, predicateType: "https://slsa.dev/provenance/v1", authorities: [{name: k, key: ${key}}], conditions: [${Array.from({ length: conditions }, () => '{expression: "true"}').join(', ')}]}]}`;
+    assert.doesNotThrow(() => set(doc('pinned', '{}'), { 'team-a': doc('a', attested(8)) + doc('b', attested(8)) }));
+    assert.throws(
+      () => set(doc('pinned', '{}'), { 'team-a': doc('a', attested(9)) + doc('b', attested(8)) }),
+      (error: unknown) =>
+        error instanceof PolicyLoadError && /namespace team-a's policies hold 17 attestation conditions; a namespace may hold at most 16/.test(error.message),
+    );
     // The backtracking bomb of the issue, from a tenant: the review still returns at once.
     const bomb = set(doc('pinned', '{}'), { 'team-a': doc('bomb', '{match: {references: ["**a**a**a**a**a**a**b"]}}') });
     const started = performance.now();

@@ -25,6 +25,13 @@ function conditionLine(condition: ConditionValue): string {
   return `${condition.expression} → ${value}`;
 }
 
+/** The head every reason starts with, `attestation <name> (<predicateType>)`, as explain titles the lines under it. */
+export function requirementTitle(reason: string): string {
+  const head = reason.split('\n', 1)[0] ?? '';
+  const end = head.indexOf('): ');
+  return end === -1 ? head : head.slice(0, end + 1);
+}
+
 /** The lines under a verdict: one per attestation found, then its conditions. */
 function detailLines(result: RequirementResult, verdict: RequirementVerdict): string[] {
   const lines: string[] = [];
@@ -47,7 +54,7 @@ function detailLines(result: RequirementResult, verdict: RequirementVerdict): st
 /** The reason of a passed requirement: what passed, with the facts under it. */
 export function passedReason(result: RequirementResult, verdict: RequirementVerdict): string {
   const { name, predicateType, threshold } = verdict.requirement;
-  const head = `attestation ${name} (${predicateType}): ${verdict.passedAuthorities.length} of ${threshold} required authorit${threshold === 1 ? 'y' : 'ies'} passed (${verdict.passedAuthorities.join(', ')})`;
+  const head = `attestation ${name} (${predicateType}): passed: ${verdict.passedAuthorities.length} of ${threshold} required authorit${threshold === 1 ? 'y' : 'ies'} satisfied (${verdict.passedAuthorities.join(', ')})`;
   return [head, ...detailLines(result, verdict)].join('\n');
 }
 
@@ -69,7 +76,7 @@ export function attestationFinding(
     return couldNotCheck(
       policy,
       ATTESTATIONS_RULE,
-      [`attestation ${name} could not be checked fully: ${outcome.problems[0] ?? 'registry problem'}`, ...details].join('\n'),
+      [`attestation ${name} (${predicateType}): could not be checked fully: ${outcome.problems[0] ?? 'registry problem'}`, ...details].join('\n'),
     );
   }
   if (result.verified.length === 0) {
@@ -77,7 +84,7 @@ export function attestationFinding(
       policy: policy.name,
       rule: ATTESTATIONS_RULE,
       mode: policy.mode,
-      reason: [`the artifact has no verified ${predicateType} attestation as spec.attestations ${name} requires`, ...details].join('\n'),
+      reason: [`attestation ${name} (${predicateType}): the artifact has none that verifies, as spec.attestations requires`, ...details].join('\n'),
       fix: `attest this digest with an authority the policy lists (cosign attest --key … --type … --predicate …), with predicate type ${predicateType}`,
     };
   }
@@ -91,7 +98,7 @@ export function attestationFinding(
     rule: ATTESTATIONS_RULE,
     mode: policy.mode,
     reason: [
-      `attestation ${name} (${predicateType}) verified, but its conditions do not hold (${verdict.passedAuthorities.length} of ${threshold} required authorit${threshold === 1 ? 'y' : 'ies'} passed): ${because.join('; ')}`,
+      `attestation ${name} (${predicateType}): verified, but its conditions do not hold (${verdict.passedAuthorities.length} of ${threshold} required authorit${threshold === 1 ? 'y' : 'ies'} passed): ${because.join('; ')}`,
       ...details,
     ].join('\n'),
     fix: failed.some((condition) => condition.error !== undefined)

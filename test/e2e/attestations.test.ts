@@ -210,8 +210,12 @@ describe('attestations from real cosign v2 and v3 on both registries, judged by 
   it("modelgate explain lists each attestation found, which verified, and each condition's value", async () => {
     const good = pods['strict-docker-v2']?.reference ?? '';
     const text = await explainReference(good, 'strict', policyDir, configFile);
-    assert.match(text, /attestation built-by-our-pipeline \(https:\/\/slsa\.dev\/provenance\/v1\) verified, but its conditions do not hold/);
-    assert.match(text, /- sha256-[0-9a-f]{12}….att layer 1 \(https:\/\/slsa\.dev\/provenance\/v1\): verified by release/);
+    assert.match(text, /attestation built-by-our-pipeline \(https:\/\/slsa\.dev\/provenance\/v1\): verified, but its conditions do not hold/);
+    // Under the rules table, each requirement titled, then each attestation found and its conditions' values.
+    assert.match(
+      text,
+      /\n {4}attestation built-by-our-pipeline \(https:\/\/slsa\.dev\/provenance\/v1\)\n {4}- sha256-[0-9a-f]{12}….att layer 1 \(https:\/\/slsa\.dev\/provenance\/v1\): verified by release\n/,
+    );
     assert.match(text, /- predicate\.runDetails\.builder\.id == "https:\/\/ci\.acme\.example\/release" → false/);
     const wrong = await explainReference(pods['wrong-key-oci11-v3']?.reference ?? '', 'good', policyDir, configFile);
     assert.match(wrong, /- bundle sha256:[0-9a-f]{12}… \(https:\/\/slsa\.dev\/provenance\/v1\): not verified: no authority verified it/);
@@ -252,11 +256,11 @@ describe('attestations from real cosign v2 and v3 on both registries, judged by 
       it(`${at}: a predicate type other than the requirement's is never evaluated`, () => {
         const slsaOnly = row(`bom-${at}`);
         assert.equal(slsaOnly.verdict, 'deny');
-        assert.match(slsaOnly.denial, /no verified https:\/\/cyclonedx\.org\/bom attestation/);
+        assert.match(slsaOnly.denial, /attestation built-by-our-pipeline \(https:\/\/cyclonedx\.org\/bom\): the artifact has none that verifies/);
         assert.doesNotMatch(slsaOnly.denial, /→/, 'no condition was evaluated');
         const bomOnly = row(`slsa-wanted-${at}`);
         assert.equal(bomOnly.verdict, 'deny');
-        assert.match(bomOnly.denial, /no verified https:\/\/slsa\.dev\/provenance\/v1 attestation/);
+        assert.match(bomOnly.denial, /attestation built-by-our-pipeline \(https:\/\/slsa\.dev\/provenance\/v1\): the artifact has none that verifies/);
       });
 
       it(`${at}: an attestation signed with another key does not verify and is not evaluated`, () => {

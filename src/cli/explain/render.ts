@@ -4,7 +4,7 @@
  * authorities, the attestations found and their conditions' values, the verdict with reasons and fixes, and the time of each step.
  */
 import { formatBytes } from '../../artifact/quantity.ts';
-import { ATTESTATIONS_RULE } from '../../attestation/finding.ts';
+import { ATTESTATIONS_RULE, requirementTitle } from '../../attestation/finding.ts';
 import { renderTable } from '../table.ts';
 import type { Evaluation, ExplainReport, RuleTrace } from './model.ts';
 
@@ -45,7 +45,10 @@ function evaluationText(evaluation: Evaluation): string {
     out.push(indent(rulesTable(policy.rules).trimEnd(), 2));
     for (const rule of policy.rules) if (rule.facts !== undefined) out.push(`  ${rule.rule}:`, indent(rule.facts.join('\n'), 4));
     // Each attestation requirement's result lists the attestations found, which verified and each condition's value.
-    for (const rule of policy.rules) if (rule.rule === ATTESTATIONS_RULE) for (const detail of rule.details) out.push(indent(detail, 2));
+    for (const rule of policy.rules) {
+      if (rule.rule !== ATTESTATIONS_RULE) continue;
+      for (const detail of rule.details) out.push(indent([requirementTitle(detail), ...detail.split('\n').slice(1)].join('\n'), 2));
+    }
     const signatures = policy.signatures;
     if (signatures !== undefined) {
       if ('error' in signatures) {

@@ -189,20 +189,20 @@ function trustProblems(policies: readonly ModelPolicy[], config: ModelgateConfig
   } catch (error) {
     return [{ source: config.source, document: 0, path: 'spec.trustedRoots', message: describeError(error) }];
   }
-  return policies.flatMap((policy) => {
-    const sections = [
-      ['spec.signatures.authorities', policy.signatures],
-      ['spec.modelSignature.authorities', policy.modelSignature],
-    ] as const;
-    return sections.flatMap(([path, section]) =>
-      (section === undefined ? [] : unknownTrustedRoots(section, roots)).map((name) => ({
-        source: policy.source,
-        document: 0,
-        path,
-        message: `trusted root ${JSON.stringify(name)} is not defined (known: ${roots.names().join(', ')}); add it to the Config's spec.trustedRoots`,
-      })),
-    );
-  });
+  const unknown = (policy: ModelPolicy, path: string, missing: readonly string[]): PolicyProblem[] =>
+    missing.map((name) => ({
+      source: policy.source,
+      document: 0,
+      path,
+      message: `trusted root ${JSON.stringify(name)} is not defined (known: ${roots.names().join(', ')}); add it to the Config's spec.trustedRoots`,
+    }));
+  return policies.flatMap((policy) => [
+    ...(policy.signatures === undefined ? [] : unknown(policy, 'spec.signatures.authorities', unknownTrustedRoots(policy.signatures, roots))),
+    ...(policy.modelSignature === undefined ? [] : unknown(policy, 'spec.modelSignature.authorities', unknownTrustedRoots(policy.modelSignature, roots))),
+    ...(policy.attestations?.requirements ?? []).flatMap((requirement, index) =>
+      unknown(policy, `spec.attestations[${index}].authorities`, unknownTrustedRoots(requirement, roots)),
+    ),
+  ]);
 }
 
 export function makePolicySet(policies: readonly ModelPolicy[], config: ModelgateConfig): PolicySet {

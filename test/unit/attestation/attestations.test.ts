@@ -16,7 +16,7 @@ import { verifyAttestations } from '../../../src/attestation/verify.ts';
 import type { AttestationResult } from '../../../src/attestation/verify.ts';
 import { attestationCheck } from '../../../src/engine/checks/attestations.ts';
 import type { RuleResult } from '../../../src/engine/result.ts';
-import { policySetFromTexts } from '../../../src/policy/load.ts';
+import { PolicyLoadError, policySetFromTexts } from '../../../src/policy/load.ts';
 import type { ModelPolicy } from '../../../src/policy/types.ts';
 import { parseReference } from '../../../src/reference/parse.ts';
 import { DEFAULT_DISCOVERY_LIMITS } from '../../../src/signature/policy-schema.ts';
@@ -25,8 +25,8 @@ import { OCI_MANIFEST } from '../../support/artifacts.ts';
 import { FakeRegistry } from '../../support/fake-registry.ts';
 import { BUNDLE_TYPE, bundleSignature } from '../../support/sigstore/cosign.ts';
 import type { Signer } from '../../support/sigstore/cosign.ts';
-import { newEcKey, publicPem } from '../../support/sigstore/pki.ts';
-import { modelPolicy } from '../../support/policies.ts';
+import { createTestPki, newEcKey, publicPem } from '../../support/sigstore/pki.ts';
+import { configDocument, modelPolicy } from '../../support/policies.ts';
 
 const SLSA = 'https://slsa.dev/provenance/v1';
 const BOM = 'https://cyclonedx.org/bom';
@@ -46,8 +46,8 @@ function statement(digest: string, predicateType = SLSA, predicate: unknown = { 
 }
 
 /** A cosign v3 attestation referrer of `subject`, annotated as cosign annotates it (unless told otherwise). */
-function attachBundle(registry: FakeRegistry, subject: string, payload: Buffer, annotated: string | undefined = SLSA, pair = releaseKey): void {
-  const layer = registry.pushBlob(Buffer.from(bundleSignature(signer(pair), payload)), BUNDLE_TYPE);
+function attachBundle(registry: FakeRegistry, subject: string, payload: Buffer, annotated: string | undefined = SLSA, by: Signer = signer()): void {
+  const layer = registry.pushBlob(Buffer.from(bundleSignature(by, payload)), BUNDLE_TYPE);
   const config = registry.pushBlob(Buffer.from('{}'), 'application/vnd.oci.empty.v1+json');
   registry.pushManifest({
     schemaVersion: 2,
@@ -188,7 +188,7 @@ describe('attestations (spec.attestations)', () => {
     const registry = new FakeRegistry();
     const digest = registry.pushArtifact();
     attachBundle(registry, digest, statement(digest));
-    attachBundle(registry, digest, statement(digest, SLSA, { runDetails: { builder: { id: 'https://other' } } }), SLSA, otherKey);
+    attachBundle(registry, digest, statement(digest, SLSA, { runDetails: { builder: { id: 'https://other' } } }), SLSA, signer(otherKey));
     const authorities = [
       { name: 'release', key: publicPem(releaseKey.publicKey), tlog: 'optional' },
       { name: 'auditor', key: publicPem(otherKey.publicKey), tlog: 'optional' },
@@ -255,6 +255,56 @@ describe('attestations (spec.attestations)', () => {
     assert.equal((await verdict(strict)).status, 'fail');
     assert.equal(registry.totalRequests, before, 'the second policy reads the cached result');
     assert.equal(verifier.stats.hits, 1);
+  });
+
+  it('keyless: a certificate of the trusted root whose identity matches verifies the attestation; another identity does not', async () => {
+    const pki = createTestPki();
+    const corpRoots = TrustedRoots.fromSettings([{ name: 'corp', json: pki.trustedRootJson() }]);
+    const registry = new FakeRegistry();
+    const digest = registry.pushArtifact();
+    const leaf = pki.issueLeaf({ issuer: 'https://idp.corp.example', email: 'release@corp.example', sct: false });
+    attachBundle(registry, digest, statement(digest), undefined, { kind: 'keyless', leaf });
+    const keyless = (subject: string) => ({
+      name: 'corp-ca',
+      keyless: {
+        identities: [{ issuer: 'https://idp.corp.example', subject }],
+        trustedRoot: 'corp',
+        tlog: 'optional',
+        ctlog: 'optional',
+        signingTime: 'certificateValidity',
+      },
+    });
+    const load = (subject: string): ModelPolicy => {
+      const settings = configDocument({ trustedRoots: [{ name: 'corp', json: pki.trustedRootJson() }] });
+      const text = modelPolicy('p', { attestations: [requirement([builderIs(BUILDER)], { authorities: [keyless(subject)] })] });
+      const [loaded] = policySetFromTexts([{ source: 'p.yaml', text: `${text}---\n${settings}` }]).policies;
+      assert.ok(loaded !== undefined);
+      return loaded;
+    };
+    const run = async (chosen: ModelPolicy): Promise<RuleResult> => {
+      const config = chosen.attestations;
+      assert.ok(config !== undefined);
+      const result = await verifyAttestations({ policy: config, registry, locator, digest, deadline: Date.now() + 10_000, trustedRoots: corpRoots });
+      return only(attestationCheck.judge(chosen, config, new Map([[config, result]]), parseReference(`registry.test/acme/model@${digest}`), object));
+    };
+    const passed = await run(load('release@corp.example'));
+    assert.equal(passed.status, 'pass', passed.reason);
+    const other = await run(load('intern@corp.example'));
+    assert.equal(other.status, 'fail');
+    assert.match(other.reason, /not verified: no authority verified it \(corp-ca: .*intern@corp\.example/);
+    assert.doesNotMatch(other.reason, /→/);
+  });
+
+  it('an authority that names a trusted root the Config does not define is a load error at its path', () => {
+    const text = modelPolicy('p', {
+      attestations: [
+        requirement([], { authorities: [{ name: 'ci', keyless: { identities: [{ issuer: 'https://i', subject: 's' }], trustedRoot: 'nowhere' } }] }),
+      ],
+    });
+    assert.throws(
+      () => policySetFromTexts([{ source: 'p.yaml', text }]),
+      (error: unknown) => error instanceof PolicyLoadError && /spec\.attestations\[0\]\.authorities: trusted root "nowhere" is not defined/.test(error.message),
+    );
   });
 
   it('a registry that cannot be read is an error the policy onError decides, not a verdict', async () => {

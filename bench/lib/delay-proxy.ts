@@ -29,26 +29,31 @@ const REQUEST_LINE = /(?:^|\r\n)(GET|HEAD|POST|PUT|PATCH|DELETE) (\S+) HTTP\/1\.
 /** Delivers chunks to `to` at their due times, in order. */
 function delayedPipe(from: Socket, to: Socket, dueOf: (now: number) => number, onChunk?: (chunk: Buffer) => void): void {
   const queue: { due: number; chunk: Buffer }[] = [];
-  let timer: NodeJS.Timeout | undefined;
+  let scheduled = false;
   let ended = false;
+  const schedule = (): void => {
+    if (scheduled) return;
+    scheduled = true;
+    setTimeout(drain, Math.max(0, (queue[0]?.due ?? 0) - performance.now()));
+  };
   const drain = (): void => {
-    timer = undefined;
+    scheduled = false;
     const now = performance.now();
     while (queue.length > 0 && (queue[0]?.due ?? 0) <= now + 0.5) {
       const next = queue.shift();
       if (next !== undefined && !to.destroyed) to.write(next.chunk);
     }
-    if (queue.length > 0) timer = setTimeout(drain, Math.max(0, (queue[0]?.due ?? now) - performance.now()));
+    if (queue.length > 0) schedule();
     else if (ended) to.end();
   };
   from.on('data', (chunk: Buffer) => {
     onChunk?.(chunk);
     queue.push({ due: dueOf(performance.now()), chunk });
-    timer ??= setTimeout(drain, Math.max(0, (queue[0]?.due ?? 0) - performance.now()));
+    schedule();
   });
   from.on('end', () => {
     ended = true;
-    timer ??= setTimeout(drain, 0);
+    schedule();
   });
 }
 

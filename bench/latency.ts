@@ -117,6 +117,9 @@ async function admit(engine: Engine, item: Case, digest: string): Promise<Sample
   const elapsed = performance.now() - started;
   if (!outcome.decision.allowed) throw new Error(`${item.label}: ${outcome.decision.message}`);
   const requests = item.proxy.requests.slice(from);
+  if (process.env['BENCH_TRACE'] !== undefined)
+    for (const request of requests)
+      console.log(`    ${((request.at - started) / RTT).toFixed(2)} RTT  connection ${request.connection}  ${request.method} ${request.path}`);
   return { rtts: elapsed / RTT, waves: wavesOf(requests, RTT).length, requests: requests.length, connections: item.proxy.connections - connections };
 }
 

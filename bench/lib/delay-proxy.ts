@@ -13,6 +13,8 @@ export interface ProxiedRequest {
   readonly at: number;
   readonly method: string;
   readonly path: string;
+  /** Which connection carried it (1, 2, … in the order they were accepted). */
+  readonly connection: number;
 }
 
 export interface DelayProxy {
@@ -70,7 +72,7 @@ export async function startDelayProxy(target: URL, oneWayMs: number): Promise<De
     },
   };
   const server = createServer((client) => {
-    proxy.connections++;
+    const connection = ++proxy.connections;
     const upstream = connect(Number(target.port), target.hostname);
     sockets.add(client).add(upstream);
     // The handshake: the client's first bytes leave one round trip after its SYN, then take one way.
@@ -85,7 +87,7 @@ export async function startDelayProxy(target: URL, oneWayMs: number): Promise<De
       },
       (chunk) => {
         const at = performance.now();
-        for (const match of chunk.toString('latin1').matchAll(REQUEST_LINE)) requests.push({ at, method: match[1] ?? '', path: match[2] ?? '' });
+        for (const match of chunk.toString('latin1').matchAll(REQUEST_LINE)) requests.push({ at, method: match[1] ?? '', path: match[2] ?? '', connection });
       },
     );
     delayedPipe(upstream, client, (now) => now + oneWayMs);

@@ -5,6 +5,7 @@
  * request's maxBytes and within the shared byte budget, an error body cut at 64 KiB, and one
  * event for the `onRequest` hook. Waiting for a slot or for room happens inside the deadline.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { LimitWaitError, Limiter } from '../core/limiter.ts';
 import type { Release } from '../core/limiter.ts';
 import { RegistryError, upstreamExcerpt } from './errors.ts';
@@ -94,6 +95,10 @@ export class BoundedAttempts {
         body = (await readCapped(response.body, ERROR_BODY_LIMIT, true)) ?? Buffer.alloc(0);
       }
       this.#report(exchange, status, started, undefined, status >= 400 ? upstreamExcerpt(body) : undefined);
+      // undici gives a keep-alive connection back to its pool one event-loop turn after the answer
+      // (client-h1: setImmediate(resume)): a request the caller sends at once, the next step of a
+      // discovery, would open a new connection, a round trip more at a distant registry.
+      await nextTurn();
       return { status, headers: responseHeaders, body, url, redirected: exchange.redirected };
     } catch (error) {
       const mapped = error instanceof RegistryError ? error : classifyFailure(error, timer.signal, exchange, url);

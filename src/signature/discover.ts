@@ -53,6 +53,13 @@ export interface Discovery {
 }
 
 const CONCURRENCY = 4;
+/**
+ * The layouts sharing the budget. Whatever the others hold, splitBudget gives the `.sig` tag at
+ * least maxCandidates / LAYOUTS (one unit per layout and round, the tag last), so that many of its
+ * layers are read as soon as the tag arrives, beside the referrers listing, not a round trip
+ * after it (with their own CONCURRENCY: at most twice that many reads at once).
+ */
+const LAYOUTS = 3;
 
 /** A signature to read (a simple-signing layer) or one already judged (unreadable descriptor, refused manifest). */
 type Entry = { readonly source: string; readonly layer: Descriptor } | { readonly candidate: Candidate };
@@ -112,8 +119,20 @@ export async function discoverSignatures(input: DiscoveryInput): Promise<Discove
     else candidates.push({ source, format, parsed: undefined, error: asError(error) });
     return undefined;
   };
+  const seen = new Set<string>();
+  const entryOf = (source: string, layer: Descriptor | undefined): Entry | undefined => {
+    if (layer === undefined) return { candidate: { source, format: 'legacy', parsed: undefined, error: malformed('the layer is not a valid OCI descriptor') } };
+    const key = layerKey(layer);
+    if (seen.has(key)) return undefined;
+    seen.add(key);
+    return { source, layer };
+  };
+  const read = (entry: Entry) => (): Promise<Candidate | undefined> =>
+    'candidate' in entry ? Promise.resolve(entry.candidate) : readSimpleSigningLayer(input, entry.source, entry.layer, problems);
+
   // One listing for both referrer layouts (one round trip), each capped on its own at one more
-  // than the budget: that tells whether its list was cut.
+  // than the budget: that tells whether its list was cut. The `.sig` tag is read beside it, and
+  // its first layers as soon as it arrives (see LAYOUTS).
   const [referrers, legacy] = await Promise.all([
     registry
       .fetchReferrers(locator, digest, { artifactType: REFERRER_TYPES, maxResults: limits.maxCandidates + 1, deadline })
@@ -126,30 +145,28 @@ export async function discoverSignatures(input: DiscoveryInput): Promise<Discove
           .fetchManifestByTag(locator, tag, { maxBytes: signatureManifestLimit(limits), deadline })
           .catch((error: unknown) =>
             isRegistryError(error, 'NOT_FOUND') ? undefined : onFailure(`reading the cosign signature tag ${tag} failed`, tag, 'legacy', error),
-          ),
+          )
+          .then((manifest) => {
+            const layers = manifest?.json['layers'];
+            const entries: Entry[] = [];
+            // Only the layers the budget could ever read are looked at; the rest count towards "truncated".
+            if (Array.isArray(layers))
+              for (const [index, value] of layers.slice(0, limits.maxCandidates).entries()) {
+                const entry = entryOf(legacySource(tag, index), readLayer(value));
+                if (entry !== undefined) entries.push(entry);
+              }
+            const earlyCount = Math.min(entries.length, Math.floor(limits.maxCandidates / LAYOUTS));
+            return { manifest, entries, earlyCount, early: pool(entries.slice(0, earlyCount).map(read), CONCURRENCY) };
+          }),
   ]);
 
-  const seen = new Set<string>();
-  const entryOf = (source: string, layer: Descriptor | undefined): Entry | undefined => {
-    if (layer === undefined) return { candidate: { source, format: 'legacy', parsed: undefined, error: malformed('the layer is not a valid OCI descriptor') } };
-    const key = layerKey(layer);
-    if (seen.has(key)) return undefined;
-    seen.add(key);
-    return { source, layer };
-  };
-  const legacyEntries: Entry[] = [];
-  if (legacy !== undefined && tag !== undefined) {
-    const layers = legacy.json['layers'];
-    if (!Array.isArray(layers))
-      candidates.push({ source: tag, format: 'legacy', parsed: undefined, error: malformed(`the signature manifest ${tag} has no layers`) });
-    // Only the layers the budget could ever read are looked at; the rest count towards "truncated".
-    else
-      for (const [index, value] of layers.slice(0, limits.maxCandidates).entries()) {
-        const entry = entryOf(legacySource(tag, index), readLayer(value));
-        if (entry !== undefined) legacyEntries.push(entry);
-      }
-  }
-  const legacyCount = Array.isArray(legacy?.json['layers']) ? legacy.json['layers'].length : 0;
+  if (tag !== undefined && legacy?.manifest !== undefined && !Array.isArray(legacy.manifest.json['layers']))
+    candidates.push({ source: tag, format: 'legacy', parsed: undefined, error: malformed(`the signature manifest ${tag} has no layers`) });
+  const legacyEntries = legacy?.entries ?? [];
+  const legacyEarlyCount = legacy?.earlyCount ?? 0;
+  const legacyEarly = legacy?.early ?? Promise.resolve([]);
+  const legacyLayers = legacy?.manifest?.json['layers'];
+  const legacyCount = Array.isArray(legacyLayers) ? legacyLayers.length : 0;
   const listed = referrers?.descriptors ?? [];
   const bundleDescriptors = listed.filter((descriptor) => descriptor.artifactType === BUNDLE_ARTIFACT_TYPE);
   const referrerDescriptors = listed.filter((descriptor) => descriptor.artifactType === COSIGN_SIGNATURE_ARTIFACT_TYPE);
@@ -185,13 +202,12 @@ export async function discoverSignatures(input: DiscoveryInput): Promise<Discove
     legacyCount > limits.maxCandidates ||
     manifests.some((manifest) => manifest !== undefined && 'layers' in manifest && manifest.layers.length > limits.maxCandidates);
 
-  const read = (entry: Entry) => (): Promise<Candidate | undefined> =>
-    'candidate' in entry ? Promise.resolve(entry.candidate) : readSimpleSigningLayer(input, entry.source, entry.layer, problems);
-  const tasks = [
+  // The legacy layers read early are a prefix of the legacy share, which is never smaller; the rest are read now.
+  const head = [
     ...bundleDescriptors.slice(0, bundleShare).map((descriptor) => () => readBundleReferrer(input, descriptor, problems)),
     ...referrerEntries.slice(0, referrerShare).map(read),
-    ...legacyEntries.slice(0, legacyShare).map(read),
   ];
-  for (const candidate of await pool(tasks, CONCURRENCY)) if (candidate !== undefined) candidates.push(candidate);
+  const [reads, early] = await Promise.all([pool([...head, ...legacyEntries.slice(legacyEarlyCount, legacyShare).map(read)], CONCURRENCY), legacyEarly]);
+  for (const candidate of [...reads.slice(0, head.length), ...early, ...reads.slice(head.length)]) if (candidate !== undefined) candidates.push(candidate);
   return { candidates, truncated, problems, referrersSource: referrers?.source };
 }

@@ -297,4 +297,14 @@ describe('bounds and registry failures', () => {
     assert.deepEqual(splitBudget(16, [2, 3, 4]), [2, 3, 4]);
     assert.deepEqual(splitBudget(10, [1000, 2, 1000]), [4, 2, 4]);
   });
+
+  it('gives the .sig tag at least maxCandidates / 3 of what it wants, whatever the others want (its layers are read before the listing arrives)', () => {
+    for (const max of [0, 1, 2, 3, 7, 16, 17])
+      for (const bundles of [0, 1, 5, 100])
+        for (const referrers of [0, 2, 100])
+          for (const legacy of [0, 1, 4, 100]) {
+            const [, , share = 0] = splitBudget(max, [bundles, referrers, legacy]);
+            assert.ok(share >= Math.min(legacy, Math.floor(max / 3)), `max ${max}, demands ${bundles}/${referrers}/${legacy}: share ${share}`);
+          }
+  });
 });

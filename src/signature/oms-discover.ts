@@ -39,8 +39,17 @@ export interface OmsCandidate {
 
 export interface OmsDiscoveryInput extends DiscoveryInput {
   readonly location: OmsLocation;
-  /** The layer at layerPath, when the manifest has one and the location reads layers. */
-  readonly signatureLayer: { readonly index: number; readonly path: string; readonly descriptor: Descriptor } | undefined;
+  /**
+   * The layer at layerPath, when the manifest has one and the location reads layers; a promise
+   * while the manifest is being read, so the referrers listing need not wait for it.
+   */
+  readonly signatureLayer: SignatureLayer | undefined | Promise<SignatureLayer | undefined>;
+}
+
+export interface SignatureLayer {
+  readonly index: number;
+  readonly path: string;
+  readonly descriptor: Descriptor;
 }
 
 export interface OmsDiscovery {
@@ -88,8 +97,12 @@ async function readReferrer(input: OmsDiscoveryInput, descriptor: Descriptor, pr
   }
 }
 
-async function readSignatureLayer(input: OmsDiscoveryInput, problems: DiscoveryProblem[]): Promise<OmsCandidate | undefined> {
-  const { registry, locator, deadline, limits, signatureLayer } = input;
+async function readSignatureLayer(
+  input: OmsDiscoveryInput,
+  signatureLayer: SignatureLayer | undefined,
+  problems: DiscoveryProblem[],
+): Promise<OmsCandidate | undefined> {
+  const { registry, locator, deadline, limits } = input;
   if (signatureLayer === undefined) return undefined;
   const source = `layer ${signatureLayer.index + 1} (${signatureLayer.path})`;
   const failed = (error: Error): OmsCandidate => ({ source, location: 'layer', parsed: undefined, statement: undefined, error });
@@ -113,7 +126,11 @@ export async function discoverModelSignatures(input: OmsDiscoveryInput): Promise
   const candidates: OmsCandidate[] = [];
   let truncated = false;
   let otherBundles = 0;
-  const layerRead = location === 'referrer' ? Promise.resolve(undefined) : readSignatureLayer(input, problems);
+  // The layer once the manifest is in, beside the listing. A manifest that could not be read fails
+  // the discovery (awaited below; handled now, so a failure during the listing is not unhandled).
+  const layerRead =
+    location === 'referrer' ? Promise.resolve(undefined) : Promise.resolve(input.signatureLayer).then((layer) => readSignatureLayer(input, layer, problems));
+  layerRead.catch(() => undefined);
   if (location !== 'layer') {
     // Ask one more than the budget: it tells whether the list was cut.
     const listed = await registry

@@ -170,21 +170,25 @@ export const modelSignatureCheck: FetchingCheckKind<ModelSignaturePolicy, ModelF
   async fetch(target, configs, sources) {
     const { artifacts, modelSignatures } = sources;
     if (artifacts === undefined || modelSignatures === undefined) throw new Error('no registry access is configured');
-    // The manifest as the artifact kind reads it: one cached read serves both.
-    const artifact = await artifacts.facts(target.locator, target.digest, false, target.deadline);
-    const layers = mountedLayers(artifact);
-    const verifications = new Map<ModelSignaturePolicy, OmsVerification | { readonly failure: unknown }>();
+    // The manifest as the artifact kind reads it: one cached read serves both. Each policy's
+    // verification starts beside it (the referrers listing does not wait for the manifest) and
+    // gets the layer at its layerPath once the manifest is in.
+    const reading = artifacts.facts(target.locator, target.digest, false, target.deadline);
+    const withLayers = Promise.resolve(reading).then((read) => ({ read, layers: mountedLayers(read) }));
+    // Awaited through the layers below (or the manifest is); handled now, so a failed read is never an unhandled rejection.
+    withLayers.catch(() => undefined);
     // A pod's several policies (and several models, in the engine) verify in parallel.
-    await Promise.all(
-      configs.map(async (config) => {
-        try {
-          const layer = signatureLayerOf(layers, artifact, config);
-          verifications.set(config, await modelSignatures.verify(config, target.locator, target.digest, layer, target.deadline));
-        } catch (error) {
-          verifications.set(config, { failure: error });
-        }
-      }),
-    );
+    const verifying = configs.map(async (config): Promise<[ModelSignaturePolicy, OmsVerification | { readonly failure: unknown }]> => {
+      try {
+        const layer = config.location === 'referrer' ? undefined : withLayers.then(({ read, layers }) => signatureLayerOf(layers, read, config));
+        layer?.catch(() => undefined);
+        return [config, await modelSignatures.verify(config, target.locator, target.digest, layer, target.deadline)];
+      } catch (error) {
+        return [config, { failure: error }];
+      }
+    });
+    const artifact = await reading;
+    const verifications = new Map(await Promise.all(verifying));
     return { artifact, verifications };
   },
   judge(policy, config, facts) {

@@ -3,6 +3,7 @@
  * and /readyz report liveness and readiness. Every failure becomes a clear
  * JSON error with the right status; nothing the client sends can crash it.
  */
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import { handleAdmission } from '../admission/handle.ts';
@@ -59,7 +60,7 @@ export function toResponse(request: AdmissionRequest, outcome: AdmissionOutcome)
  * work an AdmissionReview answer never needs (ETag, freshness, charset lookup)
  * for ~1.5 µs per review.
  */
-function sendJson(res: Response, status: number, value: unknown, close = false): void {
+function sendJson(res: ServerResponse, status: number, value: unknown, close = false): void {
   const text = JSON.stringify(value);
   const headers: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) };
   if (close) headers['connection'] = 'close';
@@ -85,21 +86,17 @@ function trustedRootLines(engines: EngineSource, now: number): string[] {
   });
 }
 
-export function createApp(options: AppOptions): express.Express {
+/** The POST /validate handler: one AdmissionReview read, judged and answered; it never throws. */
+function reviewHandler(options: AppOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const { engines, logger, metrics } = options;
   const logReview = reviewLogger(logger);
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-
-  // The review route first: it is matched on every review.
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const budget = new Limiter(
     Math.max(options.bodyBudgetBytes ?? DEFAULT_BODY_BUDGET_BYTES, maxBodyBytes * 4),
     Number.POSITIVE_INFINITY,
     'room for a large review',
   );
-  app.post('/validate', async (req: Request, res: Response) => {
+  return async (req, res) => {
     const started = process.hrtime.bigint();
     let request: AdmissionRequest;
     try {
@@ -161,7 +158,17 @@ export function createApp(options: AppOptions): express.Express {
       revision: engine?.policySet.revision,
       durationMs: durationNs / 1e6,
     });
-  });
+  };
+}
+
+export function createApp(options: AppOptions, review: (req: IncomingMessage, res: ServerResponse) => Promise<void> = reviewHandler(options)): express.Express {
+  const { engines, logger, metrics } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  // The review route first: it is matched on every review.
+  app.post('/validate', (req: Request, res: Response) => review(req, res));
 
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok');
@@ -189,4 +196,32 @@ export function createApp(options: AppOptions): express.Express {
     if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
   });
   return app;
+}
+
+/** Whether the request is a review the short path takes: exactly POST /validate, with or without a query (the API server adds `?timeout=…`). */
+function isReview(req: IncomingMessage): boolean {
+  const url = req.url ?? '';
+  return req.method === 'POST' && (url === '/validate' || url.startsWith('/validate?'));
+}
+
+/**
+ * The server's request listener: reviews go straight to the review handler, every other request
+ * (and any spelling of /validate express would also match) through the express app. express's
+ * router and its request and response layers were most of the CPU of a warm review.
+ */
+export function createRequestListener(options: AppOptions): RequestListener {
+  const review = reviewHandler(options);
+  const app = createApp(options, review);
+  const { logger } = options;
+  return (req, res) => {
+    if (!isReview(req)) {
+      app(req, res);
+      return;
+    }
+    review(req, res).catch((error: unknown) => {
+      // As express's error handler in createApp: never a bare 500 page.
+      logger.error({ err: error }, 'unexpected error in request handling');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+    });
+  };
 }

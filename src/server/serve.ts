@@ -4,7 +4,7 @@ import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from './metrics.ts';
-import { createApp } from './app.ts';
+import { createRequestListener } from './app.ts';
 import type { EngineSource } from '../engine/manager.ts';
 import { ConnectionGovernor, DEFAULT_CONNECTION_LIMITS } from './connections.ts';
 import type { ConnectionLimits } from './connections.ts';
@@ -61,7 +61,7 @@ export interface RunningServer {
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const { logger } = options;
   const pair = readKeyPair(options.tlsCert, options.tlsKey);
-  const app = createApp({
+  const app = createRequestListener({
     engines: options.engines,
     logger,
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),

@@ -225,6 +225,27 @@ describe('HTTPS admission server', () => {
       assert.equal(response['allowed'], true);
     });
 
+    it('a review gets the same answer on the short path (/validate, /validate?timeout=10s) as through express (/validate/, /Validate); GET /validate → 404', async () => {
+      const review = admissionReview(kubeObject('Deployment', [{ name: 'model', reference: UNPINNED }]));
+      const answers = [];
+      for (const path of ['/validate', '/validate?timeout=10s', '/validate/', '/Validate']) {
+        const response = await request(`${server.url}${path}`, {
+          method: 'POST',
+          body: json(review),
+          headers: { 'content-type': 'application/json' },
+          dispatcher: server.agent,
+        });
+        assert.equal(response.statusCode, 200, path);
+        assert.equal(response.headers['content-type'], 'application/json; charset=utf-8', path);
+        answers.push(await response.body.json());
+      }
+      assert.equal(responseOf(answers[0] as Record<string, unknown>)['allowed'], false);
+      for (const answer of answers.slice(1)) assert.deepEqual(answer, answers[0]);
+      const get = await request(`${server.url}/validate`, { dispatcher: server.agent });
+      assert.equal(get.statusCode, 404);
+      assert.match(await get.body.text(), /POST AdmissionReviews to \/validate/);
+    });
+
     it('an unknown path → 404 with a hint', async () => {
       const response = await request(`${server.url}/mutate`, {
         method: 'POST',

@@ -237,6 +237,22 @@ class FailingListing extends FakeRegistry {
   }
 }
 
+/** A registry whose referrers listing waits until the test releases it. */
+class SlowListing extends FakeRegistry {
+  release: () => void = () => undefined;
+  readonly #gate = new Promise<void>((resolve) => {
+    this.release = resolve;
+  });
+  override async fetchReferrers(at: RepositoryLocator, subject: string, options: ReferrersOptions = {}): Promise<Referrers> {
+    await this.#gate;
+    return super.fetchReferrers(at, subject, options);
+  }
+}
+
+const turns = async (count: number): Promise<void> => {
+  for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(resolve));
+};
+
 describe('bounds and registry failures', () => {
   it('1,000 signature referrers: reads only its share of manifests and signatures, and still finds the .sig signature', async () => {
     const { registry, digest } = setup();
@@ -288,6 +304,29 @@ describe('bounds and registry failures', () => {
     const judged = await verify(garbage, other, keyPolicy());
     assert.equal(judged.passed, true, 'a signature elsewhere still counts');
     assert.equal(judged.complete, true);
+  });
+
+  it('reads the .sig layers while the referrers listing is pending (a third of the budget), the rest of its share after', async () => {
+    const registry = new SlowListing();
+    const digest = registry.pushArtifact();
+    const junk = signed(digest, otherKey);
+    const layers = Array.from({ length: 100 }, (_, i) => ({
+      payload: simpleSigningPayload(REFERENCE, digest, { n: String(i) }),
+      annotations: junk.annotations,
+    }));
+    registry.attachLegacy(digest, [...layers.slice(0, 3), signed(digest), ...layers.slice(3)]);
+    for (let i = 0; i < 1000; i++) registry.attachBundle(digest, `{"n":${i}}`);
+    const before = { ...registry.requests };
+    const verifying = verify(registry, digest, keyPolicy(), 12);
+    await turns(20);
+    assert.equal(registry.requests.blob - before.blob, 4, 'a third of 12 read before the listing arrived');
+    registry.release();
+    const result = await verifying;
+    assert.equal(result.passed, true, result.summary);
+    assert.equal(result.truncated, true);
+    // splitBudget(12, [1000 bundles, 0, 100 .sig layers]) = [6, 0, 6]: six bundle referrers, six .sig layers, as before.
+    assert.equal(registry.requests.manifest - before.manifest, 6);
+    assert.equal(registry.requests.blob - before.blob, 12);
   });
 
   it('splits the budget fairly between the layouts', () => {

@@ -9,9 +9,10 @@
  *   webhook namespace (and, with namespaced policies, in every namespace),
  *   watched through the kubeconfig or the in-cluster service account.
  *
- * SIGTERM (or SIGINT): wait `--shutdown-delay` while still serving, then stop
- * accepting connections, answer every in-flight review, stop the watchers,
- * close the registry clients and exit 0.
+ * SIGTERM (or SIGINT): wait `--shutdown-delay` while still serving (with
+ * /readyz failing and every answer closing its connection), then stop
+ * accepting connections, close the idle ones, answer every in-flight review,
+ * stop the watchers, close the registry clients and exit 0.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LOG_LEVELS, createLogger } from '../core/log.ts';
@@ -241,6 +242,8 @@ export async function runServe(args: readonly string[], hooks: ServeHooks = {}):
       stopping = true;
       void (async () => {
         if (shutdownDelayMs > 0) {
+          // Clients still reach us (endpoints and load balancers lag); /readyz fails and answers close their connections.
+          server.drain();
           logger.info({ signal, shutdownDelayMs }, 'stopping: still serving during the shutdown delay');
           await sleep(shutdownDelayMs);
         }

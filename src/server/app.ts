@@ -29,6 +29,8 @@ export interface AppOptions {
   readonly metrics?: Metrics;
   /** Weighted bytes of large review bodies read and judged at once (server/body.ts). */
   readonly bodyBudgetBytes?: number;
+  /** Whether the server is in its shutdown delay: /readyz then fails so no new connections come. */
+  readonly draining?: () => boolean;
 }
 
 /**
@@ -175,7 +177,8 @@ export function createApp(options: AppOptions, review: (req: IncomingMessage, re
   });
   app.get('/readyz', (_req, res) => {
     const engine = engines.current();
-    if (engine === undefined) res.status(503).type('text/plain').send('policy not loaded');
+    if (options.draining?.() === true) res.status(503).type('text/plain').send('shutting down');
+    else if (engine === undefined) res.status(503).type('text/plain').send('policy not loaded');
     // An old trusted root is reported, never a reason to be unready: that would take admission down with it.
     else res.type('text/plain').send([`ok (policy revision ${engine.policySet.revision})`, ...trustedRootLines(engines, Date.now())].join('\n'));
   });

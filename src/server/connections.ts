@@ -12,6 +12,13 @@
  *   busy the newcomer is refused;
  * - a connection must have sent a whole request within `idleMs` of connecting
  *   (its TLS handshake included), else it is closed.
+ * And it ends connections in order when the server stops: while draining
+ * (the shutdown delay) every answer carries `Connection: close`, so the API
+ * server opens its next connection elsewhere instead of reusing this one; on
+ * close, every connection without a request in flight is destroyed at once
+ * (an idle keep-alive one, one that never finished its TLS handshake or never
+ * sent a request: nothing keeps the process past its deadline), and one with
+ * a request in flight is closed as soon as its answer is written.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:https';
@@ -46,11 +53,14 @@ export class ConnectionGovernor {
   readonly #connections = new Map<string, Connection>();
   #refused = 0;
   #closedIdle = 0;
+  #draining = false;
+  #closing = false;
 
   constructor(server: Server, limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS) {
     this.#limits = limits;
     server.on('connection', (socket: Socket) => this.#connected(socket));
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#request(req, res));
+    // Before the application's listener, which answers most requests in the same turn.
+    server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => this.#request(req, res));
   }
 
   /** Connections refused or closed to stay within the limits, for logs and tests. */
@@ -58,9 +68,27 @@ export class ConnectionGovernor {
     return { open: this.#connections.size, refused: this.#refused, closedIdle: this.#closedIdle };
   }
 
-  /** Stops every timer (the server is closing). */
-  stop(): void {
-    for (const connection of this.#connections.values()) clearTimeout(connection.timer);
+  /** Whether the server is shutting down (answers close their connection). */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** From now on every answer closes its connection. */
+  drain(): void {
+    this.#draining = true;
+  }
+
+  /**
+   * The server is closing (it accepts no more connections): destroys every
+   * connection with nothing in flight; the others end once answered.
+   */
+  close(): void {
+    this.#draining = true;
+    this.#closing = true;
+    for (const connection of this.#connections.values()) {
+      clearTimeout(connection.timer);
+      if (connection.busy === 0) connection.socket.destroy();
+    }
   }
 
   #connected(socket: Socket): void {
@@ -89,7 +117,13 @@ export class ConnectionGovernor {
     connection.busy++;
     this.#connections.delete(key);
     this.#connections.set(key, connection);
-    res.once('close', () => connection.busy--);
+    // Node ends the connection after an answer with this header (and so does the client).
+    if (this.#draining) res.setHeader('connection', 'close');
+    res.once('close', () => {
+      connection.busy--;
+      // An answer begun before the close, without the header: nothing more will come on this connection.
+      if (this.#closing && connection.busy === 0) req.socket.end(() => connection.socket.destroy());
+    });
   }
 
   #closeOldestIdle(): boolean {

@@ -54,7 +54,15 @@ export interface RunningServer {
   readonly server: Server;
   readonly port: number;
   readonly governor: ConnectionGovernor;
-  /** Stops accepting connections and resolves when in-flight requests are answered. */
+  /**
+   * Starts the shutdown delay: still serving, but /readyz fails and every
+   * answer closes its connection, so clients move to other instances.
+   */
+  drain(): void;
+  /**
+   * Stops accepting connections, destroys those with nothing in flight and
+   * resolves when the in-flight requests are answered.
+   */
   close(): Promise<void>;
 }
 
@@ -67,6 +75,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     ...(options.bodyBudgetBytes === undefined ? {} : { bodyBudgetBytes: options.bodyBudgetBytes }),
+    // The governor is made with the server, after the app; asked only once requests come.
+    draining: () => governor.draining,
   });
   const limits = options.connections ?? DEFAULT_CONNECTION_LIMITS;
   const server = createServer(
@@ -108,21 +118,17 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     server,
     port,
     governor,
+    drain: () => governor.drain(),
     close: () =>
       new Promise<void>((resolve) => {
         watcher.close();
-        governor.stop();
         // Stops accepting connections; resolves once every connection is gone.
-        server.close(() => {
-          clearInterval(sweep);
-          resolve();
-        });
-        // Idle keep-alive connections would otherwise hold close() open, and
-        // one with a review in flight becomes idle once that is answered (the
-        // API server's keep-alive would hold it for keepAliveTimeout): close
-        // each as soon as it has nothing in flight.
-        server.closeIdleConnections();
-        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        server.close(() => resolve());
+        // Never Node's closeIdleConnections() in a loop: it counts a connection
+        // whose next request is still unread as idle, and the API server
+        // would get EOF for it. Idle ones are closed once; each one with a
+        // review in flight closes after its answer (Connection: close).
+        governor.close();
       }),
   };
 }

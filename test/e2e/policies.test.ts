@@ -599,7 +599,7 @@ describe('policies from ConfigMaps (real kube-apiserver, the real serve command)
     await deleteConfigMap(TEAM_A, 'team-rules');
   });
 
-  it('SIGTERM: serves through --shutdown-delay, stops accepting, answers the review in flight, exits 0', async () => {
+  it('SIGTERM: serves (not ready) through --shutdown-delay, stops accepting, answers the review in flight, exits 0', async () => {
     const address = slowRegistry?.address();
     assert.ok(typeof address === 'object' && address !== null);
     const slowHost = `127.0.0.1:${address.port}`;
@@ -634,10 +634,11 @@ describe('policies from ConfigMaps (real kube-apiserver, the real serve command)
     await sleep(300);
     const signalled = Date.now();
     process.kill(g().pid, 'SIGTERM');
-    // During the shutdown delay (1 s) the server still answers.
+    // During the shutdown delay (1 s) the server still answers reviews, but is no longer ready (no new traffic).
     await sleep(300);
     const during = await readyz();
-    assert.equal(during.status, 200, 'still serving during --shutdown-delay');
+    assert.deepEqual([during.status, during.body], [503, 'shutting down'], 'not ready during --shutdown-delay');
+    assert.equal((await review(TEAM_B, QUAY_PINNED)).code === 503, false, 'reviews are still judged during --shutdown-delay');
     const decision = await inFlight;
     const answered = Date.now();
     assert.equal(decision.allowed, true, JSON.stringify(decision));

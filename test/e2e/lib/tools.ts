@@ -27,6 +27,7 @@ export const TOOL_NAMES = [
   'TIMESTAMP_SERVER',
   'MODEL_SIGNING',
   'MODEL_SIGNING_PYTHON',
+  'HAPROXY',
 ] as const;
 
 export type ToolName = (typeof TOOL_NAMES)[number];

@@ -12,7 +12,7 @@
 # Go tools are built from the Go module proxy with CGO_ENABLED=0 and
 # -trimpath into a temporary GOBIN/output, then moved into place, so an
 # interrupted build never leaves a half-written binary that would count as
-# installed. Debian packages (docker-registry, skopeo, apache2-utils, openssl)
+# installed. Debian packages (docker-registry, skopeo, apache2-utils, openssl, haproxy)
 # come from apt; `apt-get update` runs only when one of them is missing.
 set -euo pipefail
 
@@ -35,7 +35,8 @@ PYOPENSSL_VERSION=26.4.0
 # and the decoding oracle (tools/oracle, on containers/image and
 # distribution/reference) are our own mains; their dependencies are pinned in
 # their go.mod files.
-DEBIAN_PACKAGES=(docker-registry skopeo apache2-utils openssl)
+# haproxy: the load balancer of the chaos suite (test/chaos).
+DEBIAN_PACKAGES=(docker-registry skopeo apache2-utils openssl haproxy)
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${MODELGATE_TESTBED_CACHE:-$HOME/.cache/modelgate-testbed}"
@@ -101,7 +102,7 @@ install_debian() {
   # Debian does not let us pin exact versions across security updates; the
   # installed version is recorded and names the cache directory instead.
   local name bin deb version link
-  for spec in DOCKER_REGISTRY:docker-registry:docker-registry SKOPEO:skopeo:skopeo HTPASSWD:htpasswd:apache2-utils OPENSSL:openssl:openssl; do
+  for spec in DOCKER_REGISTRY:docker-registry:docker-registry SKOPEO:skopeo:skopeo HTPASSWD:htpasswd:apache2-utils OPENSSL:openssl:openssl HAPROXY:haproxy:haproxy; do
     IFS=: read -r name bin deb <<<"$spec"
     version=$(dpkg-query -W -f='${Version}' "$deb")
     link="$CACHE/$bin-$version/bin/$bin"
@@ -285,7 +286,7 @@ install_model_signing() {
 json_string() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
 
 write_outputs() {
-  local keys=(KUBE_APISERVER ETCD KUBECTL COSIGN2 COSIGN3 ORAS HELM REFERRERS_REGISTRY ORACLE TUF_REPO DOCKER_REGISTRY SKOPEO HTPASSWD OPENSSL TIMESTAMP_SERVER MODEL_SIGNING MODEL_SIGNING_PYTHON)
+  local keys=(KUBE_APISERVER ETCD KUBECTL COSIGN2 COSIGN3 ORAS HELM REFERRERS_REGISTRY ORACLE TUF_REPO DOCKER_REGISTRY SKOPEO HTPASSWD OPENSSL TIMESTAMP_SERVER MODEL_SIGNING MODEL_SIGNING_PYTHON HAPROXY)
   local k sep env_tmp="$CACHE/env.sh.tmp.$$" json_tmp="$CACHE/tools.json.tmp.$$"
   {
     echo "# Written by test/e2e/tools/install.sh: source it to get the test-bed tools."

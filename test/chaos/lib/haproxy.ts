@@ -5,14 +5,13 @@
 // after one failure, and a connection that cannot reach a backend sent to
 // another (retries + redispatch).
 
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../e2e/lib/ports.ts';
 import { startProcess } from '../../e2e/lib/processes.ts';
 import type { ManagedProcess } from '../../e2e/lib/processes.ts';
-import { loadTools } from '../../e2e/lib/tools.ts';
 import { scratchDir } from '../../e2e/lib/workdir.ts';
 
 export interface LoadBalancer {
@@ -63,9 +62,21 @@ function command(socket: string, text: string): Promise<string> {
   });
 }
 
+/**
+ * Debian's haproxy (test/e2e/tools/install.sh and .ci/run install it). Found on
+ * PATH or in /usr/sbin rather than through tools.json, so that a tools.json
+ * written by an older install.sh does not stop the rest of the test bed.
+ */
+export function haproxyBinary(): string {
+  for (const dir of [...(process.env['PATH'] ?? '').split(':'), '/usr/sbin', '/usr/local/sbin']) {
+    const candidate = join(dir, 'haproxy');
+    if (dir !== '' && existsSync(candidate)) return candidate;
+  }
+  throw new Error('the chaos suite runs HAProxy as its load balancer: bash test/e2e/tools/install.sh (or apt-get install haproxy)');
+}
+
 export async function startLoadBalancer(backends: readonly number[]): Promise<LoadBalancer> {
-  // Debian's haproxy, put in the test bed by test/e2e/tools/install.sh.
-  const binary = loadTools().paths.HAPROXY;
+  const binary = haproxyBinary();
   const dir = scratchDir('haproxy');
   const port = await freePort();
   const socket = join(dir, 'admin.sock');

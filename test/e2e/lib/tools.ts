@@ -27,7 +27,6 @@ export const TOOL_NAMES = [
   'TIMESTAMP_SERVER',
   'MODEL_SIGNING',
   'MODEL_SIGNING_PYTHON',
-  'HAPROXY',
 ] as const;
 
 export type ToolName = (typeof TOOL_NAMES)[number];

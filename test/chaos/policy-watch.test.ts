@@ -1,15 +1,22 @@
 /**
- * Policy churn under load: `modelgate serve` following policy ConfigMaps of a
- * real kube-apiserver while one ConfigMap is replaced 10 times a second and
+ * `modelgate serve` following policy ConfigMaps of a real kube-apiserver,
+ * through a TCP proxy that can cut its connections (its watch and lists).
+ *
+ * Policy churn under load: one ConfigMap is replaced 10 times a second while
  * reviews flow. Edit i holds two files, policies `r<i>-a` and `r<i>-b`, both
  * enforce when i is even, both warn when odd. Every answer must come from
  * one complete revision: both policies of the same edit, in that edit's
  * mode, and the revision in its log line must be the one whose reload line
  * lists exactly those policies. After the churn the last edit applies within
  * 2 s.
+ *
+ * The API server unreachable (every connection reset, new ones refused) for
+ * a while, and the watch cut briefly: reviews keep the last good policy,
+ * /readyz stays ready, and an edit stored meanwhile applies within 2 s of
+ * the API server being reachable again.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,6 +31,8 @@ import { loopbackEnv, startProcess, stopAll } from '../e2e/lib/processes.ts';
 import type { ManagedProcess } from '../e2e/lib/processes.ts';
 import { admissionReview, kubeObject } from '../support/objects.ts';
 import { UNPINNED } from './lib/load.ts';
+import { startTcpProxy } from './lib/tcp-proxy.ts';
+import type { TcpProxy } from './lib/tcp-proxy.ts';
 
 const NS = 'modelgate';
 const TEAM = 'team-a';
@@ -65,6 +74,8 @@ describe('policy churn: a ConfigMap replaced 10 times a second while reviews flo
   let certs: ModelgateCerts;
   let agent: Agent;
   let port = 0;
+  let proxy: TcpProxy;
+  let lastEdit = 0;
 
   const logLines = (): Record<string, unknown>[] =>
     readFileSync(gate.logFile, 'utf8')
@@ -101,19 +112,26 @@ describe('policy churn: a ConfigMap replaced 10 times a second while reviews flo
     certs = await makeModelgateCerts();
     agent = new Agent({ connect: { ca: certs.caPem, servername: 'localhost' }, connections: 4 });
     await put(0);
+    // modelgate reaches the API server only through the proxy.
+    proxy = await startTcpProxy(Number(new URL(cluster.server).port));
+    const kubeconfig = JSON.parse(readFileSync(cluster.kubeconfig, 'utf8')) as { clusters: { cluster: { server: string } }[] };
+    for (const entry of kubeconfig.clusters) entry.cluster.server = `https://127.0.0.1:${proxy.port}`;
+    const kubeconfigFile = join(certs.dir, 'kubeconfig-via-proxy');
+    writeFileSync(kubeconfigFile, JSON.stringify(kubeconfig), { mode: 0o600 });
     port = await freePort();
     gate = await startProcess({
       name: 'modelgate-churn',
       command: process.execPath,
       args: serveArgs(port, certs.certFile, certs.keyFile, ['--namespace', NS]),
       cwd: REPO_ROOT,
-      env: loopbackEnv({ KUBECONFIG: cluster.kubeconfig, MODELGATE_LOG_LEVEL: 'info', HOME: join(certs.dir, 'home') }),
+      env: loopbackEnv({ KUBECONFIG: kubeconfigFile, MODELGATE_LOG_LEVEL: 'info', HOME: join(certs.dir, 'home') }),
       ready: { kind: 'http', url: `https://127.0.0.1:${port}/readyz`, ca: certs.caPem },
     });
   });
   after(async () => {
     await agent?.close();
     await gate?.stop();
+    await proxy?.close();
     await cluster?.stop();
     await stopAll();
   });
@@ -134,7 +152,7 @@ describe('policy churn: a ConfigMap replaced 10 times a second while reviews flo
       await put(++edit);
       await sleep(Math.max(0, 1000 / EDITS_PER_SECOND - (Date.now() - started)));
     }
-    const lastEdit = edit;
+    lastEdit = edit;
     const lastPut = Date.now();
     let appliedMs = -1;
     while (appliedMs < 0 && Date.now() - lastPut < 10_000) {
@@ -166,5 +184,56 @@ describe('policy churn: a ConfigMap replaced 10 times a second while reviews flo
     assert.deepEqual(mislogged.slice(0, 3), [], "an answer's log line names another revision");
     assert.ok(distinct.size > 5, `the answers followed the churn (${distinct.size} revisions seen)`);
     assert.ok(appliedMs >= 0 && appliedMs <= APPLY_BOUND_MS, `the last edit applied after ${appliedMs} ms`);
+  });
+
+  /** Polls until answers come from `edit`; ms from `since`, or -1 after 10 s. */
+  async function appliedAfter(edit: number, since: number): Promise<number> {
+    while (Date.now() - since < 10_000) {
+      if ((await review()).edits.every((n) => n === edit)) return Date.now() - since;
+      await sleep(20);
+    }
+    return -1;
+  }
+
+  async function readyz(): Promise<number> {
+    const response = await request(`https://127.0.0.1:${port}/readyz`, { dispatcher: agent });
+    await response.body.text();
+    return response.statusCode;
+  }
+
+  it('the API server unreachable for 5 s, then the watch cut: last good policy, ready throughout, edits apply within 2 s after', async () => {
+    const figures: string[] = [];
+    for (const [what, downMs] of [
+      ['API server unreachable', 5_000],
+      ['watch cut', 0],
+    ] as const) {
+      proxy.cut();
+      const cutAt = Date.now();
+      const during: Answer[] = [];
+      const readiness: number[] = [];
+      // While it is unreachable an edit is stored (straight at the API server, not through the proxy).
+      await put(++lastEdit);
+      while (Date.now() - cutAt < downMs) {
+        during.push(await review());
+        readiness.push(await readyz());
+        await sleep(100);
+      }
+      proxy.restore();
+      const restoredAt = Date.now();
+      const appliedMs = await appliedAfter(lastEdit, restoredAt);
+      figures.push(
+        `${what}: ${during.length} reviews during it on the last good policy, /readyz ${[...new Set(readiness)].join(',') || '-'}; the edit applied ${appliedMs} ms after recovery`,
+      );
+      assert.ok(
+        during.every((answer) => answer.edits.every((n) => n === lastEdit - 1)),
+        `${what}: answers kept the last good policy (edit ${lastEdit - 1})`,
+      );
+      assert.ok(
+        readiness.every((status) => status === 200),
+        `${what}: /readyz stayed ready`,
+      );
+      assert.ok(appliedMs >= 0 && appliedMs <= APPLY_BOUND_MS, `${what}: the edit applied ${appliedMs} ms after recovery`);
+    }
+    process.stdout.write(`# ${figures.join('\n# ')}\n`);
   });
 });

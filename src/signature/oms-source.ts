@@ -7,11 +7,6 @@
  * pod's pull secret is told only to reviews with the same credential.
  */
 import { createHash } from 'node:crypto';
-import { LruCache } from '../core/lru.ts';
-import { SingleFlight } from '../core/single-flight.ts';
-import { AudienceRecorder } from '../oci/audience.ts';
-import { PUBLIC } from '../oci/credentials.ts';
-import type { Audience } from '../oci/credentials.ts';
 import type { Registry, RepositoryLocator } from '../oci/types.ts';
 import { signatureCacheKey } from './cache-key.ts';
 import type { OmsDiscoveryInput } from './oms-discover.ts';
@@ -19,9 +14,10 @@ import type { ModelSignaturePolicy } from './oms-policy.ts';
 import { verifyModelSignatures } from './oms-verify.ts';
 import type { OmsVerification } from './oms-verify.ts';
 import type { DiscoveryLimits } from './policy-schema.ts';
-import { FAIL_TTL_MS, PASS_TTL_MS } from './source.ts';
 import { MATCH_REPOSITORY } from './signed-identity.ts';
 import type { TrustedRoots } from './trust.ts';
+import { AudienceScopedVerifierCache, publicAudience } from './verifier-cache.ts';
+import type { AudienceOf } from './verifier-cache.ts';
 
 export interface ModelSignatureSource {
   /** Synchronous when cached. `signatureLayer`: the manifest's layer at the policy's layerPath, if any. */
@@ -42,11 +38,6 @@ export function modelSignatureCacheKey(policy: ModelSignaturePolicy, roots?: Tru
     .digest('hex');
 }
 
-interface Cached {
-  readonly result: OmsVerification;
-  readonly audience: Audience;
-}
-
 function resultBytes(result: OmsVerification): number {
   let characters = 0;
   for (const signature of result.signatures) {
@@ -58,33 +49,21 @@ function resultBytes(result: OmsVerification): number {
 }
 
 export class CachedModelSignatureVerifier implements ModelSignatureSource {
-  readonly #registry: Registry;
-  readonly #roots: TrustedRoots;
-  readonly #limits: DiscoveryLimits;
-  readonly #audienceOf: (locator: RepositoryLocator) => Promise<Audience>;
-  readonly #cache = new LruCache<string, Cached>({ maxEntries: 10_000, maxBytes: 8 * 1024 * 1024 });
-  readonly #flights = new SingleFlight<string, Cached>();
-  readonly #policyKeys = new WeakMap<ModelSignaturePolicy, { readonly roots: TrustedRoots; readonly key: string }>();
-  readonly stats = { hits: 0, misses: 0 };
+  readonly #cache: AudienceScopedVerifierCache<ModelSignaturePolicy, OmsVerification, OmsDiscoveryInput['signatureLayer']>;
+  readonly stats: { hits: number; misses: number };
 
-  constructor(
-    registry: Registry,
-    roots: TrustedRoots,
-    limits: DiscoveryLimits,
-    audienceOf: (locator: RepositoryLocator) => Promise<Audience> = () => Promise.resolve(PUBLIC),
-  ) {
-    this.#registry = registry;
-    this.#roots = roots;
-    this.#limits = limits;
-    this.#audienceOf = audienceOf;
-  }
-
-  #policyKey(policy: ModelSignaturePolicy, roots: TrustedRoots): string {
-    const known = this.#policyKeys.get(policy);
-    if (known?.roots === roots) return known.key;
-    const key = modelSignatureCacheKey(policy, roots, this.#limits);
-    this.#policyKeys.set(policy, { roots, key });
-    return key;
+  constructor(registry: Registry, roots: TrustedRoots, limits: DiscoveryLimits, audienceOf: AudienceOf = publicAudience) {
+    this.#cache = new AudienceScopedVerifierCache(registry, roots, limits, audienceOf, {
+      maxEntries: 10_000,
+      maxBytes: 8 * 1024 * 1024,
+      policyKey: modelSignatureCacheKey,
+      run: (request) => verifyModelSignatures({ ...request, signatureLayer: request.input }),
+      cacheable: (result) => result.complete,
+      // Kept longer once any authority verified a signature, briefly when none did.
+      passed: (result) => result.authorities.some((authority) => authority.verified.length > 0),
+      bytes: resultBytes,
+    });
+    this.stats = this.#cache.stats;
   }
 
   verify(
@@ -94,41 +73,6 @@ export class CachedModelSignatureVerifier implements ModelSignatureSource {
     signatureLayer: OmsDiscoveryInput['signatureLayer'],
     deadline: number,
   ): OmsVerification | Promise<OmsVerification> {
-    const roots = this.#roots.current();
-    const key = `${locator.registry}/${locator.repository}@${digest}#${this.#policyKey(policy, roots)}`;
-    const cached = this.#cache.get(key);
-    if (cached !== undefined && !cached.audience.startsWith('pod:')) {
-      this.stats.hits++;
-      return cached.result;
-    }
-    return this.#verify(key, cached, roots, policy, locator, digest, signatureLayer, deadline);
-  }
-
-  async #verify(
-    key: string,
-    cached: Cached | undefined,
-    trustedRoots: TrustedRoots,
-    policy: ModelSignaturePolicy,
-    locator: RepositoryLocator,
-    digest: string,
-    signatureLayer: OmsDiscoveryInput['signatureLayer'],
-    deadline: number,
-  ): Promise<OmsVerification> {
-    const audience = await this.#audienceOf(locator);
-    if (cached !== undefined && cached.audience === audience) {
-      this.stats.hits++;
-      return cached.result;
-    }
-    this.stats.misses++;
-    const outcome = await this.#flights.run(`${key}|${audience}`, async () => {
-      const registry = new AudienceRecorder(this.#registry);
-      const result = await verifyModelSignatures({ policy, registry, locator, digest, deadline, trustedRoots, limits: this.#limits, signatureLayer });
-      const entry = { result, audience: registry.audience };
-      if (!result.complete) return entry;
-      const verified = result.authorities.some((authority) => authority.verified.length > 0);
-      this.#cache.set(key, entry, resultBytes(result), verified ? PASS_TTL_MS : FAIL_TTL_MS);
-      return entry;
-    });
-    return outcome.result;
+    return this.#cache.verify(policy, locator, digest, deadline, signatureLayer);
   }
 }

@@ -9,100 +9,43 @@
  * When the public-good root is refreshed (public-good.ts), the key changes with its
  * fingerprint: verdicts reached under the old root are not reused after a rotation.
  */
-import { LruCache } from '../core/lru.ts';
-import { SingleFlight } from '../core/single-flight.ts';
 import { detach } from '../core/detach.ts';
-import { AudienceRecorder } from '../oci/audience.ts';
-import { PUBLIC } from '../oci/credentials.ts';
-import type { Audience } from '../oci/credentials.ts';
 import type { Registry, RepositoryLocator } from '../oci/types.ts';
 import { signatureCacheKey } from './cache-key.ts';
 import type { DiscoveryLimits, SignaturePolicy } from './policy-schema.ts';
 import type { TrustedRoots } from './trust.ts';
 import { verifySignatures } from './verify.ts';
 import type { RepositoryMismatch, SignatureResult } from './verify.ts';
+import { AudienceScopedVerifierCache, publicAudience } from './verifier-cache.ts';
+import type { AudienceOf } from './verifier-cache.ts';
 
 export interface SignatureSource {
   /** Synchronous when cached. */
   verify(policy: SignaturePolicy, locator: RepositoryLocator, digest: string, deadline: number): SignatureResult | Promise<SignatureResult>;
 }
 
-export const PASS_TTL_MS = 10 * 60_000;
-export const FAIL_TTL_MS = 30_000;
-
-interface CachedResult {
-  readonly result: SignatureResult;
-  readonly audience: Audience;
-}
+export { FAIL_TTL_MS, PASS_TTL_MS } from './verifier-cache.ts';
 
 export class CachedSignatureVerifier implements SignatureSource {
-  readonly #registry: Registry;
-  readonly #roots: TrustedRoots;
-  readonly #limits: DiscoveryLimits;
-  readonly #audienceOf: (locator: RepositoryLocator) => Promise<Audience>;
-  readonly #cache = new LruCache<string, CachedResult>({ maxEntries: 20_000, maxBytes: 8 * 1024 * 1024 });
-  readonly #flights = new SingleFlight<string, CachedResult>();
-  /** Policy key per SignaturePolicy object and roots snapshot: hashing the authorities once per root, not per review. */
-  readonly #policyKeys = new WeakMap<SignaturePolicy, { readonly roots: TrustedRoots; readonly key: string }>();
-  readonly stats = { hits: 0, misses: 0 };
+  readonly #cache: AudienceScopedVerifierCache<SignaturePolicy, SignatureResult>;
+  readonly stats: { hits: number; misses: number };
 
-  constructor(
-    registry: Registry,
-    roots: TrustedRoots,
-    limits: DiscoveryLimits,
-    audienceOf: (locator: RepositoryLocator) => Promise<Audience> = () => Promise.resolve(PUBLIC),
-  ) {
-    this.#registry = registry;
-    this.#roots = roots;
-    this.#limits = limits;
-    this.#audienceOf = audienceOf;
-  }
-
-  #policyKey(policy: SignaturePolicy, roots: TrustedRoots): string {
-    const known = this.#policyKeys.get(policy);
-    if (known?.roots === roots) return known.key;
-    const key = signatureCacheKey(policy, roots, this.#limits);
-    this.#policyKeys.set(policy, { roots, key });
-    return key;
+  constructor(registry: Registry, roots: TrustedRoots, limits: DiscoveryLimits, audienceOf: AudienceOf = publicAudience) {
+    this.#cache = new AudienceScopedVerifierCache(registry, roots, limits, audienceOf, {
+      maxEntries: 20_000,
+      maxBytes: 8 * 1024 * 1024,
+      policyKey: signatureCacheKey,
+      run: verifySignatures,
+      cacheable: (result) => result.cacheable,
+      passed: (result) => result.passed,
+      keep: keptResult,
+      bytes: resultBytes,
+    });
+    this.stats = this.#cache.stats;
   }
 
   verify(policy: SignaturePolicy, locator: RepositoryLocator, digest: string, deadline: number): SignatureResult | Promise<SignatureResult> {
-    // One roots snapshot for the key and the verification, so a verdict is filed under the root it was reached with.
-    const roots = this.#roots.current();
-    const key = `${locator.registry}/${locator.repository}@${digest}#${this.#policyKey(policy, roots)}`;
-    const cached = this.#cache.get(key);
-    if (cached !== undefined && !cached.audience.startsWith('pod:')) {
-      this.stats.hits++;
-      return cached.result;
-    }
-    return this.#verify(key, cached, roots, policy, locator, digest, deadline);
-  }
-
-  async #verify(
-    key: string,
-    cached: CachedResult | undefined,
-    roots: TrustedRoots,
-    policy: SignaturePolicy,
-    locator: RepositoryLocator,
-    digest: string,
-    deadline: number,
-  ): Promise<SignatureResult> {
-    const audience = await this.#audienceOf(locator);
-    if (cached !== undefined && cached.audience === audience) {
-      this.stats.hits++;
-      return cached.result;
-    }
-    this.stats.misses++;
-    const outcome = await this.#flights.run(`${key}|${audience}`, async () => {
-      const registry = new AudienceRecorder(this.#registry);
-      const result = await verifySignatures({ policy, registry, locator, digest, deadline, trustedRoots: roots, limits: this.#limits });
-      if (!result.cacheable) return { result, audience: registry.audience };
-      const kept = keptResult(result);
-      const entry = { result: kept, audience: registry.audience };
-      this.#cache.set(key, entry, resultBytes(kept), result.passed ? PASS_TTL_MS : FAIL_TTL_MS);
-      return entry;
-    });
-    return outcome.result;
+    return this.#cache.verify(policy, locator, digest, deadline, undefined);
   }
 }
 

@@ -16,14 +16,16 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { kubeObject } from '../support/objects.ts';
+import { checkManifests, explainReference } from './lib/check-cli.ts';
+import type { CheckRow } from './lib/check-cli.ts';
 import { generateSigningKeys } from './lib/cosign.ts';
 import { signCosign3 } from './lib/fixtures.ts';
 import type { PushedArtifact } from './lib/fixtures.ts';
-import { REPO_ROOT, writeConfigFile, writePolicyDirectory } from './lib/modelgate.ts';
+import { writeConfigFile, writePolicyDirectory } from './lib/modelgate.ts';
 import { attachSignature, ecKey, makeModel, pullOras, pushModelpack, pushOras, signWithCertificate, signWithKey, verifyWithKey } from './lib/model-signing.ts';
 import type { EcKey } from './lib/model-signing.ts';
 import { createOwnCa, issueLeaf, ownTrustedRoot } from './lib/own-ca.ts';
-import { loopbackEnv, runCommand, stopAll } from './lib/processes.ts';
+import { stopAll } from './lib/processes.ts';
 import { startDockerRegistry, startReferrersRegistry } from './lib/registries.ts';
 import type { Registry } from './lib/registries.ts';
 import { loadTools, testbedCacheDir } from './lib/tools.ts';
@@ -31,15 +33,8 @@ import { scratchDir } from './lib/workdir.ts';
 
 const READY = existsSync(join(testbedCacheDir(), 'tools.json')) && existsSync(join(testbedCacheDir(), 'model-signing-1.1.1', 'bin', 'model_signing'));
 const SKIP = READY ? false : 'test bed not installed (or without model_signing): run bash test/e2e/tools/install.sh';
-const ENTRY = 'const { main } = await import(process.argv[1]); process.exitCode = await main(process.argv.slice(2));';
 const ISSUER = 'https://idp.corp.example';
 const SIGNER = 'release@corp.example';
-
-interface Row {
-  readonly object: string;
-  readonly verdict: string;
-  readonly reasons: readonly string[];
-}
 
 /** One artifact under test: where it is, which namespace's policy judges it, what modelgate and model_signing must say. */
 interface Case {
@@ -64,7 +59,7 @@ describe('OpenSSF model signing with real model_signing, modelpack, oras', { ski
   const cases = new Map<string, Case>();
   let policyDir = '';
   let configFile = '';
-  let rows = new Map<string, Row>();
+  let rows = new Map<string, CheckRow>();
 
   const FILES = { 'model.safetensors': Buffer.alloc(4096, 7), 'tokenizer.json': '{"vocab":{}}', 'sub/notes.txt': 'signed notes\n' };
   const KEPT = [{ path: 'model.safetensors' }, { path: 'tokenizer.json' }, { path: 'sub/notes.txt', artifactPath: 'sub/notes.txt' }];
@@ -77,7 +72,7 @@ describe('OpenSSF model signing with real model_signing, modelpack, oras', { ski
     spec: { mode: 'enforce', match: { namespaces: [namespace] }, requireDigest: true, ...spec },
   });
 
-  async function check(): Promise<Map<string, Row>> {
+  async function check(): Promise<Map<string, CheckRow>> {
     const manifests = join(scratchDir('oms-pods'), 'pods.yaml');
     writeFileSync(
       manifests,
@@ -87,28 +82,7 @@ describe('OpenSSF model signing with real model_signing, modelpack, oras', { ski
         )
         .join('---\n'),
     );
-    const run = await runCommand(
-      process.execPath,
-      [
-        '--input-type=module',
-        '--eval',
-        ENTRY,
-        join(REPO_ROOT, 'src', 'cli', 'main.ts'),
-        'check',
-        '-f',
-        manifests,
-        '--policy',
-        policyDir,
-        '--config',
-        configFile,
-        '-o',
-        'json',
-      ],
-      { env: loopbackEnv(), cwd: REPO_ROOT, allowFailure: true, timeoutMs: 120_000 },
-    );
-    assert.ok(run.code === 0 || run.code === 1, `modelgate check exited ${run.code}: ${run.stderr}`);
-    const report = JSON.parse(run.stdout) as { rows: Row[] };
-    return new Map(report.rows.map((row) => [row.object.split('/').at(-1) ?? '', row]));
+    return checkManifests(manifests, policyDir, configFile);
   }
 
   before(async () => {
@@ -327,7 +301,7 @@ describe('OpenSSF model signing with real model_signing, modelpack, oras', { ski
     await stopAll();
   });
 
-  const verdictOf = (name: string): Row => {
+  const verdictOf = (name: string): CheckRow => {
     const row = rows.get(name);
     assert.ok(row !== undefined, `no row for ${name}: ${[...rows.keys()].join(', ')}`);
     return row;
@@ -379,25 +353,8 @@ describe('OpenSSF model signing with real model_signing, modelpack, oras', { ski
     ] as const) {
       const c = cases.get(name);
       assert.ok(c !== undefined);
-      const run = await runCommand(
-        process.execPath,
-        [
-          '--input-type=module',
-          '--eval',
-          ENTRY,
-          join(REPO_ROOT, 'src', 'cli', 'main.ts'),
-          'explain',
-          `${c.registry.host}/${c.repository}@${c.digest}`,
-          '-n',
-          c.namespace,
-          '--policy',
-          policyDir,
-          '--config',
-          configFile,
-        ],
-        { env: loopbackEnv(), cwd: REPO_ROOT, allowFailure: true, timeoutMs: 120_000 },
-      );
-      assert.match(run.stdout, expected, `${name}: ${run.stdout}${run.stderr}`);
+      const text = await explainReference(`${c.registry.host}/${c.repository}@${c.digest}`, c.namespace, policyDir, configFile);
+      assert.match(text, expected, `${name}: ${text}`);
     }
   });
 

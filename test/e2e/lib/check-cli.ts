@@ -9,6 +9,18 @@ import { loopbackEnv, runCommand } from './processes.ts';
 
 const ENTRY = 'const { main } = await import(process.argv[1]); process.exitCode = await main(process.argv.slice(2));';
 
+/** The CLI from the sources with `args`; exit 0 (allowed) or 1 (denied) expected. */
+async function runCli(args: readonly string[]): Promise<{ readonly stdout: string }> {
+  const run = await runCommand(process.execPath, ['--input-type=module', '--eval', ENTRY, join(REPO_ROOT, 'src', 'cli', 'main.ts'), ...args], {
+    env: loopbackEnv(),
+    cwd: REPO_ROOT,
+    allowFailure: true,
+    timeoutMs: 180_000,
+  });
+  assert.ok(run.code === 0 || run.code === 1, `modelgate ${args[0]} exited ${run.code}: ${run.stderr}`);
+  return run;
+}
+
 export interface CheckRow {
   readonly object: string;
   readonly reference: string;
@@ -25,26 +37,7 @@ interface Report {
 
 /** Runs `modelgate check -f <manifests> --policy <dir> --config <file> -o json`; exit 0 or 1 (denials) expected. */
 export async function checkManifests(manifests: string, policyDir: string, configFile: string): Promise<Map<string, CheckRow>> {
-  const run = await runCommand(
-    process.execPath,
-    [
-      '--input-type=module',
-      '--eval',
-      ENTRY,
-      join(REPO_ROOT, 'src', 'cli', 'main.ts'),
-      'check',
-      '-f',
-      manifests,
-      '--policy',
-      policyDir,
-      '--config',
-      configFile,
-      '-o',
-      'json',
-    ],
-    { env: loopbackEnv(), cwd: REPO_ROOT, allowFailure: true, timeoutMs: 180_000 },
-  );
-  assert.ok(run.code === 0 || run.code === 1, `modelgate check exited ${run.code}: ${run.stderr}`);
+  const run = await runCli(['check', '-f', manifests, '--policy', policyDir, '--config', configFile, '-o', 'json']);
   const report = JSON.parse(run.stdout) as Report;
   const rows = new Map<string, CheckRow>();
   for (const row of report.rows) {
@@ -56,24 +49,6 @@ export async function checkManifests(manifests: string, policyDir: string, confi
 
 /** `modelgate explain <reference> -n <namespace> --policy <dir> --config <file>` as text (exit 0 or 1). */
 export async function explainReference(reference: string, namespace: string, policyDir: string, configFile: string): Promise<string> {
-  const run = await runCommand(
-    process.execPath,
-    [
-      '--input-type=module',
-      '--eval',
-      ENTRY,
-      join(REPO_ROOT, 'src', 'cli', 'main.ts'),
-      'explain',
-      reference,
-      '-n',
-      namespace,
-      '--policy',
-      policyDir,
-      '--config',
-      configFile,
-    ],
-    { env: loopbackEnv(), cwd: REPO_ROOT, allowFailure: true, timeoutMs: 120_000 },
-  );
-  assert.ok(run.code === 0 || run.code === 1, `modelgate explain exited ${run.code}: ${run.stderr}`);
+  const run = await runCli(['explain', reference, '-n', namespace, '--policy', policyDir, '--config', configFile]);
   return run.stdout;
 }

@@ -14,7 +14,7 @@
  */
 import { isRegistryError } from '../oci/errors.ts';
 import type { Descriptor } from '../oci/types.ts';
-import { BUNDLE_ARTIFACT_TYPE, isBundleMediaType } from '../signature/bundle.ts';
+import { BUNDLE_ARTIFACT_TYPE, } from '../signature/bundle.ts';
 import { splitBudget } from '../signature/discover.ts';
 import {
   asError,
@@ -24,6 +24,7 @@ import {
   pool,
   problemOf,
   readLayer,
+  readReferrerBundle,
   short,
   signatureManifestLimit,
   timeLeft,
@@ -64,28 +65,10 @@ const unwanted = (annotations: Readonly<Record<string, string>> | undefined, key
 };
 
 async function readBundle(input: DiscoveryInput, descriptor: Descriptor, problems: DiscoveryProblem[]): Promise<AttestationCandidate | undefined> {
-  const { registry, locator, digest, deadline, limits } = input;
   const source = `bundle ${short(descriptor.digest)}`;
-  const failed = (error: Error): AttestationCandidate => ({ source, attestation: undefined, error });
-  if (!timeLeft(deadline, problems, source)) return undefined;
-  if (descriptor.size > limits.maxBlobBytes) return failed(oversized(`its manifest is ${descriptor.size} bytes, over the limit of ${limits.maxBlobBytes}`));
-  try {
-    const manifest = await registry.fetchManifest(locator, descriptor.digest, { maxBytes: limits.maxBlobBytes, deadline });
-    const subject = manifest.json['subject'];
-    if (typeof subject !== 'object' || subject === null || (subject as Record<string, unknown>)['digest'] !== digest) {
-      return failed(malformed('its manifest does not name the admitted digest as its subject'));
-    }
-    const layers = Array.isArray(manifest.json['layers']) ? manifest.json['layers'].map(readLayer) : [];
-    const layer = layers.find((candidate): candidate is Descriptor => candidate !== undefined && isBundleMediaType(candidate.mediaType));
-    if (layer === undefined) return failed(malformed(`its manifest has no layer of media type ${BUNDLE_ARTIFACT_TYPE}`));
-    if (layer.size > limits.maxBlobBytes) return failed(oversized(`the bundle is ${layer.size} bytes, over the limit of ${limits.maxBlobBytes}`));
-    if (!timeLeft(deadline, problems, source)) return undefined;
-    const blob = await registry.fetchBlob(locator, layer.digest, { maxBytes: limits.maxBlobBytes, expectedSize: layer.size, deadline });
-    return { source, attestation: parseAttestationBundle(blob.bytes), error: undefined };
-  } catch (error) {
-    if (isTransient(error)) problems.push(problemOf(`reading ${source} failed`, error));
-    return failed(asError(error));
-  }
+  const read = await readReferrerBundle(input, descriptor, source, problems, parseAttestationBundle);
+  if (read === undefined) return undefined;
+  return 'error' in read ? { source, attestation: undefined, error: read.error } : { source, attestation: read.value, error: undefined };
 }
 
 async function readEnvelopeLayer(

@@ -113,30 +113,50 @@ export function timeLeft(deadline: number, problems: DiscoveryProblem[], what: s
   return false;
 }
 
-/** A cosign v3 bundle referrer: its manifest (subject checked), then the bundle layer. */
-export async function readBundleReferrer(input: DiscoveryInput, descriptor: Descriptor, problems: DiscoveryProblem[]): Promise<Candidate | undefined> {
+/** A read that produced a value, or the reason it could not. */
+export type ReferrerRead<T> = { readonly value: T } | { readonly error: Error };
+
+/**
+ * A sigstore bundle referrer (cosign v3 signatures and attestations, OMS model signatures): its
+ * manifest (bounded, the admitted digest as its subject), then its bundle layer (bounded), whose
+ * bytes `parse` reads. Undefined when no time was left; a transient registry failure is also told
+ * in `problems` (it may have hidden a signature).
+ */
+export async function readReferrerBundle<T>(
+  input: DiscoveryInput,
+  descriptor: Descriptor,
+  source: string,
+  problems: DiscoveryProblem[],
+  parse: (bytes: Buffer) => T,
+): Promise<ReferrerRead<T> | undefined> {
   const { registry, locator, digest, deadline, limits } = input;
-  const source = `bundle ${short(descriptor.digest)}`;
-  const failed = (error: Error): Candidate => ({ source, format: 'bundle', parsed: undefined, error });
   if (!timeLeft(deadline, problems, source)) return undefined;
-  if (descriptor.size > limits.maxBlobBytes) return failed(oversized(`its manifest is ${descriptor.size} bytes, over the limit of ${limits.maxBlobBytes}`));
+  if (descriptor.size > limits.maxBlobBytes) return { error: oversized(`its manifest is ${descriptor.size} bytes, over the limit of ${limits.maxBlobBytes}`) };
   try {
     const manifest = await registry.fetchManifest(locator, descriptor.digest, { maxBytes: limits.maxBlobBytes, deadline });
     const subject = manifest.json['subject'];
-    if (!isPlainObject(subject) || subject['digest'] !== digest) {
-      return failed(malformed('its manifest does not name the admitted digest as its subject'));
-    }
+    if (!isPlainObject(subject) || subject['digest'] !== digest) return { error: malformed('its manifest does not name the admitted digest as its subject') };
     const layers = Array.isArray(manifest.json['layers']) ? manifest.json['layers'].map(readLayer) : [];
     const layer = layers.find((candidate): candidate is Descriptor => candidate !== undefined && isBundleMediaType(candidate.mediaType));
-    if (layer === undefined) return failed(malformed(`its manifest has no layer of media type ${BUNDLE_ARTIFACT_TYPE}`));
-    if (layer.size > limits.maxBlobBytes) return failed(oversized(`the bundle is ${layer.size} bytes, over the limit of ${limits.maxBlobBytes}`));
+    if (layer === undefined) return { error: malformed(`its manifest has no layer of media type ${BUNDLE_ARTIFACT_TYPE}`) };
+    if (layer.size > limits.maxBlobBytes) return { error: oversized(`the bundle is ${layer.size} bytes, over the limit of ${limits.maxBlobBytes}`) };
     if (!timeLeft(deadline, problems, source)) return undefined;
     const blob = await registry.fetchBlob(locator, layer.digest, { maxBytes: limits.maxBlobBytes, expectedSize: layer.size, deadline });
-    return { source, format: 'bundle', parsed: parseBundle(blob.bytes), error: undefined };
+    return { value: parse(blob.bytes) };
   } catch (error) {
     if (isTransient(error)) problems.push(problemOf(`reading ${source} failed`, error));
-    return failed(asError(error));
+    return { error: asError(error) };
   }
+}
+
+/** A cosign v3 bundle referrer: its manifest (subject checked), then the bundle layer. */
+export async function readBundleReferrer(input: DiscoveryInput, descriptor: Descriptor, problems: DiscoveryProblem[]): Promise<Candidate | undefined> {
+  const source = `bundle ${short(descriptor.digest)}`;
+  const read = await readReferrerBundle(input, descriptor, source, problems, parseBundle);
+  if (read === undefined) return undefined;
+  return 'error' in read
+    ? { source, format: 'bundle', parsed: undefined, error: read.error }
+    : { source, format: 'bundle', parsed: read.value, error: undefined };
 }
 
 /** A simple-signing layer: its annotations first (garbage fails without a request), then the payload. */

@@ -14,11 +14,10 @@
  * candidate with its error, as for cosign signatures.
  */
 import type { Bundle } from '@sigstore/bundle';
-import { isPlainObject } from '../core/guards.ts';
 import type { Descriptor } from '../oci/types.ts';
-import { BUNDLE_ARTIFACT_TYPE, isBundleMediaType, parseBundleJson } from './bundle.ts';
+import { BUNDLE_ARTIFACT_TYPE, parseBundleJson } from './bundle.ts';
 import type { ParsedBundle } from './bundle.ts';
-import { asError, isTransient, malformed, oversized, pool, problemOf, readLayer, short, timeLeft } from './discovery-reads.ts';
+import { asError, isTransient, malformed, oversized, pool, problemOf, readReferrerBundle, short, timeLeft } from './discovery-reads.ts';
 import type { DiscoveryInput, DiscoveryProblem } from './discovery-reads.ts';
 import { OMS_PREDICATE, OMS_PREDICATE_V01, readOmsStatement } from './oms-statement.ts';
 import type { OmsStatement } from './oms-statement.ts';
@@ -74,27 +73,11 @@ export function parseOmsBundle(bytes: Buffer): { readonly parsed: ParsedBundle; 
 }
 
 async function readReferrer(input: OmsDiscoveryInput, descriptor: Descriptor, problems: DiscoveryProblem[]): Promise<OmsCandidate | 'other' | undefined> {
-  const { registry, locator, digest, deadline, limits } = input;
   const source = `referrer ${short(descriptor.digest)}`;
-  const failed = (error: Error): OmsCandidate => ({ source, location: 'referrer', parsed: undefined, statement: undefined, error });
-  if (!timeLeft(deadline, problems, source)) return undefined;
-  if (descriptor.size > limits.maxBlobBytes) return failed(oversized(`its manifest is ${descriptor.size} bytes, over the limit of ${limits.maxBlobBytes}`));
-  try {
-    const manifest = await registry.fetchManifest(locator, descriptor.digest, { maxBytes: limits.maxBlobBytes, deadline });
-    const subject = manifest.json['subject'];
-    if (!isPlainObject(subject) || subject['digest'] !== digest) return failed(malformed('its manifest does not name the admitted digest as its subject'));
-    const layers = Array.isArray(manifest.json['layers']) ? manifest.json['layers'].map(readLayer) : [];
-    const layer = layers.find((candidate): candidate is Descriptor => candidate !== undefined && isBundleMediaType(candidate.mediaType));
-    if (layer === undefined) return failed(malformed(`its manifest has no layer of media type ${BUNDLE_ARTIFACT_TYPE}`));
-    if (layer.size > limits.maxBlobBytes) return failed(oversized(`the bundle is ${layer.size} bytes, over the limit of ${limits.maxBlobBytes}`));
-    if (!timeLeft(deadline, problems, source)) return undefined;
-    const blob = await registry.fetchBlob(locator, layer.digest, { maxBytes: limits.maxBlobBytes, expectedSize: layer.size, deadline });
-    const read = parseOmsBundle(blob.bytes);
-    return read === 'other' ? 'other' : { source, location: 'referrer', ...read, error: undefined };
-  } catch (error) {
-    if (isTransient(error)) problems.push(problemOf(`reading ${source} failed`, error));
-    return failed(asError(error));
-  }
+  const read = await readReferrerBundle(input, descriptor, source, problems, parseOmsBundle);
+  if (read === undefined) return undefined;
+  if ('error' in read) return { source, location: 'referrer', parsed: undefined, statement: undefined, error: read.error };
+  return read.value === 'other' ? 'other' : { source, location: 'referrer', ...read.value, error: undefined };
 }
 
 async function readSignatureLayer(

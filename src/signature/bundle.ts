@@ -11,6 +11,7 @@
 import { BUNDLE_V01_MEDIA_TYPE, assertBundleV01, assertBundleV02 } from '@sigstore/bundle';
 import type { Bundle } from '@sigstore/bundle';
 import { Bundle as BundleMessage } from '@sigstore/protobuf-specs';
+import { isPlainObject } from '../core/guards.ts';
 import { describeRefusal, parseStrictJson } from '../core/strict-json.ts';
 import { parseInTotoStatement } from './binding.ts';
 import type { PayloadClaims } from './binding.ts';
@@ -93,10 +94,30 @@ function describeField(field: string): string {
   return `${path} is missing or empty`;
 }
 
+/**
+ * Most transparency-log entries and RFC 3161 timestamps a bundle may carry (cosign writes one of
+ * each at most): each is a full verification, so a pushed bundle with hundreds would cost
+ * hundreds of them per authority before the certificate is even looked at.
+ */
+export const MAX_BUNDLE_EVIDENCE = 4;
+
+function assertFewEvidence(material: unknown): void {
+  if (!isPlainObject(material)) return;
+  const stamps = isPlainObject(material['timestampVerificationData']) ? material['timestampVerificationData']['rfc3161Timestamps'] : undefined;
+  for (const [field, list] of [
+    ['verificationMaterial.tlogEntries', material['tlogEntries']],
+    ['verificationMaterial.timestampVerificationData.rfc3161Timestamps', stamps],
+  ] as const) {
+    if (Array.isArray(list) && list.length > MAX_BUNDLE_EVIDENCE)
+      throw invalid(`${field} holds ${list.length} entries; at most ${MAX_BUNDLE_EVIDENCE} are read (cosign writes one)`);
+  }
+}
+
 /** The bundle of a JSON object: protobuf JSON checked as @sigstore/bundle does, except that v0.3 may carry a chain. */
 export function toBundle(json: Record<string, unknown>): Bundle {
   oneOf(json, 'the bundle', ['dsseEnvelope', 'messageSignature']);
   oneOf(json['verificationMaterial'], 'verificationMaterial', ['publicKey', 'certificate', 'x509CertificateChain']);
+  assertFewEvidence(json['verificationMaterial']);
   let bundle: Bundle;
   try {
     bundle = BundleMessage.fromJSON(json) as Bundle;

@@ -169,6 +169,22 @@ describe('refused bundles say what is wrong', () => {
     assert.fail('the bundle was accepted');
   }
 
+  it('refuses a bundle carrying more transparency-log entries or timestamps than are read, before verifying any', () => {
+    const many = base();
+    const entries = many.verificationMaterial['tlogEntries'] as unknown[];
+    many.verificationMaterial['tlogEntries'] = Array.from({ length: 300 }, () => entries[0]);
+    assert.equal(
+      message(many),
+      'the bundle is not a valid sigstore bundle: verificationMaterial.tlogEntries holds 300 entries; at most 4 are read (cosign writes one)',
+    );
+    const stamps = base();
+    stamps.verificationMaterial['timestampVerificationData'] = { rfc3161Timestamps: Array.from({ length: 5 }, () => ({ signedTimestamp: 'AA==' })) };
+    assert.match(message(stamps), /rfc3161Timestamps holds 5 entries; at most 4 are read/);
+    const four = base();
+    four.verificationMaterial['tlogEntries'] = Array.from({ length: 4 }, () => entries[0]);
+    assert.doesNotThrow(() => parseBundle(Buffer.from(JSON.stringify(four))), 'four entries are within the bound');
+  });
+
   it('names the field and what was expected', () => {
     const both = base();
     both.verificationMaterial['x509CertificateChain'] = { certificates: [] };

@@ -4,11 +4,12 @@
  * @bufbuild/cel has no cost limit of its own. Its evaluation is a tree walk whose only
  * repetition is a comprehension over a list or map, and every comprehension first iterates its
  * range (`Array.from`): the JSON input is handed over as lists and maps whose iterators count
- * each element against a budget (a step), and every 256 steps the clock is read. When either
- * runs out, the iterator throws and the evaluation fails. What is not metered is bounded
- * otherwise: work per step by the expression's size (compile.ts: nodes, nesting, two
- * comprehensions deep), lists the expression builds by the steps that built them or by the
- * expression's own length, and the input by the size limit of the attestation that carries it.
+ * each element against a budget (a step), and the clock is read at every step. When either
+ * runs out, the iterator throws and the evaluation fails. One step may still cost time in
+ * proportion to the input (`==` on two lists compares them element by element, `contains` scans
+ * a string): the clock at every step bounds the overrun to one such step, and the input is
+ * bounded by the size limit of the attestation that carries it; the number of operations per
+ * step is bounded by the expression's size (compile.ts: nodes, nesting, two comprehensions deep).
  */
 import { isCelError } from '@bufbuild/cel';
 import type { CompiledExpression } from './compile.ts';
@@ -46,7 +47,8 @@ function tick(): void {
     meter.exceeded = `its cost limit of ${meter.maxSteps} steps (elements iterated) was exceeded`;
     throw new BudgetExceeded(meter.exceeded);
   }
-  if ((meter.steps & 0xff) === 0 && performance.now() > meter.until) {
+  // Every step: a step can be as costly as the input is large, and the clock costs far less than a step.
+  if (performance.now() > meter.until) {
     meter.exceeded = 'its time limit was exceeded';
     throw new BudgetExceeded(meter.exceeded);
   }
@@ -78,6 +80,15 @@ class MeteredMap extends Map<string, unknown> {
       tick();
       yield entry;
     }
+  }
+  override *values(): MapIterator<unknown> {
+    for (const value of super.values()) {
+      tick();
+      yield value;
+    }
+  }
+  override forEach(callback: (value: unknown, key: string, map: Map<string, unknown>) => void, thisArg?: unknown): void {
+    for (const [key, value] of this.entries()) callback.call(thisArg, value, key, this);
   }
 }
 

@@ -14,7 +14,7 @@
  */
 import { isRegistryError } from '../oci/errors.ts';
 import type { Descriptor } from '../oci/types.ts';
-import { BUNDLE_ARTIFACT_TYPE, } from '../signature/bundle.ts';
+import { BUNDLE_ARTIFACT_TYPE } from '../signature/bundle.ts';
 import { splitBudget } from '../signature/discover.ts';
 import {
   asError,

@@ -40,9 +40,10 @@ export interface OmsDiscoveryInput extends DiscoveryInput {
   readonly location: OmsLocation;
   /**
    * The layer at layerPath, when the manifest has one and the location reads layers; a promise
-   * while the manifest is being read, so the referrers listing need not wait for it.
+   * (or a function giving one) while the manifest is being read, so the referrers listing need
+   * not wait for it, and a cached verdict never asks for it.
    */
-  readonly signatureLayer: SignatureLayer | undefined | Promise<SignatureLayer | undefined>;
+  readonly signatureLayer: SignatureLayer | undefined | Promise<SignatureLayer | undefined> | (() => Promise<SignatureLayer | undefined>);
 }
 
 export interface SignatureLayer {
@@ -112,7 +113,11 @@ export async function discoverModelSignatures(input: OmsDiscoveryInput): Promise
   // The layer once the manifest is in, beside the listing. A manifest that could not be read fails
   // the discovery (awaited below; handled now, so a failure during the listing is not unhandled).
   const layerRead =
-    location === 'referrer' ? Promise.resolve(undefined) : Promise.resolve(input.signatureLayer).then((layer) => readSignatureLayer(input, layer, problems));
+    location === 'referrer'
+      ? Promise.resolve(undefined)
+      : Promise.resolve(typeof input.signatureLayer === 'function' ? input.signatureLayer() : input.signatureLayer).then((layer) =>
+          readSignatureLayer(input, layer, problems),
+        );
   layerRead.catch(() => undefined);
   if (location !== 'layer') {
     // Ask one more than the budget: it tells whether the list was cut.

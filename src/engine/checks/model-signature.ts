@@ -18,6 +18,7 @@ import type { OmsVerification } from '../../signature/oms-verify.ts';
 import { failedResult, ruleResult } from '../result.ts';
 import type { RuleResult } from '../result.ts';
 import type { FetchingCheckKind } from './kind.ts';
+import { VerificationFailure, resultsPerConfig } from './per-config.ts';
 import { failedCheck } from './unchecked.ts';
 
 const CHECK = 'modelSignature';
@@ -26,11 +27,23 @@ const RULES: readonly string[] = [CHECK];
 /** The manifest's layers as the runtime writes them, and the signature layer of each layerPath. */
 export interface ModelFacts {
   readonly artifact: ArtifactFacts;
-  readonly verifications: ReadonlyMap<ModelSignaturePolicy, OmsVerification | { readonly failure: unknown }>;
+  readonly verifications: ReadonlyMap<ModelSignaturePolicy, OmsVerification | VerificationFailure>;
+}
+
+const mounted = new WeakMap<ArtifactFacts, readonly MountedLayer[] | string>();
+
+/** Each layer with the name the runtime writes, once per (cached, immutable) facts: a warm review does not name thousands of layers again. */
+function mountedLayers(facts: ArtifactFacts): readonly MountedLayer[] | string {
+  let layers = mounted.get(facts);
+  if (layers === undefined) {
+    layers = nameLayers(facts);
+    mounted.set(facts, layers);
+  }
+  return layers;
 }
 
 /** Each layer with the name the runtime writes (the denyFiles check's names, artifact/file-names.ts). */
-function mountedLayers(facts: ArtifactFacts): readonly MountedLayer[] | string {
+function nameLayers(facts: ArtifactFacts): readonly MountedLayer[] | string {
   if (facts.root.kind !== 'manifest' || facts.manifests.length !== 1)
     return 'the reference names an image index: an OMS signature covers the files of one manifest; pin the digest of the model manifest itself';
   const manifest = facts.manifests[0];
@@ -167,33 +180,32 @@ export const modelSignatureCheck: FetchingCheckKind<ModelSignaturePolicy, ModelF
   configOf: (policy) => policy.modelSignature,
   needsRegistry: () => true,
   rulesOf: () => RULES,
-  async fetch(target, configs, sources) {
+  fetch(target, configs, sources) {
     const { artifacts, modelSignatures } = sources;
     if (artifacts === undefined || modelSignatures === undefined) throw new Error('no registry access is configured');
     // The manifest as the artifact kind reads it: one cached read serves both. Each policy's
-    // verification starts beside it (the referrers listing does not wait for the manifest) and
-    // gets the layer at its layerPath once the manifest is in.
+    // verification starts beside it (the referrers listing does not wait for the manifest) and,
+    // only when its verdict is not cached, asks for the layer at its layerPath once the manifest is in.
     const reading = artifacts.facts(target.locator, target.digest, false, target.deadline);
-    const withLayers = Promise.resolve(reading).then((read) => ({ read, layers: mountedLayers(read) }));
-    // Awaited through the layers below (or the manifest is); handled now, so a failed read is never an unhandled rejection.
-    withLayers.catch(() => undefined);
-    // A pod's several policies (and several models, in the engine) verify in parallel.
-    const verifying = configs.map(async (config): Promise<[ModelSignaturePolicy, OmsVerification | { readonly failure: unknown }]> => {
-      try {
-        const layer = config.location === 'referrer' ? undefined : withLayers.then(({ read, layers }) => signatureLayerOf(layers, read, config));
-        layer?.catch(() => undefined);
-        return [config, await modelSignatures.verify(config, target.locator, target.digest, layer, target.deadline)];
-      } catch (error) {
-        return [config, { failure: error }];
+    let withLayers: Promise<{ read: ArtifactFacts; layers: readonly MountedLayer[] | string }> | undefined;
+    const layerOf = (config: ModelSignaturePolicy) => () => {
+      if (withLayers === undefined) {
+        withLayers = Promise.resolve(reading).then((read) => ({ read, layers: mountedLayers(read) }));
+        // Awaited by the discovery (or the manifest is, below); handled now, so a failed read is never an unhandled rejection.
+        withLayers.catch(() => undefined);
       }
-    });
-    const artifact = await reading;
-    const verifications = new Map(await Promise.all(verifying));
-    return { artifact, verifications };
+      return withLayers.then(({ read, layers }) => signatureLayerOf(layers, read, config));
+    };
+    // A pod's several policies (and several models, in the engine) verify in parallel; cached ones synchronously.
+    const verifications = resultsPerConfig(configs, (config) =>
+      modelSignatures.verify(config, target.locator, target.digest, config.location === 'referrer' ? undefined : layerOf(config), target.deadline),
+    );
+    if (!(reading instanceof Promise) && !(verifications instanceof Promise)) return { artifact: reading, verifications };
+    return Promise.all([reading, verifications]).then(([artifact, resolved]) => ({ artifact, verifications: resolved }));
   },
   judge(policy, config, facts) {
     const verification = facts.verifications.get(config);
-    if (verification === undefined || 'failure' in verification) return [failedCheck(policy, verification?.failure, CHECK)];
+    if (verification === undefined || verification instanceof VerificationFailure) return [failedCheck(policy, verification?.error, CHECK)];
     return judgeModelSignature(policy, config, verification, facts.artifact);
   },
 };

@@ -46,8 +46,10 @@ function harness() {
   const artifacts = { facts: () => manifestRead } as unknown as ArtifactSource;
   const modelSignatures: ModelSignatureSource = {
     async verify(config, _locator, _digest, signatureLayer) {
-      calls.push({ location: config.location, layer: signatureLayer });
-      await signatureLayer;
+      // As the cached source on a miss: the layer is asked for (a function) and awaited by discovery.
+      const layer = typeof signatureLayer === 'function' ? signatureLayer() : signatureLayer;
+      calls.push({ location: config.location, layer });
+      await layer;
       return verification;
     },
   };
@@ -70,6 +72,24 @@ describe('modelSignature fetch', () => {
     assert.equal(result.artifact, facts);
     assert.deepEqual(await calls[0]?.layer, { index: 1, path: 'model.sig', descriptor: root.layers[1] });
     assert.deepEqual([...result.verifications.values()], [verification, verification]);
+  });
+
+  it('is synchronous when the manifest and the verdicts are cached, and never asks for the layer then', () => {
+    let asked = 0;
+    const sources = {
+      artifacts: { facts: () => facts } as unknown as ArtifactSource,
+      modelSignatures: {
+        verify: (_config, _locator, _digest, signatureLayer) => {
+          if (typeof signatureLayer === 'function') asked++;
+          return verification;
+        },
+      } satisfies ModelSignatureSource,
+    };
+    const fetched = modelSignatureCheck.fetch(target, [policy('any'), policy('layer')], sources);
+    assert.ok(!(fetched instanceof Promise), 'a warm review does not wait on a promise');
+    assert.equal(fetched.artifact, facts);
+    assert.deepEqual([...fetched.verifications.values()], [verification, verification]);
+    assert.equal(asked, 2, 'each policy is offered the layer as a function it need not call');
   });
 
   it('fails as before when the manifest cannot be read, with no unhandled rejection', async () => {

@@ -16,6 +16,7 @@ import { isRegistryError } from '../oci/errors.ts';
 import type { Descriptor } from '../oci/types.ts';
 import { BUNDLE_ARTIFACT_TYPE } from '../signature/bundle.ts';
 import { splitBudget } from '../signature/discover.ts';
+import { cosignTag } from '../signature/legacy.ts';
 import {
   asError,
   isTransient,
@@ -53,10 +54,7 @@ const BUNDLE_PREDICATE_ANNOTATION = 'dev.sigstore.bundle.predicateType';
 const LAYER_PREDICATE_ANNOTATION = 'predicateType';
 
 /** The cosign v2 attestation tag of a digest: `sha256-<hex>.att`. */
-export function attestationTag(digest: string): string | undefined {
-  const tag = `${digest.replace(':', '-')}.att`;
-  return /^[\w][\w.-]{0,127}$/.test(tag) ? tag : undefined;
-}
+export const attestationTag = (digest: string): string | undefined => cosignTag(digest, 'att');
 
 /** Whether an unsigned annotation rules a descriptor out: it names a predicate type that is not wanted. */
 const unwanted = (annotations: Readonly<Record<string, string>> | undefined, key: string, wanted: ReadonlySet<string>): boolean => {

@@ -36,11 +36,14 @@ export const CHAIN_ANNOTATION = 'dev.sigstore.cosign/chain';
 export const REKOR_BUNDLE_ANNOTATION = 'dev.sigstore.cosign/bundle';
 export const RFC3161_ANNOTATION = 'dev.sigstore.cosign/rfc3161timestamp';
 
-/** The cosign signature tag of a digest: `sha256-<hex>.sig`; undefined where it would not be a valid tag. */
-export function legacySignatureTag(digest: string): string | undefined {
-  const tag = `${digest.replace(':', '-')}.sig`;
+/** A cosign tag of a digest (`sha256-<hex>.sig`, `.att`); undefined where it would not be a valid tag. */
+export function cosignTag(digest: string, suffix: 'sig' | 'att'): string | undefined {
+  const tag = `${digest.replace(':', '-')}.${suffix}`;
   return /^[\w][\w.-]{0,127}$/.test(tag) ? tag : undefined;
 }
+
+/** The cosign signature tag of a digest: `sha256-<hex>.sig`. */
+export const legacySignatureTag = (digest: string): string | undefined => cosignTag(digest, 'sig');
 
 /** One layer of the signature manifest, as read from the registry. */
 export interface LegacySignatureLayer {

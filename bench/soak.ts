@@ -3,10 +3,13 @@
  * settings) under mixed traffic at a fixed rate for SOAK_MINUTES, with its
  * registry (Debian's docker-registry) stopped for SOAK_FLAP_DOWN_SECONDS every
  * SOAK_FLAP_EVERY_SECONDS. The traffic, over keep-alive connections:
- *   warm   40 %  a digest of one of 20 ModelPacks in the registry: admitted, also while the registry is down (cached);
+ *   warm   30 %  a digest of one of 20 ModelPacks in the registry: admitted, also while the registry is down (cached);
+ *   signed 15 %  a digest of one of 10 ModelPacks signed with a cosign v2 `.sig` (key): admitted (its
+ *                 policy says onError: allow, so a verification that is due again while the registry is
+ *                 down is not an error);
  *   cold   15 %  a digest never pushed: denied (not found, or onError while the registry is down);
  *   denied 15 %  a tag-only reference: denied before any registry read;
- *   plain  15 %  a pod without model references: admitted;
+ *   plain  10 %  a pod without model references: admitted;
  *   bad    15 %  a malformed body: 400.
  * Every minute: RSS, heap, event-loop delay p99 (worst 10 s window), open
  * handles (fewest in a 10 s sample) and file descriptors of the server,
@@ -21,7 +24,7 @@
  */
 import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,6 +34,10 @@ import type { RunningDistribution } from '../test/support/distribution.ts';
 import { admissionReview, kubeObject } from '../test/support/objects.ts';
 import { makeCerts } from '../test/support/webhook-server.ts';
 import { pushModelPacks } from '../test/chaos/lib/model-packs.ts';
+import { blob, ociManifest } from '../test/support/artifacts.ts';
+import { closePushAgents, pushManifest } from '../test/support/push.ts';
+import { SIMPLE_SIGNING, legacySignature, simpleSigningPayload } from '../test/support/sigstore/cosign.ts';
+import type { Signer } from '../test/support/sigstore/cosign.ts';
 import { ensureBuilt } from './lib/build.ts';
 import { spawnModelgate } from './lib/servers.ts';
 
@@ -46,12 +53,15 @@ const FLAP_DOWN_S = number('SOAK_FLAP_DOWN_SECONDS', 20);
 const SLOW_MS = 5_000;
 const MODELS = 20;
 
-type Kind = 'warm' | 'cold' | 'denied' | 'plain' | 'bad';
+const SIGNED = 10;
+
+type Kind = 'warm' | 'signed' | 'cold' | 'denied' | 'plain' | 'bad';
 const MIX: readonly [Kind, number][] = [
-  ['warm', 40],
+  ['warm', 30],
+  ['signed', 15],
   ['cold', 15],
   ['denied', 15],
-  ['plain', 15],
+  ['plain', 10],
   ['bad', 15],
 ];
 const kindAt = (index: number): Kind => {
@@ -72,6 +82,19 @@ let registry: RunningDistribution = await startDistribution({ dir: join(dir, 're
 const { port: registryPort, storageDir } = registry;
 const digests = await pushModelPacks(registry.url, 'soak/model', MODELS);
 const host = registry.host;
+const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const signer: Signer = { kind: 'key', privateKey, publicKey };
+const signedDigests = await pushModelPacks(registry.url, 'soak/signed', SIGNED);
+for (const digest of signedDigests) {
+  const layer = legacySignature(signer, simpleSigningPayload(`${host}/soak/signed`, digest));
+  const signature = ociManifest({
+    config: blob('{"architecture":"","os":""}', 'application/vnd.oci.image.config.v1+json'),
+    layers: [blob(layer.payload, SIMPLE_SIGNING, layer.annotations)],
+  });
+  await pushManifest({ url: registry.url }, 'soak/signed', signature, `${digest.replace(':', '-')}.sig`);
+}
+await closePushAgents();
+const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString().trim().replaceAll('\n', '\n          ');
 
 const policyFile = join(dir, 'policy.yaml');
 writeFileSync(
@@ -84,6 +107,20 @@ spec:
   requireDigest: true
   onError: deny
   artifact: {types: [modelpack]}
+---
+apiVersion: modelgate.dev/v1alpha1
+kind: ModelPolicy
+metadata: {name: signed-models}
+spec:
+  match: {references: ["${host}/soak/signed"]}
+  requireDigest: true
+  onError: allow
+  signatures:
+    authorities:
+      - name: release-key
+        tlog: optional
+        key: |
+          ${publicPem}
 ---
 apiVersion: modelgate.dev/v1alpha1
 kind: ModelPolicy
@@ -115,6 +152,7 @@ const body = (kind: Kind, index: number): string => {
   if (kind === 'bad') return `{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": ${index}`;
   const reference = {
     warm: `${host}/soak/model@${digests[index % MODELS]}`,
+    signed: `${host}/soak/signed@${signedDigests[index % SIGNED]}`,
     cold: `${host}/soak/model@sha256:${randomBytes(32).toString('hex')}`,
     denied: `${host}/soak/model:v${index % 7}`,
     plain: undefined,
@@ -123,7 +161,7 @@ const body = (kind: Kind, index: number): string => {
   return JSON.stringify(admissionReview(kubeObject('Pod', volumes, { namespace: 'team-soak' })));
 };
 const expected = (kind: Kind, status: number, allowed: boolean | undefined): boolean =>
-  kind === 'bad' ? status === 400 : status === 200 && allowed === (kind === 'warm' || kind === 'plain');
+  kind === 'bad' ? status === 400 : status === 200 && allowed === (kind === 'warm' || kind === 'signed' || kind === 'plain');
 
 interface Minute {
   sent: number;
@@ -147,7 +185,8 @@ async function one(index: number): Promise<void> {
     const response = await pool.request({ path: '/validate', method: 'POST', body: body(kind, index), headers: { 'content-type': 'application/json' } });
     const text = await response.body.text();
     const allowed = response.statusCode === 200 ? (JSON.parse(text) as { response?: { allowed?: boolean } }).response?.allowed : undefined;
-    if (!expected(kind, response.statusCode, allowed)) problem = `${kind}: HTTP ${response.statusCode} ${text.slice(0, 200)}`;
+    if (!expected(kind, response.statusCode, allowed))
+      problem = `${kind}: HTTP ${response.statusCode} ${(/"message":"((?:[^"\\]|\\.){0,600})/.exec(text)?.[1] ?? text).slice(0, 600)}`;
   } catch (error) {
     problem = `${kind}: ${(error as Error).message}`;
   }

@@ -34,6 +34,11 @@ export function attestationCacheKey(policy: AttestationPolicy, roots: TrustedRoo
     .digest('hex');
 }
 
+/** How many authorities stand behind a requirement's verified statements or pass it statically. */
+function authoritiesBehind(requirement: AttestationResult['requirements'][number]): number {
+  return new Set([...requirement.verified.flatMap((verified) => verified.authorities), ...requirement.staticPasses]).size;
+}
+
 /** Heap of a kept result: mostly its statements' predicates. */
 function resultBytes(result: AttestationResult): number {
   let bytes = 1024;
@@ -55,7 +60,8 @@ export class CachedAttestationVerifier implements AttestationSource {
       policyKey: attestationCacheKey,
       run: verifyAttestations,
       cacheable: (result) => result.complete,
-      passed: (result) => result.requirements.every((requirement) => requirement.verified.length > 0 || requirement.staticPasses.length > 0),
+      passed: (result, policy) =>
+        result.requirements.every((requirement, index) => authoritiesBehind(requirement) >= (policy.requirements[index]?.threshold ?? 1)),
       bytes: resultBytes,
     });
     this.stats = this.#cache.stats;

@@ -38,6 +38,16 @@ export function modelSignatureCacheKey(policy: ModelSignaturePolicy, roots?: Tru
     .digest('hex');
 }
 
+/**
+ * Whether enough authorities verified a signature (or pass statically) for the policy's
+ * threshold: such a result is kept PASS_TTL_MS, one short of it FAIL_TTL_MS, so a signer who
+ * signs later is seen soon. Whether the signatures cover the manifest's files is judged per
+ * review and cannot change for a digest.
+ */
+export function thresholdMet(result: OmsVerification, policy: ModelSignaturePolicy): boolean {
+  return result.authorities.filter((authority) => authority.static === 'pass' || authority.verified.length > 0).length >= policy.threshold;
+}
+
 function resultBytes(result: OmsVerification): number {
   let characters = 0;
   for (const signature of result.signatures) {
@@ -59,8 +69,7 @@ export class CachedModelSignatureVerifier implements ModelSignatureSource {
       policyKey: modelSignatureCacheKey,
       run: (request) => verifyModelSignatures({ ...request, signatureLayer: request.input }),
       cacheable: (result) => result.complete,
-      // Kept longer once any authority verified a signature, briefly when none did.
-      passed: (result) => result.authorities.some((authority) => authority.verified.length > 0),
+      passed: thresholdMet,
       bytes: resultBytes,
     });
     this.stats = this.#cache.stats;

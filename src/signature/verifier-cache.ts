@@ -47,8 +47,11 @@ export interface VerifierCacheSpec<Policy extends object, Result, Input = undefi
   run(request: VerifierRun<Policy, Input>): Promise<Result>;
   /** False when a registry problem may have left the result incomplete: it is not kept. */
   cacheable(result: Result): boolean;
-  /** Kept PASS_TTL_MS when true, FAIL_TTL_MS when false. */
-  passed(result: Result): boolean;
+  /**
+   * Kept PASS_TTL_MS when true, FAIL_TTL_MS when false: true only when the policy's threshold is
+   * met, so a result short of it (a second signer still to come) is asked again soon.
+   */
+  passed(result: Result, policy: Policy): boolean;
   /** The result as the cache keeps it (e.g. strings detached from what they were cut from); identity when absent. */
   keep?(result: Result): Result;
   /** Heap of a kept result. */
@@ -115,7 +118,7 @@ export class AudienceScopedVerifierCache<Policy extends object, Result, Input = 
       if (!this.#spec.cacheable(result)) return { result, audience: registry.audience };
       const kept = this.#spec.keep === undefined ? result : this.#spec.keep(result);
       const entry = { result: kept, audience: registry.audience };
-      this.#cache.set(key, entry, this.#spec.bytes(kept), this.#spec.passed(result) ? PASS_TTL_MS : FAIL_TTL_MS);
+      this.#cache.set(key, entry, this.#spec.bytes(kept), this.#spec.passed(result, request.policy) ? PASS_TTL_MS : FAIL_TTL_MS);
       return entry;
     });
     return outcome.result;

@@ -12,6 +12,7 @@ import { dsse } from '@sigstore/core';
 import { REQUIREMENT_BUDGET, judgeConditions } from '../../../src/attestation/conditions.ts';
 import { DEFAULT_STEP_BUDGET } from '../../../src/cel/evaluate.ts';
 import { CachedAttestationVerifier } from '../../../src/attestation/source.ts';
+import { FAIL_TTL_MS } from '../../../src/signature/verifier-cache.ts';
 import { verifyAttestations } from '../../../src/attestation/verify.ts';
 import type { AttestationResult } from '../../../src/attestation/verify.ts';
 import { attestationCheck } from '../../../src/engine/checks/attestations.ts';
@@ -255,6 +256,31 @@ describe('attestations (spec.attestations)', () => {
     assert.equal((await verdict(strict)).status, 'fail');
     assert.equal(registry.totalRequests, before, 'the second policy reads the cached result');
     assert.equal(verifier.stats.hits, 1);
+  });
+
+  it('a verification short of its threshold is kept briefly: a second signer is seen once FAIL_TTL_MS has passed', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+    const registry = new FakeRegistry();
+    const digest = registry.pushArtifact();
+    attachBundle(registry, digest, statement(digest));
+    const verifier = new CachedAttestationVerifier(registry, trustedRoots, DEFAULT_DISCOVERY_LIMITS);
+    const authorities = [
+      { name: 'release', key: publicPem(releaseKey.publicKey), tlog: 'optional' },
+      { name: 'security', key: publicPem(otherKey.publicKey), tlog: 'optional' },
+    ];
+    const both = policy('both', [requirement([builderIs(BUILDER)], { authorities, threshold: 2 })]);
+    const ref = parseReference(`registry.test/acme/model@${digest}`);
+    const status = async (): Promise<string> => {
+      const config = both.attestations;
+      assert.ok(config !== undefined);
+      const result = await verifier.verify(config, locator, digest, Date.now() + 10_000);
+      return only(attestationCheck.judge(both, config, new Map([[config, result]]), ref, object)).status;
+    };
+    assert.equal(await status(), 'fail', 'one of two required signers');
+    attachBundle(registry, digest, statement(digest), SLSA, signer(otherKey));
+    t.mock.timers.tick(FAIL_TTL_MS + 1);
+    assert.equal(await status(), 'pass', 'the second signer is read once the short-lived result expired');
+    assert.equal(verifier.stats.misses, 2);
   });
 
   it('keyless: a certificate of the trusted root whose identity matches verifies the attestation; another identity does not', async () => {

@@ -10,8 +10,9 @@ import { PUBLIC, audienceOf, narrower } from './credentials.ts';
 import type { Audience, Credential, CredentialProvider } from './credentials.ts';
 import { computeDigest, isDigest, referrersTag, verifyDigest } from './digest.ts';
 import { RegistryEndpoints } from './endpoints.ts';
-import { RegistryError, statusError } from './errors.ts';
+import { RegistryError, errorBodyCode, statusError } from './errors.ts';
 import { ReferrerSelection, artifactTypesOf } from './referrer-selection.ts';
+import { ReferrersCapabilities, notFoundMeansNoApi } from './referrers-capability.ts';
 import type { ErrorTarget, RegistryOperation } from './errors.ts';
 import { Deadline, HttpTransport } from './http.ts';
 import type { HttpResponse, RequestHook } from './http.ts';
@@ -70,6 +71,8 @@ export interface RegistryClientOptions {
   readonly maxInFlightPerHost?: number;
   /** Bytes of registry answers held at once (default 8 MiB); larger answers wait inside their deadline. */
   readonly bodyBudgetBytes?: number;
+  /** Which registries serve the referrers API, as learnt (tests pass one with their clock). */
+  readonly referrersCapabilities?: ReferrersCapabilities;
 }
 
 export const DEFAULT_CLIENT_OPTIONS = {
@@ -101,6 +104,7 @@ export class RegistryClient implements Registry {
   private readonly endpoints: RegistryEndpoints;
   private readonly transport: HttpTransport;
   private readonly auth: Authenticator;
+  private readonly referrersApi: ReferrersCapabilities;
   private readonly limits: {
     readonly defaultDeadlineMs: number;
     readonly maxManifestBytes: number;
@@ -130,6 +134,7 @@ export class RegistryClient implements Registry {
       bodyBudgetBytes: Math.max(o.bodyBudgetBytes, o.maxManifestBytes, o.maxBlobBytes, o.maxReferrersBytes),
     });
     this.auth = new Authenticator({ transport: this.transport, endpoints: this.endpoints, credentials: options.credentials });
+    this.referrersApi = options.referrersCapabilities ?? new ReferrersCapabilities();
     this.limits = {
       defaultDeadlineMs: o.defaultDeadlineMs,
       maxManifestBytes: o.maxManifestBytes,
@@ -199,19 +204,43 @@ export class RegistryClient implements Registry {
     const maxResults = Math.max(0, options.maxResults ?? this.limits.maxReferrers);
     const maxBytes = options.maxBytes ?? this.limits.maxReferrersBytes;
     const types = artifactTypesOf(options.artifactType);
-    const selection = new ReferrerSelection(types, maxResults);
+    const fromTag = (): Promise<Referrers> => this.referrersFromTag(target, new ReferrerSelection(types, maxResults), maxBytes, deadline);
+    const origin = this.endpoints.baseUrl(locator.registry).origin;
+    const known = this.referrersApi.get(origin);
+    if (known === 'absent') return fromTag();
+    // Not known: the tag goes out beside the API (one round trip on a registry without it); the API's answer decides.
+    const early = known === undefined ? fromTag() : undefined;
+    early?.catch(() => undefined);
+    const api = await this.referrersFromApi(target, origin, types, new ReferrerSelection(types, maxResults), maxBytes, deadline);
+    return api ?? early ?? fromTag();
+  }
 
+  /** The referrers API's listing, followed through its pages; undefined when the API answered 404 (no API). */
+  private async referrersFromApi(
+    target: ErrorTarget,
+    origin: string,
+    types: readonly string[] | undefined,
+    selection: ReferrerSelection,
+    maxBytes: number,
+    deadline: Deadline,
+  ): Promise<Referrers | undefined> {
+    const subject = target.reference;
     // The API filters by one artifactType at most; several are filtered here from one listing.
     const query = types?.length === 1 ? `?artifactType=${encodeURIComponent(types[0] as string)}` : '';
-    let url = new URL(`/v2/${locator.repository}/referrers/${subject}${query}`, this.endpoints.baseUrl(locator.registry));
+    let url = new URL(`/v2/${target.repository}/referrers/${subject}${query}`, origin);
     let audience: Audience = PUBLIC;
     for (let page = 1; ; page++) {
       const { response, credential } = await this.send(target, url, INDEX_ACCEPT, maxBytes, deadline, false);
-      if (page === 1 && response.status === 404) return this.referrersFromTag(target, selection, maxBytes, deadline);
+      if (page === 1 && response.status === 404) {
+        if (notFoundMeansNoApi(errorBodyCode(response.body))) this.referrersApi.learn(origin, 'absent');
+        return undefined;
+      }
       if (response.status !== 200) throw failure(target, response, credential);
       audience = narrower(audience, audienceOf(credential));
       // Whatever OCI-Filters-Applied claims, the filter is applied here too.
-      for (const descriptor of readIndex(target, response.body, 'the referrers API')) {
+      const descriptors = readIndex(target, response.body, 'the referrers API');
+      if (page === 1) this.referrersApi.learn(origin, 'present');
+      for (const descriptor of descriptors) {
         if (!selection.offer(descriptor)) return { subject, descriptors: selection.kept, source: 'api', truncated: true, audience };
       }
       const next = nextLink(response.headers['link'], url);

@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { RegistryClient } from '../../../src/oci/client.ts';
 import type { RegistryClientOptions } from '../../../src/oci/client.ts';
+import { referrersTag } from '../../../src/oci/digest.ts';
 import type { RequestEvent } from '../../../src/oci/http.ts';
+import { ReferrersCapabilities } from '../../../src/oci/referrers-capability.ts';
 import { MODEL_ARTIFACT_TYPE, OCI_INDEX, blob, ociManifest, sha256 } from '../../support/artifacts.ts';
 import type { TestManifest } from '../../support/artifacts.ts';
 import { startProxy } from '../../support/fake-servers.ts';
@@ -70,9 +72,15 @@ describe('referrers API (OCI 1.1)', { timeout: 600_000, skip }, () => {
     for (const descriptor of result.descriptors) {
       assert.equal(descriptor.artifactType, referrers.find((r) => r.digest === descriptor.digest)?.artifactType);
     }
+    // First contact: the referrers tag went out beside the API (a registry without it would need it), its answer unused.
+    assert.deepEqual(events.map((e) => e.path).sort(), [`/v2/acme/model/manifests/${referrersTag(model.digest)}`, `/v2/acme/model/referrers/${model.digest}`]);
+    // The registry is known to serve the API now: only the API is asked.
+    events.length = 0;
+    const again = await c.fetchReferrers({ registry: registry.host, repository: 'acme/model' }, referrers[0]?.digest ?? '');
+    assert.equal(again.source, 'api');
     assert.deepEqual(
       events.map((e) => e.path),
-      [`/v2/acme/model/referrers/${model.digest}`],
+      [`/v2/acme/model/referrers/${referrers[0]?.digest}`],
       'no tag-schema fallback',
     );
   });
@@ -97,7 +105,7 @@ describe('referrers API (OCI 1.1)', { timeout: 600_000, skip }, () => {
     const c = client([liar.host]);
     const result = await c.fetchReferrers({ registry: liar.host, repository: 'acme/model' }, model.digest, { artifactType: SIGNATURE_TYPE });
     assert.deepEqual(result.descriptors.map((d) => d.digest).sort(), signatures);
-    assert.equal(liar.seen.length, 1);
+    assert.equal(liar.seen.filter((line) => line.includes('/referrers/')).length, 1);
   });
 
   it('returns at most maxResults descriptors and says it truncated', async () => {
@@ -149,11 +157,12 @@ describe('referrers API (OCI 1.1)', { timeout: 600_000, skip }, () => {
     const all = await client([pager.host]).fetchReferrers(where, model.digest);
     assert.deepEqual(all.descriptors.map((d) => d.digest).sort(), allDigests);
     assert.equal(all.truncated, false);
-    const seenBefore = pager.seen.length;
+    const pages = (): number => pager.seen.filter((line) => line.includes('/referrers/')).length;
+    const seenBefore = pages();
     const limited = await client([pager.host], { maxReferrersPages: 2 }).fetchReferrers(where, model.digest);
     assert.equal(limited.descriptors.length, 2);
     assert.equal(limited.truncated, true);
-    assert.equal(pager.seen.length - seenBefore, 2);
+    assert.equal(pages() - seenBefore, 2);
   });
 
   it('does not fall back to the tag schema on errors other than 404', async () => {
@@ -166,9 +175,17 @@ describe('referrers API (OCI 1.1)', { timeout: 600_000, skip }, () => {
       },
     });
     servers.push(broken);
-    const c = client([broken.host], { maxRetries: 1, retryBaseDelayMs: 10 });
+    // Not known yet: the tag went out beside the API, but only a 404 of the API lets its answer count.
+    const fresh = client([broken.host], { maxRetries: 1, retryBaseDelayMs: 10 });
+    await rejectsWith(fresh.fetchReferrers({ registry: broken.host, repository: 'acme/model' }, model.digest), 'SERVER_ERROR');
+    // Known to serve the API: no tag at all.
+    const capabilities = new ReferrersCapabilities();
+    capabilities.learn(`http://${broken.host}`, 'present');
+    const seenBefore = broken.seen.length;
+    const c = client([broken.host], { maxRetries: 1, retryBaseDelayMs: 10, referrersCapabilities: capabilities });
     await rejectsWith(c.fetchReferrers({ registry: broken.host, repository: 'acme/model' }, model.digest), 'SERVER_ERROR');
-    assert.ok(broken.seen.every((line) => line.includes('/referrers/')));
+    assert.equal(broken.seen.length - seenBefore, 2, 'the API, retried once');
+    assert.ok(broken.seen.slice(seenBefore).every((line) => line.includes('/referrers/')));
   });
 
   it('validates the subject digest', async () => {

@@ -415,12 +415,24 @@ describe('registry client against distribution over plain HTTP', { timeout: 180_
           [signature2.digest, SIGNATURE_TYPE],
         ],
       );
+      // Both in one round trip (the registry was not known), in whichever order they come back.
+      assert.deepEqual(events.map((e) => [e.path, e.status]).sort(), [
+        [`/v2/acme/model/manifests/${referrersTag(model.digest)}`, 200],
+        [`/v2/acme/model/referrers/${model.digest}`, 404],
+      ]);
+    });
+
+    it('remembers that the registry has no referrers API: the next lookups ask only the tag', async () => {
+      const events: RequestEvent[] = [];
+      const c = plainClient({ onRequest: (event) => events.push(event) });
+      await c.fetchReferrers(at('acme/model'), lonely.digest);
+      events.length = 0;
+      const referrers = await c.fetchReferrers(at('acme/model'), model.digest);
+      assert.equal(referrers.source, 'tag');
+      assert.equal(referrers.descriptors.length, 3);
       assert.deepEqual(
         events.map((e) => [e.path, e.status]),
-        [
-          [`/v2/acme/model/referrers/${model.digest}`, 404],
-          [`/v2/acme/model/manifests/${referrersTag(model.digest)}`, 200],
-        ],
+        [[`/v2/acme/model/manifests/${referrersTag(model.digest)}`, 200]],
       );
     });
 

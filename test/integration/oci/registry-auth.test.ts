@@ -207,6 +207,15 @@ describe('registry authentication over TLS', { timeout: 180_000 }, () => {
       assert.equal(tokens.requests.length - before, 2);
     });
 
+    it('fetches the token of a new repository on a known registry before its first request (no 401 round trip)', async () => {
+      const c = client(settings(), { credentials: bob() });
+      await c.fetchManifest(at('public/model'), publicModel.digest);
+      const before = { client: c.requestCount, tokens: tokens.requests.length };
+      assert.equal((await c.fetchManifest(at('private/model'), model.digest)).digest, model.digest);
+      assert.equal(c.requestCount - before.client, 2, 'token, manifest');
+      assert.deepEqual(tokens.requests.slice(before.tokens), [{ user: 'bob', service, scopes: ['repository:private/model:pull'] }]);
+    });
+
     it('fails with UNAUTHORIZED when an anonymous token grants no access', async () => {
       const c = client(settings());
       const error = await rejectsWith(c.fetchManifest(at('private/model'), model.digest), 'UNAUTHORIZED');

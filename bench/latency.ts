@@ -316,6 +316,25 @@ async function measureTokenAuth(): Promise<void> {
 }
 
 const modelSigning = modelSigningTool();
+/**
+ * The sigstore bundle referrers (cosign v3, model signing) on one registry: the referrers API
+ * where it has one, else the referrers tag index. Floor: the listing (with the manifest, for
+ * model signing), then the referrer manifest, then the bundle.
+ */
+async function measureReferrers(target: PushTarget, proxy: DelayProxy, where: string, tagSchema: boolean): Promise<void> {
+  const on = { proxies: [proxy] as const, floor: 3 };
+  await measure({
+    label: `cosign v3 bundle referrer, ${where}`,
+    policy: signaturesPolicy,
+    ...on,
+    repository: 'models/v3',
+    fresh: v3Fresh(target, tagSchema, where),
+  });
+  if (modelSigning === undefined) return;
+  const fresh = await omsFresh(target, tagSchema, modelSigning);
+  await measure({ label: `model signing (spec.modelSignature) referrer, ${where}`, policy: modelSigningPolicy, ...on, repository: 'models/oms', fresh });
+}
+
 try {
   if (hasDistribution()) {
     const distribution = await startDistribution({ dir: join(work, 'plain') });
@@ -340,24 +359,7 @@ try {
       repository: 'models/artifact',
       fresh: artifactFresh(target, 'artifact'),
     });
-    // The referrers tag index, then the referrer manifest, then the bundle.
-    await measure({
-      label: 'cosign v3 bundle referrer, docker-registry (referrers tag)',
-      policy: signaturesPolicy,
-      floor: 3,
-      ...on,
-      repository: 'models/v3',
-      fresh: v3Fresh(target, true, 'v3 tag'),
-    });
-    if (modelSigning !== undefined)
-      await measure({
-        label: 'model signing (spec.modelSignature) referrer, docker-registry (referrers tag)',
-        policy: modelSigningPolicy,
-        floor: 3,
-        ...on,
-        repository: 'models/oms',
-        fresh: await omsFresh(target, true, modelSigning),
-      });
+    await measureReferrers(target, proxy, 'docker-registry (referrers tag)', true);
     await measureTokenAuth();
   } else console.log('(docker-registry is not installed: run bash test/e2e/tools/install.sh; docker-registry cases not measured)');
 
@@ -366,26 +368,7 @@ try {
     stops.push(() => referrers.stop());
     const proxy = await startDelayProxy(new URL(referrers.url), ONE_WAY);
     stops.push(() => proxy.close());
-    const target = { url: referrers.url };
-    const on = { proxies: [proxy] as const };
-    await measure({
-      label: 'cosign v3 bundle referrer, referrers registry',
-      policy: signaturesPolicy,
-      floor: 3,
-      ...on,
-      repository: 'models/v3',
-      fresh: v3Fresh(target, false, 'v3'),
-    });
-    if (modelSigning !== undefined)
-      await measure({
-        label: 'model signing (spec.modelSignature) referrer, referrers registry',
-        policy: modelSigningPolicy,
-        // The manifest and the referrers listing together, then the referrer manifest, then the bundle.
-        floor: 3,
-        ...on,
-        repository: 'models/oms',
-        fresh: await omsFresh(target, false, modelSigning),
-      });
+    await measureReferrers({ url: referrers.url }, proxy, 'referrers registry', false);
   } else console.log('(no Go toolchain: the referrers registry cannot be built; referrers registry cases not measured)');
 } finally {
   for (const stop of stops.reverse()) await stop();

@@ -17,6 +17,7 @@ export const TOOL_NAMES = [
   'COSIGN3',
   'ORAS',
   'HELM',
+  'HELM3',
   'REFERRERS_REGISTRY',
   'ORACLE',
   'TUF_REPO',

@@ -23,6 +23,7 @@ COSIGN2_VERSION=v2.6.5         # legacy signatures: tag sha256-<hex>.sig
 COSIGN3_VERSION=v3.1.3         # sigstore bundle v0.3 as OCI 1.1 referrer
 ORAS_VERSION=v1.3.6
 HELM_VERSION=v4.3.2             # helm.sh/helm/v4: the chart's lint, template, install and upgrade
+HELM3_VERSION=v3.22.0           # helm.sh/helm/v3: the same chart tests with Helm 3 (the chart supports both)
 # RFC 3161 timestamps for private-PKI signatures (cosign --timestamp-server-url); v2.1.4 and
 # later need go >= 1.27.
 TIMESTAMP_SERVER_VERSION=v2.1.3
@@ -225,9 +226,9 @@ build_etcd() {
 }
 
 # ---- plain `go install` tools ------------------------------------------------------------
-# go_install KEY NAME PACKAGE VERSION
+# go_install KEY NAME PACKAGE VERSION [LDFLAGS]
 go_install() {
-  local key=$1 name=$2 pkg=$3 version=$4 start bin gobin
+  local key=$1 name=$2 pkg=$3 version=$4 extra_ldflags=${5:-} start bin gobin
   start=$(date +%s.%N)
   bin="$CACHE/$name-$version/bin/${pkg##*/}"
   TOOL_VERSION[$key]=$version
@@ -235,9 +236,28 @@ go_install() {
   if have "$bin"; then report "$name" "$version" "$bin" "$start" cached; return; fi
   gobin="$WORK/gobin-$key"
   mkdir -p "$gobin"
-  (cd "$WORK" && GOBIN="$gobin" go install -p 2 -ldflags "-s -w" "$pkg@$version")
+  (cd "$WORK" && GOBIN="$gobin" go install -p 2 -ldflags "-s -w $extra_ldflags" "$pkg@$version")
   place "$gobin/${pkg##*/}" "$bin"
   report "$name" "$version" "$bin" "$start" built
+}
+
+# ---- Helm 3 -------------------------------------------------------------------------------------
+# What Helm 3's Makefile stamps into a release: without it `helm version` says
+# "v3.22" and .Capabilities.KubeVersion (template, lint) falls back to v1.20.0
+# instead of the Kubernetes minor of the client-go it is built with (Helm 4
+# reads both from the build info by itself).
+helm3_ldflags() {
+  local empty="$WORK/empty-helm3" gomod client_go minor v=helm.sh/helm/v3
+  mkdir -p "$empty"
+  gomod=$(cd "$empty" && go mod download -json "$v@$HELM3_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+  [[ -f "$gomod" ]] || die "could not download $v@$HELM3_VERSION"
+  client_go=$(awk '$1 == "k8s.io/client-go" { print $2 }' "$gomod")
+  minor=$(cut -d. -f2 <<<"$client_go")
+  [[ "$minor" =~ ^[0-9]+$ ]] || die "$v@$HELM3_VERSION: no k8s.io/client-go v0.<minor> in its go.mod"
+  printf '%s ' "-X $v/internal/version.version=$HELM3_VERSION" "-X $v/internal/version.gitTreeState=clean" \
+    "-X $v/internal/version.gitCommit=unknown-from-go-module-proxy"
+  printf '%s ' "-X $v/pkg/lint/rules.k8sVersionMajor=1" "-X $v/pkg/lint/rules.k8sVersionMinor=$minor" \
+    "-X $v/pkg/chartutil.k8sVersionMajor=1" "-X $v/pkg/chartutil.k8sVersionMinor=$minor"
 }
 
 # ---- our own Go tools: the referrers registry and the decoding oracle ---------------------------
@@ -286,7 +306,7 @@ install_model_signing() {
 json_string() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
 
 write_outputs() {
-  local keys=(KUBE_APISERVER ETCD KUBECTL COSIGN2 COSIGN3 ORAS HELM REFERRERS_REGISTRY ORACLE TUF_REPO DOCKER_REGISTRY SKOPEO HTPASSWD OPENSSL TIMESTAMP_SERVER MODEL_SIGNING MODEL_SIGNING_PYTHON HAPROXY)
+  local keys=(KUBE_APISERVER ETCD KUBECTL COSIGN2 COSIGN3 ORAS HELM HELM3 REFERRERS_REGISTRY ORACLE TUF_REPO DOCKER_REGISTRY SKOPEO HTPASSWD OPENSSL TIMESTAMP_SERVER MODEL_SIGNING MODEL_SIGNING_PYTHON HAPROXY)
   local k sep env_tmp="$CACHE/env.sh.tmp.$$" json_tmp="$CACHE/tools.json.tmp.$$"
   {
     echo "# Written by test/e2e/tools/install.sh: source it to get the test-bed tools."
@@ -315,6 +335,10 @@ go_install COSIGN2 cosign github.com/sigstore/cosign/v2/cmd/cosign "$COSIGN2_VER
 go_install COSIGN3 cosign github.com/sigstore/cosign/v3/cmd/cosign "$COSIGN3_VERSION"
 go_install ORAS oras oras.land/oras/cmd/oras "$ORAS_VERSION"
 go_install HELM helm helm.sh/helm/v4/cmd/helm "$HELM_VERSION"
+# Both binaries are named helm; their cache directories differ by version.
+helm3_flags=""
+have "$CACHE/helm-$HELM3_VERSION/bin/helm" || helm3_flags=$(helm3_ldflags)
+go_install HELM3 helm helm.sh/helm/v3/cmd/helm "$HELM3_VERSION" "$helm3_flags"
 go_install TIMESTAMP_SERVER timestamp-server github.com/sigstore/timestamp-authority/v2/cmd/timestamp-server "$TIMESTAMP_SERVER_VERSION"
 build_own REFERRERS_REGISTRY referrers-registry referrers-registry
 # A TUF repository (go-tuf v2) that publishes and rotates a Sigstore trusted_root.json.

@@ -40,14 +40,8 @@ PYOPENSSL_VERSION=26.4.0
 DEBIAN_PACKAGES=(docker-registry skopeo apache2-utils openssl haproxy)
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-CACHE="${MODELGATE_TESTBED_CACHE:-$HOME/.cache/modelgate-testbed}"
-mkdir -p "$CACHE"
-CACHE="$(cd "$CACHE" && pwd)"
-
-export CGO_ENABLED=0
-export GOFLAGS="-trimpath -buildvcs=false"
-# Never download another Go toolchain behind our back.
-export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+# CACHE, CGO_ENABLED, GOFLAGS, GOTOOLCHAIN (shared with install-peers.sh).
+source "$HERE/go-build-env.sh"
 
 # One install at a time per cache directory.
 exec 9>"$CACHE/.install.lock"

@@ -22,6 +22,8 @@ export interface InformerOptions {
   readonly retry: RetryOptions;
   readonly timers: Timers;
   readonly onChange: () => void;
+  /** A list after the first: the watch's resourceVersion had expired (410 Gone) or a list had failed. */
+  readonly onRelist?: () => void;
   readonly onError: (error: unknown, retryInMs: number) => void;
 }
 
@@ -46,6 +48,7 @@ export class ConfigMapInformer {
           : await api.listNamespacedConfigMap({ namespace, labelSelector: POLICY_LABEL_SELECTOR });
       // ListWatch would go on to watch: not after stop().
       if (this.#stopped) throw new Error('stopped');
+      if (this.#synced) options.onRelist?.();
       // ListWatch stores the items synchronously once this resolves; the
       // debounced reconcile that onChange schedules runs after that.
       this.#synced = true;

@@ -143,6 +143,7 @@ export class PolicyWatcher {
       retry: this.#options.retry ?? DEFAULT_RETRY,
       timers: this.#timers,
       onChange: () => this.#schedule(),
+      onRelist: () => logger.info({ where }, 'policy ConfigMaps listed again (the watch could not resume where it stopped, e.g. 410 Gone)'),
       onError: (error, retryInMs) =>
         logger.warn({ err: describeKubeError(error, WATCH_WORDING), retryInMs, where }, 'watching policy ConfigMaps failed; retrying'),
     });

@@ -16,23 +16,14 @@
  * the API server being reachable again.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, request } from 'undici';
 import { stringify } from 'yaml';
 import { startCluster } from '../e2e/lib/cluster.ts';
 import type { Cluster } from '../e2e/lib/cluster.ts';
-import { makeModelgateCerts, serveArgs, REPO_ROOT } from '../e2e/lib/modelgate.ts';
-import type { ModelgateCerts } from '../e2e/lib/modelgate.ts';
-import { freePort } from '../e2e/lib/ports.ts';
-import { loopbackEnv, startProcess, stopAll } from '../e2e/lib/processes.ts';
-import type { ManagedProcess } from '../e2e/lib/processes.ts';
-import { admissionReview, kubeObject } from '../support/objects.ts';
-import { UNPINNED } from './lib/load.ts';
-import { startTcpProxy } from './lib/tcp-proxy.ts';
-import type { TcpProxy } from './lib/tcp-proxy.ts';
+import { stopAll } from '../e2e/lib/processes.ts';
+import { POLICY_LABELS, msUntil, putConfigMap, startPolicyGate } from './lib/policy-gate.ts';
+import type { ConfigMapBody, PolicyGate } from './lib/policy-gate.ts';
 
 const NS = 'modelgate';
 const TEAM = 'team-a';
@@ -40,7 +31,7 @@ const EDITS_PER_SECOND = 10;
 const CHURN_SECONDS = 5;
 const APPLY_BOUND_MS = 2_000;
 
-function churnConfigMap(edit: number): Record<string, unknown> {
+function churnConfigMap(edit: number): ConfigMapBody {
   const mode = edit % 2 === 0 ? 'enforce' : 'warn';
   const policy = (name: string) => ({
     apiVersion: 'modelgate.dev/v1alpha1',
@@ -51,7 +42,7 @@ function churnConfigMap(edit: number): Record<string, unknown> {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: { name: 'churn', namespace: NS, labels: { 'modelgate.dev/policy': 'true' } },
+    metadata: { name: 'churn', namespace: NS, labels: POLICY_LABELS },
     data: {
       'a.yaml': stringify(policy(`r${edit}-a`)),
       'b.yaml': stringify(policy(`r${edit}-b`)),
@@ -70,68 +61,27 @@ interface Answer {
 
 describe('policy churn: a ConfigMap replaced 10 times a second while reviews flow', { timeout: 300_000 }, () => {
   let cluster: Cluster;
-  let gate: ManagedProcess;
-  let certs: ModelgateCerts;
-  let agent: Agent;
-  let port = 0;
-  let proxy: TcpProxy;
+  let gate: PolicyGate;
   let lastEdit = 0;
 
-  const logLines = (): Record<string, unknown>[] =>
-    readFileSync(gate.logFile, 'utf8')
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-
-  async function put(edit: number): Promise<void> {
-    const path = `/api/v1/namespaces/${NS}/configmaps`;
-    const response =
-      edit === 0 ? await cluster.request('POST', path, churnConfigMap(edit)) : await cluster.request('PUT', `${path}/churn`, churnConfigMap(edit));
-    assert.ok(response.status === 200 || response.status === 201, `edit ${edit}: HTTP ${response.status} ${response.body}`);
-  }
+  const put = (edit: number): Promise<void> => putConfigMap(cluster, churnConfigMap(edit));
 
   async function review(): Promise<Answer> {
-    const body = admissionReview(kubeObject('Pod', [{ name: 'model', reference: UNPINNED }], { namespace: TEAM }));
-    const uid = String((body['request'] as Record<string, unknown>)['uid']);
-    const response = await request(`https://127.0.0.1:${port}/validate`, {
-      method: 'POST',
-      body: JSON.stringify(body),
-      headers: { 'content-type': 'application/json' },
-      dispatcher: agent,
-    });
-    const parsed = (await response.body.json()) as { response: { allowed: boolean; warnings?: string[]; status?: { message?: string } } };
-    const text = [parsed.response.status?.message ?? '', ...(parsed.response.warnings ?? [])].join('\n');
+    const { uid, allowed, text } = await gate.review(TEAM);
     const policies = [...new Set([...text.matchAll(/\br(\d+)-(a|b)\b/g)].map((match) => match[0]))].sort();
-    return { uid, allowed: parsed.response.allowed, edits: policies.map((name) => Number(name.slice(1, name.indexOf('-')))), policies };
+    return { uid, allowed, edits: policies.map((name) => Number(name.slice(1, name.indexOf('-')))), policies };
   }
 
   before(async () => {
     cluster = await startCluster();
     await cluster.createNamespace(NS);
     await cluster.createNamespace(TEAM);
-    certs = await makeModelgateCerts();
-    agent = new Agent({ connect: { ca: certs.caPem, servername: 'localhost' }, connections: 4 });
     await put(0);
     // modelgate reaches the API server only through the proxy.
-    proxy = await startTcpProxy(Number(new URL(cluster.server).port));
-    const kubeconfig = JSON.parse(readFileSync(cluster.kubeconfig, 'utf8')) as { clusters: { cluster: { server: string } }[] };
-    for (const entry of kubeconfig.clusters) entry.cluster.server = `https://127.0.0.1:${proxy.port}`;
-    const kubeconfigFile = join(certs.dir, 'kubeconfig-via-proxy');
-    writeFileSync(kubeconfigFile, JSON.stringify(kubeconfig), { mode: 0o600 });
-    port = await freePort();
-    gate = await startProcess({
-      name: 'modelgate-churn',
-      command: process.execPath,
-      args: serveArgs(port, certs.certFile, certs.keyFile, ['--namespace', NS]),
-      cwd: REPO_ROOT,
-      env: loopbackEnv({ KUBECONFIG: kubeconfigFile, MODELGATE_LOG_LEVEL: 'info', HOME: join(certs.dir, 'home') }),
-      ready: { kind: 'http', url: `https://127.0.0.1:${port}/readyz`, ca: certs.caPem },
-    });
+    gate = await startPolicyGate(cluster, NS);
   });
   after(async () => {
-    await agent?.close();
     await gate?.stop();
-    await proxy?.close();
     await cluster?.stop();
     await stopAll();
   });
@@ -154,11 +104,7 @@ describe('policy churn: a ConfigMap replaced 10 times a second while reviews flo
     }
     lastEdit = edit;
     const lastPut = Date.now();
-    let appliedMs = -1;
-    while (appliedMs < 0 && Date.now() - lastPut < 10_000) {
-      if ((await review()).edits.every((n) => n === lastEdit)) appliedMs = Date.now() - lastPut;
-      else await sleep(20);
-    }
+    const appliedMs = await appliedAfter(lastEdit, lastPut);
     running = false;
     await Promise.all(workers);
 
@@ -167,7 +113,7 @@ describe('policy churn: a ConfigMap replaced 10 times a second while reviews flo
       (answer) => answer.policies.length !== 2 || answer.edits[0] !== answer.edits[1] || answer.allowed !== ((answer.edits[0] ?? 0) % 2 === 1),
     );
     // The revision in each review's log line is the reload that lists exactly those policies.
-    const lines = logLines();
+    const lines = gate.logLines();
     const policiesOfRevision = new Map<string, string>();
     for (const line of lines) {
       if (typeof line['revision'] === 'string' && Array.isArray(line['policies']))
@@ -187,19 +133,7 @@ describe('policy churn: a ConfigMap replaced 10 times a second while reviews flo
   });
 
   /** Polls until answers come from `edit`; ms from `since`, or -1 after 10 s. */
-  async function appliedAfter(edit: number, since: number): Promise<number> {
-    while (Date.now() - since < 10_000) {
-      if ((await review()).edits.every((n) => n === edit)) return Date.now() - since;
-      await sleep(20);
-    }
-    return -1;
-  }
-
-  async function readyz(): Promise<number> {
-    const response = await request(`https://127.0.0.1:${port}/readyz`, { dispatcher: agent });
-    await response.body.text();
-    return response.statusCode;
-  }
+  const appliedAfter = (edit: number, since: number): Promise<number> => msUntil(async () => (await review()).edits.every((n) => n === edit), since);
 
   it('the API server unreachable for 5 s, then the watch cut: last good policy, ready throughout, edits apply within 2 s after', async () => {
     const figures: string[] = [];
@@ -207,7 +141,7 @@ describe('policy churn: a ConfigMap replaced 10 times a second while reviews flo
       ['API server unreachable', 5_000],
       ['watch cut', 0],
     ] as const) {
-      proxy.cut();
+      gate.proxy.cut();
       const cutAt = Date.now();
       const during: Answer[] = [];
       const readiness: number[] = [];
@@ -215,10 +149,10 @@ describe('policy churn: a ConfigMap replaced 10 times a second while reviews flo
       await put(++lastEdit);
       while (Date.now() - cutAt < downMs) {
         during.push(await review());
-        readiness.push(await readyz());
+        readiness.push(await gate.readyz());
         await sleep(100);
       }
-      proxy.restore();
+      gate.proxy.restore();
       const restoredAt = Date.now();
       const appliedMs = await appliedAfter(lastEdit, restoredAt);
       figures.push(

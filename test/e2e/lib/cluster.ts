@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { freePort } from './ports.ts';
 import { createCA, createKeyPair, issueCert } from '../../support/pki.ts';
 import type { CertificateAuthority, KeyPairFiles } from '../../support/pki.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { guardedClientEnv, loopbackEnv, runCommand, startProcess } from './processes.ts';
-import type { ManagedProcess, RunOptions, RunResult } from './processes.ts';
+import type { ManagedProcess, RunOptions, RunResult, SpawnOptions } from './processes.ts';
 import { loadTools } from './tools.ts';
 import { scratchDir } from './workdir.ts';
 
@@ -35,8 +36,18 @@ export interface Cluster {
   readonly ca: CertificateAuthority;
   /** Client certificate of user "modelgate-e2e-admin" in group system:masters. */
   readonly admin: KeyPairFiles;
+  /** The running (or last) etcd and kube-apiserver; restarts replace them. */
   readonly etcd: ManagedProcess;
   readonly apiserver: ManagedProcess;
+  /** http://127.0.0.1:PORT, etcd's client URL (its gRPC gateway answers JSON at /v3/...). */
+  readonly etcdUrl: string;
+  /**
+   * Kills etcd with `signal` (default SIGKILL: a crash), and once it is gone
+   * starts it again on the same data directory and ports.
+   */
+  restartEtcd(options?: { signal?: NodeJS.Signals; downMs?: number }): Promise<void>;
+  /** Stops kube-apiserver (SIGTERM) and starts it again with the same flags; resolves when /readyz is ok. */
+  restartApiserver(options?: { downMs?: number }): Promise<void>;
   /** Runs the test-bed kubectl against this cluster. */
   kubectl(args: readonly string[], opts?: RunOptions): Promise<RunResult>;
   /** A raw request to the apiserver as the admin user. */
@@ -137,7 +148,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 
     const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
     const peerUrl = `http://127.0.0.1:${etcdPeerPort}`;
-    const etcd = await startProcess({
+    const etcdOptions: SpawnOptions = {
       name: 'etcd',
       command: tools.paths.ETCD,
       args: [
@@ -155,10 +166,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       ],
       ready: { kind: 'http', url: `${etcdUrl}/health`, accept: (s, body) => s === 200 && body.includes('"health":"true"') },
       readyTimeoutMs: 30_000,
-    });
+    };
+    let etcd = await startProcess(etcdOptions);
     started.push(etcd);
 
-    const apiserver = await startProcess({
+    const apiserverOptions: SpawnOptions = {
       name: 'kube-apiserver',
       command: tools.paths.KUBE_APISERVER,
       args: [
@@ -194,8 +206,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         accept: (s, b) => s === 200 && b.trim() === 'ok',
       },
       readyTimeoutMs: options.readyTimeoutMs ?? 180_000,
-    });
+    };
+    let apiserver = await startProcess(apiserverOptions);
     started.push(apiserver);
+    // A restarted process replaces the old one in `started` (cleanup stops apiserver before etcd).
+    const replace = (old: ManagedProcess, fresh: ManagedProcess): void => {
+      started.splice(started.indexOf(old), 1, fresh);
+    };
 
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(kubeconfig, kubeconfigYaml(server, ca, admin), { mode: 0o600 });
@@ -217,8 +234,30 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       server,
       ca,
       admin,
-      etcd,
-      apiserver,
+      get etcd() {
+        return etcd;
+      },
+      get apiserver() {
+        return apiserver;
+      },
+      etcdUrl,
+      restartEtcd: async ({ signal = 'SIGKILL', downMs = 0 } = {}) => {
+        process.kill(etcd.pid, signal);
+        // Polled: the child is unref'd, awaiting `exited` alone would not keep the loop alive.
+        while (etcd.isRunning()) await sleep(20);
+        await etcd.stop(); // forgets it (already exited)
+        await sleep(downMs);
+        const fresh = await startProcess(etcdOptions);
+        replace(etcd, fresh);
+        etcd = fresh;
+      },
+      restartApiserver: async ({ downMs = 0 } = {}) => {
+        await apiserver.stop();
+        await sleep(downMs);
+        const fresh = await startProcess(apiserverOptions);
+        replace(apiserver, fresh);
+        apiserver = fresh;
+      },
       kubectl: (args, opts = {}) => runCommand(tools.paths.KUBECTL, ['--kubeconfig', kubeconfig, ...args], { env: guardedClientEnv(), ...opts }),
       request,
       createNamespace,

@@ -40,15 +40,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Pool } from 'undici';
-import { blob, OCI_MANIFEST, sha256 } from '../test/support/artifacts.ts';
-import type { TestBlob } from '../test/support/artifacts.ts';
+import { blob, OCI_MANIFEST } from '../test/support/artifacts.ts';
 import { startDistribution } from '../test/support/distribution.ts';
 import type { RunningDistribution } from '../test/support/distribution.ts';
 import { closePushAgents, pushBlob, putManifest } from '../test/support/push.ts';
-import { MODELPACK_ARTIFACT, goodLayers, modelFile, modelPack, modelPackConfig } from '../test/support/models.ts';
-import { DIGEST, PINNED, admissionReview, kubeObject } from '../test/support/objects.ts';
-import type { ImageVolume, Json } from '../test/support/objects.ts';
+import { goodLayers, modelFile, modelPack, modelPackConfig } from '../test/support/models.ts';
+import { PINNED, admissionReview, kubeObject } from '../test/support/objects.ts';
 import { makeCerts } from '../test/support/webhook-server.ts';
+import { GLOB, GLOB_POLICY, PINNED_POLICY, artifactPolicies, bigManifests, bigPodReview, globReview } from './lib/abuse-payloads.ts';
+import type { BigManifest } from './lib/abuse-payloads.ts';
 import { ensureBuilt } from './lib/build.ts';
 import { startCachingFront } from './lib/caching-front.ts';
 import { now, percentile, startOrdinaryInWorker, summarize } from './lib/ordinary.ts';
@@ -95,15 +95,6 @@ const dir = await mkdtemp(join(tmpdir(), 'modelgate-abuse-'));
 const certs = await makeCerts(join(dir, 'certs'));
 const { ca } = certs;
 
-const PINNED_POLICY = `apiVersion: modelgate.dev/v1alpha1
-kind: ModelPolicy
-metadata: {name: pinned-models}
-spec:
-  mode: enforce
-  match: {namespaces: ["*"], references: ["**"]}
-  requireDigest: true
-`;
-const ARTIFACT_RULES = 'types: [modelpack], mountable: true, denyFiles: ["*.pkl"]';
 const config = (spec: string): string => `apiVersion: modelgate.dev/v1alpha1
 kind: Config
 spec:
@@ -295,19 +286,6 @@ const errorTotal = (errors: ReadonlyMap<string, number>): number => [...errors.v
 // ---------------------------------------------------------------------------------------------
 // 1. Four concurrent dry-run reviews of a ~2.9 MB Pod with 11,000 unpinned image volumes
 
-function bigPodReview(volumes: number, targetBytes: number): string {
-  const make = (pad: number): string => {
-    const list: ImageVolume[] = Array.from({ length: volumes }, (_, i) => ({
-      name: `model-${String(i).padStart(5, '0')}`,
-      reference: `ghcr.io/acme/models/llama-${String(i).padStart(5, '0')}:v1${pad > 0 ? `-${'x'.repeat(pad - 1)}` : ''}`,
-    }));
-    return JSON.stringify(admissionReview(kubeObject('Pod', list), { dryRun: true }));
-  };
-  const base = make(0).length;
-  const pad = Math.max(0, Math.min(120, Math.round((targetBytes - base) / volumes)));
-  return make(pad);
-}
-
 const attack1: Attack = {
   id: 1,
   title: 'four concurrent dry-run reviews of a 2.9 MB Pod with 11,000 unpinned image volumes, in a loop',
@@ -339,96 +317,6 @@ const attack1: Attack = {
 
 // ---------------------------------------------------------------------------------------------
 // 2. 24 distinct ~3.8 MiB manifests in docker-registry
-
-const MANIFEST_TARGET = Math.round(3.8 * MiB);
-
-interface BigManifest {
-  readonly kind: string;
-  readonly layers: number;
-  readonly digest: string;
-  readonly bytes: Buffer;
-}
-
-/** A ModelPack manifest grown to about MANIFEST_TARGET bytes by `grow(pad)`, whose size grows by one byte per pad unit and step. */
-function sized(kind: string, build: (pad: number) => { document: Json; layers: number }, perUnit: number): BigManifest {
-  const text = (pad: number): string => JSON.stringify(build(pad).document);
-  const base = text(0).length;
-  const pad = Math.max(0, Math.floor((MANIFEST_TARGET - base) / perUnit));
-  const bytes = Buffer.from(text(pad), 'utf8');
-  return { kind, layers: build(pad).layers, digest: sha256(bytes), bytes };
-}
-
-function bigManifests(layer: TestBlob, configBlob: TestBlob): BigManifest[] {
-  const head = (annotations: Record<string, string>, layers: Json[]): Json => ({
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    artifactType: MODELPACK_ARTIFACT,
-    config: configBlob.descriptor,
-    layers,
-    annotations,
-  });
-  const descriptor = (filepath: string, title: string): Json => ({
-    mediaType: WEIGHT,
-    digest: layer.digest,
-    size: layer.bytes.length,
-    annotations: { 'org.cncf.model.filepath': filepath, 'org.opencontainers.image.title': title },
-  });
-  const out: BigManifest[] = [];
-  for (let i = 0; i < 8; i++) {
-    // A: 4,096 layers (the most modelgate judges), each with a long file path and a long, different title: what the cache keeps.
-    out.push(
-      sized(
-        'A: 4,096 layers, long file names',
-        (pad) => {
-          const fill = 'x'.repeat(pad);
-          return {
-            document: head(
-              { 'org.opencontainers.image.version': `a-${i}` },
-              Array.from({ length: 4096 }, (_, j) => descriptor(`weights/${fill}/m${i}-shard-${j}.safetensors`, `m${i}-${fill}-shard-${j}.safetensors`)),
-            ),
-            layers: 4096,
-          };
-        },
-        2 * 4096,
-      ),
-    );
-    // B: 16 layers and one 3.8 MiB manifest annotation (the licences annotation, which the cache keeps).
-    out.push(
-      sized(
-        'B: 16 layers, one 3.8 MiB annotation',
-        (pad) => ({
-          document: head(
-            { 'org.opencontainers.image.version': `b-${i}`, 'org.opencontainers.image.licenses': `Apache-2.0 ${'x'.repeat(pad)}` },
-            Array.from({ length: 16 }, (_, j) => descriptor(`m${i}-shard-${j}.safetensors`, `m${i}-shard-${j}.safetensors`)),
-          ),
-          layers: 16,
-        }),
-        1,
-      ),
-    );
-    // C: as many small layers as 3.8 MiB holds (over 16,000), past the 4,096 judged.
-    const perLayer = JSON.stringify(descriptor('m0-s00000.safetensors', 'm0-s00000.safetensors')).length + 1;
-    out.push(
-      sized(
-        'C: over 4,096 small layers',
-        (pad) => {
-          const count = 1 + pad;
-          return {
-            document: head(
-              { 'org.opencontainers.image.version': `c-${i}` },
-              Array.from({ length: count }, (_, j) =>
-                descriptor(`m${i}-s${String(j).padStart(5, '0')}.safetensors`, `m${i}-s${String(j).padStart(5, '0')}.safetensors`),
-              ),
-            ),
-            layers: count,
-          };
-        },
-        perLayer,
-      ),
-    );
-  }
-  return out;
-}
 
 /** The reason of a denial's first failed rule, digests shortened, for counting alike denials together. */
 function denialReason(message: string | undefined): string {
@@ -470,15 +358,7 @@ async function attack2(): Promise<Attack> {
   return {
     id: 2,
     title: '24 distinct 3.8 MiB manifests in docker-registry, pinned, artifact rules, all 24 reviewed at once, repeatedly',
-    policy: `${PINNED_POLICY}---
-apiVersion: modelgate.dev/v1alpha1
-kind: ModelPolicy
-metadata: {name: models}
-spec:
-  match: {references: ["${host}/**"]}
-  requireDigest: true
-  artifact: {${ARTIFACT_RULES}}
-`,
+    policy: artifactPolicies(`${host}/**`),
     config: config(`  registries: [{host: "${host}", insecure: true}]\n`),
     async run({ server, until }) {
       const bodies = manifests.map((manifest) =>
@@ -639,15 +519,7 @@ async function attack5(): Promise<Attack> {
   return {
     id: 5,
     title: `reviews of ${VOLUMES} image volumes over ${REGISTRIES} registries that answer after ${REGISTRY_DELAY_MS} ms (maxReferencesPerObject: ${VOLUMES})`,
-    policy: `${PINNED_POLICY}---
-apiVersion: modelgate.dev/v1alpha1
-kind: ModelPolicy
-metadata: {name: models}
-spec:
-  match: {references: ["127.0.0.1:*/**"]}
-  requireDigest: true
-  artifact: {${ARTIFACT_RULES}}
-`,
+    policy: artifactPolicies('127.0.0.1:*/**'),
     config: config(
       `  limits: {maxReferencesPerObject: ${VOLUMES}}\n  registries:\n${slow.hosts.map((host) => `    - {host: "${host}", insecure: true}\n`).join('')}`,
     ),
@@ -701,38 +573,11 @@ spec:
 // ---------------------------------------------------------------------------------------------
 // 6. A tenant glob that backtracking would explode on
 
-const GLOB = '**a**a**a**a**a**a**b';
-const aaa = (n: number): string => 'a'.repeat(n);
-
-function globReview(): string {
-  const volumes: ImageVolume[] = Array.from({ length: 64 }, (_, i) => {
-    const reference =
-      i === 0
-        ? aaa(100_000) // not a reference at all: refused by the parser
-        : i % 4 === 1
-          ? `ghcr.io/${aaa(255)}@${DIGEST}`
-          : i % 4 === 2
-            ? `${aaa(63)}.${aaa(63)}/${aaa(120)}/${aaa(120)}@${DIGEST}`
-            : i % 4 === 3
-              ? `${aaa(200)}@${DIGEST}` // a short name: docker.io/library/aaa…
-              : `${aaa(63)}/${Array.from({ length: 15 }, () => aaa(15)).join('/')}@${DIGEST}`;
-    return { name: `model-${i}`, reference };
-  });
-  return JSON.stringify(admissionReview(kubeObject('Pod', volumes)));
-}
-
 const attack6: Attack = {
   id: 6,
   title: `a tenant glob ${GLOB} (and **/${GLOB}) in match.references; reviews of 64 long references of "a", 4 at a time`,
   policy: `${PINNED_POLICY}---
-apiVersion: modelgate.dev/v1alpha1
-kind: ModelPolicy
-metadata: {name: tenant-glob}
-spec:
-  match: {references: ["${GLOB}", "**/${GLOB}"]}
-  requireDigest: true
-  registries: ["never.example"]
-`,
+${GLOB_POLICY}`,
   config: config('  registries: []\n'),
   async run({ server, until }) {
     const body = globReview();

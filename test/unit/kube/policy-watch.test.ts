@@ -171,6 +171,8 @@ describe('PolicyWatcher (scripted API server)', () => {
   const applied: PolicySet[] = [];
   const reloads: ReloadResult[] = [];
   const events = new RecordedEvents();
+  const logLines: string[] = [];
+  const relists = (): number => logLines.filter((line) => line.includes('policy ConfigMaps listed again')).length;
 
   before(async () => {
     api = new FakeApiServer();
@@ -190,7 +192,7 @@ describe('PolicyWatcher (scripted API server)', () => {
     watcher = new PolicyWatcher({
       kubeConfig: kubeConfig(api.url),
       namespace: NS,
-      logger: createLogger('silent'),
+      logger: createLogger('info', { write: (line: string) => logLines.push(line) }),
       onPolicySet: (set) => applied.push(set),
       onReload: (result) => reloads.push(result),
       events,
@@ -256,6 +258,7 @@ describe('PolicyWatcher (scripted API server)', () => {
     api.expireWatches();
     await until('the relist', () => modeOf('a') === 'audit' && modeOf('x') === undefined);
     assert.equal(api.requests.filter((r) => r.endsWith(' list')).length, lists + 1);
+    assert.equal(relists(), 1, 'the relist is logged');
     await until('the new watch', () => api.openWatches === 1);
   });
 
@@ -266,6 +269,7 @@ describe('PolicyWatcher (scripted API server)', () => {
     await until('the new watch', () => api.openWatches === 1);
     assert.equal(api.requests.filter((r) => r.endsWith(' list')).length, lists);
     assert.match(api.requests.at(-1) ?? '', new RegExp(`watch rv=${rv}$`));
+    assert.equal(relists(), 1, 'a resumed watch is no relist');
     api.put('policies', { 'p.yaml': policy('a', 'enforce') });
     await until('the change after the resumed watch', () => modeOf('a') === 'enforce');
   });

@@ -11,7 +11,7 @@ import { createCA, createKeyPair, issueCert } from '../../support/pki.ts';
 import type { CertificateAuthority, KeyPairFiles } from '../../support/pki.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { guardedClientEnv, loopbackEnv, runCommand, startProcess } from './processes.ts';
-import type { ManagedProcess, RunOptions, RunResult, SpawnOptions } from './processes.ts';
+import type { ExitInfo, ManagedProcess, RunOptions, RunResult, SpawnOptions } from './processes.ts';
 import { loadTools } from './tools.ts';
 import { scratchDir } from './workdir.ts';
 
@@ -46,8 +46,11 @@ export interface Cluster {
    * starts it again on the same data directory and ports.
    */
   restartEtcd(options?: { signal?: NodeJS.Signals; downMs?: number }): Promise<void>;
-  /** Stops kube-apiserver (SIGTERM) and starts it again with the same flags; resolves when /readyz is ok. */
-  restartApiserver(options?: { downMs?: number }): Promise<void>;
+  /**
+   * Stops kube-apiserver (SIGTERM, SIGKILL after 10 s) and starts it again with the same flags;
+   * resolves when /readyz is ok, with how it exited and how long that took.
+   */
+  restartApiserver(options?: { downMs?: number }): Promise<{ exit: ExitInfo; stopMs: number }>;
   /** Runs the test-bed kubectl against this cluster. */
   kubectl(args: readonly string[], opts?: RunOptions): Promise<RunResult>;
   /** A raw request to the apiserver as the admin user. */
@@ -252,11 +255,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         etcd = fresh;
       },
       restartApiserver: async ({ downMs = 0 } = {}) => {
-        await apiserver.stop();
+        const stopping = Date.now();
+        const exit = await apiserver.stop();
+        const stopMs = Date.now() - stopping;
         await sleep(downMs);
         const fresh = await startProcess(apiserverOptions);
         replace(apiserver, fresh);
         apiserver = fresh;
+        return { exit, stopMs };
       },
       kubectl: (args, opts = {}) => runCommand(tools.paths.KUBECTL, ['--kubeconfig', kubeconfig, ...args], { env: guardedClientEnv(), ...opts }),
       request,

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { StoredSecret, WriteResult } from '../../src/kube/tls-objects.ts';
+import { serialNumber } from '../../src/server/self-tls/certificates.ts';
 import { SelfManagedTls } from '../../src/server/self-tls/manager.ts';
 import { materialData, readMaterial, renew, splitPem } from '../../src/server/self-tls/material.ts';
 import type { TlsMaterial, TlsSettings } from '../../src/server/self-tls/material.ts';
@@ -115,6 +116,15 @@ describe('self-managed TLS material', () => {
     const renamed = renew(first.material, { ...SETTINGS, names: ['other.modelgate.svc'] }, at(HOUR), false);
     assert.deepEqual(renamed.changes, ['issued a serving certificate (its names changed)']);
     assert.equal(new X509Certificate(renamed.material.cert).subjectAltName, 'DNS:other.modelgate.svc');
+  });
+
+  it('makes serial numbers minimal positive DER whatever the random bytes (a first byte 0 then one under 0x80 is refused by OpenSSL)', () => {
+    for (let first = 0; first < 256; first++) {
+      const random = Buffer.from([first, 0x05, ...Array.from({ length: 14 }, (_, i) => i)]);
+      const serial = serialNumber(random);
+      assert.ok((serial[0] as number) >= 0x40 && (serial[0] as number) <= 0x7f, `first byte ${first} → ${serial[0]}`);
+      assert.deepEqual(serial.subarray(1), random.subarray(1));
+    }
   });
 });
 

@@ -81,9 +81,18 @@ interface Signed {
   readonly extensions: readonly Extension[];
 }
 
+/**
+ * A positive serial of 16 random bytes whose first byte is 0x40–0x7f: a first byte of 0
+ * followed by one under 0x80 is not minimal DER, which OpenSSL refuses (1 certificate in 256).
+ */
+export function serialNumber(random: Buffer = randomBytes(16)): Buffer {
+  const serial = Buffer.from(random);
+  serial[0] = ((serial[0] as number) & 0x3f) | 0x40;
+  return serial;
+}
+
 function signCertificate(spec: Signed): string {
-  const serial = randomBytes(16);
-  serial[0] = (serial[0] as number) & 0x7f; // positive
+  const serial = serialNumber();
   const tbs = new TBSCertificate({
     version: Version.v3,
     serialNumber: arrayBuffer(serial),

@@ -47,9 +47,11 @@ export interface EngineManagerOptions {
 export function usesPublicGood(policySet: PolicySet): boolean {
   if (policySet.config.trustedRoots.some((root) => root.name === PUBLIC_GOOD)) return false;
   return policySet.policies.some((policy) =>
-    [...(policy.signatures?.authorities ?? []), ...(policy.modelSignature?.authorities ?? [])].some(
-      (authority) => authority.kind !== 'static' && authority.trustedRoot === PUBLIC_GOOD,
-    ),
+    [
+      ...(policy.signatures?.authorities ?? []),
+      ...(policy.modelSignature?.authorities ?? []),
+      ...(policy.attestations?.requirements.flatMap((requirement) => requirement.authorities) ?? []),
+    ].some((authority) => authority.kind !== 'static' && authority.trustedRoot === PUBLIC_GOOD),
   );
 }
 

@@ -119,6 +119,23 @@ describe('EngineManager and the public-good root', () => {
   const keyless = (name: string, root = 'public-good'): string =>
     `${modelPolicy(name, `{signatures: {authorities: [{name: ci, keyless: {identities: [{issuer: "https://token.actions.githubusercontent.com", subject: x}], trustedRoot: ${root}}}]}}`)}---\n`;
 
+  it('an attestation authority that names public-good starts the TUF refresh too', () => {
+    let started = 0;
+    const manager = new EngineManager({
+      publicGood: {
+        cacheDir: '/nonexistent',
+        create: (settings) => Object.assign(new PublicGoodRoot({ settings, fetcher: undefined }), { start: () => void started++ }),
+      },
+    });
+    const attested = modelPolicy(
+      'attested',
+      `{attestations: [{name: provenance, predicateType: "https://slsa.dev/provenance/v1", authorities: [{name: ci, keyless: {identities: [{issuer: "https://token.actions.githubusercontent.com", subject: x}]}}]}]}`,
+    );
+    manager.update(set(`${attested}---\n`));
+    assert.equal(started, 1);
+    assert.equal(manager.trustedRootStatus()[0]?.source, 'embedded');
+  });
+
   it('starts the TUF refresh only once a policy names public-good, keeps one per publicGood setting, and reports it', async () => {
     const made: { settings: unknown; started: number; closed: number }[] = [];
     const manager = new EngineManager({

@@ -45,7 +45,7 @@ export interface RunningDistribution {
   /** `http://127.0.0.1:PORT` or `https://…`. */
   readonly url: string;
   readonly storageDir: string;
-  /** The process's log, for assertion messages. */
+  /** The tail of the process's log (64 KiB), for assertion messages. */
   log(): string;
   stop(): Promise<void>;
 }
@@ -121,6 +121,9 @@ export function writeDistributionConfig(options: DistributionOptions, storageDir
   return path;
 }
 
+/** How much of the registry's log `log()` keeps (its tail). */
+const LOG_TAIL_CHARS = 64 * 1024;
+
 /** Starts docker-registry and waits until it answers on /v2/. */
 export async function startDistribution(options: DistributionOptions): Promise<RunningDistribution> {
   mkdirSync(options.dir, { recursive: true });
@@ -129,14 +132,19 @@ export async function startDistribution(options: DistributionOptions): Promise<R
   const config = writeDistributionConfig(options, storageDir);
   const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
+  // The registry logs a line per request: keep only the tail, and look for the port only until it is
+  // found (rescanning a log that grows with every request made benchmarks measure this harness).
   let output = '';
+  let listening = false;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`docker-registry did not start within 20 s:\n${output}`)), 20_000);
     const onData = (chunk: Buffer): void => {
-      output += chunk.toString('utf8');
+      output = `${output}${chunk.toString('utf8')}`.slice(-LOG_TAIL_CHARS);
+      if (listening) return;
       const match = /listening on (?:\[::\]|[0-9.]+):(\d+)/.exec(output);
       if (match !== null) {
+        listening = true;
         clearTimeout(timer);
         resolve(Number(match[1]));
       }

@@ -78,13 +78,17 @@ export async function startReferrersRegistry(options: { readonly basicAuth?: str
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Only the start-up lines matter: stop collecting and scanning once the address is known.
   let output = '';
+  let listening = false;
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`referrers registry did not start:\n${output}`)), 20_000);
     const onData = (chunk: Buffer): void => {
-      output += chunk.toString('utf8');
+      if (listening) return;
+      output = `${output}${chunk.toString('utf8')}`.slice(-64 * 1024);
       const match = /listening on (https?:\/\/[0-9.:]+)/.exec(output);
       if (match?.[1] !== undefined) {
+        listening = true;
         clearTimeout(timer);
         resolve(match[1]);
       }

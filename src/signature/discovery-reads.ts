@@ -44,7 +44,9 @@ export interface DiscoveryInput {
 /** Anything a read threw, as the Error a candidate keeps for its message. */
 export const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(describeError(error)));
 export const malformed = (message: string): SignatureFormatError => new SignatureFormatError({ code: 'MALFORMED_SIGNATURE', message });
-export const oversized = (message: string): SignatureFormatError => new SignatureFormatError({ code: 'OVERSIZED_SIGNATURE', message });
+/** Every signature size limit derives from one setting: the message names it, so a larger signature (a model of many files) can be let in. */
+export const oversized = (message: string): SignatureFormatError =>
+  new SignatureFormatError({ code: 'OVERSIZED_SIGNATURE', message: `${message} bytes (the Config's spec.signatureDiscovery.maxBlobKiB sets it)` });
 export const short = (digest: string): string => (digest.length > 19 ? `${digest.slice(0, 19)}…` : digest);
 
 /**

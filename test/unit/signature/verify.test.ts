@@ -473,7 +473,10 @@ describe('malformed material', () => {
     const { registry, digest } = setup();
     registry.attachBundle(digest, Buffer.alloc(300 * 1024, 0x20));
     const before = registry.requests.blob;
-    denied(await verify(registry, digest, policy({ authorities: [keyAuthority({ tlog: 'optional' })] })), /over the limit of 262144/);
+    denied(
+      await verify(registry, digest, policy({ authorities: [keyAuthority({ tlog: 'optional' })] })),
+      /over the limit of 262144 bytes \(the Config.s spec\.signatureDiscovery\.maxBlobKiB sets it\)/,
+    );
     assert.equal(registry.requests.blob, before);
   });
 });

@@ -118,6 +118,15 @@ describe('self-managed TLS material', () => {
     assert.equal(new X509Certificate(renamed.material.cert).subjectAltName, 'DNS:other.modelgate.svc');
   });
 
+  it('keeps a certificate whose IPv6 names Node writes expanded (::1 as 0:0:0:0:0:0:0:1), and reissues when one is missing', () => {
+    const names = ['modelgate.modelgate.svc', '::1', 'fd00::a', '10.0.0.1'];
+    const issued = renew(undefined, { ...SETTINGS, names }, at(0), false);
+    assert.match(new X509Certificate(issued.material.cert).subjectAltName ?? '', /IP Address:0:0:0:0:0:0:0:1/);
+    assert.deepEqual(renew(issued.material, { ...SETTINGS, names }, at(HOUR), true).changes, [], 'the same names: nothing to do');
+    const more = renew(issued.material, { ...SETTINGS, names: [...names, 'fd00::b'] }, at(HOUR), true);
+    assert.deepEqual(more.changes, ['issued a serving certificate (its names changed)']);
+  });
+
   it('makes serial numbers minimal positive DER whatever the random bytes (a first byte 0 then one under 0x80 is refused by OpenSSL)', () => {
     for (let first = 0; first < 256; first++) {
       const random = Buffer.from([first, 0x05, ...Array.from({ length: 14 }, (_, i) => i)]);

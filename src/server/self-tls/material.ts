@@ -14,6 +14,7 @@
  * certificate it cannot verify yet), else from the one before.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { isIP } from 'node:net';
 import { createCA, issueServing } from './certificates.ts';
 
 export interface TlsSettings {
@@ -74,8 +75,13 @@ function fresh(settings: TlsSettings, now: Date): TlsMaterial {
 /** Why the serving certificate must be issued again; `now` when it cannot wait for a new CA to reach the caBundle. */
 function servingProblem(material: TlsMaterial, settings: TlsSettings, now: number): { readonly reason: string; readonly now: boolean } | undefined {
   const cert = new X509Certificate(material.cert);
-  const names = (cert.subjectAltName ?? '').split(', ').map((entry) => entry.replace(/^(DNS|IP Address):/, ''));
-  if (settings.names.some((entry) => !names.includes(entry))) return { reason: 'its names changed', now: true };
+  const dnsNames = (cert.subjectAltName ?? '')
+    .split(', ')
+    .filter((entry) => entry.startsWith('DNS:'))
+    .map((entry) => entry.slice(4));
+  // An IP is compared as an address: Node writes IPv6 SAN entries expanded and upper-case (`::1` as 0:0:0:0:0:0:0:1).
+  const covers = (name: string): boolean => (isIP(name) === 0 ? dnsNames.includes(name) : cert.checkIP(name) !== undefined);
+  if (!settings.names.every(covers)) return { reason: 'its names changed', now: true };
   if (expiry(cert) <= now) return { reason: 'it expired', now: true };
   const issuer = material.cas.findIndex((ca) => cert.checkIssued(new X509Certificate(ca)) && cert.verify(new X509Certificate(ca).publicKey));
   if (issuer === -1) return { reason: 'no CA in the bundle signed it', now: true };

@@ -6,15 +6,23 @@ export const env = (name: string, environment: NodeJS.ProcessEnv = process.env):
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 };
 
-/** The `--policy` files, else those MODELGATE_POLICY names (comma-separated); empty when neither names any. */
-export function policyPathsOption(flag: readonly string[] | undefined, environment: NodeJS.ProcessEnv = process.env): readonly string[] {
+/** The entries of a comma-separated list, trimmed, empty ones dropped. */
+export const commaList = (text: string): string[] =>
+  text
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+
+/** A repeatable flag's values, else those its environment variable lists (comma-separated); empty when neither names any. */
+export function listOption(flag: readonly string[] | undefined, envName: string, environment: NodeJS.ProcessEnv = process.env): readonly string[] {
   if (flag !== undefined && flag.length > 0) return flag;
-  const fromEnv = env('MODELGATE_POLICY', environment)
-    ?.split(',')
-    .map((path) => path.trim())
-    .filter((path) => path !== '');
-  return fromEnv ?? [];
+  const text = env(envName, environment);
+  return text === undefined ? [] : commaList(text);
 }
+
+/** The `--policy` files, else those MODELGATE_POLICY names. */
+export const policyPathsOption = (flag: readonly string[] | undefined, environment: NodeJS.ProcessEnv = process.env): readonly string[] =>
+  listOption(flag, 'MODELGATE_POLICY', environment);
 
 export function stringOption(flag: string | undefined, envName: string, fallback: string): string {
   return flag ?? env(envName) ?? fallback;

@@ -10,7 +10,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { SelfManagedTls } from '../server/self-tls/manager.ts';
 import type { TlsSettings } from '../server/self-tls/material.ts';
 import { TlsObjects } from '../kube/tls-objects.ts';
-import { env, stringOption } from './options.ts';
+import { commaList, env, listOption, stringOption } from './options.ts';
 import { UsageError } from './usage.ts';
 
 export interface TlsFlags {
@@ -47,10 +47,7 @@ export function durationOption(flag: string, text: string | undefined, fallback:
 }
 
 function settingsOf(flags: TlsFlags, namespace: string): TlsSettings {
-  const names = (flags['tls-names'] ?? env('MODELGATE_TLS_NAMES') ?? `modelgate.${namespace}.svc,modelgate.${namespace}.svc.cluster.local`)
-    .split(',')
-    .map((name) => name.trim())
-    .filter((name) => name !== '');
+  const names = commaList(flags['tls-names'] ?? env('MODELGATE_TLS_NAMES') ?? `modelgate.${namespace}.svc,modelgate.${namespace}.svc.cluster.local`);
   if (names.length === 0 || names.length > 32 || names.some((name) => !/^[A-Za-z0-9.:*-]{1,253}$/.test(name)))
     throw new UsageError('--tls-names must be 1 to 32 comma-separated DNS names or IP addresses');
   const settings = {
@@ -77,7 +74,7 @@ export async function startTlsSource(
   if (mode !== 'self-managed') throw new UsageError(`--tls-mode must be files or self-managed, got ${JSON.stringify(mode)}`);
   const secret = flags['tls-secret'] ?? env('MODELGATE_TLS_SECRET');
   if (secret === undefined) throw new UsageError('--tls-mode self-managed needs --tls-secret NAME (the Secret that holds the CA and serving pair)');
-  const webhooks = flags['webhook-config'] ?? env('MODELGATE_WEBHOOK_CONFIGS')?.split(',') ?? [];
+  const webhooks = listOption(flags['webhook-config'], 'MODELGATE_WEBHOOK_CONFIGS');
   const namespace = context.namespace();
   const intervalMs = durationOption('tls-sync-interval', flags['tls-sync-interval'], '1m');
   const manager = new SelfManagedTls({

@@ -62,6 +62,22 @@ export interface ConditionBudgets {
 
 export const DEFAULT_CONDITION_BUDGETS: ConditionBudgets = { evaluation: DEFAULT_BUDGET, requirement: REQUIREMENT_BUDGET };
 
+/**
+ * What all conditions may cost in one review, over every requirement, policy and reference of
+ * the admitted object: each requirement's budget is bounded by what the review has left, so a
+ * tenant's many requirements over many references cannot multiply REQUIREMENT_BUDGET.
+ */
+export const REVIEW_BUDGET: EvaluationBudget = { steps: 160_000, milliseconds: 500 };
+
+/** What the conditions of one review have spent so far (one per review: engine/evaluate.ts). */
+export interface ConditionSpend {
+  readonly budget: EvaluationBudget;
+  steps: number;
+  milliseconds: number;
+}
+
+export const newConditionSpend = (budget: EvaluationBudget = REVIEW_BUDGET): ConditionSpend => ({ budget, steps: 0, milliseconds: 0 });
+
 /** What this review's evaluations of one requirement have spent so far. */
 interface Spent {
   readonly budgets: ConditionBudgets;
@@ -69,6 +85,8 @@ interface Spent {
   readonly until: number;
   /** An evaluation ran on less than its own budget: its values depend on what came before and are not kept. */
   limited: boolean;
+  /** Set when what the review had left, not the requirement's own budget, bounds this requirement. */
+  readonly review: EvaluationBudget | undefined;
 }
 
 const inputs = new WeakMap<VerifiedStatement, { readonly predicate: unknown; readonly statement: unknown }>();
@@ -102,7 +120,9 @@ function evaluate(
     const budget = { steps: Math.min(own.steps, shared.steps - spent.steps), milliseconds: Math.min(own.milliseconds, spent.until - performance.now()) };
     const limited = budget.steps < own.steps || budget.milliseconds < own.milliseconds;
     spent.limited ||= limited;
-    const spentUp = `this attestation's conditions used up their budget of ${shared.steps} steps and ${shared.milliseconds} ms per review`;
+    const spentUp = spent.review
+      ? `the conditions of this review used up their budget of ${spent.review.steps} steps and ${spent.review.milliseconds} ms`
+      : `this attestation's conditions used up their budget of ${shared.steps} steps and ${shared.milliseconds} ms per review`;
     if (budget.steps <= 0 || budget.milliseconds <= 0) return { expression: expression.source, message, value: undefined, error: `not evaluated: ${spentUp}` };
     const outcome = evaluateCondition(expression, bindings, budget);
     spent.steps += outcome.steps;
@@ -144,15 +164,29 @@ export function judgeConditions(
   reference: AttestedReference,
   object: AdmittedObject,
   budgets: ConditionBudgets = DEFAULT_CONDITION_BUDGETS,
+  review: ConditionSpend = newConditionSpend(),
 ): RequirementVerdict {
   const passing = new Set<string>();
-  const spent: Spent = { budgets, steps: 0, until: performance.now() + budgets.requirement.milliseconds, limited: false };
+  const own = budgets.requirement;
+  const left = { steps: review.budget.steps - review.steps, milliseconds: review.budget.milliseconds - review.milliseconds };
+  const reviewBound = left.steps < own.steps || left.milliseconds < own.milliseconds;
+  const requirementBudget = reviewBound ? { steps: Math.min(own.steps, left.steps), milliseconds: Math.min(own.milliseconds, left.milliseconds) } : own;
+  const started = performance.now();
+  const spent: Spent = {
+    budgets: reviewBound ? { ...budgets, requirement: requirementBudget } : budgets,
+    steps: 0,
+    until: started + requirementBudget.milliseconds,
+    limited: false,
+    review: reviewBound ? review.budget : undefined,
+  };
   const evaluations = result.verified.map((verified) => {
     const conditions = conditionValues(requirement, verified, reference, object, spent);
     const satisfied = conditions.every((condition) => condition.value === true);
     if (satisfied) for (const authority of verified.authorities) passing.add(authority);
     return { source: verified.source, authorities: verified.authorities, conditions, satisfied };
   });
+  review.steps += spent.steps;
+  review.milliseconds += performance.now() - started;
   const passedAuthorities = [...passing, ...result.staticPasses];
   return { requirement, passed: passedAuthorities.length >= requirement.threshold, passedAuthorities, evaluations };
 }

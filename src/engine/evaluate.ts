@@ -6,6 +6,8 @@
  * reference, then, on a digest-pinned reference they allow, those that read
  * facts from the registry through the engine's cached sources.
  */
+import { newConditionSpend } from '../attestation/conditions.ts';
+import type { ConditionSpend } from '../attestation/conditions.ts';
 import type { ModelReferenceSite } from './site.ts';
 import { matchingPolicies } from '../policy/match.ts';
 import { isClusterPolicy } from '../policy/types.ts';
@@ -36,6 +38,8 @@ export interface EvaluationContext {
   readonly object?: { readonly kind: string; readonly name: string };
   /** Date.now() by which all registry work must be over. */
   readonly deadline: number;
+  /** What attestation conditions have spent in this review (evaluateReferences makes one per review). */
+  readonly conditionSpend?: ConditionSpend;
 }
 
 /** A rule before any policy fails: it always denies. */
@@ -77,7 +81,12 @@ export function evaluateReference(site: ModelReferenceSite, context: EvaluationC
   // Only cluster policies stand in for the defaultAction: a namespace's own
   // policies add requirements and can never relax the cluster's (issue 6).
   const results: RuleResult[] = policies.some(isClusterPolicy) ? [] : defaultActionResults(context, name, true);
-  const object: JudgedObject = { namespace: context.namespace, kind: context.object?.kind ?? '', name: context.object?.name ?? '' };
+  const object: JudgedObject = {
+    namespace: context.namespace,
+    kind: context.object?.kind ?? '',
+    name: context.object?.name ?? '',
+    conditionSpend: context.conditionSpend,
+  };
   for (const kind of REFERENCE_KINDS) {
     for (const policy of policies) {
       const config = kind.configOf(policy);
@@ -209,6 +218,8 @@ export function evaluateReferences(
   context: EvaluationContext,
   scope: SiteScope = noScope,
 ): ReferenceVerdict[] | Promise<ReferenceVerdict[]> {
-  const results = sites.map((site) => scope(site, () => evaluateReference(site, context)));
+  // One condition budget for the whole review: many references cannot multiply it.
+  const reviewContext = context.conditionSpend === undefined ? { ...context, conditionSpend: newConditionSpend() } : context;
+  const results = sites.map((site) => scope(site, () => evaluateReference(site, reviewContext)));
   return results.some((result) => result instanceof Promise) ? Promise.all(results) : (results as ReferenceVerdict[]);
 }

@@ -4,7 +4,7 @@
  * requirement's conditions evaluated over the statements that verified, for the object under
  * review. One result per requirement, in the policy's order.
  */
-import { judgeConditions } from '../../attestation/conditions.ts';
+import { DEFAULT_CONDITION_BUDGETS, judgeConditions } from '../../attestation/conditions.ts';
 import { ATTESTATIONS_RULE, attestationFinding, passedReason } from '../../attestation/finding.ts';
 import type { AttestationPolicy } from '../../attestation/policy-schema.ts';
 import type { AttestationResult } from '../../attestation/verify.ts';
@@ -37,6 +37,8 @@ export const attestationCheck: FetchingCheckKind<AttestationPolicy, AttestationF
     const outcome = facts.get(config);
     if (outcome === undefined || outcome instanceof VerificationFailure) return [failedCheck(policy, outcome?.error, CHECK)];
     const reference = { registry: ref.registry, repository: ref.repository, digest: ref.digest ?? '' };
+    // What conditions read as `object`: the admitted object alone, not the review's budget.
+    const admitted = { namespace: object.namespace, name: object.name, kind: object.kind };
     const results: RuleResult[] = [];
     // The result may have been cached for another policy with the same requirements but other conditions: judge with this policy's.
     for (const [index, requirement] of config.requirements.entries()) {
@@ -45,7 +47,7 @@ export const attestationCheck: FetchingCheckKind<AttestationPolicy, AttestationF
         results.push(failedCheck(policy, new Error(`no result for attestation ${requirement.name}`), CHECK));
         continue;
       }
-      const verdict = judgeConditions(requirement, result, reference, object);
+      const verdict = judgeConditions(requirement, result, reference, admitted, DEFAULT_CONDITION_BUDGETS, object.conditionSpend);
       if (verdict.passed) {
         results.push(ruleResult(CHECK, policy.name, CHECK, 'pass', passedReason(result, verdict)));
         continue;

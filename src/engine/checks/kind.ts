@@ -8,6 +8,7 @@
  */
 import type { ArtifactSource } from '../../artifact/source.ts';
 import type { AttestationSource } from '../../attestation/source.ts';
+import type { ConditionSpend } from '../../attestation/conditions.ts';
 import type { RepositoryLocator } from '../../oci/types.ts';
 import type { ModelPolicy } from '../../policy/types.ts';
 import type { ImageReference } from '../../reference/parse.ts';
@@ -28,6 +29,8 @@ export interface JudgedObject {
   readonly namespace: string;
   readonly name: string;
   readonly kind: string;
+  /** What attestation conditions have spent in this review, shared by all its references; absent: a budget per call. */
+  readonly conditionSpend?: ConditionSpend | undefined;
 }
 
 /** What facts are read about: a digest in a repository, before a deadline. */

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { sign } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { dsse } from '@sigstore/core';
-import { REQUIREMENT_BUDGET, judgeConditions } from '../../../src/attestation/conditions.ts';
+import { REQUIREMENT_BUDGET, judgeConditions, newConditionSpend } from '../../../src/attestation/conditions.ts';
 import { DEFAULT_STEP_BUDGET } from '../../../src/cel/evaluate.ts';
 import { CachedAttestationVerifier } from '../../../src/attestation/source.ts';
 import { FAIL_TTL_MS } from '../../../src/signature/verifier-cache.ts';
@@ -104,6 +104,22 @@ async function judge(registry: FakeRegistry, digest: string, modelPolicyValue: M
 function only(results: readonly RuleResult[]): RuleResult {
   assert.equal(results.length, 1, JSON.stringify(results));
   return results[0] as RuleResult;
+}
+
+/** Six verified statements of one digest, each with 95 numbers for a costly condition, and the requirement of `expression`. */
+async function costlyStatements(expression: string) {
+  const registry = new FakeRegistry();
+  const digest = registry.pushArtifact();
+  const xs = Array.from({ length: 95 }, (_, index) => index);
+  for (let index = 0; index < 6; index++) attachBundle(registry, digest, statement(digest, SLSA, { xs, index }));
+  const config = policy('p', [requirement([{ expression }])]).attestations;
+  assert.ok(config !== undefined);
+  const requirementValue = config.requirements[0];
+  assert.ok(requirementValue !== undefined);
+  const result = await verifyAttestations({ policy: config, registry, locator, digest, deadline: Date.now() + 10_000, trustedRoots });
+  const [requirementResult] = result.requirements;
+  assert.ok(requirementResult !== undefined);
+  return { requirementValue, requirementResult, digest };
 }
 
 describe('attestations (spec.attestations)', () => {
@@ -213,28 +229,46 @@ describe('attestations (spec.attestations)', () => {
   });
 
   it('all the conditions of a requirement share one budget per review: many costly statements cannot multiply it', async () => {
-    const registry = new FakeRegistry();
-    const digest = registry.pushArtifact();
-    const xs = Array.from({ length: 95 }, (_, index) => index);
     // Six statements whose condition costs 95 × 96 = 9,120 steps each: four fit in 40,000 steps, the fifth runs out, the sixth is not run.
-    for (let index = 0; index < 6; index++) attachBundle(registry, digest, statement(digest, SLSA, { xs, index }));
-    const costly = policy('p', [requirement([{ expression: 'predicate.xs.all(a, predicate.xs.all(b, a != b || a == b))' }])]);
-    const config = costly.attestations;
-    assert.ok(config !== undefined);
-    const requirementValue = config.requirements[0];
-    assert.ok(requirementValue !== undefined);
-    const result = await verifyAttestations({ policy: config, registry, locator, digest, deadline: Date.now() + 10_000, trustedRoots });
-    const [requirementResult] = result.requirements;
-    assert.ok(requirementResult !== undefined);
+    const { requirementValue, requirementResult, digest } = await costlyStatements('predicate.xs.all(a, predicate.xs.all(b, a != b || a == b))');
     // Steps only (a generous time limit): the time limit is the backstop of a slow machine.
-    const verdict = judgeConditions(requirementValue, requirementResult, { ...locator, digest }, object, {
-      evaluation: { steps: DEFAULT_STEP_BUDGET, milliseconds: 60_000 },
-      requirement: { steps: REQUIREMENT_BUDGET.steps, milliseconds: 60_000 },
-    });
+    const verdict = judgeConditions(
+      requirementValue,
+      requirementResult,
+      { ...locator, digest },
+      object,
+      { evaluation: { steps: DEFAULT_STEP_BUDGET, milliseconds: 60_000 }, requirement: { steps: REQUIREMENT_BUDGET.steps, milliseconds: 60_000 } },
+      newConditionSpend({ steps: 1_000_000, milliseconds: 60_000 }),
+    );
     const values = verdict.evaluations.map((evaluation) => evaluation.conditions[0]?.value ?? evaluation.conditions[0]?.error);
     const spent = `this attestation's conditions used up their budget of ${REQUIREMENT_BUDGET.steps} steps and 60000 ms per review`;
     assert.deepEqual(values, [true, true, true, true, spent, `not evaluated: ${spent}`]);
     assert.equal(verdict.passed, true, 'one satisfying statement is enough');
+  });
+
+  it('all the conditions of a review share one budget: requirements over many references cannot multiply REQUIREMENT_BUDGET', async () => {
+    // Reads object: nothing is kept between judgements, each one evaluates.
+    const { requirementValue, requirementResult, digest } = await costlyStatements(
+      'object.name != "" && predicate.xs.all(a, predicate.xs.all(b, a != b || a == b))',
+    );
+    const budgets = {
+      evaluation: { steps: DEFAULT_STEP_BUDGET, milliseconds: 60_000 },
+      requirement: { steps: REQUIREMENT_BUDGET.steps, milliseconds: 60_000 },
+    };
+    const review = newConditionSpend({ steps: 50_000, milliseconds: 60_000 });
+    const judged = () => {
+      const verdict = judgeConditions(requirementValue, requirementResult, { ...locator, digest }, object, budgets, review);
+      return verdict.evaluations.map((evaluation) => evaluation.conditions[0]?.value ?? evaluation.conditions[0]?.error);
+    };
+    const first = judged();
+    assert.deepEqual(first.slice(0, 4), [true, true, true, true], 'the first judgement has the requirement budget');
+    const spentUp = 'the conditions of this review used up their budget of 50000 steps and 60000 ms';
+    assert.deepEqual(judged(), [true, spentUp, ...Array.from({ length: 4 }, () => `not evaluated: ${spentUp}`)]);
+    assert.deepEqual(
+      judged(),
+      Array.from({ length: 6 }, () => `not evaluated: ${spentUp}`),
+      'nothing is left for a third',
+    );
   });
 
   it('policies sharing a cached verification are each judged with their own conditions', async () => {

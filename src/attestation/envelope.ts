@@ -14,7 +14,7 @@ import type { Bundle } from '@sigstore/bundle';
 import { BYTES, STRING, arrayOf, describeRefusal, objectOf, parseStrictJson } from '../core/strict-json.ts';
 import type { JsonShape } from '../core/strict-json.ts';
 import type { ParsedBundle } from '../signature/bundle.ts';
-import { toBundle } from '../signature/bundle.ts';
+import { parseBundleJson } from '../signature/bundle.ts';
 import { SignatureFormatError, errorMessage } from '../signature/errors.ts';
 import { CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, REKOR_BUNDLE_ANNOTATION, pemCertificates, rekorBundleToTlogEntry } from '../signature/legacy.ts';
 import { parseStatement } from './statement.ts';
@@ -45,15 +45,7 @@ function withStatement(bundle: Bundle): ParsedAttestation {
 
 /** A cosign v3 attestation bundle (JSON bytes, size-capped by the caller). */
 export function parseAttestationBundle(bytes: Uint8Array): ParsedAttestation {
-  let json: unknown;
-  try {
-    json = parseStrictJson(bytes);
-  } catch (error) {
-    throw new SignatureFormatError({ code: 'MALFORMED_BUNDLE', message: describeRefusal('bundle', error) });
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json))
-    throw new SignatureFormatError({ code: 'MALFORMED_BUNDLE', message: 'the bundle is not a JSON object' });
-  return withStatement(toBundle(json as Record<string, unknown>));
+  return withStatement(parseBundleJson(bytes));
 }
 
 /** A cosign v2 `.att` layer: its annotations (certificate, Rekor bundle) and the envelope blob. */

@@ -53,7 +53,7 @@ export function parseBundle(bytes: Buffer): ParsedBundle {
 }
 
 /** The bundle of bundle JSON (already size-capped), whatever it signs. Throws SignatureFormatError (MALFORMED_BUNDLE). */
-export function parseBundleJson(bytes: Buffer): Bundle {
+export function parseBundleJson(bytes: Uint8Array): Bundle {
   let json: unknown;
   try {
     // Protobuf JSON: field names are matched exactly, so duplicates are what could be read two ways.
@@ -114,7 +114,7 @@ function assertFewEvidence(material: unknown): void {
 }
 
 /** The bundle of a JSON object: protobuf JSON checked as @sigstore/bundle does, except that v0.3 may carry a chain. */
-export function toBundle(json: Record<string, unknown>): Bundle {
+function toBundle(json: Record<string, unknown>): Bundle {
   oneOf(json, 'the bundle', ['dsseEnvelope', 'messageSignature']);
   oneOf(json['verificationMaterial'], 'verificationMaterial', ['publicKey', 'certificate', 'x509CertificateChain']);
   assertFewEvidence(json['verificationMaterial']);

@@ -6,6 +6,7 @@
 import { formatBytes } from '../../artifact/quantity.ts';
 import { checkArtifact, rulesNeedConfig } from '../../artifact/rules.ts';
 import type { ArtifactFacts } from '../../artifact/rules.ts';
+import { PairMemo } from '../../core/pair-memo.ts';
 import type { ArtifactRules, ModelPolicy } from '../../policy/types.ts';
 import { failedResult, ruleResult } from '../result.ts';
 import type { RuleResult } from '../result.ts';
@@ -57,7 +58,7 @@ function judgeArtifact(policy: ModelPolicy, rules: ArtifactRules, facts: Artifac
  * and a policy object lives as long as its revision, so a warm review reads
  * the results instead of judging thousands of layers again.
  */
-const judged = new WeakMap<ArtifactFacts, WeakMap<ModelPolicy, readonly RuleResult[]>>();
+const judged = new PairMemo<ArtifactFacts, ModelPolicy, readonly RuleResult[]>();
 
 export const artifactCheck: FetchingCheckKind<ArtifactRules, ArtifactFacts> = {
   name: CHECK,
@@ -76,16 +77,6 @@ export const artifactCheck: FetchingCheckKind<ArtifactRules, ArtifactFacts> = {
     return source.facts(target.locator, target.digest, withConfigs, target.deadline);
   },
   judge(policy, rules, facts) {
-    let byPolicy = judged.get(facts);
-    if (byPolicy === undefined) {
-      byPolicy = new WeakMap();
-      judged.set(facts, byPolicy);
-    }
-    let results = byPolicy.get(policy);
-    if (results === undefined) {
-      results = judgeArtifact(policy, rules, facts);
-      byPolicy.set(policy, results);
-    }
-    return results;
+    return judged.get(facts, policy, () => judgeArtifact(policy, rules, facts));
   },
 };

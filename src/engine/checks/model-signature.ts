@@ -10,6 +10,7 @@ import { isTarLayer } from '../../artifact/media-types.ts';
 import { cleanFileName, layerNames, mountedPath } from '../../artifact/file-names.ts';
 import type { ArtifactFacts } from '../../artifact/rules.ts';
 import { couldNotCheck } from '../../core/finding.ts';
+import { PairMemo } from '../../core/pair-memo.ts';
 import type { ModelPolicy } from '../../policy/types.ts';
 import { mapStatement } from '../../signature/oms-mapping.ts';
 import type { Mapping, MountedLayer } from '../../signature/oms-mapping.ts';
@@ -172,6 +173,8 @@ export function judgeModelSignature(policy: ModelPolicy, config: ModelSignatureP
   return fail(`${why}${truncated} (${threshold})`, FIX_SIGNATURE, details);
 }
 
+const judged = new PairMemo<OmsVerification, ModelPolicy, readonly RuleResult[]>();
+
 export const modelSignatureCheck: FetchingCheckKind<ModelSignaturePolicy, ModelFacts> = {
   name: CHECK,
   title: 'model signature',
@@ -206,6 +209,7 @@ export const modelSignatureCheck: FetchingCheckKind<ModelSignaturePolicy, ModelF
   judge(policy, config, facts) {
     const verification = facts.verifications.get(config);
     if (verification === undefined || verification instanceof VerificationFailure) return [failedCheck(policy, verification?.error, CHECK)];
-    return judgeModelSignature(policy, config, verification, facts.artifact);
+    // A cached verification is of one digest, whose manifest is fixed: judged (file by file) once per policy.
+    return judged.get(verification, policy, () => judgeModelSignature(policy, config, verification, facts.artifact));
   },
 };

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { ImageManifest } from '../../../src/artifact/manifest.ts';
 import type { ArtifactFacts } from '../../../src/artifact/rules.ts';
-import { judgeModelSignature } from '../../../src/engine/checks/model-signature.ts';
+import { judgeModelSignature, modelSignatureCheck } from '../../../src/engine/checks/model-signature.ts';
 import type { ModelPolicy } from '../../../src/policy/types.ts';
 import { rootDigestOf } from '../../../src/signature/oms-mapping.ts';
 import type { ModelSignaturePolicy } from '../../../src/signature/oms-policy.ts';
@@ -80,6 +80,16 @@ describe('judgeModelSignature', () => {
     assert.equal(result?.status, 'pass', result?.reason);
     assert.match(result?.reason ?? '', /referrer 1 by release covers every mounted file \(2 files\); 1 of 1 authorities, threshold 1/);
     assert.deepEqual(result?.details?.slice(-2), ['  a.bin: match', '  sub/b.txt: match']);
+  });
+
+  it('a warm review reads the results judged for a cached verification and policy instead of mapping every file again', () => {
+    const configValue = config();
+    const facts = manifest(FILES);
+    const outcome = verification([statement(FILES)], [key('release', [0])]);
+    const checked = { artifact: facts, verifications: new Map([[configValue, outcome]]) };
+    const first = modelSignatureCheck.judge(policy, configValue, checked, undefined as never, { namespace: 'a', name: 'b', kind: 'Pod' });
+    assert.equal(first[0]?.status, 'pass');
+    assert.equal(modelSignatureCheck.judge(policy, configValue, checked, undefined as never, { namespace: 'a', name: 'c', kind: 'Pod' }), first);
   });
 
   it('leaves the signature layer at layerPath out of the files, unless only referrers are read', () => {

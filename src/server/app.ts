@@ -163,7 +163,13 @@ function reviewHandler(options: AppOptions): (req: IncomingMessage, res: ServerR
   };
 }
 
-export function createApp(options: AppOptions, review: (req: IncomingMessage, res: ServerResponse) => Promise<void> = reviewHandler(options)): express.Express {
+/** A handler's unexpected error: logged, and answered with JSON (never a bare 500 page) unless an answer was begun. */
+function internalError(logger: Logger, res: ServerResponse, error: unknown): void {
+  logger.error({ err: error }, 'unexpected error in request handling');
+  if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+}
+
+function createApp(options: AppOptions, review: (req: IncomingMessage, res: ServerResponse) => Promise<void>): express.Express {
   const { engines, logger, metrics } = options;
   const app = express();
   app.disable('x-powered-by');
@@ -193,11 +199,8 @@ export function createApp(options: AppOptions, review: (req: IncomingMessage, re
     res.status(404).json({ error: 'not found: POST AdmissionReviews to /validate' });
   });
 
-  // express 5 passes handler errors here; never answer with a bare 500 page.
-  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    logger.error({ err: error }, 'unexpected error in request handling');
-    if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
-  });
+  // express 5 passes handler errors here.
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => internalError(logger, res, error));
   return app;
 }
 
@@ -221,10 +224,6 @@ export function createRequestListener(options: AppOptions): RequestListener {
       app(req, res);
       return;
     }
-    review(req, res).catch((error: unknown) => {
-      // As express's error handler in createApp: never a bare 500 page.
-      logger.error({ err: error }, 'unexpected error in request handling');
-      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
-    });
+    review(req, res).catch((error: unknown) => internalError(logger, res, error));
   };
 }

@@ -24,7 +24,8 @@ export type PathResult =
   | { readonly ok: true; readonly path: readonly X509Certificate[] }
   | { readonly ok: false; readonly reason: string; readonly expired: boolean };
 
-const utc = (date: Date): string => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+/** A time as the messages write it (seconds, UTC). */
+export const utc = (date: Date): string => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /** True when `issuer` signed `cert` (name chaining and signature); never throws. */
 function issued(issuer: X509Certificate, cert: X509Certificate, budget: { checks: number }): boolean {
@@ -83,14 +84,19 @@ function pathProblem(path: readonly X509Certificate[]): string | undefined {
  * Verifies the leaf against the certificate authorities at every given time (at least one).
  * The reason of a failure names what is wrong, for denial messages.
  */
+/** Why a bundle's chain is refused by its length alone (before any certificate of it is parsed), if it is. */
+export function tooManyIntermediates(count: number): string | undefined {
+  return count > MAX_BUNDLE_INTERMEDIATES ? `the bundle carries ${count} chain certificates (at most ${MAX_BUNDLE_INTERMEDIATES})` : undefined;
+}
+
 export function verifyCertificatePath(
   leaf: X509Certificate,
   intermediates: readonly X509Certificate[],
   authorities: readonly CertificateAuthority[],
   times: readonly Date[],
 ): PathResult {
-  if (intermediates.length > MAX_BUNDLE_INTERMEDIATES)
-    return { ok: false, reason: `the bundle carries ${intermediates.length} chain certificates (at most ${MAX_BUNDLE_INTERMEDIATES})`, expired: false };
+  const tooMany = tooManyIntermediates(intermediates.length);
+  if (tooMany !== undefined) return { ok: false, reason: tooMany, expired: false };
   const inTime = authorities.filter((ca) => times.every((time) => ca.validFor.start <= time && time <= ca.validFor.end));
   if (inTime.length === 0)
     return { ok: false, reason: `no certificate authority of the trusted root is valid at ${times.map(utc).join(', ')}`, expired: false };

@@ -25,7 +25,7 @@ import type { TransparencyLogEntry } from '@sigstore/bundle';
 import { Verifier, toSignedEntity } from '@sigstore/verify';
 import type { SignedEntity, TrustMaterial } from '@sigstore/verify';
 import type { ParsedBundle } from './bundle.ts';
-import { verifyCertificatePath } from './chain.ts';
+import { tooManyIntermediates, utc, verifyCertificatePath } from './chain.ts';
 import { errorMessage } from './errors.ts';
 import { assertCodeSigning, assertIdentity, signerIdentity } from './identity.ts';
 import type { KeylessAuthority } from './policy-schema.ts';
@@ -37,7 +37,6 @@ export type KeylessCheck = { readonly ok: true; readonly detail: string } | { re
 type Timestamp = SignedEntity['timestamps'][number];
 
 const NO_THRESHOLDS = { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 };
-const utc = (date: Date): string => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 function sigstoreReason(error: unknown): string {
   const message = errorMessage(error, 160);
@@ -134,6 +133,10 @@ export function verifyKeyless(authority: KeylessAuthority, parsed: ParsedBundle,
   } catch (error) {
     return { ok: false, reason: errorMessage(error) };
   }
+  // A pushed bundle may carry thousands of chain certificates: refused by their count before any is parsed.
+  const content = parsed.bundle.verificationMaterial.content;
+  const tooMany = content.$case === 'x509CertificateChain' ? tooManyIntermediates(content.x509CertificateChain.certificates.length - 1) : undefined;
+  if (tooMany !== undefined) return { ok: false, reason: `its certificate does not verify against trusted root ${authority.trustedRoot}: ${tooMany}` };
   let certificates: X509Certificate[];
   let entity: SignedEntity;
   try {

@@ -5,7 +5,8 @@
  * (kinds.ts), never the whole object, so odd or deeply nested input costs
  * nothing extra.
  */
-import { parse } from 'yaml';
+import { parseDocument } from 'yaml';
+import { duplicateKeyProblem } from '../core/yaml-keys.ts';
 import { isPlainObject } from '../core/guards.ts';
 import type { PodSource, WorkloadKind } from './kinds.ts';
 import { walkPath } from '../core/paths.ts';
@@ -37,7 +38,9 @@ function patchSites(patch: unknown, path: string, podSpec: Record<string, unknow
   let parsed: unknown;
   try {
     if (Buffer.byteLength(patch) > MAX_PATCH_BYTES) throw new Error('too large');
-    parsed = parse(patch, { maxAliasCount: 10, uniqueKeys: true });
+    const document = parseDocument(patch, { uniqueKeys: false });
+    if (document.errors.length > 0 || duplicateKeyProblem(document) !== undefined) throw new Error('unreadable');
+    parsed = document.toJS({ maxAliasCount: 10 });
   } catch {
     into.push({
       kind: 'volume',

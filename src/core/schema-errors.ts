@@ -53,6 +53,9 @@ const TYPE_NAMES: Readonly<Record<string, string>> = {
   object: 'a mapping',
 };
 
+/** Unknown fields named per mapping: a document of thousands says enough with the first ones. */
+const MAX_UNKNOWN_FIELDS = 20;
+
 export function formatSchemaErrors(
   schema: unknown,
   value: unknown,
@@ -70,7 +73,15 @@ export function formatSchemaErrors(
       case 'additionalProperties': {
         const properties = propertyAt(schemaAt(schema, error.schemaPath), 'properties');
         const known = Object.keys(isPlainObject(properties) ? properties : {}).join(', ');
-        for (const key of error.params.additionalProperties) problems.push({ at: [...at, key], rank: 0, message: `is not a known field (known: ${known})` });
+        const unknown = error.params.additionalProperties;
+        for (const key of unknown.slice(0, MAX_UNKNOWN_FIELDS)) problems.push({ at: [...at, key], rank: 0, message: `is not a known field (known: ${known})` });
+        const next = unknown[MAX_UNKNOWN_FIELDS];
+        if (next !== undefined)
+          problems.push({
+            at: [...at, next],
+            rank: 0,
+            message: `is not a known field, nor are ${unknown.length - MAX_UNKNOWN_FIELDS - 1} more of this mapping`,
+          });
         break;
       }
       case 'boolean': // `additionalProperties: false` per field; reported above with the known fields
@@ -90,20 +101,31 @@ function firstPerField(problems: readonly Problem[]): Problem[] {
     const earlier = byField.get(key);
     if (earlier === undefined || problem.rank < earlier.rank) byField.set(key, problem);
   }
-  const sized = [...byField.values()].filter((problem) => problem.rank > 0 && problem.rank < 3).map((problem) => problem.at);
-  const below = (problem: Problem): boolean =>
-    sized.some((list) => problem.at.length > list.length && list.every((segment, index) => problem.at[index] === segment));
+  const sized = new Set([...byField.values()].filter((problem) => problem.rank > 0 && problem.rank < 3).map((problem) => JSON.stringify(problem.at)));
+  // Looked up by each proper prefix of a problem's path: its depth, not the number of problems.
+  const below = (problem: Problem): boolean => problem.at.some((_, length) => sized.has(JSON.stringify(problem.at.slice(0, length))));
   return [...byField.values()].filter((problem) => !below(problem));
+}
+
+function keyOrder(node: Record<string, unknown>, positions: WeakMap<object, Map<string, number>>): Map<string, number> {
+  let order = positions.get(node);
+  if (order === undefined) {
+    order = new Map(Object.keys(node).map((key, index) => [key, index]));
+    positions.set(node, order);
+  }
+  return order;
 }
 
 /** Sorted as the fields appear in the document; a missing required field before its siblings. */
 function inDocumentOrder(value: unknown, problems: readonly Problem[]): Problem[] {
-  const keyed = problems.map((problem, index) => ({ problem, index, key: positionOf(value, problem.at) }));
+  const positions = new WeakMap<object, Map<string, number>>();
+  const keyed = problems.map((problem, index) => ({ problem, index, key: positionOf(value, problem.at, positions) }));
   keyed.sort((a, b) => compareKeys(a.key, b.key) || a.index - b.index);
   return keyed.map((entry) => entry.problem);
 }
 
-function positionOf(value: unknown, at: readonly Segment[]): number[] {
+/** A field's position in each mapping on its path; `positions` keeps each mapping's key order, read once per mapping. */
+function positionOf(value: unknown, at: readonly Segment[], positions: WeakMap<object, Map<string, number>>): number[] {
   const key: number[] = [];
   let node = value;
   for (const segment of at) {
@@ -111,7 +133,7 @@ function positionOf(value: unknown, at: readonly Segment[]): number[] {
       key.push(segment);
       node = Array.isArray(node) ? node[segment] : undefined;
     } else {
-      key.push(isPlainObject(node) ? Object.keys(node).indexOf(segment) : -1);
+      key.push(isPlainObject(node) ? (keyOrder(node, positions).get(segment) ?? -1) : -1);
       node = isPlainObject(node) ? node[segment] : undefined;
     }
   }

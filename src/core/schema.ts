@@ -88,7 +88,10 @@ export class SchemaValidator<T extends TSchema> {
   }
 }
 
-/** Every error, not TypeBox's first 8: a policy author sees every mistake at once. */
+/**
+ * Every error, not TypeBox's first 8: a policy author sees every mistake at once. (A lower
+ * maxErrors is no bound: TypeBox applies it per operand of anyOf, whose results it then misreads.)
+ */
 function allErrors<T extends TSchema>(validator: Validator<TProperties, T>, value: unknown) {
   const { maxErrors } = Settings.Get();
   Settings.Set({ maxErrors: Number.POSITIVE_INFINITY });

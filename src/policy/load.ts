@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { duplicateKeyProblem } from '../core/yaml-keys.ts';
 import { TrustedRoots } from '../signature/trust.ts';
 import { unknownTrustedRoots } from '../signature/trusted-root-settings.ts';
 import { parseDocument } from './documents.ts';
@@ -66,12 +67,18 @@ export function policySetFromTexts(texts: readonly PolicyText[]): PolicySet {
   const configs: ModelgateConfig[] = [];
   for (const { source, text, scope } of texts) {
     const namespace = scope === undefined || scope === CLUSTER_SCOPE ? undefined : scope;
-    const documents = parseAllDocuments(text, { uniqueKeys: true });
+    // Repeated keys are refused by duplicateKeyProblem, in linear time.
+    const documents = parseAllDocuments(text, { uniqueKeys: false });
     const list = Array.isArray(documents) ? documents : [documents];
     list.forEach((doc, index) => {
       const number = index + 1;
       if (doc.errors.length > 0) {
         for (const error of doc.errors) problems.push({ source, document: number, path: '', message: `YAML: ${error.message.split('\n')[0]}` });
+        return;
+      }
+      const duplicate = duplicateKeyProblem(doc);
+      if (duplicate !== undefined) {
+        problems.push({ source, document: number, path: '', message: `YAML: ${duplicate}` });
         return;
       }
       const data: unknown = doc.toJS({ maxAliasCount: 100 });

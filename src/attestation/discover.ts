@@ -12,6 +12,7 @@
  * referrer or layer annotated with another predicate type is skipped (mislabelling one can only
  * hide it: the requirement then fails); the statement's own predicateType is what is judged.
  */
+import { shortDigest } from '../oci/digest.ts';
 import { isRegistryError } from '../oci/errors.ts';
 import type { Descriptor } from '../oci/types.ts';
 import { BUNDLE_ARTIFACT_TYPE } from '../signature/bundle.ts';
@@ -26,7 +27,6 @@ import {
   problemOf,
   readLayer,
   readReferrerBundle,
-  short,
   signatureManifestLimit,
   timeLeft,
 } from '../signature/discovery-reads.ts';
@@ -63,7 +63,7 @@ const unwanted = (annotations: Readonly<Record<string, string>> | undefined, key
 };
 
 async function readBundle(input: DiscoveryInput, descriptor: Descriptor, problems: DiscoveryProblem[]): Promise<AttestationCandidate | undefined> {
-  const source = `bundle ${short(descriptor.digest)}`;
+  const source = `bundle ${shortDigest(descriptor.digest)}`;
   const read = await readReferrerBundle(input, descriptor, source, problems, parseAttestationBundle);
   if (read === undefined) return undefined;
   return 'error' in read ? { source, attestation: undefined, error: read.error } : { source, attestation: read.value, error: undefined };

@@ -9,6 +9,7 @@
  * Only statements that pass all four are kept for the conditions (conditions.ts): a statement
  * that does not verify is never evaluated.
  */
+import { shortDigest } from '../oci/digest.ts';
 import type { Registry, RepositoryLocator } from '../oci/types.ts';
 import { errorMessage } from '../signature/errors.ts';
 import { DEFAULT_DISCOVERY_LIMITS } from '../signature/policy-schema.ts';
@@ -70,8 +71,6 @@ export interface VerifyAttestationsInput {
   readonly trustedRoots: TrustedRoots;
   readonly limits?: DiscoveryLimits;
 }
-
-const shortDigest = (digest: string): string => (digest.length > 19 ? `${digest.slice(0, 19)}…` : digest);
 
 function judgeCandidate(candidate: AttestationCandidate, requirement: AttestationRequirement, digest: string, roots: TrustedRoots): AttestationFound {
   const { source, attestation } = candidate;

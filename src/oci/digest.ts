@@ -55,3 +55,6 @@ export function referrersTag(digest: string): string {
   const encoded = digest.slice(colon + 1).slice(0, 64);
   return `${algorithm}-${encoded}`.replace(/[^a-zA-Z0-9_.-]/g, '-');
 }
+
+/** A digest as messages write it: algorithm and the first 12 hex digits. */
+export const shortDigest = (digest: string): string => (digest.length > 19 ? `${digest.slice(0, 19)}…` : digest);

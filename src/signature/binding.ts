@@ -12,6 +12,7 @@
  *   cosign v3 writes subjects without a name, so there is no repository to compare and
  *   signedIdentity does not apply: the digest binding is all there is.
  */
+import { shortDigest } from '../oci/digest.ts';
 import { ANY, STRING, STRING_MAP, describeRefusal, arrayOf, objectOf, parseStrictJson } from '../core/strict-json.ts';
 import type { JsonShape } from '../core/strict-json.ts';
 import type { RepositoryLocator } from '../oci/types.ts';
@@ -33,8 +34,6 @@ export interface PayloadClaims {
   /** `critical.identity.docker-reference` (simple signing only). */
   readonly dockerReference: string | undefined;
 }
-
-const shortDigest = (digest: string): string => (digest.length > 19 ? `${digest.slice(0, 19)}…` : digest);
 
 /** cosign's payload.SimpleContainerImage, as Go decodes it. */
 const SIMPLE_SIGNING_SHAPE: JsonShape = objectOf({

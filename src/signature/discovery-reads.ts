@@ -7,6 +7,7 @@
  */
 import { describeError } from '../core/errors.ts';
 import { isPlainObject } from '../core/guards.ts';
+import { shortDigest } from '../oci/digest.ts';
 import { isRegistryError } from '../oci/errors.ts';
 import type { Descriptor, Registry, RepositoryLocator } from '../oci/types.ts';
 import { BUNDLE_ARTIFACT_TYPE, isBundleMediaType, parseBundle } from './bundle.ts';
@@ -47,7 +48,6 @@ export const malformed = (message: string): SignatureFormatError => new Signatur
 /** Every signature size limit derives from one setting: the message names it, so a larger signature (a model of many files) can be let in. */
 export const oversized = (message: string): SignatureFormatError =>
   new SignatureFormatError({ code: 'OVERSIZED_SIGNATURE', message: `${message} bytes (the Config's spec.signatureDiscovery.maxBlobKiB sets it)` });
-export const short = (digest: string): string => (digest.length > 19 ? `${digest.slice(0, 19)}…` : digest);
 
 /**
  * Size limit of a manifest that holds simple-signing layers (the `.sig` tag, a cosign
@@ -153,7 +153,7 @@ export async function readReferrerBundle<T>(
 
 /** A cosign v3 bundle referrer: its manifest (subject checked), then the bundle layer. */
 export async function readBundleReferrer(input: DiscoveryInput, descriptor: Descriptor, problems: DiscoveryProblem[]): Promise<Candidate | undefined> {
-  const source = `bundle ${short(descriptor.digest)}`;
+  const source = `bundle ${shortDigest(descriptor.digest)}`;
   const read = await readReferrerBundle(input, descriptor, source, problems, parseBundle);
   if (read === undefined) return undefined;
   return 'error' in read

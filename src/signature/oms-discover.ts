@@ -13,11 +13,12 @@
  * Registry failures are problems (a "could not check"); content that cannot be read is a
  * candidate with its error, as for cosign signatures.
  */
+import { shortDigest } from '../oci/digest.ts';
 import type { Bundle } from '@sigstore/bundle';
 import type { Descriptor } from '../oci/types.ts';
 import { BUNDLE_ARTIFACT_TYPE, parseBundleJson } from './bundle.ts';
 import type { ParsedBundle } from './bundle.ts';
-import { asError, isTransient, malformed, oversized, pool, problemOf, readReferrerBundle, short, timeLeft } from './discovery-reads.ts';
+import { asError, isTransient, malformed, oversized, pool, problemOf, readReferrerBundle, timeLeft } from './discovery-reads.ts';
 import type { DiscoveryInput, DiscoveryProblem } from './discovery-reads.ts';
 import { OMS_PREDICATE, OMS_PREDICATE_V01, readOmsStatement } from './oms-statement.ts';
 import type { OmsStatement } from './oms-statement.ts';
@@ -74,7 +75,7 @@ export function parseOmsBundle(bytes: Buffer): { readonly parsed: ParsedBundle; 
 }
 
 async function readReferrer(input: OmsDiscoveryInput, descriptor: Descriptor, problems: DiscoveryProblem[]): Promise<OmsCandidate | 'other' | undefined> {
-  const source = `referrer ${short(descriptor.digest)}`;
+  const source = `referrer ${shortDigest(descriptor.digest)}`;
   const read = await readReferrerBundle(input, descriptor, source, problems, parseOmsBundle);
   if (read === undefined) return undefined;
   if ('error' in read) return { source, location: 'referrer', parsed: undefined, statement: undefined, error: read.error };

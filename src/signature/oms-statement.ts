@@ -11,6 +11,7 @@
  * is judged against the manifest by oms-mapping.ts, so a denial can say which file and why.
  * Nothing here trusts the statement: it is read after the signature over it verified.
  */
+import { isPlainObject } from '../core/guards.ts';
 import { BOOLEAN, INTEGER, STRING, STRING_MAP, arrayOf, describeRefusal, objectOf, parseStrictJson } from '../core/strict-json.ts';
 import type { JsonShape } from '../core/strict-json.ts';
 import { IN_TOTO_PAYLOAD_TYPE } from './binding.ts';
@@ -56,11 +57,10 @@ const SHAPE: JsonShape = objectOf({
 });
 
 const invalid = (message: string): BindingError => new BindingError({ code: 'INVALID_PAYLOAD', message });
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const HEX = /^[0-9a-fA-F]+$/;
 
 function resourceOf(value: unknown, where: string): OmsResource {
-  if (!isRecord(value)) throw invalid(`${where} is not an object`);
+  if (!isPlainObject(value)) throw invalid(`${where} is not an object`);
   const { name, algorithm, digest } = value;
   if (typeof name !== 'string' || typeof algorithm !== 'string' || typeof digest !== 'string')
     throw invalid(`${where} must have the strings name, algorithm and digest`);
@@ -88,7 +88,7 @@ export function readOmsStatement(payloadType: string, payload: Buffer): OmsState
   } catch (error) {
     throw invalid(describeRefusal('model signing statement', error));
   }
-  if (!isRecord(json)) throw invalid('the statement is not a JSON object');
+  if (!isPlainObject(json)) throw invalid('the statement is not a JSON object');
   const predicateType = json['predicateType'];
   if (typeof predicateType === 'string' && predicateType !== OMS_PREDICATE && predicateType !== OMS_PREDICATE_V01) return { other: predicateType };
   if (json['_type'] !== STATEMENT_V1) throw invalid(`the statement's _type is ${JSON.stringify(json['_type'] ?? null)}, not ${STATEMENT_V1}`);
@@ -96,27 +96,27 @@ export function readOmsStatement(payloadType: string, payload: Buffer): OmsState
   if (predicateType === OMS_PREDICATE_V01) {
     // v0.1: every subject is a file with its sha256; model_signing reads it as files/sha256.
     const resources = subjects.map((subject: unknown, index) => {
-      const digest = isRecord(subject) && isRecord(subject['digest']) ? subject['digest']['sha256'] : undefined;
-      return resourceOf(isRecord(subject) ? { name: subject['name'], algorithm: 'sha256', digest } : subject, `subject[${index}]`);
+      const digest = isPlainObject(subject) && isPlainObject(subject['digest']) ? subject['digest']['sha256'] : undefined;
+      return resourceOf(isPlainObject(subject) ? { name: subject['name'], algorithm: 'sha256', digest } : subject, `subject[${index}]`);
     });
     return { predicateType, compat: true, modelName: undefined, rootDigest: undefined, method: 'files', hashType: 'sha256', ignorePaths: [], resources };
   }
   if (predicateType !== OMS_PREDICATE) throw invalid(`the statement has no predicate type, so it is not a model signature (${OMS_PREDICATE})`);
   if (subjects.length !== 1) throw invalid(`the statement has ${subjects.length} subjects; a model signature has exactly one`);
   const subject: unknown = subjects[0];
-  const rootDigest = isRecord(subject) && isRecord(subject['digest']) ? subject['digest']['sha256'] : undefined;
+  const rootDigest = isPlainObject(subject) && isPlainObject(subject['digest']) ? subject['digest']['sha256'] : undefined;
   if (typeof rootDigest !== 'string' || !HEX.test(rootDigest)) throw invalid('the statement subject has no sha256 digest');
   const predicate = json['predicate'];
-  const serialization = isRecord(predicate) ? predicate['serialization'] : undefined;
-  const list = isRecord(predicate) ? predicate['resources'] : undefined;
-  if (!isRecord(serialization) || typeof serialization['method'] !== 'string' || typeof serialization['hash_type'] !== 'string')
+  const serialization = isPlainObject(predicate) ? predicate['serialization'] : undefined;
+  const list = isPlainObject(predicate) ? predicate['resources'] : undefined;
+  if (!isPlainObject(serialization) || typeof serialization['method'] !== 'string' || typeof serialization['hash_type'] !== 'string')
     throw invalid('the predicate has no serialization with method and hash_type');
   if (!Array.isArray(list)) throw invalid('the predicate has no resources list');
   const ignore = serialization['ignore_paths'];
   return {
     predicateType,
     compat: false,
-    modelName: isRecord(subject) && typeof subject['name'] === 'string' ? subject['name'] : undefined,
+    modelName: isPlainObject(subject) && typeof subject['name'] === 'string' ? subject['name'] : undefined,
     rootDigest: rootDigest.toLowerCase(),
     method: serialization['method'],
     hashType: serialization['hash_type'],

@@ -14,10 +14,11 @@
  * last referrer listed; here every listed referrer is read (within the discovery budget), and
  * each layer is one signature judged as a `.sig` layer is.
  */
+import { shortDigest } from '../oci/digest.ts';
 import { isPlainObject } from '../core/guards.ts';
 import { OCI_MANIFEST } from '../oci/media-types.ts';
 import type { Descriptor } from '../oci/types.ts';
-import { asError, isTransient, malformed, oversized, problemOf, readLayer, short, signatureManifestLimit, timeLeft } from './discovery-reads.ts';
+import { asError, isTransient, malformed, oversized, problemOf, readLayer, signatureManifestLimit, timeLeft } from './discovery-reads.ts';
 import type { Candidate, DiscoveryInput, DiscoveryProblem } from './discovery-reads.ts';
 
 /** artifactType (and config media type) of cosign v2's OCI 1.1 signature referrers: `ArtifactType("sig")` in cosign. */
@@ -33,7 +34,7 @@ export interface ReferrerLayer {
 export type SignatureReferrer = { readonly layers: readonly ReferrerLayer[] } | { readonly refused: Candidate };
 
 export function signatureReferrerSource(descriptor: Descriptor): string {
-  return `cosign referrer ${short(descriptor.digest)}`;
+  return `cosign referrer ${shortDigest(descriptor.digest)}`;
 }
 
 /** The artifact type a manifest declares: `artifactType`, else `config.mediaType` (OCI 1.1). */

@@ -11,13 +11,14 @@
  * nothing about the API and teaches nothing. The origin comes from the Config's endpoints for
  * the reference's registry, so a pod spec can add entries but never steer another host's.
  */
+import { LruCache } from '../core/lru.ts';
 
 /** What a registry is known to do; undefined: not known (never asked, or expired). */
 export type ReferrersApi = 'present' | 'absent';
 
 /** How long an answer is believed; then the API is asked again beside the tag. */
 export const REFERRERS_API_TTL_MS = 10 * 60_000;
-/** Registries remembered at once; the oldest is forgotten first. */
+/** Registries remembered at once; the least recently used is forgotten first. */
 export const REFERRERS_API_MAX_ENTRIES = 256;
 
 /** Distribution error codes of a 404 that speak of the repository or the subject, not of the API. */
@@ -29,33 +30,23 @@ export function notFoundMeansNoApi(registryCode: string | undefined): boolean {
 }
 
 export class ReferrersCapabilities {
-  readonly #known = new Map<string, { readonly api: ReferrersApi; readonly until: number }>();
+  readonly #known: LruCache<string, ReferrersApi>;
   readonly #now: () => number;
   readonly #ttlMs: number;
-  readonly #maxEntries: number;
 
   constructor(options: { readonly now?: () => number; readonly ttlMs?: number; readonly maxEntries?: number } = {}) {
     this.#now = options.now ?? Date.now;
     this.#ttlMs = options.ttlMs ?? REFERRERS_API_TTL_MS;
-    this.#maxEntries = Math.max(1, options.maxEntries ?? REFERRERS_API_MAX_ENTRIES);
+    this.#known = new LruCache({ maxEntries: Math.max(1, options.maxEntries ?? REFERRERS_API_MAX_ENTRIES), maxBytes: Number.POSITIVE_INFINITY });
   }
 
   /** What `origin` (`https://host:port`) is known to do, unless that expired. */
   get(origin: string): ReferrersApi | undefined {
-    const entry = this.#known.get(origin);
-    if (entry === undefined) return undefined;
-    if (this.#now() < entry.until) return entry.api;
-    this.#known.delete(origin);
-    return undefined;
+    return this.#known.get(origin, this.#now());
   }
 
   learn(origin: string, api: ReferrersApi): void {
-    this.#known.delete(origin);
-    if (this.#known.size >= this.#maxEntries) {
-      const oldest = this.#known.keys().next();
-      if (oldest.done !== true) this.#known.delete(oldest.value);
-    }
-    this.#known.set(origin, { api, until: this.#now() + this.#ttlMs });
+    this.#known.set(origin, api, 0, this.#ttlMs, this.#now());
   }
 
   get size(): number {
